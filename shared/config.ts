@@ -1,0 +1,261 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * The one place that reads the environment. Every variable is validated here, all
+ * problems are reported together, and the result is a frozen object passed down.
+ * Nothing else reads `process.env`.
+ */
+export interface Config {
+  /** HTTP port of the API. @defaultValue 3000 */
+  readonly port: number;
+  /** Interface the API binds to. @defaultValue '0.0.0.0' */
+  readonly host: string;
+  /** Base URL used in `Location` headers and printed links; derived from PORT when unset. */
+  readonly publicUrl: string;
+  /** Local objects (fs driver) and the embedded Redis live here. @defaultValue './data' */
+  readonly dataDir: string;
+  /** Unset means `npm start` runs a private redis-server; the production processes require it. */
+  readonly redisUrl: string | undefined;
+  /**
+   * Prefix of every Redis key. Wrapped in braces (a Redis Cluster hash tag) so that the
+   * queue keys BullMQ's Lua scripts touch together, and the catalog keys ours touch
+   * together, land in one slot. @defaultValue 'mi'
+   */
+  readonly redisPrefix: string;
+  readonly storage: FsStorageConfig | S3StorageConfig;
+  /** Bearer keys accepted by the native API. Empty means: no key configured. */
+  readonly apiKeys: readonly string[];
+  /** Largest accepted file, per file part. @defaultValue 1 GiB */
+  readonly maxUploadBytes: number;
+  /** Most file parts in one upload request. @defaultValue 100 */
+  readonly maxFilesPerRequest: number;
+  /** Jobs one worker process runs at once. @defaultValue number of CPU cores */
+  readonly workerConcurrency: number;
+  /** Attempts per job before it fails for good (transient errors only). @defaultValue 5 */
+  readonly jobAttempts: number;
+  /** Upper bound for `?wait=N` / `Prefer: wait=N` / `/wait?timeout=N`, in seconds. @defaultValue 60 */
+  readonly waitMaxSeconds: number;
+  /** How long SIGTERM waits for in-flight requests and active jobs. @defaultValue 30000 */
+  readonly shutdownTimeoutMs: number;
+  /** Compatibility faces' credentials (parsed now; used by the adapters). */
+  readonly compat: {
+    readonly resourceSpaceUsers: ReadonlyMap<string, string>;
+    readonly copernicaTokens: readonly string[];
+    readonly flotiqApiKeys: readonly string[];
+    readonly connectionsUsers: ReadonlyMap<string, string>;
+  };
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+export interface FsStorageConfig {
+  readonly driver: 'fs';
+  /** Root of stored objects. @defaultValue `${DATA_DIR}/objects` */
+  readonly root: string;
+}
+
+export interface S3StorageConfig {
+  readonly driver: 's3';
+  readonly endPoint: string;
+  readonly port: number | undefined;
+  readonly useSSL: boolean;
+  readonly accessKey: string;
+  readonly secretKey: string;
+  readonly bucket: string;
+  readonly region: string;
+  /**
+   * Multipart part size. 5 MiB is the S3 minimum for all parts but the last; small
+   * parts keep memory per upload at about two parts, whatever the file size.
+   * @defaultValue 5 MiB
+   */
+  readonly partSize: number;
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const MiB = 1024 * 1024;
+const S3_MIN_PART = 5 * MiB;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const p = new Parser(env, problems);
+
+  const port = p.int('PORT', 3000, 0, 65535);
+  const host = p.str('HOST') ?? '0.0.0.0';
+  const dataDir = path.resolve(p.str('DATA_DIR') ?? './data');
+  const redisUrl = p.url('REDIS_URL', ['redis:', 'rediss:']);
+  const redisPrefix = p.str('REDIS_PREFIX') ?? 'mi';
+  if (!/^[A-Za-z0-9_.-]{1,32}$/.test(redisPrefix)) {
+    problems.push(`REDIS_PREFIX must be 1-32 characters of A-Z a-z 0-9 _ . - (got "${redisPrefix}")`);
+  }
+
+  const driver = p.str('STORAGE_DRIVER') ?? 'fs';
+  let storage: Config['storage'] = { driver: 'fs', root: path.join(dataDir, 'objects') };
+  if (driver === 's3') {
+    const endpoint = p.url('S3_ENDPOINT', ['http:', 'https:']);
+    const accessKey = p.str('S3_ACCESS_KEY');
+    const secretKey = p.str('S3_SECRET_KEY');
+    if (!endpoint) problems.push('S3_ENDPOINT is required when STORAGE_DRIVER=s3 (e.g. http://minio:9000)');
+    if (!accessKey) problems.push('S3_ACCESS_KEY is required when STORAGE_DRIVER=s3');
+    if (!secretKey) problems.push('S3_SECRET_KEY is required when STORAGE_DRIVER=s3');
+    const bucket = p.str('S3_BUCKET') ?? 'media-ingest';
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+      problems.push(`S3_BUCKET must be a valid bucket name: 3-63 characters of a-z 0-9 . - (got "${bucket}")`);
+    }
+    const partSize = p.bytes('S3_PART_SIZE', S3_MIN_PART);
+    if (partSize < S3_MIN_PART) problems.push(`S3_PART_SIZE must be at least 5 MiB, the S3 minimum part size (got ${partSize})`);
+    const u = endpoint ? new URL(endpoint) : undefined;
+    storage = {
+      driver: 's3',
+      endPoint: u?.hostname ?? '',
+      port: u?.port ? Number(u.port) : undefined,
+      useSSL: u?.protocol === 'https:',
+      accessKey: accessKey ?? '',
+      secretKey: secretKey ?? '',
+      bucket,
+      region: p.str('S3_REGION') ?? 'us-east-1',
+      partSize,
+    };
+  } else if (driver !== 'fs') {
+    problems.push(`STORAGE_DRIVER must be "fs" or "s3" (got "${driver}")`);
+  }
+
+  const apiKeys = p.list('API_KEYS');
+  for (const k of apiKeys) {
+    if (k.length < 16) problems.push(`API_KEYS: each key must be at least 16 characters (one has ${k.length})`);
+  }
+
+  const cpus = Math.max(1, os.availableParallelism());
+  const config: Config = {
+    port,
+    host,
+    publicUrl: (p.url('PUBLIC_URL', ['http:', 'https:']) ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    dataDir,
+    redisUrl,
+    redisPrefix,
+    storage,
+    apiKeys,
+    maxUploadBytes: p.bytes('MAX_UPLOAD_BYTES', 1024 * MiB),
+    maxFilesPerRequest: p.int('MAX_FILES_PER_REQUEST', 100, 1, 10_000),
+    workerConcurrency: p.int('WORKER_CONCURRENCY', cpus, 1, 1024),
+    jobAttempts: p.int('JOB_ATTEMPTS', 5, 1, 100),
+    waitMaxSeconds: p.int('WAIT_MAX_SECONDS', 60, 0, 3600),
+    shutdownTimeoutMs: p.int('SHUTDOWN_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    compat: {
+      resourceSpaceUsers: p.pairs('RESOURCESPACE_USERS'),
+      copernicaTokens: p.list('COPERNICA_TOKENS'),
+      flotiqApiKeys: p.list('FLOTIQ_API_KEYS'),
+      connectionsUsers: p.pairs('CONNECTIONS_USERS'),
+    },
+    logLevel: p.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+  };
+  if (config.maxUploadBytes < 1) problems.push('MAX_UPLOAD_BYTES must be at least 1 byte');
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(config);
+}
+
+class Parser {
+  constructor(
+    private readonly env: Env,
+    private readonly problems: string[],
+  ) {}
+
+  str(name: string): string | undefined {
+    const v = this.env[name]?.trim();
+    return v === undefined || v === '' ? undefined : v;
+  }
+
+  int(name: string, def: number, min: number, max: number): number {
+    const raw = this.str(name);
+    if (raw === undefined) return def;
+    const n = Number(raw);
+    if (!/^-?\d+$/.test(raw) || n < min || n > max) {
+      this.problems.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+      return def;
+    }
+    return n;
+  }
+
+  /** Bytes: a plain integer, or with a unit: 512K, 5M, 5MiB, 1G, 1GB (all binary). */
+  bytes(name: string, def: number): number {
+    const raw = this.str(name);
+    if (raw === undefined) return def;
+    const parsed = parseBytes(raw);
+    if (parsed === undefined) {
+      this.problems.push(`${name} must be a size like 1048576, 512K, 5M or 1G (got "${raw}")`);
+      return def;
+    }
+    return parsed;
+  }
+
+  url(name: string, protocols: string[]): string | undefined {
+    const raw = this.str(name);
+    if (raw === undefined) return undefined;
+    try {
+      const u = new URL(raw);
+      if (!protocols.includes(u.protocol)) throw new Error('protocol');
+      return raw;
+    } catch {
+      this.problems.push(`${name} must be a URL starting with ${protocols.map((x) => `${x}//`).join(' or ')} (got "${raw}")`);
+      return undefined;
+    }
+  }
+
+  list(name: string): string[] {
+    return (this.str(name) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  }
+
+  /** `user:secret,user2:secret2` → Map. */
+  pairs(name: string): Map<string, string> {
+    const map = new Map<string, string>();
+    for (const item of this.list(name)) {
+      const i = item.indexOf(':');
+      if (i <= 0 || i === item.length - 1) {
+        this.problems.push(`${name} must be a comma-separated list of user:secret pairs (got an item without both parts)`);
+        continue;
+      }
+      map.set(item.slice(0, i), item.slice(i + 1));
+    }
+    return map;
+  }
+
+  oneOf<T extends string>(name: string, values: readonly T[], def: T): T {
+    const raw = this.str(name);
+    if (raw === undefined) return def;
+    if (!(values as readonly string[]).includes(raw)) {
+      this.problems.push(`${name} must be one of ${values.join(', ')} (got "${raw}")`);
+      return def;
+    }
+    return raw as T;
+  }
+}
+
+export function parseBytes(raw: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)?$/i.exec(raw.trim());
+  if (!m) return undefined;
+  const unit = (m[2] ?? 'b').toLowerCase()[0] as 'b' | 'k' | 'm' | 'g' | 't';
+  const mult = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit];
+  const n = Math.floor(Number(m[1]) * mult);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !(o instanceof Map)) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

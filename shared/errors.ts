@@ -1,0 +1,121 @@
+/**
+ * Typed errors, raised where the problem is found. Each carries a stable `code`;
+ * `api/error-handler.ts` is the one table from code to HTTP status, and the worker
+ * records the code on a failed resource so a waiting client gets the same status.
+ *
+ * Messages say what was expected and what came, so the reader knows what to change.
+ */
+export type ErrorCode =
+  | 'unauthorized'
+  | 'not_found'
+  | 'invalid_request'
+  | 'malformed_multipart'
+  | 'no_file'
+  | 'unsupported_media_type'
+  | 'payload_too_large'
+  | 'conflict'
+  | 'unreadable_file'
+  | 'storage_unavailable'
+  | 'catalog_unavailable'
+  | 'client_aborted'
+  | 'internal';
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  /** Extra members for the problem+json body (RFC 9457 extension members). */
+  readonly extra: Record<string, unknown>;
+  constructor(code: ErrorCode, message: string, extra: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.extra = extra;
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor(message = 'Send a valid API key as "Authorization: Bearer <key>".') {
+    super('unauthorized', message);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(what: string, id: string | number) {
+    super('not_found', `No ${what} "${id}" exists.`, { [what]: id });
+  }
+}
+
+export class InvalidRequestError extends AppError {
+  constructor(message: string, extra: Record<string, unknown> = {}) {
+    super('invalid_request', message, extra);
+  }
+}
+
+export class MalformedMultipartError extends AppError {
+  constructor(detail: string, options?: ErrorOptions) {
+    super('malformed_multipart', `The multipart/form-data body could not be parsed: ${detail}`, {}, options);
+  }
+}
+
+export class NoFilePartError extends AppError {
+  constructor() {
+    super('no_file', 'The request has no file part. Send at least one part with a filename, e.g. curl -F "file=@photo.jpg".');
+  }
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(expected: string, received: string | undefined) {
+    super('unsupported_media_type', `Expected Content-Type ${expected} but received ${received ? `"${received}"` : 'none'}.`, { expected });
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  readonly limit: number;
+  constructor(limit: number, what = 'file') {
+    super('payload_too_large', `The ${what} exceeds the maximum upload size of ${formatBytes(limit)} (${limit} bytes).`, { limit });
+    this.limit = limit;
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(message: string, extra: Record<string, unknown> = {}) {
+    super('conflict', message, extra);
+  }
+}
+
+/** The stored file cannot be processed and never will be (corrupt, truncated, unsupported). */
+export class UnreadableFileError extends AppError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('unreadable_file', message, {}, options);
+  }
+}
+
+/** Object storage did not answer or refused; transient, worth a retry. */
+export class StorageUnavailableError extends AppError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('storage_unavailable', `Object storage is unavailable: ${message}`, {}, options);
+  }
+}
+
+export class CatalogUnavailableError extends AppError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('catalog_unavailable', `The catalog (Redis) is unavailable: ${message}`, {}, options);
+  }
+}
+
+/** The client went away mid-request; nothing is answered, everything is cleaned up. */
+export class ClientAbortedError extends AppError {
+  constructor() {
+    super('client_aborted', 'The client closed the connection before the request body was complete.');
+  }
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
+}

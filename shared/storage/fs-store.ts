@@ -1,0 +1,144 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { StorageUnavailableError } from '../errors.js';
+import {
+  assertValidKey,
+  ObjectNotFoundError,
+  type ByteRange,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutMeta,
+  type PutResult,
+} from './object-store.js';
+
+/** Suffix of in-progress writes; never listed, renamed into place when complete. */
+const TMP_MARK = '.incomplete-';
+
+/**
+ * Local-disk store: the zero-setup default. Writes go to a temporary file beside the
+ * target and are renamed into place, so a reader never sees half an object and a
+ * crashed or aborted write leaves only a `*.incomplete-*` file (removed on abort).
+ */
+export class FsObjectStore implements ObjectStore {
+  readonly driver = 'fs' as const;
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  private file(key: string): string {
+    assertValidKey(key);
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  async put(key: string, body: Readable | Buffer, meta: PutMeta = {}): Promise<PutResult> {
+    const target = this.file(key);
+    const tmp = `${target}${TMP_MARK}${randomBytes(6).toString('hex')}`;
+    try {
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
+      await pipeline(source, createWriteStream(tmp, { flags: 'wx' }), meta.signal ? { signal: meta.signal } : {});
+      const { size } = await fs.stat(tmp);
+      await fs.rename(tmp, target);
+      return { key, size };
+    } catch (err) {
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      throw translate(err, key);
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Readable> {
+    const file = this.file(key);
+    // Open first so a missing object is reported here, not as a stream error later.
+    const handle = await fs.open(file, 'r').catch((err: unknown) => {
+      throw translate(err, key);
+    });
+    return createReadStream('', { fd: handle.fd, autoClose: true, ...(range ? { start: range.start, end: range.end } : {}) });
+  }
+
+  async head(key: string): Promise<ObjectInfo> {
+    try {
+      const st = await fs.stat(this.file(key));
+      if (!st.isFile()) throw new ObjectNotFoundError(key);
+      return { key, size: st.size, lastModified: st.mtime };
+    } catch (err) {
+      throw translate(err, key);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.file(key);
+    try {
+      await fs.rm(file, { force: true });
+    } catch (err) {
+      throw translate(err, key);
+    }
+    // Prune now-empty parent folders up to the root, so deletes leave no litter.
+    let dir = path.dirname(file);
+    while (dir.startsWith(this.root + path.sep)) {
+      try {
+        await fs.rmdir(dir);
+      } catch {
+        break;
+      }
+      dir = path.dirname(dir);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    // Walk only the deepest folder the prefix names, then filter by the remainder.
+    const slash = prefix.lastIndexOf('/');
+    const dirKey = slash >= 0 ? prefix.slice(0, slash) : '';
+    const start = dirKey ? path.join(this.root, ...dirKey.split('/')) : this.root;
+    yield* this.walk(start, dirKey, prefix);
+  }
+
+  private async *walk(dir: string, dirKey: string, prefix: string): AsyncIterable<ObjectInfo> {
+    let entries;
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+      throw translate(err, dirKey);
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const key = dirKey ? `${dirKey}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) yield* this.walk(path.join(dir, e.name), key, prefix);
+      } else if (e.isFile() && key.startsWith(prefix) && !e.name.includes(TMP_MARK)) {
+        const st = await fs.stat(path.join(dir, e.name)).catch(() => undefined);
+        if (st) yield { key, size: st.size, lastModified: st.mtime };
+      }
+    }
+  }
+
+  localPath(key: string): string {
+    return this.file(key);
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await fs.mkdir(this.root, { recursive: true });
+      await fs.access(this.root, fs.constants.W_OK);
+    } catch (err) {
+      throw new StorageUnavailableError(`${this.root} is not writable (${(err as Error).message})`, { cause: err });
+    }
+  }
+}
+
+function translate(err: unknown, key: string): Error {
+  if (err instanceof ObjectNotFoundError || err instanceof StorageUnavailableError) return err;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') return new ObjectNotFoundError(key);
+  if (code === 'ENOSPC' || code === 'EACCES' || code === 'EROFS' || code === 'EDQUOT' || code === 'EIO') {
+    return new StorageUnavailableError(`${code} on "${key}"`, { cause: err });
+  }
+  // Stream errors from the source (client aborts, limit exceeded) pass through unchanged.
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -1,0 +1,23 @@
+import type { TestProject } from 'vitest/node';
+import { startRedisServer } from './redis-server.js';
+import { startS3Server } from './s3-server.js';
+
+/**
+ * One private redis-server and one s3rver for the whole run. Test files isolate
+ * themselves with their own Redis key prefix and their own bucket.
+ */
+export default async function setup(project: TestProject) {
+  const [redis, s3] = await Promise.all([startRedisServer(), startS3Server()]);
+  project.provide('redisUrl', redis.url);
+  project.provide('s3', { endpoint: s3.endpoint, accessKey: s3.accessKey, secretKey: s3.secretKey });
+  return async () => {
+    await Promise.all([redis.stop(), s3.stop()]);
+  };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    redisUrl: string;
+    s3: { endpoint: string; accessKey: string; secretKey: string };
+  }
+}
