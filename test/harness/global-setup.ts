@@ -14,10 +14,3 @@ export default async function setup(project: TestProject) {
     await Promise.all([redis.stop(), s3.stop()]);
   };
 }
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    redisUrl: string;
-    s3: { endpoint: string; accessKey: string; secretKey: string };
-  }
-}

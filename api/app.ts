@@ -1,0 +1,30 @@
+import { Hono } from 'hono';
+import { requestId } from 'hono/request-id';
+import { NotFoundError } from '../shared/errors.js';
+import { ResourceService } from '../shared/services/resource-service.js';
+import type { AppDeps, AppEnv } from './deps.js';
+import { errorHandler, problemResponse, toProblem } from './error-handler.js';
+import { bearerAuth } from './middleware/auth.js';
+import { filesRoutes } from './routes/files.js';
+import { healthRoutes } from './routes/health.js';
+import { jobsRoutes } from './routes/jobs.js';
+import { librariesRoutes } from './routes/libraries.js';
+import { resourcesRoutes } from './routes/resources.js';
+
+/** Builds the HTTP app from its dependencies; never listens (tests and main decide that). */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const resources = new ResourceService(deps);
+
+  app.use('*', requestId({ headerName: 'X-Request-Id', limitLength: 200 }));
+  app.onError(errorHandler(deps.logger));
+  app.notFound((c) => problemResponse(c, toProblem(new NotFoundError('route', `${c.req.method} ${c.req.path}`))));
+
+  app.route('/', healthRoutes(deps));
+  app.use('/v1/*', bearerAuth(deps.config.apiKeys));
+  app.route('/', librariesRoutes(deps));
+  app.route('/', filesRoutes(deps));
+  app.route('/', resourcesRoutes({ ...deps, resources }));
+  app.route('/', jobsRoutes(deps));
+  return app;
+}

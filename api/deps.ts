@@ -1,0 +1,20 @@
+import type { Config } from '../shared/config.js';
+import type { Catalog } from '../shared/catalog/catalog.js';
+import type { JobWaiter } from '../shared/jobs/job-waiter.js';
+import type { IngestQueue } from '../shared/jobs/queues.js';
+import type { Logger } from '../shared/logger.js';
+import type { UploadService } from '../shared/services/upload-service.js';
+import type { ObjectStore } from '../shared/storage/object-store.js';
+
+/** Everything the HTTP layer needs, built by the caller (main, start, tests). */
+export interface AppDeps {
+  config: Config;
+  catalog: Catalog;
+  store: ObjectStore;
+  ingestQueue: IngestQueue;
+  uploads: UploadService;
+  waiter: JobWaiter;
+  logger: Logger;
+}
+
+export type AppEnv = { Variables: { requestId: string } };

@@ -1,0 +1,92 @@
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { AppError, type ErrorCode } from '../shared/errors.js';
+import { ObjectNotFoundError } from '../shared/storage/object-store.js';
+import { isRedisUnavailable } from '../shared/redis.js';
+import type { Logger } from '../shared/logger.js';
+
+/** The one table from error code to HTTP status. */
+export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
+  unauthorized: 401,
+  not_found: 404,
+  invalid_request: 400,
+  malformed_multipart: 400,
+  no_file: 400,
+  unsupported_media_type: 415,
+  payload_too_large: 413,
+  conflict: 409,
+  unreadable_file: 422,
+  storage_unavailable: 503,
+  catalog_unavailable: 503,
+  client_aborted: 400,
+  internal: 500,
+};
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** Seconds a client should wait before retrying when a dependency is down. */
+const RETRY_AFTER_SECONDS = 5;
+
+export interface Problem {
+  status: ContentfulStatusCode;
+  code: ErrorCode;
+  detail: string;
+  extra: Record<string, unknown>;
+}
+
+/** Any thrown value → the problem to report. Unknown errors become a 500 without internals. */
+export function toProblem(err: unknown): Problem {
+  if (err instanceof AppError) return { status: STATUS_BY_CODE[err.code], code: err.code, detail: err.message, extra: err.extra };
+  if (err instanceof ObjectNotFoundError) {
+    return { status: 404, code: 'not_found', detail: 'The stored file of this resource is missing.', extra: {} };
+  }
+  if (isRedisUnavailable(err)) {
+    return { status: 503, code: 'catalog_unavailable', detail: 'The catalog (Redis) is unavailable; retry shortly.', extra: {} };
+  }
+  return { status: 500, code: 'internal', detail: 'An unexpected error occurred; the server log has the details under this request id.', extra: {} };
+}
+
+/** Renders an RFC 9457 problem+json response. */
+export function problemResponse(c: Context, p: Problem, headers: Record<string, string> = {}): Response {
+  const body = {
+    type: `urn:media-ingest:problem:${p.code}`,
+    title: TITLES[p.status] ?? 'Error',
+    status: p.status,
+    detail: p.detail,
+    instance: c.req.path,
+    code: p.code,
+    requestId: c.get('requestId') as string | undefined,
+    ...p.extra,
+  };
+  const h: Record<string, string> = { 'Content-Type': 'application/problem+json', ...headers };
+  if (p.status === 503) h['Retry-After'] = String(RETRY_AFTER_SECONDS);
+  if (p.status === 401) h['WWW-Authenticate'] = 'Bearer realm="media-ingest"';
+  return new Response(JSON.stringify(body), { status: p.status, headers: mergeHeaders(c, h) });
+}
+
+function mergeHeaders(c: Context, h: Record<string, string>): Headers {
+  // Keep headers set earlier in the request (X-Request-Id, X-Resource-Id).
+  const out = new Headers(c.res?.headers);
+  out.delete('Content-Length');
+  for (const [k, v] of Object.entries(h)) out.set(k, v);
+  return out;
+}
+
+export function errorHandler(logger: Logger) {
+  return (err: unknown, c: Context): Response => {
+    const p = toProblem(err);
+    if (p.status >= 500) logger.error({ err, requestId: c.get('requestId'), path: c.req.path }, 'request failed');
+    else logger.debug({ code: p.code, detail: p.detail, requestId: c.get('requestId') }, 'request refused');
+    return problemResponse(c, p);
+  };
+}

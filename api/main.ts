@@ -1,0 +1,25 @@
+// Production entry point of the API process: `npm run api`.
+import { ConfigError, loadConfig } from '../shared/config.js';
+import { openCore } from '../shared/core.js';
+import { createLogger } from '../shared/logger.js';
+import { onShutdown } from '../shared/shutdown.js';
+import { startApi } from './server.js';
+
+try {
+  const config = loadConfig();
+  const problems: string[] = [];
+  if (!config.redisUrl) problems.push('REDIS_URL is required for `npm run api` (e.g. redis://localhost:6379); `npm start` runs its own Redis.');
+  if (config.apiKeys.length === 0) problems.push('API_KEYS is required for `npm run api`: comma-separated keys of at least 16 characters.');
+  if (problems.length) throw new ConfigError(problems);
+  const logger = createLogger(config.logLevel, 'api');
+  const core = await openCore(config, config.redisUrl!);
+  const api = await startApi(config, core, config.redisUrl!, logger);
+  logger.info({ url: api.url, storage: config.storage.driver }, 'api listening');
+  onShutdown(logger, async () => {
+    await api.close();
+    await core.close();
+  });
+} catch (err) {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+}

@@ -1,0 +1,59 @@
+import { Hono } from 'hono';
+import { NotFoundError } from '../../shared/errors.js';
+import { parseIngestJobId } from '../../shared/jobs/ingest.js';
+import type { AppDeps, AppEnv } from '../deps.js';
+import { requestedWaitSeconds, waitAndRespond } from '../wait.js';
+
+type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'unknown';
+
+/**
+ * Job status. Finished jobs are trimmed from Redis, but the job id names its resource
+ * and file version, so the answer comes from the resource record when the job is gone.
+ */
+export function jobsRoutes(deps: AppDeps) {
+  const app = new Hono<AppEnv>();
+
+  async function describe(jobId: string) {
+    const ref = parseIngestJobId(jobId);
+    if (!ref) throw new NotFoundError('job', jobId.slice(0, 80));
+    const rec = await deps.catalog.getResource(ref.resourceId);
+    if (!rec || rec.fileVersion < ref.fileVersion) throw new NotFoundError('job', jobId);
+    const job = await deps.ingestQueue.getJob(jobId);
+    let state: JobState;
+    if (rec.fileVersion > ref.fileVersion) state = 'completed';
+    else if (rec.status === 'ready') state = 'completed';
+    else if (rec.status === 'failed') state = 'failed';
+    else state = job ? ((await job.getState()) as JobState) : 'unknown';
+    if (state === 'completed' && rec.status === 'failed' && rec.fileVersion === ref.fileVersion) state = 'failed';
+    return {
+      ref,
+      rec,
+      body: {
+        id: jobId,
+        type: 'ingest',
+        state,
+        progress: job?.progress ?? (state === 'completed' ? 100 : 0),
+        attemptsMade: job?.attemptsMade ?? null,
+        ...(state === 'failed' ? { error: rec.error } : {}),
+        resource: { id: rec.id, status: rec.status, fileVersion: rec.fileVersion },
+        createdAt: job ? new Date(job.timestamp).toISOString() : null,
+        finishedAt: job?.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+        links: { self: `/v1/jobs/${jobId}`, wait: `/v1/jobs/${jobId}/wait`, resource: `/v1/resources/${rec.id}` },
+      },
+    };
+  }
+
+  app.get('/v1/jobs/:id', async (c) => c.json((await describe(c.req.param('id'))).body));
+
+  app.get('/v1/jobs/:id/wait', async (c) => {
+    const jobId = c.req.param('id');
+    const { ref } = await describe(jobId);
+    const seconds = requestedWaitSeconds(c, deps.config.waitMaxSeconds, 'timeout') ?? deps.config.waitMaxSeconds;
+    // Still running at the deadline: 202 with the state, as a poll would answer.
+    return waitAndRespond(c, deps.waiter, [{ resourceId: ref.resourceId, fileVersion: ref.fileVersion, jobId }], seconds, async () =>
+      c.json((await describe(jobId)).body, 202),
+    );
+  });
+
+  return app;
+}

@@ -1,0 +1,66 @@
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import type { Config } from '../shared/config.js';
+import type { Core } from '../shared/core.js';
+import { JobWaiter } from '../shared/jobs/job-waiter.js';
+import { createIngestEvents, createIngestQueue } from '../shared/jobs/queues.js';
+import type { Logger } from '../shared/logger.js';
+import { createRedis } from '../shared/redis.js';
+import { UploadService } from '../shared/services/upload-service.js';
+import { createApp } from './app.js';
+
+export interface RunningApi {
+  server: Server;
+  url: string;
+  /** Stop accepting, let in-flight requests finish up to the timeout, then close everything. */
+  close(): Promise<void>;
+}
+
+export async function startApi(config: Config, core: Core, redisUrl: string, logger: Logger): Promise<RunningApi> {
+  const queueRedis = createRedis(redisUrl, 'queue');
+  const eventsRedis = createRedis(redisUrl, 'worker');
+  const ingestQueue = createIngestQueue(queueRedis, config.redisPrefix);
+  const events = createIngestEvents(eventsRedis, config.redisPrefix);
+  const waiter = new JobWaiter(core.catalog, events);
+  const uploads = new UploadService({ catalog: core.catalog, store: core.store, ingestQueue, jobAttempts: config.jobAttempts });
+  const app = createApp({ config, catalog: core.catalog, store: core.store, ingestQueue, uploads, waiter, logger });
+
+  const server = await new Promise<Server>((resolve) => {
+    const s = serve(
+      {
+        fetch: app.fetch,
+        port: config.port,
+        hostname: config.host,
+        serverOptions: {
+          // Uploads of gigabytes take long: no limit on a whole request, but the headers
+          // must arrive promptly (slowloris) and a socket idle for 2 minutes is dropped.
+          requestTimeout: 0,
+          headersTimeout: 30_000,
+          keepAliveTimeout: 5_000,
+        },
+      },
+      () => resolve(s as Server),
+    );
+  });
+  server.setTimeout(120_000);
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const url = config.port === 0 ? `http://127.0.0.1:${port}` : config.publicUrl;
+
+  return {
+    server,
+    url,
+    async close() {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+      await closed;
+      clearTimeout(timer);
+      await waiter.close();
+      await events.close();
+      await ingestQueue.close();
+      queueRedis.disconnect();
+      eventsRedis.disconnect();
+    },
+  };
+}

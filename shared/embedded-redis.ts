@@ -1,0 +1,104 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import { Redis } from 'ioredis';
+
+export interface EmbeddedRedis {
+  url: string;
+  port: number;
+  proc: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedRedisOptions {
+  /** Data directory (AOF and RDB files). */
+  dir: string;
+  /** Append-only file on: every acknowledged write survives a crash. @defaultValue true */
+  appendonly?: boolean;
+  /** @defaultValue a free port */
+  port?: number;
+}
+
+/**
+ * A private redis-server as a child process: loopback only, its own port and data
+ * dir. Used by `npm start` (AOF on), and by the test harness and benches (AOF off).
+ */
+export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<EmbeddedRedis> {
+  await fs.mkdir(opts.dir, { recursive: true });
+  const port = opts.port ?? (await freePort());
+  const args = [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--dir', opts.dir,
+    '--appendonly', opts.appendonly === false ? 'no' : 'yes',
+    '--save', '',
+    '--protected-mode', 'yes',
+    // BullMQ needs keys without TTL kept when memory is full, never evicted.
+    '--maxmemory-policy', 'noeviction',
+  ];
+  const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+  proc.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+  const failed = new Promise<never>((_, reject) => {
+    proc.once('error', (err) => reject(new Error(`could not start redis-server: ${err.message}`)));
+    proc.once('exit', (code) => reject(new Error(`redis-server exited with code ${code}:\n${output}`)));
+  });
+  failed.catch(() => undefined);
+  const url = `redis://127.0.0.1:${port}`;
+  await Promise.race([failed, waitForPing(url)]);
+  const kill = () => proc.exitCode === null && proc.kill('SIGTERM');
+  process.once('exit', kill);
+  return {
+    url,
+    port,
+    proc,
+    async stop() {
+      process.off('exit', kill);
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Whether `redis-server` is on the PATH. */
+export function hasRedisServer(): boolean {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+async function waitForPing(url: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    r.on('error', () => undefined);
+    try {
+      await r.connect();
+      await r.ping();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`redis-server did not answer on ${url}: ${(err as Error).message}`, { cause: err });
+      await new Promise((res) => setTimeout(res, 50));
+    } finally {
+      r.disconnect();
+    }
+  }
+}

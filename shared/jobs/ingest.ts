@@ -1,0 +1,37 @@
+import type { JobsOptions } from 'bullmq';
+
+/** The ingest job: everything slow about a newly stored file. Processor: worker/jobs/ingest.ts. */
+export const INGEST_QUEUE = 'ingest';
+
+export interface IngestPayload {
+  resourceId: number;
+  fileVersion: number;
+  /** Request id of the upload, so logs follow the file into the worker. */
+  requestId?: string;
+}
+
+/**
+ * Deterministic: one job per (resource, file version). Adding it twice is a no-op, so a
+ * retried request or a re-run enqueue never processes a file twice. BullMQ rejects
+ * integer-looking ids and reserves ':' — hence the dashes.
+ */
+export function ingestJobId(resourceId: number, fileVersion: number): string {
+  return `ingest-${resourceId}-${fileVersion}`;
+}
+
+export function parseIngestJobId(jobId: string): { resourceId: number; fileVersion: number } | undefined {
+  const m = /^ingest-(\d{1,15})-(\d{1,9})$/.exec(jobId);
+  return m ? { resourceId: Number(m[1]), fileVersion: Number(m[2]) } : undefined;
+}
+
+export function ingestJobOptions(attempts: number): JobsOptions {
+  return {
+    attempts,
+    // 1 s, 2 s, 4 s, …: long enough for a restarting store or Redis to come back.
+    backoff: { type: 'exponential', delay: 1_000 },
+    // The resource record is the lasting truth; finished jobs are trimmed so Redis
+    // does not grow with every upload ever made.
+    removeOnComplete: { age: 24 * 3600, count: 10_000 },
+    removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+  };
+}

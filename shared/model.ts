@@ -1,0 +1,66 @@
+/** The domain as clients see it (DESIGN.md "Domain"); field names are part of the API. */
+
+export type DedupePolicy = 'reject' | 'reuse' | 'allow';
+export type ResourceStatus = 'processing' | 'ready' | 'failed';
+export type ResourceType = 'image' | 'file';
+export type Visibility = 'private' | 'public';
+
+export interface Library {
+  id: number;
+  name: string;
+  dedupe: DedupePolicy;
+  /** Rendition preset names pre-rendered at ingest (the renditions step is not built yet). */
+  presets: string[];
+  /** Per-library upload limit in bytes; null means the global MAX_UPLOAD_BYTES. */
+  maxUploadBytes: number | null;
+  created: string;
+}
+
+export interface Rendition {
+  name: string;
+  width: number;
+  height: number;
+  format: string;
+  size: number;
+  url: string;
+}
+
+export interface Resource {
+  id: number;
+  library: number;
+  fileName: string;
+  extension: string;
+  mimeType: string;
+  size: number;
+  type: ResourceType;
+  /** How it arrived: 'upload' for the native API; compat faces name themselves. */
+  source: string;
+  checksum: string;
+  width: number | null;
+  height: number | null;
+  orientation: number | null;
+  title: string | null;
+  tags: string[];
+  visibility: Visibility;
+  created: string;
+  modified: string;
+  status: ResourceStatus;
+  error: string | null;
+  /** Machine-readable reason of a failure (an ErrorCode), so waiting clients get the right status. */
+  errorCode: string | null;
+  metadata: Record<string, unknown>;
+  fields: Record<string, unknown>;
+  renditions: Rendition[];
+  fileVersion: number;
+  mappingsVersion: number;
+  noExif: boolean;
+  /** Object key of the original in storage. */
+  storageKey: string;
+  /** Public id of the job that processes the current file version. */
+  jobId: string;
+  /** Client content type, as sent; a hint only. */
+  declaredType: string | null;
+}
+
+/** The compact form kept in Redis: everything but the full metadata tag set. */
+export type ResourceRecord = Omit<Resource, 'metadata'>;

@@ -1,0 +1,40 @@
+import type { Catalog } from '../catalog/catalog.js';
+import { NotFoundError } from '../errors.js';
+import type { ResourceRecord } from '../model.js';
+import { ObjectNotFoundError, type ObjectStore } from '../storage/object-store.js';
+import { recordKey, resourcePrefix } from '../storage/layout.js';
+
+/** Reading and removing resources: the catalog for the record, storage for the rest. */
+export class ResourceService {
+  constructor(private readonly deps: { catalog: Catalog; store: ObjectStore }) {}
+
+  /**
+   * The Redis record (the truth for status), with the full metadata tag set from the
+   * JSON copy in storage — Redis keeps only the compact record.
+   */
+  async getFull(id: number): Promise<{ record: ResourceRecord; metadata: Record<string, unknown> }> {
+    const record = await this.deps.catalog.requireResource(id);
+    let metadata: Record<string, unknown> = {};
+    if (record.status !== 'processing') {
+      try {
+        const stream = await this.deps.store.get(recordKey(id));
+        const chunks: Buffer[] = [];
+        for await (const ch of stream) chunks.push(ch as Buffer);
+        metadata = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { metadata?: Record<string, unknown> }).metadata ?? {};
+      } catch (err) {
+        if (!(err instanceof ObjectNotFoundError) && !(err instanceof SyntaxError)) throw err;
+      }
+    }
+    return { record, metadata };
+  }
+
+  /** Removes the record first (nobody sees it any more), then every stored object of it. */
+  async delete(id: number): Promise<ResourceRecord> {
+    const rec = await this.deps.catalog.deleteResource(id);
+    if (!rec) throw new NotFoundError('resource', id);
+    const keys: string[] = [];
+    for await (const o of this.deps.store.list(resourcePrefix(id))) keys.push(o.key);
+    await Promise.all(keys.map((k) => this.deps.store.delete(k)));
+    return rec;
+  }
+}

@@ -1,0 +1,117 @@
+import type { Readable } from 'node:stream';
+import type { Catalog } from '../catalog/catalog.js';
+import { ingestJobId, ingestJobOptions } from '../jobs/ingest.js';
+import type { IngestQueue } from '../jobs/queues.js';
+import type { Library, ResourceRecord } from '../model.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { originalKey, recordKey } from '../storage/layout.js';
+import { InspectStream } from '../upload/inspect-stream.js';
+import { extensionOf, sniffType, type Sniffed } from '../upload/sniff.js';
+import type { UploadFields } from '../upload/upload-fields.js';
+
+/** A file whose bytes are in storage but which has no catalog record yet. */
+export interface StagedFile {
+  id: number;
+  key: string;
+  fileName: string;
+  declaredType: string | null;
+  size: number;
+  checksum: string;
+  sniffed: Sniffed;
+}
+
+export interface IncomingFile {
+  fileName: string;
+  declaredType: string | null;
+  stream: Readable;
+}
+
+/**
+ * The core of every upload, whatever face it came through: stage the bytes in storage
+ * (hashing and sniffing on the way), then commit records and jobs together — or
+ * discard what was staged, so a failed request leaves nothing behind.
+ */
+export class UploadService {
+  constructor(
+    private readonly deps: { catalog: Catalog; store: ObjectStore; ingestQueue: IngestQueue; jobAttempts: number },
+  ) {}
+
+  /** Streams one file into storage. On error nothing of it is left under its key. */
+  async stage(file: IncomingFile, limit: number, signal?: AbortSignal): Promise<StagedFile> {
+    const id = await this.deps.catalog.allocateResourceId();
+    const inspect = new InspectStream(limit);
+    // Errors of the source (limit, client abort) must reach the store's pipeline.
+    file.stream.on('error', (err) => inspect.destroy(err));
+    file.stream.pipe(inspect);
+    // The key's extension is the client's (sanitised); the sniffed type is recorded on the resource.
+    const key = originalKey(id, 1, extensionOf(file.fileName));
+    await this.deps.store.put(key, inspect, { contentType: 'application/octet-stream', ...(signal ? { signal } : {}) });
+    const sniffed = await sniffType(inspect.head(), file.fileName);
+    return { id, key, fileName: file.fileName, declaredType: file.declaredType, size: inspect.bytes, checksum: inspect.sha256(), sniffed };
+  }
+
+  /** Best effort: remove what `stage` stored for a request that will not be committed. */
+  async discard(staged: StagedFile[]): Promise<void> {
+    await Promise.allSettled(staged.map((s) => this.deps.store.delete(s.key)));
+  }
+
+  /**
+   * Create the records (status `processing`) and enqueue one ingest job each. If the
+   * queue refuses, the records and objects are removed again and the error rethrown.
+   */
+  async commit(staged: StagedFile[], fields: UploadFields, library: Library, source: string): Promise<ResourceRecord[]> {
+    const now = new Date().toISOString();
+    const records: ResourceRecord[] = staged.map((s) => ({
+      id: s.id,
+      library: library.id,
+      fileName: s.fileName,
+      extension: s.sniffed.extension,
+      mimeType: s.sniffed.mimeType,
+      size: s.size,
+      type: s.sniffed.type,
+      source,
+      checksum: s.checksum,
+      width: null,
+      height: null,
+      orientation: null,
+      title: fields.title,
+      tags: fields.tags,
+      visibility: fields.visibility,
+      created: fields.created ?? now,
+      modified: fields.modified ?? now,
+      status: 'processing',
+      error: null,
+      errorCode: null,
+      fields: {},
+      renditions: [],
+      fileVersion: 1,
+      mappingsVersion: 0,
+      noExif: fields.noExif,
+      storageKey: s.key,
+      jobId: ingestJobId(s.id, 1),
+      declaredType: s.declaredType,
+    }));
+    await this.deps.catalog.createResources(records);
+    try {
+      await this.deps.ingestQueue.addBulk(
+        records.map((r) => ({
+          name: 'ingest',
+          data: { resourceId: r.id, fileVersion: r.fileVersion },
+          opts: { ...ingestJobOptions(this.deps.jobAttempts), jobId: r.jobId },
+        })),
+      );
+    } catch (err) {
+      await Promise.allSettled(records.map((r) => this.deps.catalog.deleteResource(r.id)));
+      await this.discard(staged);
+      throw err;
+    }
+    // The JSON copy in storage lets `reindex` rebuild the catalog; the worker rewrites it when done.
+    await Promise.allSettled(records.map((r) => writeRecordCopy(this.deps.store, r, {})));
+    return records;
+  }
+}
+
+export async function writeRecordCopy(store: ObjectStore, rec: ResourceRecord, metadata: Record<string, unknown>): Promise<void> {
+  const body = Buffer.from(JSON.stringify({ ...rec, metadata }));
+  await store.put(recordKey(rec.id), body, { contentType: 'application/json' });
+}

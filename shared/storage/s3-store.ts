@@ -1,0 +1,327 @@
+import type { IncomingMessage } from 'node:http';
+import { addAbortSignal, Readable, Transform } from 'node:stream';
+import { Client, type BucketItem } from 'minio';
+import type { S3StorageConfig } from '../config.js';
+import { StorageUnavailableError } from '../errors.js';
+import {
+  assertValidKey,
+  ObjectNotFoundError,
+  type ByteRange,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutMeta,
+  type PutResult,
+} from './object-store.js';
+
+/** S3 numbers parts 1..10000; beyond that a multipart upload cannot grow. */
+const MAX_PARTS = 10_000;
+
+/** S3 and MinIO codes for "this key has no object". */
+const NOT_FOUND_CODES = new Set(['NoSuchKey', 'NotFound', 'NoSuchObject']);
+/** Socket-level failures: the server did not answer, or went away mid-request. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+]);
+/** S3 codes meaning "the service cannot serve this now": worth a retry later. */
+const UNAVAILABLE_CODES = new Set(['SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout', 'RequestTimeTooSkewed']);
+/**
+ * The bucket or the credentials are wrong. Not transient, but to everything above this
+ * file it is the same fact: storage refuses us, and readiness must say so.
+ */
+const REFUSED_CODES = new Set(['NoSuchBucket', 'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch']);
+/** Codes a concurrent or repeated create of our own bucket answers with. */
+const BUCKET_EXISTS_CODES = new Set(['BucketAlreadyOwnedByYou', 'BucketAlreadyExists']);
+
+interface UploadedPart {
+  part: number;
+  etag: string;
+}
+
+/**
+ * Object store on any S3-protocol server (AWS S3, MinIO, s3rver in tests), through the
+ * `minio` client.
+ *
+ * Uploads never go through the client's streaming `putObject`: for a stream of unknown
+ * size it first lists in-progress multipart uploads to resume one (s3rver does not
+ * implement ListMultipartUploads) and buffers parts of 64 MiB. Instead `put` cuts the
+ * body into parts of `partSize` itself: a body shorter than one part is a single PUT of
+ * a known-size Buffer; a longer one is an explicit multipart upload that holds at most
+ * two parts in memory (one uploading, one filling), pausing the source in between.
+ */
+export class S3ObjectStore implements ObjectStore {
+  readonly driver = 's3' as const;
+  readonly bucket: string;
+  private readonly client: Client;
+  private readonly partSize: number;
+  private readonly region: string;
+
+  constructor(config: S3StorageConfig) {
+    this.bucket = config.bucket;
+    this.partSize = config.partSize;
+    this.region = config.region;
+    this.client = new Client({
+      endPoint: config.endPoint,
+      ...(config.port !== undefined ? { port: config.port } : {}),
+      useSSL: config.useSSL,
+      accessKey: config.accessKey,
+      secretKey: config.secretKey,
+      // A fixed region spares a GetBucketLocation round trip before the first request.
+      region: config.region,
+      // `putObject` of a Buffer goes multipart above the client's part size; keeping it
+      // equal to ours makes every single-part PUT a single request.
+      partSize: config.partSize,
+    });
+  }
+
+  /**
+   * Create the bucket unless it exists. Idempotent; a concurrent create by another
+   * process is not an error.
+   */
+  async ensureBucket(): Promise<void> {
+    try {
+      if (await this.client.bucketExists(this.bucket)) return;
+      await this.client.makeBucket(this.bucket, this.region);
+    } catch (err) {
+      if (BUCKET_EXISTS_CODES.has(codeOf(err))) return;
+      throw translate(err, this.bucket);
+    }
+  }
+
+  async put(key: string, body: Readable | Buffer, meta: PutMeta = {}): Promise<PutResult> {
+    assertValidKey(key);
+    const headers: Record<string, string> = meta.contentType ? { 'Content-Type': meta.contentType } : {};
+    const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
+    // Aborting destroys the source, so the read loop below ends with Node's AbortError,
+    // the same error `pipeline(..., { signal })` gives on the fs backend.
+    if (meta.signal) addAbortSignal(meta.signal, source);
+    // Rejects with the source's own error while we wait on S3, so an abort or a failing
+    // client is noticed without waiting for a slow part upload to finish.
+    let onSourceError: ((err: unknown) => void) | undefined;
+    const sourceFailed = new Promise<never>((_, reject) => {
+      onSourceError = reject;
+      source.once('error', reject);
+    });
+    sourceFailed.catch(() => undefined);
+
+    let uploadId: string | undefined;
+    let inflight: Promise<UploadedPart> | undefined;
+    const parts: UploadedPart[] = [];
+    let size = 0;
+    let chunks: Buffer[] = [];
+    let filled = 0;
+
+    const startPart = async (part: Buffer): Promise<void> => {
+      uploadId ??= await this.s3(key, () => this.client.initiateNewMultipartUpload(this.bucket, key, headers));
+      // At most one part uploads while the next one fills: wait for it before starting another.
+      if (inflight) parts.push(await Promise.race([inflight, sourceFailed]));
+      const number = parts.length + 1;
+      if (number > MAX_PARTS) {
+        throw new Error(`Object "${key}" exceeds ${MAX_PARTS} parts of ${this.partSize} bytes; raise S3_PART_SIZE to store larger files.`);
+      }
+      const id = uploadId;
+      inflight = this.s3(key, () =>
+        this.client.uploadPart({ bucketName: this.bucket, objectName: key, uploadID: id, partNumber: number, headers: {} }, part),
+      ).then((r) => ({ part: number, etag: r.etag }));
+      inflight.catch(() => undefined);
+    };
+
+    try {
+      for await (const raw of source) {
+        let chunk = toBuffer(raw);
+        size += chunk.length;
+        while (filled + chunk.length >= this.partSize) {
+          const head = chunk.subarray(0, this.partSize - filled);
+          chunk = chunk.subarray(head.length);
+          chunks.push(head);
+          const part = Buffer.concat(chunks, this.partSize);
+          chunks = [];
+          filled = 0;
+          await startPart(part);
+        }
+        if (chunk.length > 0) {
+          chunks.push(chunk);
+          filled += chunk.length;
+        }
+      }
+      const rest = Buffer.concat(chunks, filled);
+      chunks = [];
+      if (uploadId === undefined) {
+        await this.s3(key, () => this.client.putObject(this.bucket, key, rest, rest.length, headers));
+        return { key, size };
+      }
+      // A body of a whole number of parts leaves nothing here; S3 needs no empty last part.
+      if (rest.length > 0) await startPart(rest);
+      if (inflight) parts.push(await Promise.race([inflight, sourceFailed]));
+      inflight = undefined;
+      const id = uploadId;
+      await this.s3(key, () => this.client.completeMultipartUpload(this.bucket, key, id, parts));
+      return { key, size };
+    } catch (err) {
+      if (uploadId !== undefined) {
+        const id = uploadId;
+        // Best effort: s3rver answers AbortMultipartUpload with 405, and the original
+        // error is what the caller must see.
+        const abort = () => this.client.abortMultipartUpload(this.bucket, key, id).catch(() => undefined);
+        await abort();
+        // A part still uploading can land after the abort; S3 asks to abort again then.
+        if (inflight) void inflight.then(abort, abort);
+      }
+      if (!source.destroyed) source.destroy();
+      throw err;
+    } finally {
+      if (onSourceError) source.off('error', onSourceError);
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Readable> {
+    assertValidKey(key);
+    if (!range) return relay(await this.s3(key, () => this.client.getObject(this.bucket, key)), key);
+    const { start, end } = range;
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+      throw new RangeError(`Invalid byte range ${start}-${end}: expected integers with 0 <= start <= end.`);
+    }
+    let res: Readable;
+    try {
+      res = await this.s3(key, () => this.client.getPartialObject(this.bucket, key, start, end - start + 1));
+    } catch (err) {
+      // A range starting past the end is 416 on S3; the fs backend reads nothing. Match it.
+      if (codeOf(err) === 'InvalidRange') return Readable.from([]);
+      throw err;
+    }
+    // A server may widen the range or ignore it (200 with the whole object), and s3rver
+    // answers "bytes=0-0" with everything. Cut what was served to what was asked for.
+    const served = res as Readable & Partial<Pick<IncomingMessage, 'statusCode' | 'headers'>>;
+    const from = served.statusCode === 206 ? /^bytes (\d+)-/.exec(served.headers?.['content-range'] ?? '')?.[1] : '0';
+    const servedStart = from === undefined ? start : Number(from);
+    if (servedStart > start) {
+      res.destroy();
+      throw new Error(`Asked for bytes from ${start} of "${key}", the server sent from ${servedStart}.`);
+    }
+    return relay(res, key, { skip: start - servedStart, take: end - start + 1 });
+  }
+
+  async head(key: string): Promise<ObjectInfo> {
+    assertValidKey(key);
+    const st = await this.s3(key, () => this.client.statObject(this.bucket, key));
+    const contentType = st.metaData['content-type'] as unknown;
+    return {
+      key,
+      size: st.size,
+      ...(typeof contentType === 'string' ? { contentType } : {}),
+      lastModified: st.lastModified,
+    };
+  }
+
+  async delete(key: string): Promise<void> {
+    assertValidKey(key);
+    try {
+      await this.s3(key, () => this.client.removeObject(this.bucket, key));
+    } catch (err) {
+      // S3 answers 204 for a missing key; some servers say 404. Either way it is gone.
+      if (!(err instanceof ObjectNotFoundError)) throw err;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    // ListObjectsV2 returns keys in UTF-8 binary order, 1000 per page; the client's
+    // stream follows the continuation tokens.
+    const items = this.client.listObjectsV2(this.bucket, prefix, true);
+    try {
+      for await (const item of items as AsyncIterable<BucketItem>) {
+        if (item.name === undefined) continue;
+        yield { key: item.name, size: item.size, lastModified: item.lastModified };
+      }
+    } catch (err) {
+      throw translate(err, prefix);
+    }
+  }
+
+  localPath(): undefined {
+    return undefined;
+  }
+
+  async ping(): Promise<void> {
+    let exists: boolean;
+    try {
+      exists = await this.client.bucketExists(this.bucket);
+    } catch (err) {
+      throw toUnavailable(err, `bucket "${this.bucket}"`);
+    }
+    if (!exists) throw new StorageUnavailableError(`bucket "${this.bucket}" does not exist`);
+  }
+
+  /** Run one S3 call with its errors translated. */
+  private async s3<T>(key: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      throw translate(err, key);
+    }
+  }
+}
+
+/**
+ * The response body as a stream of our own: errors the body fails with mid-way (a reset
+ * connection) are translated like every other failure here, and with `window` only
+ * bytes `[skip, skip + take)` of the body pass.
+ */
+function relay(res: Readable, key: string, window?: { skip: number; take: number }): Readable {
+  let skip = window?.skip ?? 0;
+  let take = window?.take ?? Infinity;
+  const out = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      const from = Math.min(skip, chunk.length);
+      skip -= from;
+      const piece = chunk.subarray(from, from + Math.min(take, chunk.length - from));
+      take -= piece.length;
+      done(null, piece.length > 0 ? piece : undefined);
+    },
+  });
+  res.on('error', (err) => out.destroy(translate(err, key)));
+  out.on('close', () => res.destroy());
+  res.pipe(out);
+  return out;
+}
+
+function toBuffer(chunk: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (typeof chunk === 'string') return Buffer.from(chunk);
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  throw new TypeError(`Expected the body to yield Buffers, got ${typeof chunk}.`);
+}
+
+function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : '';
+}
+
+function isUnavailable(err: unknown): boolean {
+  const code = codeOf(err);
+  if (NETWORK_CODES.has(code) || UNAVAILABLE_CODES.has(code) || REFUSED_CODES.has(code)) return true;
+  const message = err instanceof Error ? err.message : '';
+  // minio retries 408/429/5xx once, then throws a plain Error naming the status.
+  return /socket hang up|Retryable HTTP status/i.test(message);
+}
+
+function toUnavailable(err: unknown, what: string): StorageUnavailableError {
+  const code = codeOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return new StorageUnavailableError(`${code ? `${code} ` : ''}on ${what} (${message})`, { cause: err });
+}
+
+/** Driver errors to ours; anything else (a bug, an invalid argument) passes unchanged. */
+function translate(err: unknown, key: string): Error {
+  if (err instanceof ObjectNotFoundError || err instanceof StorageUnavailableError) return err;
+  if (NOT_FOUND_CODES.has(codeOf(err))) return new ObjectNotFoundError(key);
+  if (isUnavailable(err)) return toUnavailable(err, `"${key}"`);
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -1,0 +1,104 @@
+// `npm start`: the whole service on one machine with embedded defaults — local-disk
+// storage under DATA_DIR, a private redis-server (unless REDIS_URL is set), API and
+// worker in one process. Prints where to send the first upload.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { startApi } from './api/server.js';
+import { ConfigError, loadConfig } from './shared/config.js';
+import { openCore } from './shared/core.js';
+import { hasRedisServer, startEmbeddedRedis, type EmbeddedRedis } from './shared/embedded-redis.js';
+import { createLogger } from './shared/logger.js';
+import { createRedis } from './shared/redis.js';
+import { onShutdown } from './shared/shutdown.js';
+import { closeWorkers, createWorkers } from './worker/worker.js';
+
+async function main() {
+  const base = loadConfig();
+  // A key of our own when none is configured, kept in DATA_DIR so it survives restarts.
+  const generatedKey = base.apiKeys.length === 0 ? await ensureLocalKey(base.dataDir) : undefined;
+  const config = generatedKey ? loadConfig({ ...process.env, API_KEYS: generatedKey }) : base;
+  const logger = createLogger(config.logLevel, 'media-ingest');
+
+  let embedded: EmbeddedRedis | undefined;
+  let redisUrl = config.redisUrl;
+  if (!redisUrl) {
+    ensureRedisServer();
+    embedded = await startEmbeddedRedis({ dir: path.join(config.dataDir, 'redis'), appendonly: true });
+    redisUrl = embedded.url;
+  }
+
+  const core = await openCore(config, redisUrl);
+  const api = await startApi(config, core, redisUrl, logger);
+  const workerConnection = createRedis(redisUrl, 'worker');
+  const workers = createWorkers({ ...core, connection: workerConnection, redisPrefix: config.redisPrefix, logger, concurrency: config.workerConcurrency });
+
+  const key = config.apiKeys[0]!;
+  const lines = [
+    '',
+    `media-ingest is running at ${api.url}`,
+    `  storage: ${config.storage.driver === 'fs' ? config.storage.root : `s3 bucket ${config.storage.bucket}`}`,
+    `  redis:   ${embedded ? `embedded (${redisUrl}, data in ${path.join(config.dataDir, 'redis')})` : redisUrl}`,
+    `  API key: ${generatedKey ? `${key}   (generated, saved in ${path.join(config.dataDir, 'api-key')})` : '(from API_KEYS)'}`,
+    '',
+    'Send your first upload:',
+    `  curl -i -H "Authorization: Bearer ${generatedKey ? key : '$API_KEY'}" -F "file=@photo.jpg" "${api.url}/v1/libraries/default/files?wait=30"`,
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+
+  onShutdown(logger, async () => {
+    await api.close();
+    await closeWorkers(workers, config.shutdownTimeoutMs);
+    workerConnection.disconnect();
+    await core.close();
+    await embedded?.stop();
+  });
+}
+
+async function ensureLocalKey(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'api-key');
+  try {
+    const k = (await fs.readFile(file, 'utf8')).trim();
+    if (k.length >= 16) return k;
+  } catch {
+    // none yet
+  }
+  const key = `mi_${randomBytes(24).toString('base64url')}`;
+  await fs.mkdir(dataDir, { recursive: true });
+  await fs.writeFile(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+/** redis-server missing: install it where we can (root with apt-get), else say exactly how. */
+function ensureRedisServer() {
+  if (hasRedisServer()) return;
+  const isRoot = process.getuid?.() === 0;
+  let hasApt = false;
+  try {
+    execFileSync('apt-get', ['--version'], { stdio: 'ignore' });
+    hasApt = true;
+  } catch {
+    // not Debian/Ubuntu
+  }
+  if (isRoot && hasApt) {
+    process.stdout.write('redis-server is not installed; installing it with apt-get …\n');
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+    execFileSync('apt-get', ['install', '-y', '-qq', 'redis-server'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (hasRedisServer()) return;
+  }
+  throw new Error(
+    [
+      'redis-server is not installed, and npm start needs it to run its private Redis. Either:',
+      '  - install it: sudo apt-get install redis-server   (Debian/Ubuntu)',
+      '                brew install redis                  (macOS)',
+      '  - or point at a running Redis: REDIS_URL=redis://localhost:6379 npm start',
+    ].join('\n'),
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,99 @@
+import { createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Catalog } from '../../shared/catalog/catalog.js';
+import { AppError } from '../../shared/errors.js';
+import type { IngestPayload } from '../../shared/jobs/ingest.js';
+import type { Logger } from '../../shared/logger.js';
+import { writeRecordCopy } from '../../shared/services/upload-service.js';
+import type { ObjectStore } from '../../shared/storage/object-store.js';
+import { probeImage } from '../steps/probe-image.js';
+import type { IngestContext, IngestStep } from '../steps/step.js';
+import { verifyStored } from '../steps/verify-stored.js';
+
+export interface IngestDeps {
+  catalog: Catalog;
+  store: ObjectStore;
+  logger: Logger;
+  /** Where originals of remote stores are downloaded for the steps that need a file. */
+  scratchDir?: string;
+}
+
+/**
+ * The steps of ingest, in order. Metadata extraction, de-duplication and renditions
+ * slot in here as they are built.
+ */
+export const INGEST_STEPS: readonly IngestStep[] = [verifyStored, probeImage];
+
+/** Error codes that no retry can fix: the job fails at once with the reason. */
+const PERMANENT = new Set(['unreadable_file', 'invalid_request', 'payload_too_large', 'unsupported_media_type']);
+
+/**
+ * Processor of the `ingest` job. Idempotent: it reads the record, recomputes everything
+ * from the stored original and writes the result guarded by the file version, so a
+ * re-run after a crash (stalled-job recovery) gives the same record and no duplicate.
+ */
+export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] = INGEST_STEPS) {
+  return async (job: Job<IngestPayload>): Promise<void> => {
+    const { resourceId, fileVersion } = job.data;
+    const logger = deps.logger.child({ jobId: job.id, resourceId, requestId: job.data.requestId });
+    const record = await deps.catalog.getResource(resourceId);
+    if (!record || record.fileVersion !== fileVersion) {
+      logger.info('resource deleted or its file replaced; nothing to do');
+      return;
+    }
+    let downloaded: string | undefined;
+    const ctx: IngestContext = {
+      record,
+      store: deps.store,
+      logger,
+      patch: {},
+      metadata: {},
+      warnings: [],
+      localFile: async () => {
+        const local = deps.store.localPath(record.storageKey);
+        if (local) return local;
+        if (!downloaded) downloaded = await download(deps.store, record.storageKey, deps.scratchDir ?? os.tmpdir(), String(job.id));
+        return downloaded;
+      },
+    };
+    try {
+      for (const [i, step] of steps.entries()) {
+        await step.run(ctx);
+        await job.updateProgress(Math.round(((i + 1) / (steps.length + 1)) * 100));
+      }
+      const patch = { ...ctx.patch, status: 'ready' as const, error: null, errorCode: null };
+      if (!(await deps.catalog.updateResource(resourceId, fileVersion, patch))) {
+        logger.info('resource deleted or replaced while processing; result dropped');
+        return;
+      }
+      await writeRecordCopy(deps.store, { ...record, ...patch }, ctx.metadata);
+      await job.updateProgress(100);
+    } catch (err) {
+      const code = err instanceof AppError ? err.code : 'internal';
+      const permanent = PERMANENT.has(code) || err instanceof UnrecoverableError;
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (permanent || lastAttempt) {
+        const message = (err as Error).message;
+        logger.warn({ err, code, attempt: job.attemptsMade + 1 }, 'ingest failed');
+        await deps.catalog.updateResource(resourceId, fileVersion, { status: 'failed', error: message, errorCode: code });
+        await writeRecordCopy(deps.store, { ...record, status: 'failed', error: message, errorCode: code }, ctx.metadata).catch(() => undefined);
+        throw new UnrecoverableError(message);
+      }
+      logger.warn({ err, attempt: job.attemptsMade + 1 }, 'ingest attempt failed; will retry');
+      throw err;
+    } finally {
+      if (downloaded) await fs.rm(path.dirname(downloaded), { recursive: true, force: true });
+    }
+  };
+}
+
+async function download(store: ObjectStore, key: string, scratch: string, jobId: string): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(scratch, `mi-${jobId.replace(/[^\w-]/g, '_')}-`));
+  const file = path.join(dir, 'original');
+  await pipeline(await store.get(key), createWriteStream(file));
+  return file;
+}

@@ -1,0 +1,25 @@
+// Production entry point of the worker process: `npm run worker`.
+import { ConfigError, loadConfig } from '../shared/config.js';
+import { openCore } from '../shared/core.js';
+import { createLogger } from '../shared/logger.js';
+import { createRedis } from '../shared/redis.js';
+import { onShutdown } from '../shared/shutdown.js';
+import { closeWorkers, createWorkers } from './worker.js';
+
+try {
+  const config = loadConfig();
+  if (!config.redisUrl) throw new ConfigError(['REDIS_URL is required for `npm run worker` (e.g. redis://localhost:6379).']);
+  const logger = createLogger(config.logLevel, 'worker');
+  const core = await openCore(config, config.redisUrl);
+  const connection = createRedis(config.redisUrl, 'worker');
+  const workers = createWorkers({ ...core, connection, redisPrefix: config.redisPrefix, logger, concurrency: config.workerConcurrency });
+  logger.info({ concurrency: config.workerConcurrency, storage: config.storage.driver }, 'worker started');
+  onShutdown(logger, async () => {
+    await closeWorkers(workers, config.shutdownTimeoutMs);
+    connection.disconnect();
+    await core.close();
+  });
+} catch (err) {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+}
