@@ -58,7 +58,8 @@ export class FsObjectStore implements ObjectStore {
     const handle = await fs.open(file, 'r').catch((err: unknown) => {
       throw translate(err, key);
     });
-    return createReadStream('', { fd: handle.fd, autoClose: true, ...(range ? { start: range.start, end: range.end } : {}) });
+    // The stream owns the handle (not a bare fd): it closes it exactly once.
+    return createReadStream('', { fd: handle, autoClose: true, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   async head(key: string): Promise<ObjectInfo> {
@@ -106,7 +107,9 @@ export class FsObjectStore implements ObjectStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
       throw translate(err, dirKey);
     }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // Key order, as S3 lists: a folder "b" holds keys "b/…", which sort after "b-x".
+    const sortName = (e: { name: string; isDirectory(): boolean }) => (e.isDirectory() ? `${e.name}/` : e.name);
+    entries.sort((a, b) => (sortName(a) < sortName(b) ? -1 : sortName(a) > sortName(b) ? 1 : 0));
     for (const e of entries) {
       const key = dirKey ? `${dirKey}/${e.name}` : e.name;
       if (e.isDirectory()) {
@@ -136,6 +139,7 @@ function translate(err: unknown, key: string): Error {
   if (err instanceof ObjectNotFoundError || err instanceof StorageUnavailableError) return err;
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') return new ObjectNotFoundError(key);
+  if (code === 'EEXIST') return new Error(`Cannot store "${key}": a key is both an object and a prefix of other objects.`, { cause: err });
   if (code === 'ENOSPC' || code === 'EACCES' || code === 'EROFS' || code === 'EDQUOT' || code === 'EIO') {
     return new StorageUnavailableError(`${code} on "${key}"`, { cause: err });
   }

@@ -349,7 +349,6 @@ describe('S3ObjectStore specifics', () => {
     sample();
     // One part uploading, one filling, one being joined: 15 MiB. Far below the 64 MiB
     // that buffering the body, or uploading all its parts at once, would hold.
-    console.log("PEAK", (peak - base) / MiB);
     expect(peak - base).toBeLessThan(25 * MiB);
     expect((await store.head(k)).size).toBe(total);
   });

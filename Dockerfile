@@ -1,0 +1,83 @@
+# syntax=docker/dockerfile:1
+#
+# media-ingest: one image, two production processes.
+#   API (default):  docker run --env-file .env -p 3000:3000 media-ingest
+#   worker:         docker run --env-file .env media-ingest node --import tsx worker/main.ts
+# docker-compose.yml runs both against Redis and MinIO. `npm start` (embedded Redis,
+# everything in one process) is for one machine without containers and is not the
+# image's job: the image has no redis-server.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- deps: production node_modules only ---------------------------------------------
+# Not built for $BUILDPLATFORM on purpose: sharp, esbuild and msgpackr install native
+# binaries for the platform they are installed on, which must be the target's.
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# There is no compile step, and that is deliberate: the service runs its TypeScript
+# through tsx, which is a production dependency (package.json "dependencies"), the same
+# way `npm run api` and `npm run worker` do. Dev, CI and production execute the same
+# sources, with no dist/ that could drift from them; tsx's esbuild transpiles each
+# module as it loads (milliseconds, types stripped, not checked; `tsc --noEmit` in CI
+# is what checks them). Install scripts stay enabled: esbuild verifies its platform
+# binary, and sharp's prebuilt libvips arrives as an optional dependency, so no
+# compiler toolchain is needed.
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && npm cache clean --force
+
+# ---- runtime ------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+
+# tini is PID 1. The kernel drops signals sent to PID 1 that it has no handler for, so
+# with node as PID 1 a SIGTERM arriving before shared/shutdown.ts has installed its
+# handler (while tsx is still loading modules) would be lost and the container killed
+# at the end of the grace period. tini forwards SIGTERM/SIGINT to node, which then shuts down gracefully
+# (in-flight requests and active jobs get SHUTDOWN_TIMEOUT_MS), and reaps zombies.
+# (`docker run --init` / compose `init: true` would do the same; baking it in means no
+# one has to remember.)
+#
+# libjemalloc2 replaces glibc's malloc for every process in the container (LD_PRELOAD
+# below). sharp's documentation, "Linux memory allocator": glibc's allocator fragments
+# memory badly under libvips' many threads doing many small allocations, so RSS of a
+# long-running worker keeps growing; jemalloc returns memory to the OS. sharp detects
+# jemalloc at run time and then uses one libvips thread per core instead of the single
+# thread it falls back to under glibc. (MALLOC_ARENA_MAX=2 is the weaker alternative.)
+# The symlink gives a path that is the same on amd64 and arm64.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini libjemalloc2 \
+ && rm -rf /var/lib/apt/lists/* \
+ && ln -s "$(dpkg -L libjemalloc2 | grep '/libjemalloc\.so\.2$')" /usr/local/lib/libjemalloc.so.2 \
+ && test -e /usr/local/lib/libjemalloc.so.2
+
+ENV NODE_ENV=production \
+    LD_PRELOAD=/usr/local/lib/libjemalloc.so.2
+
+WORKDIR /app
+# Dependencies first: that layer changes only with package-lock.json.
+COPY --from=deps /app/node_modules ./node_modules
+# Sources stay owned by root: the service user can read them but not change them.
+# .dockerignore keeps node_modules, data, tests and local .env files out.
+COPY . .
+# DATA_DIR defaults to ./data = /app/data; only the fs storage driver writes there
+# (mount a volume at /app/data if you use it). The worker's scratch files go to /tmp.
+RUN mkdir -p /app/data && chown node:node /app/data
+
+# `node` (uid 1000) comes with the official Node image.
+USER node
+
+EXPOSE 3000
+
+# Probes /readyz (Redis and storage answer) when this container runs the API; reports
+# healthy otherwise, so a worker started from this image is not marked unhealthy for
+# lacking an HTTP port (docker-compose.yml disables the check for workers outright).
+# Uses node's fetch because the slim image has no curl, and 127.0.0.1 rather than
+# localhost because localhost may resolve to ::1 while the API binds 0.0.0.0 (IPv4).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "if (!require('fs').readFileSync('/proc/1/cmdline', 'utf8').includes('api/main.ts')) process.exit(0); fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/readyz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));"]
+
+ENTRYPOINT ["/usr/bin/tini", "--"]
+# node itself, not `npm run` or `npx`: npm does not reliably pass SIGTERM on, and under
+# tini node is then the direct child that receives it. `--import tsx` registers tsx's
+# loader in-process (no extra tsx wrapper process between tini and the service).
+CMD ["node", "--import", "tsx", "api/main.ts"]

@@ -1,0 +1,163 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, realpathSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: children run from here so `tsx` and relative paths resolve. */
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const watchdog = fileURLToPath(new URL('../servers/watchdog.ts', import.meta.url));
+
+// ---------------------------------------------------------------------------------------
+// Cleanup when the bench ends, however it ends.
+
+const exitHooks: (() => void)[] = [];
+let hooksInstalled = false;
+
+/**
+ * Run `fn` (synchronously) when the bench process exits: normally, on an uncaught
+ * error, or on Ctrl-C/SIGTERM/SIGHUP. A SIGKILL is covered by the watchdog instead.
+ */
+export function onBenchExit(fn: () => void): () => void {
+  if (!hooksInstalled) {
+    hooksInstalled = true;
+    process.on('exit', () => {
+      for (const hook of [...exitHooks].reverse()) {
+        try {
+          hook();
+        } catch {
+          // best effort: the process is going away
+        }
+      }
+    });
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.once(signal, () => {
+        console.error(`\n${signal}: stopping servers and removing temp files`);
+        process.exit(130);
+      });
+    }
+  }
+  exitHooks.push(fn);
+  return () => {
+    const i = exitHooks.indexOf(fn);
+    if (i >= 0) exitHooks.splice(i, 1);
+  };
+}
+
+/** A temp dir removed at the latest when the bench exits. */
+export function removeOnExit(dir: string): () => void {
+  return onBenchExit(() => rmSync(dir, { recursive: true, force: true }));
+}
+
+// ---------------------------------------------------------------------------------------
+// Server child processes.
+
+export interface NodeChild {
+  /** The pid of the node process running the script itself (no wrapper in between). */
+  pid: number;
+  proc: ChildProcess;
+  /** The last few KiB of its stdout and stderr, for error messages. */
+  output(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface SpawnOptions {
+  env: Record<string, string>;
+  /** Pids the child's watchdog kills too if the bench dies without cleaning up. */
+  killWithBench?: number[];
+  /** Extra flags for node, e.g. `--cpu-prof`. */
+  nodeArgs?: string[];
+}
+
+/**
+ * Runs a TypeScript file as `node --import tsx <script>`: one process (the `tsx` CLI
+ * would fork a second one), so the pid we hold is the one whose memory we measure.
+ */
+export function spawnTs(script: string, opts: SpawnOptions): NodeChild {
+  const extraNodeArgs = [...(opts.nodeArgs ?? []), ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const proc = spawn(process.execPath, [...extraNodeArgs, '--import', 'tsx', '--import', watchdog, script], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      ...opts.env,
+      BENCH_PARENT_PID: String(process.pid),
+      BENCH_KILL_WITH_PARENT: (opts.killWithBench ?? []).join(','),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (proc.pid === undefined) throw new Error(`could not start ${script}`);
+  const pid = proc.pid;
+  let tail = '';
+  const keep = (d: Buffer) => (tail = (tail + d.toString()).slice(-8000));
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const dispose = onBenchExit(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  });
+
+  return {
+    pid,
+    proc,
+    output: () => tail,
+    async stop(graceMs = 10_000) {
+      dispose();
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Polls `url` until it answers 200; fails early if the child died meanwhile. */
+export async function waitForHttp(url: string, child: NodeChild, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.proc.exitCode !== null || child.proc.signalCode !== null) {
+      throw new Error(`server exited (${child.proc.exitCode ?? child.proc.signalCode}) before answering ${url}:\n${child.output()}`);
+    }
+    const status = await new Promise<number>((resolve) => {
+      const req = http.get(url, { agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', () => resolve(0));
+    });
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`no 200 from ${url} within ${timeoutMs} ms (last status ${status}):\n${child.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Measuring a process from /proc (Linux).
+
+export interface ProcStats {
+  /** VmHWM: the peak resident set size over the process's life. */
+  peakRssMiB: number;
+  /** user + system CPU time so far. */
+  cpuSeconds: number;
+}
+
+const CLOCK_TICKS = 100; // USER_HZ; `getconf CLK_TCK` is 100 on every Linux we run on
+
+export function procStats(pid: number): ProcStats {
+  const exe = realpathSync(`/proc/${pid}/exe`);
+  if (exe !== realpathSync(process.execPath)) throw new Error(`pid ${pid} runs ${exe}, not node: would measure the wrong process`);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const hwm = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
+  if (!hwm) throw new Error(`no VmHWM in /proc/${pid}/status`);
+  // Fields after "(comm)": state is field 3, utime 14 and stime 15 (1-based, proc(5)).
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return { peakRssMiB: Number(hwm[1]) / 1024, cpuSeconds: ticks / CLOCK_TICKS };
+}
+
+/** CPU seconds (user + system) this process has used so far. */
+export function selfCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}

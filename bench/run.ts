@@ -1,0 +1,49 @@
+// Benchmark harness: `npm run bench` runs every scenario, `npm run bench -- <name>…` some.
+// Each scenario runs its baselines and its subject in this one run; the figures are
+// printed and written to that scenario's section of BENCHMARKS.md. The exit code is 1
+// when a scenario failed to run or missed a target.
+import path from 'node:path';
+import { commandLine, failedChecks, markdownSection, printResult, writeSection } from './lib/report.js';
+import { repoRoot } from './lib/proc.js';
+import type { Scenario } from './scenario.js';
+import { uploadThroughput } from './scenarios/upload-throughput.js';
+
+const scenarios: Scenario[] = [uploadThroughput];
+
+const BENCHMARKS_MD = path.join(repoRoot, 'BENCHMARKS.md');
+
+async function main(): Promise<number> {
+  const names = process.argv.slice(2).filter((a) => a !== '--');
+  const unknown = names.filter((n) => !scenarios.some((s) => s.name === n));
+  if (unknown.length) {
+    console.error(`Unknown scenario(s): ${unknown.join(', ')}. Known: ${scenarios.map((s) => s.name).join(', ')}`);
+    return 2;
+  }
+  const selected = names.length ? scenarios.filter((s) => names.includes(s.name)) : scenarios;
+
+  let exitCode = 0;
+  for (const s of selected) {
+    console.log(`\n>> ${s.name}: ${s.description}`);
+    const date = new Date();
+    let result;
+    try {
+      result = await s.run();
+    } catch (err) {
+      console.error(`!! ${s.name} failed to run:`, err);
+      exitCode = 1;
+      continue;
+    }
+    printResult(s, result);
+    await writeSection(BENCHMARKS_MD, s.name, markdownSection(s, result, { command: commandLine(names), date }));
+    const failed = failedChecks(result);
+    if (failed.length) {
+      console.log(`${s.name}: ${failed.length} target(s) missed: ${failed.map((c) => c.name).join('; ')}`);
+      exitCode = 1;
+    }
+  }
+  console.log(`\nWrote ${path.relative(process.cwd(), BENCHMARKS_MD) || BENCHMARKS_MD}`);
+  return exitCode;
+}
+
+// Exit explicitly: a server handle left open by a failed scenario must not keep the bench alive.
+process.exit(await main());
