@@ -77,6 +77,9 @@ export function readMultipart(
         stream.resume();
         return;
       }
+      // Errors reach the handler through its pipeline; this listener only keeps an error
+      // emitted before the handler attached its own from becoming an uncaught exception.
+      stream.on('error', () => undefined);
       active.add(stream);
       stream.once('end', () => active.delete(stream));
       stream.once('close', () => active.delete(stream));

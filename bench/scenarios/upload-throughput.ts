@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,6 +39,7 @@ export const uploadThroughput: Scenario = {
   async run(): Promise<ScenarioResult> {
     const mib = envInt('BENCH_UPLOAD_MIB', 256);
     const concurrency = envInt('BENCH_CONCURRENCY', 16);
+    const rounds = envInt('BENCH_ROUNDS', 3);
     const size = mib * MiB;
     const totalMiB = mib * concurrency;
 
@@ -51,34 +53,47 @@ export const uploadThroughput: Scenario = {
     const root = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-bench-upload-'));
     const forget = removeOnExit(root);
     try {
-      const variant = async (name: string, fn: (p: Params) => Promise<Measured>): Promise<Measured> => {
+      const variant = async (name: string, round: number, fn: (p: Params) => Promise<Measured>): Promise<Measured> => {
         const dir = path.join(root, name);
         await fs.mkdir(dir);
-        process.stdout.write(`   ${name}: ${concurrency} × ${mib} MiB … `);
+        process.stdout.write(`   round ${round}/${rounds} ${name.padEnd(6)} ${concurrency} × ${mib} MiB … `);
         try {
           const m = await fn({ size, concurrency, dir });
           console.log(`${m.wallSeconds.toFixed(2)} s, ${(totalMiB / m.wallSeconds).toFixed(0)} MiB/s`);
           return m;
         } finally {
           await fs.rm(dir, { recursive: true, force: true });
+          // Start the next variant with no write-back of this one's files still going on.
+          execFileSync('sync');
         }
       };
-      const direct = await variant('direct', runDirect);
-      const plain = await variant('plain', runPlain);
-      const api = await variant('api', runApi);
-
-      if (plain.checksums && api.checksums && plain.checksums.some((c, i) => c !== api.checksums![i])) {
-        throw new Error('the API and the plain server disagree on the SHA-256 of the same generated file');
+      // Rounds interleave the variants, so drift of the machine (write-back, neighbours)
+      // hits each of them alike; the medians are compared.
+      const runs = { direct: [] as Measured[], plain: [] as Measured[], api: [] as Measured[] };
+      for (let round = 1; round <= rounds; round++) {
+        runs.direct.push(await variant('direct', round, runDirect));
+        const plain = await variant('plain', round, runPlain);
+        const api = await variant('api', round, runApi);
+        if (plain.checksums!.some((c, i) => c !== api.checksums![i])) {
+          throw new Error('the API and the plain server disagree on the SHA-256 of the same generated file');
+        }
+        runs.plain.push(plain);
+        runs.api.push(api);
       }
+      const direct = summarise(runs.direct);
+      const plain = summarise(runs.plain);
+      const api = summarise(runs.api);
 
-      const tput = (m: Measured) => totalMiB / m.wallSeconds;
-      const row = (name: string, role: VariantResult['role'], m: Measured): VariantResult => ({
+      const tput = (m: Summary) => totalMiB / m.wallSeconds;
+      const row = (name: string, role: VariantResult['role'], m: Summary): VariantResult => ({
         name,
         role,
         figures: {
           wall: { value: m.wallSeconds, unit: 's', digits: 2 },
           throughput: { value: tput(m), unit: 'MiB/s', digits: 0 },
-          'bench-process CPU': { value: m.benchCpuSeconds, unit: 's', digits: 1 },
+          'worst round': { value: totalMiB / m.slowestWallSeconds, unit: 'MiB/s', digits: 0 },
+          'best round': { value: totalMiB / m.fastestWallSeconds, unit: 'MiB/s', digits: 0 },
+          'bench CPU': { value: m.benchCpuSeconds, unit: 's', digits: 1 },
           ...(m.server
             ? {
                 'server CPU': { value: m.server.cpuSeconds, unit: 's', digits: 1 },
@@ -95,18 +110,22 @@ export const uploadThroughput: Scenario = {
         { name: 'node:http+busboy peak RSS (VmHWM)', value: plain.server!.peakRssMiB, unit: 'MiB', digits: 0 },
       ];
       return {
-        parameters: { BENCH_UPLOAD_MIB: mib, BENCH_CONCURRENCY: concurrency, 'total MiB': totalMiB },
+        parameters: { BENCH_UPLOAD_MIB: mib, BENCH_CONCURRENCY: concurrency, BENCH_ROUNDS: rounds, 'MiB per variant and round': totalMiB },
         variants: [row('direct', 'baseline', direct), row('node:http + busboy', 'baseline', plain), row('media-ingest API', 'subject', api)],
         checks,
         notes: [
-          'Throughput = all bytes of all files / wall time from the first request to the last answer (MiB = 2^20 bytes).',
+          'Throughput = all bytes of all files / wall time from the first request to the last answer (MiB = 2^20 bytes); ' +
+            'wall and throughput are medians over the rounds, the worst and best round are shown beside them. ' +
+            `Each of the ${rounds} rounds runs direct, node:http + busboy, then the API, each server freshly started; the ` +
+            'ratios compare median wall times; CPU figures are medians, peak RSS the highest of the rounds. After each ' +
+            'variant its files are deleted and `sync` run, so no write-back of one variant runs into the next.',
           '"direct" is pure `FsObjectStore.put` of the generated stream from the bench process: no HTTP, no multipart, ' +
             'and deliberately no SHA-256 or sniffing, so it is the floor cost of getting the bytes into the store; ' +
             'the two servers both pay InspectStream (count + SHA-256 + head).',
           `Files are generated lazily as ${CHUNK_BYTES / 1024} KiB slices of an 8 MiB random pool at varying offsets ` +
             '(different per file, never a whole file in memory); each HTTP upload is one multipart file part with an exact ' +
             'Content-Length, on its own connection, sent by `http.request` from the bench process.',
-          `Clients and servers share the machine's ${os.availableParallelism()} cores: "bench-process CPU" is the client's ` +
+          `Clients and servers share the machine's ${os.availableParallelism()} cores: "bench CPU" (the bench process) is the client's ` +
             'cost for the HTTP variants and the whole cost for "direct"; "server CPU" is user+system time of the server ' +
             'process during the uploads; peak RSS is VmHWM of the server process (the node process itself, started as ' +
             '`node --import tsx`), read before stopping it.',
@@ -123,6 +142,36 @@ export const uploadThroughput: Scenario = {
     }
   },
 };
+
+interface Summary {
+  /** Median over the rounds; CPU likewise. */
+  wallSeconds: number;
+  fastestWallSeconds: number;
+  slowestWallSeconds: number;
+  benchCpuSeconds: number;
+  /** Median CPU; peak RSS is the highest of all rounds. */
+  server?: { cpuSeconds: number; peakRssMiB: number };
+}
+
+function summarise(runs: Measured[]): Summary {
+  const walls = runs.map((m) => m.wallSeconds);
+  const servers = runs.flatMap((m) => (m.server ? [m.server] : []));
+  return {
+    wallSeconds: median(walls),
+    fastestWallSeconds: Math.min(...walls),
+    slowestWallSeconds: Math.max(...walls),
+    benchCpuSeconds: median(runs.map((m) => m.benchCpuSeconds)),
+    ...(servers.length
+      ? { server: { cpuSeconds: median(servers.map((s) => s.cpuSeconds)), peakRssMiB: Math.max(...servers.map((s) => s.peakRssMiB)) } }
+      : {}),
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
 
 /** Baseline: the same bytes straight into the store, from this process. */
 async function runDirect({ size, concurrency, dir }: Params): Promise<Measured> {

@@ -38,11 +38,22 @@ export class UploadService {
 
   /** Streams one file into storage. On error nothing of it is left under its key. */
   async stage(file: IncomingFile, limit: number, signal?: AbortSignal): Promise<StagedFile> {
-    const id = await this.deps.catalog.allocateResourceId();
+    // Wire the streams before any await: an error emitted by a stream with no listener
+    // would crash the process. Errors of the source (limit, malformed body, client
+    // abort) travel into `inspect`, and from there into the store's pipeline.
     const inspect = new InspectStream(limit);
-    // Errors of the source (limit, client abort) must reach the store's pipeline.
+    inspect.on('error', () => undefined);
     file.stream.on('error', (err) => inspect.destroy(err));
     file.stream.pipe(inspect);
+    let id: number;
+    try {
+      id = await this.deps.catalog.allocateResourceId();
+    } catch (err) {
+      file.stream.unpipe(inspect);
+      file.stream.resume();
+      inspect.destroy();
+      throw err;
+    }
     // The key's extension is the client's (sanitised); the sniffed type is recorded on the resource.
     const key = originalKey(id, 1, extensionOf(file.fileName));
     await this.deps.store.put(key, inspect, { contentType: 'application/octet-stream', ...(signal ? { signal } : {}) });
