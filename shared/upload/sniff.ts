@@ -29,10 +29,11 @@ const TEXT_EXTENSIONS: Record<string, string> = {
 export async function sniffType(head: Buffer, fileName: string): Promise<Sniffed> {
   const clientExt = extensionOf(fileName);
   const ft = head.length > 0 ? await fileTypeFromBuffer(head) : undefined;
+  // file-type calls any XML document application/xml; SVG is the one we must know apart.
+  if ((!ft || ft.mime === 'application/xml') && looksLikeSvg(head)) return { mimeType: 'image/svg+xml', extension: 'svg', type: 'file' };
   if (ft) {
     return { mimeType: ft.mime, extension: ft.ext, type: IMAGE_MIME.has(ft.mime) ? 'image' : 'file' };
   }
-  if (looksLikeSvg(head)) return { mimeType: 'image/svg+xml', extension: 'svg', type: 'file' };
   if (head.length > 0 && isProbablyText(head)) {
     // Text has no magic number: trust the client's extension only when it names a text format.
     const mimeType = TEXT_EXTENSIONS[clientExt];

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseBytes } from '../../shared/config.js';
+
+describe('loadConfig', () => {
+  it('runs on one machine with no configuration at all', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ port: 3000, redisUrl: undefined, storage: { driver: 'fs' }, apiKeys: [], maxUploadBytes: 1024 ** 3, redisPrefix: 'mi' });
+    expect(c.storage.driver === 'fs' && c.storage.root.endsWith('/data/objects')).toBe(true);
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.storage)).toBe(true);
+  });
+
+  it('reports every bad variable together, each saying what to change', () => {
+    let err: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', STORAGE_DRIVER: 's3', MAX_UPLOAD_BYTES: 'lots', REDIS_URL: 'http://x', API_KEYS: 'short', LOG_LEVEL: 'loud' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems.join('\n');
+    for (const name of ['PORT', 'S3_ENDPOINT', 'S3_ACCESS_KEY', 'S3_SECRET_KEY', 'MAX_UPLOAD_BYTES', 'REDIS_URL', 'API_KEYS', 'LOG_LEVEL']) {
+      expect(problems).toContain(name);
+    }
+    expect(problems).toContain('(got "eighty")');
+    expect((err as ConfigError).problems.length).toBe(8);
+  });
+
+  it('parses the S3 settings from one endpoint URL', () => {
+    const c = loadConfig({ STORAGE_DRIVER: 's3', S3_ENDPOINT: 'https://minio.example:9443', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', S3_PART_SIZE: '8M' });
+    expect(c.storage).toMatchObject({ driver: 's3', endPoint: 'minio.example', port: 9443, useSSL: true, bucket: 'media-ingest', partSize: 8 * 1024 ** 2 });
+  });
+
+  it('refuses an S3 part size below the protocol minimum', () => {
+    expect(() => loadConfig({ STORAGE_DRIVER: 's3', S3_ENDPOINT: 'http://m:9000', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', S3_PART_SIZE: '1M' })).toThrow(/at least 5 MiB/);
+  });
+
+  it('parses compat credentials as user:secret pairs', () => {
+    const c = loadConfig({ RESOURCESPACE_USERS: 'admin:k1,bob:k:2', CONNECTIONS_USERS: 'ann:pw' });
+    expect([...c.compat.resourceSpaceUsers]).toEqual([['admin', 'k1'], ['bob', 'k:2']]);
+    expect(() => loadConfig({ RESOURCESPACE_USERS: 'nocolon' })).toThrow(/RESOURCESPACE_USERS must be a comma-separated list of user:secret pairs/);
+  });
+
+  it.each([
+    ['1048576', 1048576],
+    ['512K', 512 * 1024],
+    ['5M', 5 * 1024 ** 2],
+    ['5MiB', 5 * 1024 ** 2],
+    ['1.5G', 1.5 * 1024 ** 3],
+    ['2 gb', 2 * 1024 ** 3],
+  ])('parseBytes(%s) = %d', (raw, n) => expect(parseBytes(raw)).toBe(n));
+
+  it.each(['', 'M', '-1', '1X', '1e9'])('parseBytes(%j) is not a size', (raw) => expect(parseBytes(raw)).toBeUndefined());
+});
