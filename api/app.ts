@@ -5,11 +5,16 @@ import { ResourceService } from '../shared/services/resource-service.js';
 import type { AppDeps, AppEnv } from './deps.js';
 import { errorHandler, problemResponse, toProblem } from './error-handler.js';
 import { bearerAuth } from './middleware/auth.js';
+import { expectContinue } from './middleware/expect-continue.js';
+import { checksumsRoutes } from './routes/checksums.js';
 import { filesRoutes } from './routes/files.js';
 import { healthRoutes } from './routes/health.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { librariesRoutes } from './routes/libraries.js';
 import { resourcesRoutes } from './routes/resources.js';
+
+/** Routes that decide on the headers whether they want the body (see expect-continue.ts). */
+const UPLOAD_ROUTE = /^\/v1\/libraries\/[^/]+\/files$/;
 
 /** Builds the HTTP app from its dependencies; never listens (tests and main decide that). */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -17,6 +22,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const resources = new ResourceService(deps);
 
   app.use('*', requestId({ headerName: 'X-Request-Id', limitLength: 200 }));
+  app.use('*', expectContinue(UPLOAD_ROUTE));
   app.onError(errorHandler(deps.logger));
   app.notFound((c) => problemResponse(c, toProblem(new NotFoundError('route', `${c.req.method} ${c.req.path}`))));
 
@@ -26,5 +32,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', filesRoutes(deps));
   app.route('/', resourcesRoutes({ ...deps, resources }));
   app.route('/', jobsRoutes(deps));
+  app.route('/', checksumsRoutes(deps));
   return app;
 }

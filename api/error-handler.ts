@@ -15,7 +15,10 @@ export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
   unsupported_media_type: 415,
   payload_too_large: 413,
   conflict: 409,
+  // 400, not 409: ResourceSpace clients expect it for a rejected duplicate.
+  duplicate: 400,
   unreadable_file: 422,
+  render_pending: 503,
   storage_unavailable: 503,
   catalog_unavailable: 503,
   client_aborted: 400,

@@ -43,6 +43,11 @@ export async function startApi(config: Config, core: Core, redisUrl: string, log
     );
   });
   server.setTimeout(120_000);
+  // With a 'checkContinue' listener Node no longer answers `Expect: 100-continue` by
+  // itself: the request goes to the app, which sends 100 Continue only when it wants
+  // the body (api/middleware/expect-continue.ts) — so a duplicate is refused before a
+  // byte of it is sent.
+  server.on('checkContinue', (req, res) => server.emit('request', req, res));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const url = config.port === 0 ? `http://127.0.0.1:${port}` : config.publicUrl;

@@ -1,7 +1,6 @@
 import type { Context } from 'hono';
-import { AppError, InvalidRequestError, type ErrorCode } from '../shared/errors.js';
-import type { JobWaiter, WaitTarget } from '../shared/jobs/job-waiter.js';
-import type { ResourceRecord } from '../shared/model.js';
+import { InvalidRequestError, type ErrorCode } from '../shared/errors.js';
+import type { JobWaiter, TargetState, WaitTarget } from '../shared/jobs/job-waiter.js';
 import { problemResponse, STATUS_BY_CODE } from './error-handler.js';
 
 /**
@@ -24,17 +23,18 @@ export function requestedWaitSeconds(c: Context, maxSeconds: number, param = 'wa
 
 /**
  * Waits for the jobs, then answers as DESIGN.md says: 204 when every resource is
- * ready; the failure's status and reason when one failed; else 202 with the state.
+ * ready (a duplicate resolved to an existing resource counts; `X-Resource-Id` then
+ * names the resources the upload resolved to); the failure's status and reason when
+ * one failed; else 202 with the state.
  */
 export async function waitAndRespond(
   c: Context,
   waiter: JobWaiter,
   targets: WaitTarget[],
   seconds: number,
-  pending: (records: (ResourceRecord | undefined)[]) => Response | Promise<Response>,
+  pending: (states: TargetState[]) => Response | Promise<Response>,
 ): Promise<Response> {
   const ac = new AbortController();
-  // Stop waiting when the client hangs up.
   // The response's 'close' before we answered means the connection is gone (the
   // request's 'close' would also fire when its body was merely consumed).
   const outgoing = (c.env as { outgoing?: NodeJS.EventEmitter } | undefined)?.outgoing;
@@ -42,23 +42,34 @@ export async function waitAndRespond(
   outgoing?.once('close', onClose);
   try {
     const out = await waiter.wait(targets, seconds * 1000, ac.signal);
-    if (!out.done) return pending(out.records);
-    const failed = out.records.find((r) => r.status === 'failed');
-    if (failed) {
-      const code = (failed.errorCode ?? 'unreadable_file') as ErrorCode;
-      const status = STATUS_BY_CODE[code] ?? 422;
-      return problemResponse(c, {
-        status,
-        code,
-        detail: failed.error ?? 'Processing failed.',
-        extra: { resource: failed.id, jobId: failed.jobId },
-      });
+    if (!out.done) return pending(out.states);
+    const resolved: number[] = [];
+    for (const s of out.states) {
+      const failure = failureOf(s);
+      if (failure) {
+        return problemResponse(c, {
+          status: STATUS_BY_CODE[failure.code] ?? 422,
+          code: failure.code,
+          detail: failure.detail,
+          extra: { resource: s.target.resourceId, jobId: s.target.jobId, ...failure.extra },
+        });
+      }
+      resolved.push(s.outcome?.kind === 'reused' ? s.outcome.resolvedTo : s.target.resourceId);
     }
-    if (out.records.length < targets.length) {
-      throw new AppError('not_found', 'The resource was deleted while it was being processed.');
-    }
+    c.header('X-Resource-Id', resolved.join(','));
     return c.body(null, 204);
   } finally {
     outgoing?.off('close', onClose);
   }
+}
+
+/** Why a finished target is not a success, or undefined when it is one. */
+export function failureOf(s: TargetState): { code: ErrorCode; detail: string; extra: Record<string, unknown> } | undefined {
+  if (s.record) {
+    if (s.record.status !== 'failed') return undefined;
+    return { code: (s.record.errorCode ?? 'unreadable_file') as ErrorCode, detail: s.record.error ?? 'Processing failed.', extra: {} };
+  }
+  if (s.outcome?.kind === 'duplicate') return { code: 'duplicate', detail: s.outcome.message, extra: { matches: s.outcome.matches } };
+  if (s.outcome?.kind === 'reused') return undefined;
+  return { code: 'not_found', detail: 'The resource was deleted while it was being processed.', extra: {} };
 }

@@ -14,7 +14,9 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'conflict'
+  | 'duplicate'
   | 'unreadable_file'
+  | 'render_pending'
   | 'storage_unavailable'
   | 'catalog_unavailable'
   | 'client_aborted'
@@ -82,10 +84,29 @@ export class ConflictError extends AppError {
   }
 }
 
+/**
+ * The bytes already exist in the library and its policy is `reject`. The message is
+ * ResourceSpace's, word for word: its clients match on it.
+ */
+export class DuplicateFileError extends AppError {
+  readonly matches: number[];
+  constructor(matches: number[]) {
+    super('duplicate', `Duplicate file upload, file matches resources: ${matches.join(', ')}`, { matches });
+    this.matches = matches;
+  }
+}
+
 /** The stored file cannot be processed and never will be (corrupt, truncated, unsupported). */
 export class UnreadableFileError extends AppError {
   constructor(message: string, options?: ErrorOptions) {
     super('unreadable_file', message, {}, options);
+  }
+}
+
+/** An on-demand rendition is still being rendered when the request stops waiting; retry shortly. */
+export class RenderPendingError extends AppError {
+  constructor(seconds: number) {
+    super('render_pending', `The rendition is still being rendered after ${seconds} s; retry in a few seconds (or raise IMAGE_RENDER_WAIT_SECONDS).`);
   }
 }
 

@@ -17,7 +17,8 @@ export function jobsRoutes(deps: AppDeps) {
     const ref = parseIngestJobId(jobId);
     if (!ref) throw new NotFoundError('job', jobId.slice(0, 80));
     const rec = await deps.catalog.getResource(ref.resourceId);
-    if (!rec || rec.fileVersion < ref.fileVersion) throw new NotFoundError('job', jobId);
+    if (!rec) return { ref, body: await describeGone(jobId, ref.resourceId) };
+    if (rec.fileVersion < ref.fileVersion) throw new NotFoundError('job', jobId);
     const job = await deps.ingestQueue.getJob(jobId);
     let state: JobState;
     if (rec.fileVersion > ref.fileVersion) state = 'completed';
@@ -40,6 +41,33 @@ export function jobsRoutes(deps: AppDeps) {
         finishedAt: job?.finishedOn ? new Date(job.finishedOn).toISOString() : null,
         links: { self: `/v1/jobs/${jobId}`, wait: `/v1/jobs/${jobId}/wait`, resource: `/v1/resources/${rec.id}` },
       },
+    };
+  }
+
+  /** The resource is gone: a duplicate the job removed (an outcome note says so), or deleted. */
+  async function describeGone(jobId: string, resourceId: number) {
+    const outcome = await deps.catalog.outcomes.get(jobId);
+    if (!outcome) throw new NotFoundError('job', jobId);
+    const links = { self: `/v1/jobs/${jobId}`, wait: `/v1/jobs/${jobId}/wait` };
+    if (outcome.kind === 'reused') {
+      return {
+        id: jobId,
+        type: 'ingest',
+        state: 'completed' as JobState,
+        progress: 100,
+        resource: { id: outcome.resolvedTo, reused: true, uploadedAs: resourceId },
+        links: { ...links, resource: `/v1/resources/${outcome.resolvedTo}` },
+      };
+    }
+    return {
+      id: jobId,
+      type: 'ingest',
+      state: 'failed' as JobState,
+      error: outcome.message,
+      code: 'duplicate',
+      duplicateOf: outcome.matches,
+      resource: { id: resourceId, removed: true },
+      links,
     };
   }
 

@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js';
 import type { DedupePolicy, Library, ResourceRecord } from '../model.js';
+import { ChecksumIndex } from './checksums.js';
 import { decodeRecord, encodeRecord } from './codec.js';
+import { OutcomeStore } from './outcomes.js';
 import { catalogKeys, type CatalogKeys } from './keys.js';
 
 export const DEFAULT_LIBRARY = 'default';
@@ -47,16 +49,20 @@ for i = 2, #ARGV do args[#args + 1] = ARGV[i] end
 if #args > 0 then redis.call('HSET', KEYS[1], unpack(args)) end
 return 1`,
   },
-  /** KEYS: resource, all-index · ARGV: id, library-index key prefix → the deleted hash, or nil */
+  /**
+   * KEYS: resource, all-index · ARGV: id, library-index key prefix, checksum-index key
+   * prefix → the deleted hash, or nil. Releases the resource's checksum claim too.
+   */
   miDeleteResource: {
     numberOfKeys: 2,
     lua: `
 local h = redis.call('HGETALL', KEYS[1])
 if #h == 0 then return nil end
-local lib = redis.call('HGET', KEYS[1], 'library')
+local f = redis.call('HMGET', KEYS[1], 'library', 'checksum')
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', ARGV[2] .. lib .. ':res', ARGV[1])
+redis.call('ZREM', ARGV[2] .. f[1] .. ':res', ARGV[1])
+if f[2] then redis.call('SREM', ARGV[3] .. f[2], ARGV[1]) end
 return h`,
   },
 } as const;
@@ -64,7 +70,7 @@ return h`,
 type ScriptRedis = Redis & {
   miCreateLibrary(names: string, libs: string, name: string, id: string, json: string): Promise<number>;
   miUpdateResource(key: string, fileVersion: string, ...fieldValues: string[]): Promise<number>;
-  miDeleteResource(key: string, all: string, id: string, libPrefix: string): Promise<string[] | null>;
+  miDeleteResource(key: string, all: string, id: string, libPrefix: string, sumPrefix: string): Promise<string[] | null>;
 };
 
 /**
@@ -74,6 +80,10 @@ type ScriptRedis = Redis & {
 export class Catalog {
   private readonly redis: ScriptRedis;
   readonly keys: CatalogKeys;
+  /** The sha256 → resources index de-duplication claims on. */
+  readonly checksums: ChecksumIndex;
+  /** How jobs ended whose resource is gone (duplicates). */
+  readonly outcomes: OutcomeStore;
   private readonly prefix: string;
 
   constructor(redis: Redis, prefix: string) {
@@ -83,6 +93,8 @@ export class Catalog {
     this.redis = redis as ScriptRedis;
     this.prefix = prefix;
     this.keys = catalogKeys(prefix);
+    this.checksums = new ChecksumIndex(redis, prefix);
+    this.outcomes = new OutcomeStore(redis, prefix);
   }
 
   async ping(): Promise<void> {
@@ -198,6 +210,7 @@ export class Catalog {
       this.keys.allResources,
       String(id),
       this.keys.libraryResources(0).replace(/0:res$/, ''),
+      this.checksums.key(''),
     );
     if (!flat) return undefined;
     const h: Record<string, string> = {};
@@ -231,7 +244,7 @@ function validateNewLibrary(input: NewLibrary): Omit<Library, 'id'> {
   if (typeof name !== 'string' || !LIBRARY_NAME.test(name)) {
     problems.push(`Expected name to be 1-64 characters: a letter, then letters, digits, ".", "_" or "-" but received ${JSON.stringify(name)}.`);
   }
-  const dedupe = input.dedupe ?? 'allow';
+  const dedupe = input.dedupe ?? 'reject';
   if (!DEDUPE_POLICIES.includes(dedupe)) problems.push(`Expected dedupe to be one of ${DEDUPE_POLICIES.join(', ')} but received ${JSON.stringify(dedupe)}.`);
   const presets = input.presets ?? [];
   if (!Array.isArray(presets) || presets.some((p) => typeof p !== 'string' || !/^[a-z0-9_-]{1,32}$/.test(p))) {

@@ -1,5 +1,6 @@
 import type { QueueEvents } from 'bullmq';
 import type { Catalog } from '../catalog/catalog.js';
+import type { JobOutcome } from '../catalog/outcomes.js';
 import type { ResourceRecord } from '../model.js';
 
 export interface WaitTarget {
@@ -8,9 +9,18 @@ export interface WaitTarget {
   jobId: string;
 }
 
-export type WaitOutcome =
-  | { done: true; records: ResourceRecord[] }
-  | { done: false; records: (ResourceRecord | undefined)[] };
+/** Where one target stands: its record, or — when the record is gone — how its job ended. */
+export interface TargetState {
+  target: WaitTarget;
+  record: ResourceRecord | undefined;
+  outcome: JobOutcome | undefined;
+}
+
+export interface WaitOutcome {
+  /** Every target left `processing` (or its record is gone). */
+  done: boolean;
+  states: TargetState[];
+}
 
 /**
  * Blocks until the resources behind some jobs leave `processing`, or a deadline.
@@ -55,11 +65,11 @@ export class JobWaiter {
       for (;;) {
         pinged = false;
         // Subscribed before this read, so a completion between the two is not missed.
-        const records = await this.catalog.getResources(targets.map((t) => t.resourceId));
-        const finished = records.every((r, i) => r === undefined || r.fileVersion !== targets[i]!.fileVersion || r.status !== 'processing');
-        if (finished) return { done: true, records: records.filter((r): r is ResourceRecord => r !== undefined) };
+        const states = await this.states(targets);
+        const finished = states.every(({ record: r, target: t }) => r === undefined || r.fileVersion !== t.fileVersion || r.status !== 'processing');
+        if (finished) return { done: true, states };
         const left = deadline - Date.now();
-        if (left <= 0 || signal?.aborted) return { done: false, records };
+        if (left <= 0 || signal?.aborted) return { done: false, states };
         if (pinged) continue;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.min(left, this.pollMs));
@@ -77,6 +87,15 @@ export class JobWaiter {
         if (set?.size === 0) this.listeners.delete(t.jobId);
       }
     }
+  }
+
+  /** Current records, and for those gone, the outcome notes their jobs left. */
+  async states(targets: WaitTarget[]): Promise<TargetState[]> {
+    const records = await this.catalog.getResources(targets.map((t) => t.resourceId));
+    const missing = targets.filter((_, i) => records[i] === undefined);
+    const outcomes = await this.catalog.outcomes.getMany(missing.map((t) => t.jobId));
+    const byJob = new Map(missing.map((t, i) => [t.jobId, outcomes[i]]));
+    return targets.map((target, i) => ({ target, record: records[i], outcome: byJob.get(target.jobId) }));
   }
 
   async close(): Promise<void> {

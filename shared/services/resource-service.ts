@@ -32,9 +32,14 @@ export class ResourceService {
   async delete(id: number): Promise<ResourceRecord> {
     const rec = await this.deps.catalog.deleteResource(id);
     if (!rec) throw new NotFoundError('resource', id);
-    const keys: string[] = [];
-    for await (const o of this.deps.store.list(resourcePrefix(id))) keys.push(o.key);
-    await Promise.all(keys.map((k) => this.deps.store.delete(k)));
+    await removeResourceObjects(this.deps.store, id);
     return rec;
   }
+}
+
+/** Deletes every stored object of a resource (originals of all versions, renditions, the JSON record). */
+export async function removeResourceObjects(store: ObjectStore, id: number): Promise<void> {
+  const keys: string[] = [];
+  for await (const o of store.list(resourcePrefix(id))) keys.push(o.key);
+  await Promise.all(keys.map((k) => store.delete(k)));
 }

@@ -5,6 +5,7 @@ import type { IngestQueue } from '../jobs/queues.js';
 import type { Library, ResourceRecord } from '../model.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { originalKey, recordKey } from '../storage/layout.js';
+import { removeResourceObjects } from './resource-service.js';
 import { InspectStream } from '../upload/inspect-stream.js';
 import { extensionOf, sniffType, type Sniffed } from '../upload/sniff.js';
 import type { UploadFields } from '../upload/upload-fields.js';
@@ -61,6 +62,16 @@ export class UploadService {
     return { id, key, fileName: file.fileName, declaredType: file.declaredType, size: inspect.bytes, checksum: inspect.sha256(), sniffed };
   }
 
+  /**
+   * Resources of `library` that already hold the bytes with this checksum (oldest
+   * first) — what a declared digest is checked against before any byte is sent.
+   */
+  async findExisting(library: Library, sha: string): Promise<ResourceRecord[]> {
+    const found = (await this.deps.catalog.checksums.lookup([sha], library.id)).get(sha) ?? [];
+    const recs = await this.deps.catalog.getResources(found.map((f) => f.id));
+    return recs.filter((r): r is ResourceRecord => r !== undefined);
+  }
+
   /** Best effort: remove what `stage` stored for a request that will not be committed. */
   async discard(staged: StagedFile[]): Promise<void> {
     await Promise.allSettled(staged.map((s) => this.deps.store.delete(s.key)));
@@ -103,6 +114,10 @@ export class UploadService {
       declaredType: s.declaredType,
     }));
     await this.deps.catalog.createResources(records);
+    // The JSON copy in storage lets `reindex` rebuild the catalog; the worker rewrites it
+    // when done. Written before the job exists, so no job can finish (and remove a
+    // duplicate's objects) before it lands.
+    await Promise.allSettled(records.map((r) => writeRecordCopy(this.deps.store, r, {})));
     try {
       await this.deps.ingestQueue.addBulk(
         records.map((r) => ({
@@ -113,11 +128,9 @@ export class UploadService {
       );
     } catch (err) {
       await Promise.allSettled(records.map((r) => this.deps.catalog.deleteResource(r.id)));
-      await this.discard(staged);
+      await Promise.allSettled(records.map((r) => removeResourceObjects(this.deps.store, r.id)));
       throw err;
     }
-    // The JSON copy in storage lets `reindex` rebuild the catalog; the worker rewrites it when done.
-    await Promise.allSettled(records.map((r) => writeRecordCopy(this.deps.store, r, {})));
     return records;
   }
 }

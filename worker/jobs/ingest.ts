@@ -8,10 +8,12 @@ import type { Catalog } from '../../shared/catalog/catalog.js';
 import { AppError } from '../../shared/errors.js';
 import type { IngestPayload } from '../../shared/jobs/ingest.js';
 import type { Logger } from '../../shared/logger.js';
+import { removeResourceObjects as removeObjects } from '../../shared/services/resource-service.js';
 import { writeRecordCopy } from '../../shared/services/upload-service.js';
 import type { ObjectStore } from '../../shared/storage/object-store.js';
+import { dedupe } from '../steps/dedupe.js';
 import { probeImage } from '../steps/probe-image.js';
-import type { IngestContext, IngestStep } from '../steps/step.js';
+import type { IngestContext, IngestFinish, IngestStep } from '../steps/step.js';
 import { verifyStored } from '../steps/verify-stored.js';
 
 export interface IngestDeps {
@@ -26,10 +28,10 @@ export interface IngestDeps {
  * The steps of ingest, in order. Metadata extraction, de-duplication and renditions
  * slot in here as they are built.
  */
-export const INGEST_STEPS: readonly IngestStep[] = [verifyStored, probeImage];
+export const INGEST_STEPS: readonly IngestStep[] = [verifyStored, dedupe, probeImage];
 
 /** Error codes that no retry can fix: the job fails at once with the reason. */
-const PERMANENT = new Set(['unreadable_file', 'invalid_request', 'payload_too_large', 'unsupported_media_type']);
+const PERMANENT = new Set(['duplicate', 'unreadable_file', 'invalid_request', 'payload_too_large', 'unsupported_media_type']);
 
 /**
  * Processor of the `ingest` job. Idempotent: it reads the record, recomputes everything
@@ -41,13 +43,22 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
     const { resourceId, fileVersion } = job.data;
     const logger = deps.logger.child({ jobId: job.id, resourceId, requestId: job.data.requestId });
     const record = await deps.catalog.getResource(resourceId);
-    if (!record || record.fileVersion !== fileVersion) {
-      logger.info('resource deleted or its file replaced; nothing to do');
+    if (!record) {
+      // Deleted — by a client, or by an earlier run of this job as a duplicate that
+      // crashed before removing the bytes. Removing them again is harmless.
+      await removeObjects(deps.store, resourceId);
+      logger.info('resource deleted; nothing to do');
+      return;
+    }
+    if (record.fileVersion !== fileVersion) {
+      logger.info('file replaced since this job was queued; nothing to do');
       return;
     }
     let downloaded: string | undefined;
+    let finished: IngestFinish | undefined;
     const ctx: IngestContext = {
       record,
+      catalog: deps.catalog,
       store: deps.store,
       logger,
       patch: {},
@@ -59,11 +70,23 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
         if (!downloaded) downloaded = await download(deps.store, record.storageKey, deps.scratchDir ?? os.tmpdir(), String(job.id));
         return downloaded;
       },
+      finish: (how) => {
+        finished = how;
+      },
     };
     try {
       for (const [i, step] of steps.entries()) {
         await step.run(ctx);
+        if (finished) break;
         await job.updateProgress(Math.round(((i + 1) / (steps.length + 1)) * 100));
+      }
+      if (finished) {
+        if (finished.removeResource) {
+          await deps.catalog.deleteResource(resourceId);
+          await removeObjects(deps.store, resourceId);
+        }
+        if (finished.error) throw new UnrecoverableError(finished.error.message);
+        return;
       }
       const patch = { ...ctx.patch, status: 'ready' as const, error: null, errorCode: null };
       if (!(await deps.catalog.updateResource(resourceId, fileVersion, patch))) {
@@ -73,6 +96,7 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
       await writeRecordCopy(deps.store, { ...record, ...patch }, ctx.metadata);
       await job.updateProgress(100);
     } catch (err) {
+      if (err instanceof UnrecoverableError && finished) throw err;
       const code = err instanceof AppError ? err.code : 'internal';
       const permanent = PERMANENT.has(code) || err instanceof UnrecoverableError;
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -80,6 +104,8 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
         const message = (err as Error).message;
         logger.warn({ err, code, attempt: job.attemptsMade + 1 }, 'ingest failed');
         await deps.catalog.updateResource(resourceId, fileVersion, { status: 'failed', error: message, errorCode: code });
+        // A failed resource holds no claim on its bytes: uploading them again may succeed.
+        await deps.catalog.checksums.release(record.checksum, resourceId).catch(() => undefined);
         await writeRecordCopy(deps.store, { ...record, status: 'failed', error: message, errorCode: code }, ctx.metadata).catch(() => undefined);
         throw new UnrecoverableError(message);
       }

@@ -1,3 +1,4 @@
+import type { Catalog } from '../../shared/catalog/catalog.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ResourceRecord } from '../../shared/model.js';
 import type { ObjectStore } from '../../shared/storage/object-store.js';
@@ -9,6 +10,7 @@ import type { ObjectStore } from '../../shared/storage/object-store.js';
  */
 export interface IngestContext {
   readonly record: ResourceRecord;
+  readonly catalog: Catalog;
   readonly store: ObjectStore;
   readonly logger: Logger;
   /** A local path of the original, downloaded on first use when the store has none. */
@@ -16,6 +18,16 @@ export interface IngestContext {
   readonly patch: Partial<ResourceRecord>;
   readonly metadata: Record<string, unknown>;
   readonly warnings: string[];
+  /**
+   * End the job after this step, skipping the rest: with `removeResource` the record and
+   * its stored objects are deleted (a duplicate); with `error` the job fails with it.
+   */
+  finish(how: IngestFinish): void;
+}
+
+export interface IngestFinish {
+  removeResource: boolean;
+  error?: Error;
 }
 
 export interface IngestStep {

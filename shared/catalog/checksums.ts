@@ -1,0 +1,108 @@
+import type { Redis } from 'ioredis';
+import type { DedupePolicy } from '../model.js';
+import { keyPrefix } from '../redis.js';
+
+/**
+ * The checksum index: for each sha256, the set of resource ids holding those bytes
+ * (any library). The claim that de-duplication rests on is one Lua script, so N
+ * concurrent uploads of the same bytes into a library see each other: exactly one
+ * claims, the others learn whom they duplicate.
+ *
+ * A member counts as a match only while its record exists, lives in the same library,
+ * still has this checksum and has not failed; stale members (deleted, replaced) are
+ * pruned on the way, so the index heals itself.
+ */
+const CLAIM = `
+-- Already admitted (a re-run of the same job, or a revert): the claim stands, even if
+-- the library's policy changed since.
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return {} end
+local matches = {}
+if ARGV[3] ~= 'allow' then
+  for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+    if id ~= ARGV[1] then
+      local h = redis.call('HMGET', ARGV[4] .. id, 'library', 'checksum', 'status')
+      if not h[1] or h[2] ~= ARGV[5] then
+        redis.call('SREM', KEYS[1], id)
+      elseif h[1] == ARGV[2] and h[3] ~= 'failed' then
+        matches[#matches + 1] = id
+      end
+    end
+  end
+end
+if #matches == 0 then redis.call('SADD', KEYS[1], ARGV[1]) end
+return matches`;
+
+type ClaimRedis = Redis & {
+  miClaimChecksum(key: string, id: string, library: string, policy: string, resPrefix: string, sha: string): Promise<string[]>;
+};
+
+export interface ChecksumMatch {
+  id: number;
+  library: number;
+}
+
+/** Lower-case hex SHA-256. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export class ChecksumIndex {
+  private readonly redis: ClaimRedis;
+  private readonly p: string;
+
+  constructor(redis: Redis, prefix: string) {
+    if (!('miClaimChecksum' in redis)) redis.defineCommand('miClaimChecksum', { numberOfKeys: 1, lua: CLAIM });
+    this.redis = redis as ClaimRedis;
+    this.p = keyPrefix(prefix);
+  }
+
+  key(sha: string): string {
+    return `${this.p}:sum:${sha}`;
+  }
+
+  /**
+   * Claim `sha` for resource `id` in `library`. Under `allow` it always succeeds (the
+   * resource is only indexed). Otherwise returns the ids of the resources in the library
+   * that already hold these bytes — empty means the claim is ours. Idempotent.
+   */
+  async claim(sha: string, id: number, library: number, policy: DedupePolicy): Promise<number[]> {
+    const ids = await this.redis.miClaimChecksum(this.key(sha), String(id), String(library), policy, `${this.p}:res:`, sha);
+    return ids.map(Number).sort((a, b) => a - b);
+  }
+
+  async release(sha: string, id: number): Promise<void> {
+    await this.redis.srem(this.key(sha), String(id));
+  }
+
+  /**
+   * Which of these checksums exist, and as which resources (not failed, optionally in
+   * one library). Two round trips whatever the count: one pipeline of SMEMBERS, one of
+   * HMGET for the candidates.
+   */
+  async lookup(shas: readonly string[], library?: number): Promise<Map<string, ChecksumMatch[]>> {
+    const out = new Map<string, ChecksumMatch[]>();
+    if (shas.length === 0) return out;
+    const p1 = this.redis.pipeline();
+    for (const s of shas) p1.smembers(this.key(s));
+    const members = (await p1.exec()) ?? [];
+    const candidates: { sha: string; id: string }[] = [];
+    members.forEach(([err, ids], i) => {
+      if (err) throw err;
+      for (const id of ids as string[]) candidates.push({ sha: shas[i]!, id });
+    });
+    if (candidates.length === 0) return out;
+    const p2 = this.redis.pipeline();
+    for (const c of candidates) p2.hmget(`${this.p}:res:${c.id}`, 'library', 'checksum', 'status');
+    const details = (await p2.exec()) ?? [];
+    details.forEach(([err, h], i) => {
+      if (err) throw err;
+      const [lib, sum, status] = h as (string | null)[];
+      const c = candidates[i]!;
+      if (!lib || sum !== c.sha || status === 'failed') return;
+      if (library !== undefined && Number(lib) !== library) return;
+      const list = out.get(c.sha) ?? [];
+      list.push({ id: Number(c.id), library: Number(lib) });
+      out.set(c.sha, list);
+    });
+    for (const list of out.values()) list.sort((a, b) => a.id - b.id);
+    return out;
+  }
+}
