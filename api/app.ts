@@ -14,7 +14,7 @@ import { librariesRoutes } from './routes/libraries.js';
 import { resourcesRoutes } from './routes/resources.js';
 
 /** Routes that decide on the headers whether they want the body (see expect-continue.ts). */
-const UPLOAD_ROUTE = /^\/v1\/libraries\/[^/]+\/files$/;
+const UPLOAD_ROUTE = /^\/v1\/(libraries\/[^/]+\/files|resources\/\d+\/file)$/;
 
 /** Builds the HTTP app from its dependencies; never listens (tests and main decide that). */
 export function createApp(deps: AppDeps): Hono<AppEnv> {

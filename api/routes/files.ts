@@ -11,6 +11,7 @@ import { UploadFieldsBuilder } from '../../shared/upload/upload-fields.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { readMultipart } from '../upload/multipart.js';
 import { requestedWaitSeconds, waitAndRespond } from '../wait.js';
+import { parseId } from './resources.js';
 
 /** Form fields that declare the SHA-256 of the next file part. */
 const DIGEST_FIELDS = new Set(['sha256', 'digest', 'checksum']);
@@ -105,6 +106,47 @@ export function filesRoutes(deps: AppDeps) {
     const records = new Map((await uploads.commit(staged, fields.build(), library, 'upload')).map((r) => [r.id, r]));
     const items = entries.map((e) => (e.kind === 'staged' ? { record: records.get(e.staged.id)!, reused: false } : { record: e.record, reused: true }));
     return answer(c, deps, items, waitSeconds);
+  });
+
+  /** Replace the file of an existing resource: one file part (`no_exif`, `sha256` fields honoured). */
+  app.put('/v1/resources/:id/file', async (c) => {
+    const { config, uploads } = deps;
+    const current = await deps.catalog.requireResource(parseId(c.req.param('id')));
+    const library = await deps.catalog.getLibrary(current.library);
+    const waitSeconds = requestedWaitSeconds(c, config.waitMaxSeconds);
+    const headerDigest = parseDeclaredDigest(c.req.header('repr-digest'), 'the Repr-Digest header');
+    const { body, headers } = requestBody(c);
+    const fields = new UploadFieldsBuilder();
+    const ac = new AbortController();
+    let declared = headerDigest;
+    let staged: StagedFile | undefined;
+    try {
+      await readMultipart(body, headers, { maxFiles: 1 }, {
+        field: (name, value) => {
+          if (DIGEST_FIELDS.has(name)) declared = parseDeclaredDigest(value, `the "${name}" field`);
+          else fields.add(name, value);
+        },
+        file: async (file) => {
+          staged = await uploads.stage(file, library.maxUploadBytes ?? config.maxUploadBytes, ac.signal, current);
+          if (staged.size === 0) throw new InvalidRequestError(`The file part "${staged.fileName}" is empty (0 bytes); send the file's content.`);
+          if (declared && declared !== staged.checksum) {
+            throw new InvalidRequestError(`The declared SHA-256 (${declared}) does not match the file's bytes (${staged.checksum}); the file was not stored.`);
+          }
+        },
+      });
+      if (!staged) throw new NoFilePartError();
+    } catch (err) {
+      ac.abort();
+      if (staged) await uploads.discard([staged]);
+      c.header('Connection', 'close');
+      throw err;
+    }
+    const s: StagedFile = staged;
+    const next = await uploads.replace(current, s, fields.build().noExif).catch(async (err: unknown) => {
+      await uploads.discard([s]);
+      throw err;
+    });
+    return answer(c, deps, [{ record: next, reused: false }], waitSeconds);
   });
 
   return app;

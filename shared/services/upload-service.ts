@@ -1,10 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Catalog } from '../catalog/catalog.js';
+import { ConflictError } from '../errors.js';
 import { ingestJobId, ingestJobOptions } from '../jobs/ingest.js';
 import type { IngestQueue } from '../jobs/queues.js';
 import type { Library, ResourceRecord } from '../model.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { originalKey, recordKey } from '../storage/layout.js';
+import { originalKey, recordKey, versionPrefix } from '../storage/layout.js';
 import { removeResourceObjects } from './resource-service.js';
 import { InspectStream } from '../upload/inspect-stream.js';
 import { extensionOf, sniffType, type Sniffed } from '../upload/sniff.js';
@@ -38,7 +40,7 @@ export class UploadService {
   ) {}
 
   /** Streams one file into storage. On error nothing of it is left under its key. */
-  async stage(file: IncomingFile, limit: number, signal?: AbortSignal): Promise<StagedFile> {
+  async stage(file: IncomingFile, limit: number, signal?: AbortSignal, replacing?: ResourceRecord): Promise<StagedFile> {
     // Wire the streams before any await: an error emitted by a stream with no listener
     // would crash the process. Errors of the source (limit, malformed body, client
     // abort) travel into `inspect`, and from there into the store's pipeline.
@@ -48,7 +50,7 @@ export class UploadService {
     file.stream.pipe(inspect);
     let id: number;
     try {
-      id = await this.deps.catalog.allocateResourceId();
+      id = replacing ? replacing.id : await this.deps.catalog.allocateResourceId();
     } catch (err) {
       file.stream.unpipe(inspect);
       file.stream.resume();
@@ -56,7 +58,9 @@ export class UploadService {
       throw err;
     }
     // The key's extension is the client's (sanitised); the sniffed type is recorded on the resource.
-    const key = originalKey(id, 1, extensionOf(file.fileName));
+    const key = replacing
+      ? originalKey(id, replacing.fileVersion + 1, extensionOf(file.fileName), randomBytes(4).toString('hex'))
+      : originalKey(id, 1, extensionOf(file.fileName));
     await this.deps.store.put(key, inspect, { contentType: 'application/octet-stream', ...(signal ? { signal } : {}) });
     const sniffed = await sniffType(inspect.head(), file.fileName);
     return { id, key, fileName: file.fileName, declaredType: file.declaredType, size: inspect.bytes, checksum: inspect.sha256(), sniffed };
@@ -70,6 +74,11 @@ export class UploadService {
     const found = (await this.deps.catalog.checksums.lookup([sha], library.id)).get(sha) ?? [];
     const recs = await this.deps.catalog.getResources(found.map((f) => f.id));
     return recs.filter((r): r is ResourceRecord => r !== undefined);
+  }
+
+  /** See `replaceFile`. */
+  replace(current: ResourceRecord, staged: StagedFile, noExif: boolean): Promise<ResourceRecord> {
+    return replaceFile(this.deps, current, staged, noExif);
   }
 
   /** Best effort: remove what `stage` stored for a request that will not be committed. */
@@ -105,6 +114,7 @@ export class UploadService {
       error: null,
       errorCode: null,
       fields: {},
+      warnings: [],
       renditions: [],
       fileVersion: 1,
       mappingsVersion: 0,
@@ -133,6 +143,53 @@ export class UploadService {
     }
     return records;
   }
+}
+
+/**
+ * Replace the file of `current` with `staged` (staged with `replacing: current`):
+ * the record moves to the next file version, its checksum claim is released (the new
+ * bytes claim theirs in the ingest job), the job is enqueued and the old version's
+ * objects are removed. Fails with ConflictError if the resource changed meanwhile.
+ */
+export async function replaceFile(
+  deps: { catalog: Catalog; store: ObjectStore; ingestQueue: IngestQueue; jobAttempts: number },
+  current: ResourceRecord,
+  staged: StagedFile,
+  noExif: boolean,
+): Promise<ResourceRecord> {
+  const fileVersion = current.fileVersion + 1;
+  const patch = {
+    fileName: staged.fileName,
+    extension: staged.sniffed.extension,
+    mimeType: staged.sniffed.mimeType,
+    type: staged.sniffed.type,
+    size: staged.size,
+    checksum: staged.checksum,
+    storageKey: staged.key,
+    declaredType: staged.declaredType,
+    fileVersion,
+    jobId: ingestJobId(current.id, fileVersion),
+    status: 'processing' as const,
+    error: null,
+    errorCode: null,
+    width: null,
+    height: null,
+    orientation: null,
+    renditions: [],
+    noExif,
+    modified: new Date().toISOString(),
+  };
+  if (!(await deps.catalog.updateResource(current.id, current.fileVersion, patch))) {
+    throw new ConflictError(`Resource ${current.id} was deleted or its file replaced while this upload ran; fetch it again and retry.`);
+  }
+  const next: ResourceRecord = { ...current, ...patch };
+  await deps.catalog.checksums.release(current.checksum, current.id);
+  await writeRecordCopy(deps.store, next, {});
+  await deps.ingestQueue.add('ingest', { resourceId: next.id, fileVersion }, { ...ingestJobOptions(deps.jobAttempts), jobId: next.jobId });
+  const old: string[] = [];
+  for await (const o of deps.store.list(versionPrefix(current.id, current.fileVersion))) old.push(o.key);
+  await Promise.allSettled(old.map((k) => deps.store.delete(k)));
+  return next;
 }
 
 export async function writeRecordCopy(store: ObjectStore, rec: ResourceRecord, metadata: Record<string, unknown>): Promise<void> {

@@ -9,12 +9,31 @@ export function resourcePrefix(id: number): string {
   return `resources/${shard}/${id}/`;
 }
 
-export function originalKey(id: number, fileVersion: number, extension: string): string {
+/**
+ * The original of one file version. A replacement carries a random `token`: two
+ * concurrent replaces stage different objects, so the loser's cleanup cannot remove
+ * the winner's bytes.
+ */
+export function originalKey(id: number, fileVersion: number, extension: string, token?: string): string {
   const ext = /^[a-z0-9]{1,10}$/.test(extension) ? `.${extension}` : '';
-  return `${resourcePrefix(id)}v${fileVersion}/original${ext}`;
+  return `${resourcePrefix(id)}v${fileVersion}/original${token ? `-${token}` : ''}${ext}`;
+}
+
+/** Everything of one file version: its original and its renditions. */
+export function versionPrefix(id: number, fileVersion: number): string {
+  return `${resourcePrefix(id)}v${fileVersion}/`;
 }
 
 /** The complete JSON record (with the full metadata), from which `reindex` rebuilds Redis. */
 export function recordKey(id: number): string {
   return `${resourcePrefix(id)}record.json`;
+}
+
+/**
+ * A rendition: one object per box and format of a file version, the same whether it was
+ * pre-rendered for a preset or rendered on demand — `/image/{w}x{h}/{id}.{ext}` maps to
+ * exactly one key, and a replaced file's renditions can never be served for the new one.
+ */
+export function renditionKey(id: number, fileVersion: number, width: number, height: number, extension: string): string {
+  return `${resourcePrefix(id)}v${fileVersion}/image/${width}x${height}.${extension}`;
 }
