@@ -6,9 +6,10 @@ import path from 'node:path';
 import { commandLine, failedChecks, markdownSection, printResult, writeSection } from './lib/report.js';
 import { repoRoot } from './lib/proc.js';
 import type { Scenario } from './scenario.js';
+import { preflightChecksums } from './scenarios/preflight-checksums.js';
 import { uploadThroughput } from './scenarios/upload-throughput.js';
 
-const scenarios: Scenario[] = [uploadThroughput];
+const scenarios: Scenario[] = [uploadThroughput, preflightChecksums];
 
 const BENCHMARKS_MD = path.join(repoRoot, 'BENCHMARKS.md');
 

@@ -32,8 +32,29 @@ end
 if #matches == 0 then redis.call('SADD', KEYS[1], ARGV[1]) end
 return matches`;
 
+/**
+ * KEYS: checksum sets · ARGV: resource key prefix, library filter ('' for any), then
+ * the checksums in KEYS order → flat {index, id, library, …} of live matches. One
+ * server-side pass: a 10,000-value pre-flight is one command, not 15,000.
+ */
+const LOOKUP = `
+local out = {}
+local n = #KEYS
+for i = 1, n do
+  for _, id in ipairs(redis.call('SMEMBERS', KEYS[i])) do
+    local h = redis.call('HMGET', ARGV[1] .. id, 'library', 'checksum', 'status')
+    if h[1] and h[2] == ARGV[2 + i] and h[3] ~= 'failed' and (ARGV[2] == '' or ARGV[2] == h[1]) then
+      out[#out + 1] = i
+      out[#out + 1] = tonumber(id)
+      out[#out + 1] = tonumber(h[1])
+    end
+  end
+end
+return out`;
+
 type ClaimRedis = Redis & {
   miClaimChecksum(key: string, id: string, library: string, policy: string, resPrefix: string, sha: string): Promise<string[]>;
+  miLookupChecksums(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
 };
 
 export interface ChecksumMatch {
@@ -50,6 +71,8 @@ export class ChecksumIndex {
 
   constructor(redis: Redis, prefix: string) {
     if (!('miClaimChecksum' in redis)) redis.defineCommand('miClaimChecksum', { numberOfKeys: 1, lua: CLAIM });
+    // Key count varies per call: passed first, as EVALSHA takes it.
+    if (!('miLookupChecksums' in redis)) redis.defineCommand('miLookupChecksums', { lua: LOOKUP });
     this.redis = redis as ClaimRedis;
     this.p = keyPrefix(prefix);
   }
@@ -74,34 +97,27 @@ export class ChecksumIndex {
 
   /**
    * Which of these checksums exist, and as which resources (not failed, optionally in
-   * one library). Two round trips whatever the count: one pipeline of SMEMBERS, one of
-   * HMGET for the candidates.
+   * one library). One Lua call per 2,000 checksums, so Redis is never blocked long.
    */
   async lookup(shas: readonly string[], library?: number): Promise<Map<string, ChecksumMatch[]>> {
     const out = new Map<string, ChecksumMatch[]>();
-    if (shas.length === 0) return out;
-    const p1 = this.redis.pipeline();
-    for (const s of shas) p1.smembers(this.key(s));
-    const members = (await p1.exec()) ?? [];
-    const candidates: { sha: string; id: string }[] = [];
-    members.forEach(([err, ids], i) => {
-      if (err) throw err;
-      for (const id of ids as string[]) candidates.push({ sha: shas[i]!, id });
-    });
-    if (candidates.length === 0) return out;
-    const p2 = this.redis.pipeline();
-    for (const c of candidates) p2.hmget(`${this.p}:res:${c.id}`, 'library', 'checksum', 'status');
-    const details = (await p2.exec()) ?? [];
-    details.forEach(([err, h], i) => {
-      if (err) throw err;
-      const [lib, sum, status] = h as (string | null)[];
-      const c = candidates[i]!;
-      if (!lib || sum !== c.sha || status === 'failed') return;
-      if (library !== undefined && Number(lib) !== library) return;
-      const list = out.get(c.sha) ?? [];
-      list.push({ id: Number(c.id), library: Number(lib) });
-      out.set(c.sha, list);
-    });
+    const CHUNK = 2_000;
+    for (let start = 0; start < shas.length; start += CHUNK) {
+      const chunk = shas.slice(start, start + CHUNK);
+      const flat = await this.redis.miLookupChecksums(
+        chunk.length,
+        ...chunk.map((s) => this.key(s)),
+        `${this.p}:res:`,
+        library === undefined ? '' : String(library),
+        ...chunk,
+      );
+      for (let i = 0; i + 2 < flat.length; i += 3) {
+        const sha = chunk[flat[i]! - 1]!;
+        const list = out.get(sha) ?? [];
+        list.push({ id: flat[i + 1]!, library: flat[i + 2]! });
+        out.set(sha, list);
+      }
+    }
     for (const list of out.values()) list.sort((a, b) => a.id - b.id);
     return out;
   }
