@@ -31,6 +31,8 @@ export function filesRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
 
   app.post('/v1/libraries/:library/files', async (c) => {
+    // Every upload answer carries it (DESIGN.md, fixed names) — empty when nothing was created.
+    c.header('X-Resource-Id', '');
     const { config, uploads } = deps;
     const library = await deps.catalog.getLibrary(c.req.param('library'));
     const waitSeconds = requestedWaitSeconds(c, config.waitMaxSeconds);
@@ -112,6 +114,7 @@ export function filesRoutes(deps: AppDeps) {
   app.put('/v1/resources/:id/file', async (c) => {
     const { config, uploads } = deps;
     const current = await deps.catalog.requireResource(parseId(c.req.param('id')));
+    c.header('X-Resource-Id', String(current.id));
     const library = await deps.catalog.getLibrary(current.library);
     const waitSeconds = requestedWaitSeconds(c, config.waitMaxSeconds);
     const headerDigest = parseDeclaredDigest(c.req.header('repr-digest'), 'the Repr-Digest header');

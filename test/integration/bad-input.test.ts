@@ -56,6 +56,7 @@ describe.each<StorageKind>(['fs', 's3'])('bad input gets a clear problem and lea
     await leavesNothing(async () => {
       const res = await svc.fetch('/v1/libraries/nope/files', { method: 'POST', body: form({ file: { name: 'a.txt', data: 'x' } }) });
       await expectProblem(res, 404, /library "nope"/);
+      expect(res.headers.get('x-resource-id')).toBe('');
     });
   });
 
@@ -114,6 +115,7 @@ describe.each<StorageKind>(['fs', 's3'])('bad input gets a clear problem and lea
       if (res === 'hung-up') return;
       expect(res.status).toBe(413);
       expect(res.headers['content-type']).toBe('application/problem+json');
+      expect(res.headers['x-resource-id']).toBe('');
       const problem = JSON.parse(res.body);
       expect(problem.detail).toContain('1 MiB');
       expect(problem.limit).toBe(MiB);
