@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import { NotFoundError } from '../shared/errors.js';
+import { ImageService } from '../shared/services/image-service.js';
 import { ResourceService } from '../shared/services/resource-service.js';
 import type { AppDeps, AppEnv } from './deps.js';
 import { errorHandler, problemResponse, toProblem } from './error-handler.js';
@@ -9,6 +10,7 @@ import { expectContinue } from './middleware/expect-continue.js';
 import { checksumsRoutes } from './routes/checksums.js';
 import { filesRoutes } from './routes/files.js';
 import { healthRoutes } from './routes/health.js';
+import { imagesRoutes } from './routes/images.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { librariesRoutes } from './routes/libraries.js';
 import { resourcesRoutes } from './routes/resources.js';
@@ -27,6 +29,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.notFound((c) => problemResponse(c, toProblem(new NotFoundError('route', `${c.req.method} ${c.req.path}`))));
 
   app.route('/', healthRoutes(deps));
+  // Before the /v1 key check: images are embedded in pages; the route checks keys,
+  // signatures and visibility itself.
+  app.route('/', imagesRoutes({ ...deps, images: new ImageService(deps) }));
   app.use('/v1/*', bearerAuth(deps.config.apiKeys));
   app.route('/', librariesRoutes(deps));
   app.route('/', filesRoutes(deps));

@@ -2,6 +2,7 @@ import type { Config } from '../shared/config.js';
 import type { Catalog } from '../shared/catalog/catalog.js';
 import type { JobWaiter } from '../shared/jobs/job-waiter.js';
 import type { IngestQueue } from '../shared/jobs/queues.js';
+import type { RenderWaiter } from '../shared/jobs/render-waiter.js';
 import type { Logger } from '../shared/logger.js';
 import type { UploadService } from '../shared/services/upload-service.js';
 import type { ObjectStore } from '../shared/storage/object-store.js';
@@ -14,6 +15,8 @@ export interface AppDeps {
   ingestQueue: IngestQueue;
   uploads: UploadService;
   waiter: JobWaiter;
+  /** On-demand renders for `/image/…` (the worker renders, the API waits). */
+  renders: RenderWaiter;
   logger: Logger;
 }
 

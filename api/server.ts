@@ -4,6 +4,8 @@ import type { Config } from '../shared/config.js';
 import type { Core } from '../shared/core.js';
 import { JobWaiter } from '../shared/jobs/job-waiter.js';
 import { createIngestEvents, createIngestQueue } from '../shared/jobs/queues.js';
+import { createRenderEvents, createRenderQueue } from '../shared/jobs/render.js';
+import { RenderWaiter } from '../shared/jobs/render-waiter.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedis } from '../shared/redis.js';
 import { UploadService } from '../shared/services/upload-service.js';
@@ -22,8 +24,12 @@ export async function startApi(config: Config, core: Core, redisUrl: string, log
   const ingestQueue = createIngestQueue(queueRedis, config.redisPrefix);
   const events = createIngestEvents(eventsRedis, config.redisPrefix);
   const waiter = new JobWaiter(core.catalog, events);
+  const renderEventsRedis = createRedis(redisUrl, 'worker');
+  const renderQueue = createRenderQueue(queueRedis, config.redisPrefix);
+  const renderEvents = createRenderEvents(renderEventsRedis, config.redisPrefix);
+  const renders = new RenderWaiter(renderQueue, renderEvents, core.store, config.jobAttempts);
   const uploads = new UploadService({ catalog: core.catalog, store: core.store, ingestQueue, jobAttempts: config.jobAttempts });
-  const app = createApp({ config, catalog: core.catalog, store: core.store, ingestQueue, uploads, waiter, logger });
+  const app = createApp({ config, catalog: core.catalog, store: core.store, ingestQueue, uploads, waiter, renders, logger });
 
   const server = await new Promise<Server>((resolve) => {
     const s = serve(
@@ -64,6 +70,10 @@ export async function startApi(config: Config, core: Core, redisUrl: string, log
       await waiter.close();
       await events.close();
       await ingestQueue.close();
+      await renders.close();
+      await renderEvents.close();
+      await renderQueue.close();
+      renderEventsRedis.disconnect();
       queueRedis.disconnect();
       eventsRedis.disconnect();
     },

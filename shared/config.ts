@@ -1,5 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
+import type { RenditionPreset } from './model.js';
+import { DEFAULT_PRESETS_SPEC, parsePresetSpec, parseSizes } from './renditions/presets.js';
 
 /**
  * The one place that reads the environment. Every variable is validated here, all
@@ -46,6 +48,37 @@ export interface Config {
     readonly connectionsUsers: ReadonlyMap<string, string>;
   };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  readonly images: ImagesConfig;
+}
+
+/** Renditions and `/image/…` delivery. */
+export interface ImagesConfig {
+  /** Global presets, pre-rendered for libraries without their own. @defaultValue thumbnail, small, medium, large (WebP) */
+  readonly presets: readonly RenditionPreset[];
+  /** Sizes anyone may have rendered on demand, besides the presets' own. @defaultValue none */
+  readonly sizes: readonly { readonly width: number; readonly height: number }[];
+  /** HMAC-SHA256 key of signed `/image` URLs (any size up to maxDimension, private resources). Unset: no signed URLs. */
+  readonly urlSecret: string | undefined;
+  /** Largest width or height of any rendition. @defaultValue 4096 */
+  readonly maxDimension: number;
+  /**
+   * Largest image decoded, in pixels (sharp's limitInputPixels): a decompression bomb
+   * is refused from its header, before memory is spent. @defaultValue 268402689 (16383², sharp's own)
+   */
+  readonly maxPixels: number;
+  /** `Cache-Control: max-age` of renditions and originals. @defaultValue 86400 */
+  readonly cacheSeconds: number;
+  /** How long a request waits for an on-demand render before answering 503. @defaultValue 30 */
+  readonly renderWaitSeconds: number;
+  /** On-demand render jobs one worker process runs at once. @defaultValue 2 */
+  readonly renderConcurrency: number;
+  /** libvips threads per image; 0 picks cores ÷ WORKER_CONCURRENCY (at least 1). @defaultValue 0 */
+  readonly vipsConcurrency: number;
+  /**
+   * glibc malloc arenas of the worker (read by the C library itself; here so it is
+   * documented and validated). Without jemalloc, the worker restarts itself with 2.
+   */
+  readonly mallocArenaMax: number | undefined;
 }
 
 export interface FsStorageConfig {
@@ -157,11 +190,36 @@ export function loadConfig(env: Env = process.env): Config {
       connectionsUsers: p.pairs('CONNECTIONS_USERS'),
     },
     logLevel: p.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+    images: parseImages(p, problems),
   };
   if (config.maxUploadBytes < 1) problems.push('MAX_UPLOAD_BYTES must be at least 1 byte');
 
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
+}
+
+function parseImages(p: Parser, problems: string[]): ImagesConfig {
+  const maxDimension = p.int('IMAGE_MAX_DIMENSION', 4096, 16, 65_535);
+  const presets = parsePresetSpec(p.str('RENDITION_PRESETS') ?? DEFAULT_PRESETS_SPEC, maxDimension);
+  const sizes = parseSizes(p.str('IMAGE_SIZES') ?? '', maxDimension);
+  problems.push(...presets.problems, ...sizes.problems);
+  const urlSecret = p.str('IMAGE_URL_SECRET');
+  if (urlSecret !== undefined && urlSecret.length < 32) {
+    problems.push(`IMAGE_URL_SECRET must be at least 32 characters (e.g. \`openssl rand -hex 32\`); it has ${urlSecret.length}`);
+  }
+  const arena = p.str('MALLOC_ARENA_MAX');
+  return {
+    presets: presets.presets,
+    sizes: sizes.sizes,
+    urlSecret,
+    maxDimension,
+    maxPixels: p.int('MAX_IMAGE_PIXELS', 0x3fff * 0x3fff, 1, Number.MAX_SAFE_INTEGER),
+    cacheSeconds: p.int('IMAGE_CACHE_SECONDS', 86_400, 0, 31_536_000),
+    renderWaitSeconds: p.int('IMAGE_RENDER_WAIT_SECONDS', 30, 1, 600),
+    renderConcurrency: p.int('RENDER_CONCURRENCY', 2, 1, 256),
+    vipsConcurrency: p.int('VIPS_CONCURRENCY', 0, 0, 1024),
+    mallocArenaMax: arena === undefined ? undefined : p.int('MALLOC_ARENA_MAX', 2, 1, 1024),
+  };
 }
 
 class Parser {

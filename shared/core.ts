@@ -7,6 +7,7 @@ import type { ObjectStore } from './storage/object-store.js';
 
 /** What both processes open first: the catalog on Redis and the object store. */
 export interface Core {
+  config: Config;
   redis: Redis;
   catalog: Catalog;
   store: ObjectStore;
@@ -20,6 +21,7 @@ export async function openCore(config: Config, redisUrl: string): Promise<Core> 
   await waitForRedis(redis);
   await catalog.ensureDefaultLibrary();
   return {
+    config,
     redis,
     catalog,
     store,

@@ -9,11 +9,33 @@ export interface Library {
   id: number;
   name: string;
   dedupe: DedupePolicy;
-  /** Rendition preset names pre-rendered at ingest (the renditions step is not built yet). */
-  presets: string[];
+  /**
+   * Renditions pre-rendered at ingest: names of global presets (RENDITION_PRESETS) or
+   * presets of its own. Empty means the global set.
+   */
+  presets: (string | RenditionPreset)[];
+
   /** Per-library upload limit in bytes; null means the global MAX_UPLOAD_BYTES. */
   maxUploadBytes: number | null;
   created: string;
+}
+
+export type RenditionFit = 'cover' | 'contain' | 'fill' | 'inside' | 'outside';
+export type RenditionFormat = 'webp' | 'jpeg' | 'png' | 'avif';
+
+/** How one rendition is made. Its URL is `/image/{width}x{height}/{id}.{ext of format}`. */
+export interface RenditionPreset {
+  name: string;
+  /** Box width; 0 keeps the aspect ratio from `height`. */
+  width: number;
+  /** Box height; 0 keeps the aspect ratio from `width`. */
+  height: number;
+  fit: RenditionFit;
+  format: RenditionFormat;
+  /** 1-100. */
+  quality: number;
+  /** Enlarge images smaller than the box; off by default. */
+  upscale: boolean;
 }
 
 export interface Rendition {

@@ -1,13 +1,18 @@
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Catalog } from '../shared/catalog/catalog.js';
+import type { Config } from '../shared/config.js';
 import { INGEST_QUEUE, type IngestPayload } from '../shared/jobs/ingest.js';
 import type { Logger } from '../shared/logger.js';
 import { keyPrefix } from '../shared/redis.js';
 import type { ObjectStore } from '../shared/storage/object-store.js';
+import { RENDER_QUEUE, type RenderPayload } from '../shared/jobs/render.js';
+import { tuneImaging } from './imaging/tuning.js';
 import { ingestProcessor } from './jobs/ingest.js';
+import { renderProcessor } from './jobs/render.js';
 
 export interface WorkerDeps {
+  config: Config;
   connection: Redis;
   redisPrefix: string;
   catalog: Catalog;
@@ -18,6 +23,7 @@ export interface WorkerDeps {
 
 /** The BullMQ workers of this process (one per queue). */
 export function createWorkers(deps: WorkerDeps): Worker[] {
+  tuneImaging(deps.config, deps.logger);
   const ingest = new Worker<IngestPayload>(INGEST_QUEUE, ingestProcessor(deps), {
     connection: deps.connection,
     prefix: keyPrefix(deps.redisPrefix),
@@ -41,7 +47,18 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
       })
       .catch(() => undefined);
   });
-  return [ingest];
+  // On-demand renders: a queue and a worker of their own, so a request for an image
+  // never waits behind the ingest backlog (shared/jobs/render.ts).
+  const render = new Worker<RenderPayload>(RENDER_QUEUE, renderProcessor(deps), {
+    connection: deps.connection,
+    prefix: keyPrefix(deps.redisPrefix),
+    concurrency: deps.config.images.renderConcurrency,
+    stalledInterval: deps.config.stalledIntervalMs,
+    lockDuration: deps.config.stalledIntervalMs,
+    maxStalledCount: 2,
+  });
+  render.on('error', (err) => deps.logger.error({ err }, 'render worker error'));
+  return [ingest, render];
 }
 
 /** Stop taking jobs; wait for active ones up to `timeoutMs`, then leave them to stalled-job recovery. */

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { InvalidRequestError, UnsupportedMediaTypeError } from '../../shared/errors.js';
+import { normaliseLibraryPresets } from '../../shared/renditions/presets.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { libraryView } from '../views/resource.js';
 
@@ -18,7 +19,10 @@ export function librariesRoutes(deps: AppDeps) {
     if (!body || typeof body !== 'object' || Array.isArray(body)) {
       throw new InvalidRequestError('Expected a JSON object such as {"name":"photos"}.');
     }
-    const lib = await deps.catalog.createLibrary(body as Parameters<typeof deps.catalog.createLibrary>[0]);
+    const input = body as Parameters<typeof deps.catalog.createLibrary>[0];
+    const presets = normaliseLibraryPresets(input.presets, deps.config.images.presets, deps.config.images.maxDimension);
+    if (presets.problems.length) throw new InvalidRequestError(presets.problems.join(' '), { problems: presets.problems });
+    const lib = await deps.catalog.createLibrary({ ...input, presets: presets.presets });
     c.header('Location', `/v1/libraries/${lib.id}`);
     return c.json(libraryView(lib), 201);
   });

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js';
-import type { DedupePolicy, Library, ResourceRecord } from '../model.js';
+import type { DedupePolicy, Library, RenditionPreset, ResourceRecord } from '../model.js';
 import { ChecksumIndex } from './checksums.js';
 import { decodeRecord, encodeRecord } from './codec.js';
 import { OutcomeStore } from './outcomes.js';
@@ -15,7 +15,8 @@ const LIBRARY_NAME = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
 export interface NewLibrary {
   name: string;
   dedupe?: DedupePolicy;
-  presets?: string[];
+  /** Normalised and checked against the configured presets by the caller (normaliseLibraryPresets). */
+  presets?: (string | RenditionPreset)[];
   maxUploadBytes?: number | null;
 }
 
@@ -247,8 +248,8 @@ function validateNewLibrary(input: NewLibrary): Omit<Library, 'id'> {
   const dedupe = input.dedupe ?? 'reject';
   if (!DEDUPE_POLICIES.includes(dedupe)) problems.push(`Expected dedupe to be one of ${DEDUPE_POLICIES.join(', ')} but received ${JSON.stringify(dedupe)}.`);
   const presets = input.presets ?? [];
-  if (!Array.isArray(presets) || presets.some((p) => typeof p !== 'string' || !/^[a-z0-9_-]{1,32}$/.test(p))) {
-    problems.push('Expected presets to be an array of preset names (a-z 0-9 _ -).');
+  if (!Array.isArray(presets) || presets.some((p) => (typeof p !== 'string' || !/^[a-z0-9_-]{1,32}$/.test(p)) && (typeof p !== 'object' || p === null))) {
+    problems.push('Expected presets to be an array of preset names (a-z 0-9 _ -) or preset objects.');
   }
   const maxUploadBytes = input.maxUploadBytes ?? null;
   if (maxUploadBytes !== null && (!Number.isSafeInteger(maxUploadBytes) || maxUploadBytes < 1)) {

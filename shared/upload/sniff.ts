@@ -1,5 +1,6 @@
 import { fileTypeFromBuffer } from 'file-type';
 import type { ResourceType } from '../model.js';
+import { RAW_MIME_TYPES } from '../renditions/formats.js';
 
 export interface Sniffed {
   mimeType: string;
@@ -12,6 +13,7 @@ export interface Sniffed {
 const IMAGE_MIME = new Set([
   'image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/avif', 'image/heic', 'image/heif',
   'image/tiff', 'image/bmp', 'image/jxl', 'image/x-icon', 'image/vnd.microsoft.icon', 'image/jp2',
+  ...RAW_MIME_TYPES,
 ]);
 
 const TEXT_EXTENSIONS: Record<string, string> = {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Catalog } from '../../shared/catalog/catalog.js';
+import type { Config } from '../../shared/config.js';
 import { AppError } from '../../shared/errors.js';
 import type { IngestPayload } from '../../shared/jobs/ingest.js';
 import type { Logger } from '../../shared/logger.js';
@@ -13,10 +14,12 @@ import { writeRecordCopy } from '../../shared/services/upload-service.js';
 import type { ObjectStore } from '../../shared/storage/object-store.js';
 import { dedupe } from '../steps/dedupe.js';
 import { probeImage } from '../steps/probe-image.js';
+import { renditions } from '../steps/renditions.js';
 import type { IngestContext, IngestFinish, IngestStep } from '../steps/step.js';
 import { verifyStored } from '../steps/verify-stored.js';
 
 export interface IngestDeps {
+  config: Config;
   catalog: Catalog;
   store: ObjectStore;
   logger: Logger;
@@ -28,7 +31,7 @@ export interface IngestDeps {
  * The steps of ingest, in order. Metadata extraction, de-duplication and renditions
  * slot in here as they are built.
  */
-export const INGEST_STEPS: readonly IngestStep[] = [verifyStored, dedupe, probeImage];
+export const INGEST_STEPS: readonly IngestStep[] = [verifyStored, dedupe, probeImage, renditions];
 
 /** Error codes that no retry can fix: the job fails at once with the reason. */
 const PERMANENT = new Set(['duplicate', 'unreadable_file', 'invalid_request', 'payload_too_large', 'unsupported_media_type']);
@@ -59,6 +62,7 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
     const ctx: IngestContext = {
       record,
       catalog: deps.catalog,
+      config: deps.config,
       store: deps.store,
       logger,
       patch: {},

@@ -1,5 +1,6 @@
 import sharp, { type Metadata } from 'sharp';
 import { UnreadableFileError } from '../../shared/errors.js';
+import { RAW_MIME_TYPES } from '../../shared/renditions/formats.js';
 import type { IngestStep } from './step.js';
 
 /**
@@ -10,7 +11,7 @@ import type { IngestStep } from './step.js';
 export const probeImage: IngestStep = {
   name: 'probe-image',
   async run(ctx) {
-    if (ctx.record.type !== 'image') return;
+    if (ctx.record.type !== 'image' || RAW_MIME_TYPES.includes(ctx.record.mimeType)) return;
     const file = await ctx.localFile();
     let meta: Metadata;
     try {

@@ -1,4 +1,5 @@
 import type { Catalog } from '../../shared/catalog/catalog.js';
+import type { Config } from '../../shared/config.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ResourceRecord } from '../../shared/model.js';
 import type { ObjectStore } from '../../shared/storage/object-store.js';
@@ -11,6 +12,7 @@ import type { ObjectStore } from '../../shared/storage/object-store.js';
 export interface IngestContext {
   readonly record: ResourceRecord;
   readonly catalog: Catalog;
+  readonly config: Config;
   readonly store: ObjectStore;
   readonly logger: Logger;
   /** A local path of the original, downloaded on first use when the store has none. */

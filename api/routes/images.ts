@@ -1,0 +1,117 @@
+import { Readable } from 'node:stream';
+import { Hono, type Context } from 'hono';
+import { NotFoundError } from '../../shared/errors.js';
+import type { ImageObject, ImageService } from '../../shared/services/image-service.js';
+import type { ByteRange } from '../../shared/storage/object-store.js';
+import type { AppDeps, AppEnv } from '../deps.js';
+import { bearerAuth } from '../middleware/auth.js';
+
+/**
+ * Nothing we serve may run as a page of our origin: no scripts, no plugins, no forms,
+ * and (`sandbox`) a unique origin even if a browser renders an SVG or HTML original.
+ */
+const CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox";
+
+/**
+ * `GET|HEAD /image/{w}x{h}/{id}.{ext}`: renditions and originals, streamed from object
+ * storage (never decoded here). `0x0` is the original, with `Range`; other sizes are
+ * stored renditions, or rendered on demand by the worker and then streamed.
+ * `{id}` may be written `_media-{id}` (Flotiq's keys).
+ */
+export function imagesRoutes(deps: AppDeps & { images: ImageService }) {
+  const app = new Hono<AppEnv>();
+  const auth = bearerAuth(deps.config.apiKeys);
+  const cacheSeconds = deps.config.images.cacheSeconds;
+
+  app.on(['GET', 'HEAD'], '/image/:size/:file', async (c) => {
+    const size = /^(\d{1,5})x(\d{1,5})$/.exec(c.req.param('size'));
+    const file = /^(?:_media-)?(\d{1,15})\.([A-Za-z0-9]{1,10})$/.exec(c.req.param('file'));
+    if (!size || !file) throw new NotFoundError('image', c.req.path.slice(0, 120));
+    const [width, height, id, extension] = [Number(size[1]), Number(size[2]), Number(file[1]), file[2]!];
+    const apiKey = c.req.header('authorization') ? await auth(c, async () => undefined).then(() => true) : false;
+    const obj = await deps.images.resolve({
+      width,
+      height,
+      id,
+      extension,
+      path: `/image/${width}x${height}/${file[0]}`,
+      exp: c.req.query('exp'),
+      sig: c.req.query('sig'),
+      apiKey,
+    });
+    return send(c, obj, deps, cacheSeconds);
+  });
+
+  return app;
+}
+
+async function send(c: Context<AppEnv>, obj: ImageObject, deps: AppDeps, cacheSeconds: number): Promise<Response> {
+  const headers = new Headers({
+    'Content-Type': obj.contentType,
+    ETag: obj.etag,
+    'Cache-Control': `${obj.public ? 'public' : 'private'}, max-age=${cacheSeconds}`,
+    'Accept-Ranges': 'bytes',
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Security-Policy': CSP,
+    'X-Request-Id': c.get('requestId'),
+  });
+  if (obj.info.lastModified) headers.set('Last-Modified', obj.info.lastModified.toUTCString());
+  if (obj.attachment !== undefined) headers.set('Content-Disposition', contentDisposition(obj.attachment));
+
+  if (etagMatches(c.req.header('if-none-match'), obj.etag)) return new Response(null, { status: 304, headers });
+
+  const total = obj.info.size;
+  let range: ByteRange | undefined;
+  const rangeHeader = c.req.header('range');
+  // If-Range with another tag: the client's partial copy is stale, send it all.
+  const ifRange = c.req.header('if-range');
+  if (rangeHeader && (!ifRange || ifRange === obj.etag)) {
+    const r = parseRange(rangeHeader, total);
+    if (r === 'unsatisfiable') {
+      headers.set('Content-Range', `bytes */${total}`);
+      return new Response(null, { status: 416, headers });
+    }
+    range = r;
+  }
+  const status = range ? 206 : 200;
+  if (range) headers.set('Content-Range', `bytes ${range.start}-${range.end}/${total}`);
+  headers.set('Content-Length', String(range ? range.end - range.start + 1 : total));
+  if (c.req.method === 'HEAD' || total === 0) return new Response(null, { status, headers });
+  const stream = await deps.store.get(obj.key, range);
+  return new Response(Readable.toWeb(stream) as ReadableStream, { status, headers });
+}
+
+/**
+ * One `bytes=` range (RFC 9110 §14.1.2): `a-b`, `a-`, `-n`. Several ranges are answered
+ * with the whole object (allowed; multipart/byteranges is not worth its cost here).
+ */
+export function parseRange(header: string, size: number): ByteRange | 'unsatisfiable' | undefined {
+  const m = /^bytes=\s*(\d*)-(\d*)\s*$/i.exec(header);
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return 'unsatisfiable';
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+    if (m[2] !== '' && Number(m[2]) < start) return undefined;
+  }
+  if (start >= size || size === 0) return 'unsatisfiable';
+  return { start, end };
+}
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+}
+
+/** RFC 6266 with an ASCII fallback and the UTF-8 name (RFC 8187). */
+function contentDisposition(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
