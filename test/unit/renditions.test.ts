@@ -1,7 +1,7 @@
 // Presets, sizes, signed image URLs and byte ranges: the parsing and the messages.
 import { describe, expect, it } from 'vitest';
 import { parseRange } from '../../api/routes/images.js';
-import { ConfigError, loadConfig } from '../../shared/config.js';
+import { loadConfig, type ConfigError } from '../../shared/config.js';
 import {
   DEFAULT_PRESETS_SPEC,
   effectivePresets,
