@@ -22,6 +22,8 @@ export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
   storage_unavailable: 503,
   catalog_unavailable: 503,
   client_aborted: 400,
+  rate_limited: 429,
+  metadata_timeout: 504,
   internal: 500,
 };
 
@@ -33,8 +35,10 @@ const TITLES: Record<number, string> = {
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 
 /** Seconds a client should wait before retrying when a dependency is down. */
@@ -73,6 +77,7 @@ export function problemResponse(c: Context, p: Problem, headers: Record<string, 
   };
   const h: Record<string, string> = { 'Content-Type': 'application/problem+json', ...headers };
   if (p.status === 503) h['Retry-After'] = String(RETRY_AFTER_SECONDS);
+  if (p.status === 429 && typeof p.extra.retryAfter === 'number') h['Retry-After'] = String(p.extra.retryAfter);
   if (p.status === 401) h['WWW-Authenticate'] = 'Bearer realm="media-ingest"';
   return new Response(JSON.stringify(body), { status: p.status, headers: mergeHeaders(c, h) });
 }

@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'storage_unavailable'
   | 'catalog_unavailable'
   | 'client_aborted'
+  | 'rate_limited'
+  | 'metadata_timeout'
   | 'internal';
 
 export class AppError extends Error {
@@ -107,6 +109,26 @@ export class UnreadableFileError extends AppError {
 export class RenderPendingError extends AppError {
   constructor(seconds: number) {
     super('render_pending', `The rendition is still being rendered after ${seconds} s; retry in a few seconds (or raise IMAGE_RENDER_WAIT_SECONDS).`);
+  }
+}
+
+/**
+ * exiftool did not finish reading a file in time. Transient (retried: the exiftool
+ * process is replaced), and after the last attempt the resource fails with this
+ * reason — never "ready" with no metadata.
+ */
+export class MetadataTimeoutError extends AppError {
+  constructor(timeoutMs: number, options?: ErrorOptions) {
+    super('metadata_timeout', `exiftool did not finish reading the file within ${timeoutMs} ms (EXIFTOOL_TASK_TIMEOUT_MS); raise the limit or re-upload with no_exif=1.`, { timeoutMs }, options);
+  }
+}
+
+/** The key used up its requests for this window (RATE_LIMIT_PER_MINUTE, counted across all API replicas). */
+export class RateLimitedError extends AppError {
+  readonly retryAfterSeconds: number;
+  constructor(limit: number, retryAfterSeconds: number) {
+    super('rate_limited', `This API key sent more than ${limit} requests in a minute; retry in ${retryAfterSeconds} s (Retry-After), or spread the requests out.`, { limit, retryAfter: retryAfterSeconds });
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
