@@ -4,8 +4,10 @@ import type { Catalog } from '../catalog/catalog.js';
 import { ConflictError } from '../errors.js';
 import { ingestJobId, ingestJobOptions } from '../jobs/ingest.js';
 import type { IngestQueue } from '../jobs/queues.js';
+import { bytesIngested, filesIngested } from '../metrics.js';
 import type { Library, ResourceRecord } from '../model.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { currentRequestId } from '../request-context.js';
 import { originalKey, recordKey, versionPrefix } from '../storage/layout.js';
 import { removeResourceObjects } from './resource-service.js';
 import { InspectStream } from '../upload/inspect-stream.js';
@@ -128,11 +130,14 @@ export class UploadService {
     // when done. Written before the job exists, so no job can finish (and remove a
     // duplicate's objects) before it lands.
     await Promise.allSettled(records.map((r) => writeRecordCopy(this.deps.store, r, {})));
+    // The upload's request id rides along in the job, so the worker's log lines for the
+    // file carry it (undefined outside an HTTP request, e.g. reindex).
+    const requestId = currentRequestId();
     try {
       await this.deps.ingestQueue.addBulk(
         records.map((r) => ({
           name: 'ingest',
-          data: { resourceId: r.id, fileVersion: r.fileVersion },
+          data: { resourceId: r.id, fileVersion: r.fileVersion, ...(requestId ? { requestId } : {}) },
           opts: { ...ingestJobOptions(this.deps.jobAttempts), jobId: r.jobId },
         })),
       );
@@ -141,6 +146,8 @@ export class UploadService {
       await Promise.allSettled(records.map((r) => removeResourceObjects(this.deps.store, r.id)));
       throw err;
     }
+    bytesIngested.inc({ source }, records.reduce((n, r) => n + r.size, 0));
+    filesIngested.inc({ source }, records.length);
     return records;
   }
 }
@@ -185,7 +192,8 @@ export async function replaceFile(
   const next: ResourceRecord = { ...current, ...patch };
   await deps.catalog.checksums.release(current.checksum, current.id);
   await writeRecordCopy(deps.store, next, {});
-  await deps.ingestQueue.add('ingest', { resourceId: next.id, fileVersion }, { ...ingestJobOptions(deps.jobAttempts), jobId: next.jobId });
+  const requestId = currentRequestId();
+  await deps.ingestQueue.add('ingest', { resourceId: next.id, fileVersion, ...(requestId ? { requestId } : {}) }, { ...ingestJobOptions(deps.jobAttempts), jobId: next.jobId });
   const old: string[] = [];
   for await (const o of deps.store.list(versionPrefix(current.id, current.fileVersion))) old.push(o.key);
   await Promise.allSettled(old.map((k) => deps.store.delete(k)));
