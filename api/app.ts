@@ -13,6 +13,8 @@ import { healthRoutes } from './routes/health.js';
 import { imagesRoutes } from './routes/images.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { librariesRoutes } from './routes/libraries.js';
+import { mappingsRoutes } from './routes/mappings.js';
+import { reprocessRoutes } from './routes/reprocess.js';
 import { resourcesRoutes } from './routes/resources.js';
 
 /** Routes that decide on the headers whether they want the body (see expect-continue.ts). */
@@ -38,5 +40,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', resourcesRoutes({ ...deps, resources }));
   app.route('/', jobsRoutes(deps));
   app.route('/', checksumsRoutes(deps));
+  app.route('/', mappingsRoutes(deps));
+  app.route('/', reprocessRoutes(deps));
   return app;
 }

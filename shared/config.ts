@@ -40,6 +40,31 @@ export interface Config {
   readonly waitMaxSeconds: number;
   /** How long SIGTERM waits for in-flight requests and active jobs. @defaultValue 30000 */
   readonly shutdownTimeoutMs: number;
+  /** Metadata extraction (exiftool-vendored, one ExifTool per worker process). */
+  readonly exiftool: {
+    /**
+     * exiftool processes of one worker process. More than the jobs that can run at once
+     * buys nothing, and more than the cores only adds Perl interpreters.
+     * @defaultValue min(WORKER_CONCURRENCY, CPU cores)
+     */
+    readonly maxProcs: number;
+    /**
+     * A read that takes longer is killed and the job retried, then failed with the
+     * reason: a hang must never pass as "no metadata". @defaultValue 30000
+     */
+    readonly taskTimeoutMs: number;
+  };
+  /** Bulk revert (`POST /v1/reprocess`). */
+  readonly reprocess: {
+    /** Resources read from a catalog index and enqueued per page. @defaultValue 1000 */
+    readonly chunkSize: number;
+    /**
+     * Most jobs of one batch waiting in the queue at once; the fan-out pauses above it,
+     * so a batch over 100 million resources never puts 100 million jobs into Redis.
+     * @defaultValue 5000
+     */
+    readonly maxQueued: number;
+  };
   /** Compatibility faces' credentials (parsed now; used by the adapters). */
   readonly compat: {
     readonly resourceSpaceUsers: ReadonlyMap<string, string>;
@@ -168,6 +193,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const cpus = Math.max(1, os.availableParallelism());
+  const workerConcurrency = p.int('WORKER_CONCURRENCY', cpus, 1, 1024);
   const config: Config = {
     port,
     host,
@@ -179,10 +205,18 @@ export function loadConfig(env: Env = process.env): Config {
     apiKeys,
     maxUploadBytes: p.bytes('MAX_UPLOAD_BYTES', 1024 * MiB),
     maxFilesPerRequest: p.int('MAX_FILES_PER_REQUEST', 100, 1, 10_000),
-    workerConcurrency: p.int('WORKER_CONCURRENCY', cpus, 1, 1024),
+    workerConcurrency,
     jobAttempts: p.int('JOB_ATTEMPTS', 5, 1, 100),
     waitMaxSeconds: p.int('WAIT_MAX_SECONDS', 60, 0, 3600),
     shutdownTimeoutMs: p.int('SHUTDOWN_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    exiftool: {
+      maxProcs: p.int('EXIFTOOL_MAX_PROCS', Math.min(workerConcurrency, cpus), 1, 256),
+      taskTimeoutMs: p.int('EXIFTOOL_TASK_TIMEOUT_MS', 30_000, 1, 3_600_000),
+    },
+    reprocess: {
+      chunkSize: p.int('REPROCESS_CHUNK_SIZE', 1000, 1, 10_000),
+      maxQueued: p.int('REPROCESS_MAX_QUEUED', 5000, 1, 1_000_000),
+    },
     compat: {
       resourceSpaceUsers: p.pairs('RESOURCESPACE_USERS'),
       copernicaTokens: p.list('COPERNICA_TOKENS'),

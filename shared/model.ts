@@ -14,7 +14,6 @@ export interface Library {
    * presets of its own. Empty means the global set.
    */
   presets: (string | RenditionPreset)[];
-
   /** Per-library upload limit in bytes; null means the global MAX_UPLOAD_BYTES. */
   maxUploadBytes: number | null;
   created: string;
@@ -72,6 +71,8 @@ export interface Resource {
   errorCode: string | null;
   metadata: Record<string, unknown>;
   fields: Record<string, unknown>;
+  /** What processing noticed but did not fail on (odd or corrupt metadata). Decoded records always have it ('[]' when none). */
+  warnings?: string[];
   renditions: Rendition[];
   fileVersion: number;
   mappingsVersion: number;

@@ -1,14 +1,21 @@
-import { Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Catalog } from '../shared/catalog/catalog.js';
 import type { Config } from '../shared/config.js';
 import { INGEST_QUEUE, type IngestPayload } from '../shared/jobs/ingest.js';
+import { createIngestQueue } from '../shared/jobs/queues.js';
+import { REPROCESS_BATCH_JOB, type ReprocessBatchPayload } from '../shared/jobs/reprocess-batch.js';
+import { REPROCESS_JOB, type ReprocessPayload } from '../shared/jobs/reprocess.js';
 import type { Logger } from '../shared/logger.js';
 import { keyPrefix } from '../shared/redis.js';
+import { ReprocessService } from '../shared/services/reprocess-service.js';
 import type { ObjectStore } from '../shared/storage/object-store.js';
+import { endExifTool } from './exiftool.js';
 import { RENDER_QUEUE, type RenderPayload } from '../shared/jobs/render.js';
 import { tuneImaging } from './imaging/tuning.js';
 import { ingestProcessor } from './jobs/ingest.js';
+import { reprocessBatchProcessor } from './jobs/reprocess-batch.js';
+import { reprocessProcessor } from './jobs/reprocess.js';
 import { renderProcessor } from './jobs/render.js';
 
 export interface WorkerDeps {
@@ -24,7 +31,27 @@ export interface WorkerDeps {
 /** The BullMQ workers of this process (one per queue). */
 export function createWorkers(deps: WorkerDeps): Worker[] {
   tuneImaging(deps.config, deps.logger);
-  const ingest = new Worker<IngestPayload>(INGEST_QUEUE, ingestProcessor(deps), {
+  // The ingest queue also carries reverts and bulk-revert fan-out steps (shared/jobs/reprocess.ts).
+  const queue = createIngestQueue(deps.connection, deps.redisPrefix);
+  const reprocess = new ReprocessService({ catalog: deps.catalog, ingestQueue: queue, jobAttempts: deps.config.jobAttempts });
+  const processors = {
+    ingest: ingestProcessor(deps),
+    [REPROCESS_JOB]: reprocessProcessor(deps),
+    [REPROCESS_BATCH_JOB]: reprocessBatchProcessor({
+      ...deps,
+      queue: queue as never,
+      reprocess,
+      chunkSize: deps.config.reprocess.chunkSize,
+      maxQueued: deps.config.reprocess.maxQueued,
+      jobAttempts: deps.config.jobAttempts,
+    }),
+  };
+  const dispatch = (job: Job) => {
+    if (job.name === REPROCESS_JOB) return processors[REPROCESS_JOB](job as Job<ReprocessPayload>);
+    if (job.name === REPROCESS_BATCH_JOB) return processors[REPROCESS_BATCH_JOB](job as Job<ReprocessBatchPayload>);
+    return processors.ingest(job as Job<IngestPayload>);
+  };
+  const ingest = new Worker(INGEST_QUEUE, dispatch, {
     connection: deps.connection,
     prefix: keyPrefix(deps.redisPrefix),
     concurrency: deps.concurrency,
@@ -33,9 +60,10 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
     maxStalledCount: 2,
   });
   ingest.on('error', (err) => deps.logger.error({ err }, 'worker error'));
+  ingest.on('closed', () => void queue.close().catch(() => undefined));
   ingest.on('failed', (job, err) => {
     // Covers jobs failed outside the processor (stalled too often): the record must not stay "processing".
-    if (!job) return;
+    if (!job || job.name === REPROCESS_BATCH_JOB) return;
     const { resourceId, fileVersion } = job.data;
     void deps.catalog
       .getResource(resourceId)
@@ -68,4 +96,6 @@ export async function closeWorkers(workers: Worker[], timeoutMs: number): Promis
     new Promise((r) => setTimeout(r, timeoutMs).unref()),
   ]);
   await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
+  // The exiftool processes would keep the event loop (and the process) alive.
+  await endExifTool();
 }

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { NotFoundError } from '../../shared/errors.js';
 import { parseIngestJobId } from '../../shared/jobs/ingest.js';
+import { parseReprocessJobId } from '../../shared/jobs/reprocess.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { requestedWaitSeconds, waitAndRespond } from '../wait.js';
 
@@ -14,7 +15,8 @@ export function jobsRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
 
   async function describe(jobId: string) {
-    const ref = parseIngestJobId(jobId);
+    // A revert's job id names its resource and file version the same way (shared/jobs/reprocess.ts).
+    const ref = parseIngestJobId(jobId) ?? parseReprocessJobId(jobId);
     if (!ref) throw new NotFoundError('job', jobId.slice(0, 80));
     const rec = await deps.catalog.getResource(ref.resourceId);
     if (!rec) return { ref, body: await describeGone(jobId, ref.resourceId) };
@@ -31,7 +33,7 @@ export function jobsRoutes(deps: AppDeps) {
       rec,
       body: {
         id: jobId,
-        type: 'ingest',
+        type: parseReprocessJobId(jobId) ? 'reprocess' : 'ingest',
         state,
         progress: job?.progress ?? (state === 'completed' ? 100 : 0),
         attemptsMade: job?.attemptsMade ?? null,

@@ -1,8 +1,10 @@
 import type { Redis } from 'ioredis';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js';
 import type { DedupePolicy, Library, RenditionPreset, ResourceRecord } from '../model.js';
+import { BatchStore } from './batches.js';
 import { ChecksumIndex } from './checksums.js';
 import { decodeRecord, encodeRecord } from './codec.js';
+import { MappingsStore } from './mappings.js';
 import { OutcomeStore } from './outcomes.js';
 import { catalogKeys, type CatalogKeys } from './keys.js';
 
@@ -85,6 +87,10 @@ export class Catalog {
   readonly checksums: ChecksumIndex;
   /** How jobs ended whose resource is gone (duplicates). */
   readonly outcomes: OutcomeStore;
+  /** The versioned field mappings. */
+  readonly mappings: MappingsStore;
+  /** Bulk reverts and their progress. */
+  readonly batches: BatchStore;
   private readonly prefix: string;
 
   constructor(redis: Redis, prefix: string) {
@@ -96,6 +102,8 @@ export class Catalog {
     this.keys = catalogKeys(prefix);
     this.checksums = new ChecksumIndex(redis, prefix);
     this.outcomes = new OutcomeStore(redis, prefix);
+    this.mappings = new MappingsStore(redis, prefix);
+    this.batches = new BatchStore(redis, prefix);
   }
 
   async ping(): Promise<void> {

@@ -4,7 +4,7 @@ import type { ResourceRecord } from '../model.js';
  * A resource record is a Redis hash of flat string fields, so the worker can update a
  * few fields atomically without rewriting the record. Lists and objects are JSON.
  */
-const JSON_FIELDS = new Set(['tags', 'fields', 'renditions']);
+const JSON_FIELDS = new Set(['tags', 'fields', 'renditions', 'warnings']);
 const NUMBER_FIELDS = new Set(['id', 'library', 'size', 'fileVersion', 'mappingsVersion']);
 const NULLABLE_NUMBER_FIELDS = new Set(['width', 'height', 'orientation']);
 const BOOLEAN_FIELDS = new Set(['noExif']);

@@ -63,7 +63,7 @@ export async function startService(
   const core = await openCore(config, redisUrl);
   const api = await startApi(config, core, redisUrl, logger);
   const connection = createRedis(redisUrl, 'worker');
-  const workers = opts.worker === false ? [] : createWorkers({ ...core, connection, redisPrefix: config.redisPrefix, logger, concurrency: 2 });
+  const workers = opts.worker === false ? [] : createWorkers({ ...core, connection, redisPrefix: config.redisPrefix, logger, concurrency: config.workerConcurrency });
   return {
     url: api.url,
     key: TEST_KEY,

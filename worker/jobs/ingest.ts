@@ -13,6 +13,8 @@ import { removeResourceObjects as removeObjects } from '../../shared/services/re
 import { writeRecordCopy } from '../../shared/services/upload-service.js';
 import type { ObjectStore } from '../../shared/storage/object-store.js';
 import { dedupe } from '../steps/dedupe.js';
+import { applyMappings } from '../steps/apply-mappings.js';
+import { extractMetadata } from '../steps/extract-metadata.js';
 import { probeImage } from '../steps/probe-image.js';
 import { renditions } from '../steps/renditions.js';
 import type { IngestContext, IngestFinish, IngestStep } from '../steps/step.js';
@@ -31,7 +33,10 @@ export interface IngestDeps {
  * The steps of ingest, in order. Metadata extraction, de-duplication and renditions
  * slot in here as they are built.
  */
-export const INGEST_STEPS: readonly IngestStep[] = [verifyStored, dedupe, probeImage, renditions];
+export const INGEST_STEPS: readonly IngestStep[] = [verifyStored, dedupe, extractMetadata, applyMappings, probeImage, renditions];
+
+/** A hostile file can make exiftool warn without end; the record stays small. */
+const MAX_WARNINGS = 50;
 
 /** Error codes that no retry can fix: the job fails at once with the reason. */
 const PERMANENT = new Set(['duplicate', 'unreadable_file', 'invalid_request', 'payload_too_large', 'unsupported_media_type']);
@@ -92,7 +97,7 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
         if (finished.error) throw new UnrecoverableError(finished.error.message);
         return;
       }
-      const patch = { ...ctx.patch, status: 'ready' as const, error: null, errorCode: null };
+      const patch = { ...ctx.patch, warnings: ctx.warnings.slice(0, MAX_WARNINGS), status: 'ready' as const, error: null, errorCode: null };
       if (!(await deps.catalog.updateResource(resourceId, fileVersion, patch))) {
         logger.info('resource deleted or replaced while processing; result dropped');
         return;
@@ -123,7 +128,8 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
 
 async function download(store: ObjectStore, key: string, scratch: string, jobId: string): Promise<string> {
   const dir = await fs.mkdtemp(path.join(scratch, `mi-${jobId.replace(/[^\w-]/g, '_')}-`));
-  const file = path.join(dir, 'original');
+  // Keep the key's extension: exiftool uses it as a hint where the bytes are ambiguous.
+  const file = path.join(dir, path.basename(key));
   await pipeline(await store.get(key), createWriteStream(file));
   return file;
 }

@@ -1,0 +1,206 @@
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ResourceRecord } from '../../shared/model.js';
+import { writeRecordCopy } from '../../shared/services/upload-service.js';
+import { form, startService, type TestService } from '../harness/service.js';
+
+const json = { 'content-type': 'application/json' };
+
+async function photo(make: string, title?: string): Promise<Buffer> {
+  return sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 30, b: make.length * 10 } } })
+    .jpeg()
+    .withExif({ IFD0: { Make: make, Model: 'M1', ...(title ? { XPTitle: title } : {}) } })
+    .toBuffer();
+}
+
+async function uploadReady(svc: TestService, library: string, name: string, data: Uint8Array, fields: Record<string, string> = {}) {
+  const res = await svc.fetch(`/v1/libraries/${library}/files?wait=30`, { method: 'POST', body: form({ ...fields, file: { name, data } }) });
+  expect(res.status, await res.clone().text()).toBe(204);
+  return Number(res.headers.get('x-resource-id'));
+}
+
+async function putMappings(svc: TestService, fields: Record<string, unknown>) {
+  const res = await svc.fetch('/v1/mappings', { method: 'PUT', headers: json, body: JSON.stringify({ fields }) });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return (await res.json()) as { version: number; changed: boolean };
+}
+
+describe('revert and bulk revert (fs store)', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    // I/O-bound fast-path jobs: more slots than cores, as a deployment would configure.
+    svc = await startService('fs', { env: { WORKER_CONCURRENCY: '8', REPROCESS_CHUNK_SIZE: '500', REPROCESS_MAX_QUEUED: '2000' } });
+    await svc.core.catalog.createLibrary({ name: 'photos', dedupe: 'allow' });
+    await svc.core.catalog.createLibrary({ name: 'bulk', dedupe: 'allow' });
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('mappings: GET defaults at version 1, PUT bumps the version once (an identical PUT does not), stale version → 409, bad entry → 400', async () => {
+    const first = await (await svc.fetch('/v1/mappings')).json();
+    expect(first.version).toBe(1);
+    expect(Object.keys(first.fields)).toEqual(expect.arrayContaining(['title', 'description', 'tags', 'creator', 'copyright', 'capturedAt', 'make', 'model', 'lens', 'latitude', 'longitude', 'rating']));
+    const a = await putMappings(svc, { ...first.fields, maker: ['EXIF:Make'] });
+    expect(a).toMatchObject({ version: 2, changed: true });
+    expect(await putMappings(svc, { ...first.fields, maker: ['EXIF:Make'] })).toMatchObject({ version: 2, changed: false });
+    const stale = await svc.fetch('/v1/mappings', { method: 'PUT', headers: json, body: JSON.stringify({ version: 1, fields: first.fields }) });
+    expect(stale.status).toBe(409);
+    const bad = await svc.fetch('/v1/mappings', { method: 'PUT', headers: json, body: JSON.stringify({ fields: { title: ['XMP:Title', 'nogroup'] } }) });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).detail).toContain('fields.title.tags[1]');
+  });
+
+  it('revert of one resource: fast path from stored tags by default, {"reread": true} runs exiftool on the original again', async () => {
+    const id = await uploadReady(svc, 'photos', 'r.jpg', await photo('Revertcam'));
+    const v = await putMappings(svc, { camera: ['EXIF:Make'], model: ['EXIF:Model'] });
+    // Prove the fast path reads no original: take the original away; a re-read would fail.
+    const rec = await svc.core.catalog.requireResource(id);
+    const original = await svc.core.store.get(rec.storageKey);
+    const chunks: Buffer[] = [];
+    for await (const c of original) chunks.push(c as Buffer);
+    await svc.core.store.delete(rec.storageKey);
+    const fast = await svc.fetch(`/v1/resources/${id}/reprocess?wait=30`, { method: 'POST' });
+    expect(fast.status, await fast.clone().text()).toBe(204);
+    const after = await (await svc.fetch(`/v1/resources/${id}`)).json();
+    expect(after).toMatchObject({ status: 'ready', mappingsVersion: v.version, fields: { camera: 'Revertcam', model: 'M1' } });
+    expect(after.metadata['EXIF:Make']).toBe('Revertcam');
+
+    const reread = await svc.fetch(`/v1/resources/${id}/reprocess?wait=30`, { method: 'POST', headers: json, body: JSON.stringify({ reread: true }) });
+    expect(reread.status).toBe(422);
+    expect((await reread.json()).detail).toMatch(/original of resource \d+ is missing/);
+    await svc.core.store.put(rec.storageKey, Buffer.concat(chunks), { contentType: 'application/octet-stream' });
+    const ok = await svc.fetch(`/v1/resources/${id}/reprocess`, { method: 'POST', headers: json, body: JSON.stringify({ reread: true, renditions: false }) });
+    expect(ok.status).toBe(202);
+    const body = await ok.json();
+    expect(ok.headers.get('location')).toBe(`/v1/jobs/${body.jobId}`);
+    const waited = await svc.fetch(`/v1/jobs/${body.jobId}/wait?timeout=30`);
+    expect(waited.status).toBe(204);
+    const job = await (await svc.fetch(`/v1/jobs/${body.jobId}`)).json();
+    expect(job).toMatchObject({ type: 'reprocess', state: 'completed' });
+    expect(await (await svc.fetch(`/v1/resources/${id}`)).json()).toMatchObject({ status: 'ready', fields: { camera: 'Revertcam' } });
+
+    const badBody = await svc.fetch(`/v1/resources/${id}/reprocess`, { method: 'POST', headers: json, body: JSON.stringify({ reread: 'yes' }) });
+    expect(badBody.status).toBe(400);
+    expect((await badBody.json()).detail).toContain('Expected reread to be true or false but received "yes"');
+  });
+
+  it('bulk revert over 10,000 resources completes with progress and an ETA while a concurrent upload finishes within seconds', async () => {
+    const N = 10_000;
+    const { catalog, store } = svc.core;
+    const lib = await catalog.getLibrary('bulk');
+    // Seeded through the catalog and the record copies (uploading 10,000 files would test
+    // uploads, not the revert); the tag set is a real exiftool read of a real photo.
+    const sampleId = await uploadReady(svc, 'photos', 'sample.jpg', await photo('Bulkcam'));
+    const sample = await (await svc.fetch(`/v1/resources/${sampleId}`)).json();
+    const base = await catalog.requireResource(sampleId);
+    const oldVersion = (await catalog.mappings.get()).version;
+    const records: ResourceRecord[] = [];
+    for (let i = 0; i < N; i++) {
+      const id = await catalog.allocateResourceId();
+      records.push({ ...base, id, library: lib.id, fileName: `b${i}.jpg`, jobId: `ingest-${id}-1`, storageKey: `resources/none/${id}`, mappingsVersion: oldVersion, fields: { make: 'Bulkcam' } });
+    }
+    for (let i = 0; i < N; i += 1000) await catalog.createResources(records.slice(i, i + 1000));
+    for (let i = 0; i < N; i += 200) await Promise.all(records.slice(i, i + 200).map((r) => writeRecordCopy(store, r, sample.metadata)));
+
+    const v = await putMappings(svc, { brand: ['EXIF:Make'] });
+    const started = Date.now();
+    const res = await svc.fetch('/v1/reprocess', { method: 'POST', headers: json, body: JSON.stringify({ library: 'bulk' }) });
+    expect(res.status).toBe(202);
+    const batch = await res.json();
+    expect(res.headers.get('location')).toBe(`/v1/batches/${batch.id}`);
+    expect(batch).toMatchObject({ state: 'running', indexSize: N, mappingsVersion: v.version });
+
+    // An upload in the middle of the batch overtakes its queued low-priority jobs.
+    await new Promise((r) => setTimeout(r, 1500));
+    const t0 = Date.now();
+    await uploadReady(svc, 'photos', 'during.jpg', await photo('Duringcam'));
+    const uploadSeconds = (Date.now() - t0) / 1000;
+
+    const seen: { percent: number; eta: unknown; state: string }[] = [];
+    let last;
+    for (;;) {
+      last = await (await svc.fetch(`/v1/batches/${batch.id}`)).json();
+      seen.push({ percent: last.percent, eta: last.eta, state: last.state });
+      if (last.state !== 'running' || Date.now() - started > 240_000) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(uploadSeconds).toBeLessThan(5);
+    expect(last).toMatchObject({ state: 'completed', total: N, done: N, failed: 0, skipped: 0, totalIsEstimate: false, percent: 100 });
+    expect(seen.some((s) => s.state === 'running' && s.percent > 0 && s.percent < 100 && s.eta !== null)).toBe(true);
+    const percents = seen.map((s) => s.percent);
+    expect(percents).toEqual([...percents].sort((a, b) => a - b));
+
+    const check = await catalog.getResources(records.map((r) => r.id));
+    expect(check.filter((r) => r?.mappingsVersion !== v.version || (r.fields as { brand?: string }).brand !== 'Bulkcam')).toEqual([]);
+    // Nothing stale is left, so a second stale-only batch finds nothing to do.
+    const again = await (await svc.fetch('/v1/reprocess', { method: 'POST', headers: json, body: JSON.stringify({ library: 'bulk' }) })).json();
+    let second;
+    for (let i = 0; i < 100; i++) {
+      second = await (await svc.fetch(`/v1/batches/${again.id}`)).json();
+      if (second.state !== 'running') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(second).toMatchObject({ state: 'completed', total: 0, scanned: N });
+  }, 300_000);
+
+  it('a batch can be paused, resumed and cancelled; bad requests name what to change', async () => {
+    const none = await svc.fetch('/v1/reprocess', { method: 'POST', headers: json, body: JSON.stringify({}) });
+    expect(none.status).toBe(400);
+    expect((await none.json()).detail).toContain('Name one library');
+    expect((await svc.fetch('/v1/batches/999999')).status).toBe(404);
+
+    await putMappings(svc, { brand2: ['EXIF:Make'] });
+    const b = await (await svc.fetch('/v1/reprocess', { method: 'POST', headers: json, body: JSON.stringify({ all: true }) })).json();
+    const paused = await (await svc.fetch(`/v1/batches/${b.id}/pause`, { method: 'POST' })).json();
+    expect(['paused', 'completed']).toContain(paused.state);
+    if (paused.state === 'paused') {
+      // Pausing a paused batch is a no-op, not an error.
+      expect((await svc.fetch(`/v1/batches/${b.id}/pause`, { method: 'POST' })).status).toBe(200);
+      expect((await (await svc.fetch(`/v1/batches/${b.id}/resume`, { method: 'POST' })).json()).state).toBe('running');
+      const cancelled = await svc.fetch(`/v1/batches/${b.id}`, { method: 'DELETE' });
+      const body = await cancelled.json();
+      expect(['cancelled', 'completed']).toContain(body.state);
+      if (body.state === 'cancelled') {
+        expect(body.finished).not.toBeNull();
+        expect((await svc.fetch(`/v1/batches/${b.id}/resume`, { method: 'POST' })).status).toBe(409);
+      }
+    }
+  });
+
+  it('crash safety: a re-run job counts once, and a second copy of a fan-out step cannot move the cursor', async () => {
+    const batches = svc.core.catalog.batches;
+    const b = await batches.create({ library: null, staleOnly: true, reread: false, renditions: false, mappingsVersion: 1, indexSize: 3 });
+    expect(await batches.advance(b.id, 0, 30, 3, 3, true)).toBe(true);
+    // The same page again (the step re-run after a crash, or a forked copy): refused.
+    expect(await batches.advance(b.id, 0, 30, 3, 3, true)).toBe(false);
+    expect(await batches.count(b.id, 10, 'done')).toBe(true);
+    expect(await batches.count(b.id, 10, 'done')).toBe(false);
+    expect(await batches.count(b.id, 20, 'failed')).toBe(true);
+    expect((await batches.require(b.id)).state).toBe('running');
+    expect(await batches.count(b.id, 30, 'skipped')).toBe(true);
+    expect(await batches.require(b.id)).toMatchObject({ state: 'completed', enqueued: 3, done: 1, failed: 1, skipped: 1 });
+  });
+});
+
+describe('exiftool timeout', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    // 1 ms: every read times out — a real exiftool, really killed.
+    svc = await startService('fs', { env: { EXIFTOOL_TASK_TIMEOUT_MS: '1', JOB_ATTEMPTS: '2' } });
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('is retried, then fails with the reason (504) — never a silent success with empty metadata', async () => {
+    const res = await svc.fetch('/v1/libraries/default/files?wait=60', { method: 'POST', body: form({ file: { name: 't.jpg', data: await photo('Slowcam') } }) });
+    expect(res.status).toBe(504);
+    const body = await res.json();
+    expect(body.detail).toMatch(/exiftool did not finish reading the file within 1 ms/);
+    const rec = await (await svc.fetch(`/v1/resources/${res.headers.get('x-resource-id')}`)).json();
+    expect(rec).toMatchObject({ status: 'failed', errorCode: 'metadata_timeout' });
+    const job = await svc.fetch(`/v1/jobs/${rec.jobId}`);
+    expect((await job.json()).attemptsMade).toBe(2);
+  }, 90_000);
+});

@@ -1,0 +1,80 @@
+import type { Job, Queue } from 'bullmq';
+import type { Catalog } from '../../shared/catalog/catalog.js';
+import type { ReprocessBatchPayload } from '../../shared/jobs/reprocess-batch.js';
+import { batchReprocessJobId, REPROCESS_JOB, reprocessJobOptions, type ReprocessPayload } from '../../shared/jobs/reprocess.js';
+import type { Logger } from '../../shared/logger.js';
+import type { ReprocessService } from '../../shared/services/reprocess-service.js';
+
+export interface ReprocessBatchDeps {
+  catalog: Catalog;
+  /** The ingest queue, where the resources' jobs go. */
+  queue: Queue;
+  reprocess: ReprocessService;
+  logger: Logger;
+  chunkSize: number;
+  maxQueued: number;
+  jobAttempts: number;
+}
+
+/** Pages one step may enqueue before handing over to its successor: keeps every step short. */
+const PAGES_PER_STEP = 5;
+/** A full window is looked at again after this long. */
+const THROTTLE_DELAY_MS = 500;
+
+/**
+ * Processor of a bulk revert's fan-out step (shared/jobs/reprocess-batch.ts).
+ *
+ * Crash safety: the cursor moves only after a page's jobs are queued, by
+ * compare-and-set. A step killed in between runs again (stalled-job recovery) from
+ * the old cursor and queues the same job ids again — BullMQ keeps one job per id, and a
+ * resource whose job already ran is counted once (the batch's bitmap). A second copy of
+ * a step (its successor queued before the crash) loses the compare-and-set and stops,
+ * so the chain never forks.
+ *
+ * Memory and Redis stay bounded: a page is `chunkSize` compact records, and no more
+ * than `maxQueued` of the batch's jobs wait in the queue at any time.
+ */
+export function reprocessBatchProcessor(deps: ReprocessBatchDeps) {
+  return async (job: Job<ReprocessBatchPayload>): Promise<void> => {
+    const { batchId, step } = job.data;
+    const batches = deps.catalog.batches;
+    let batch = await batches.get(batchId);
+    if (!batch || batch.state !== 'running' || batch.enqueuedAll) return;
+    const library = batch.library ?? undefined;
+
+    for (let page = 0; page < PAGES_PER_STEP; page++) {
+      const queued = batch.enqueued - batch.done - batch.failed - batch.skipped;
+      if (queued + deps.chunkSize > deps.maxQueued && queued > 0) {
+        await deps.reprocess.queueStep(batchId, step + 1, THROTTLE_DELAY_MS);
+        return;
+      }
+      const cursor = batch.cursor;
+      const { items, nextCursor } = await deps.catalog.listResources({ library, cursor: String(cursor), limit: deps.chunkSize });
+      const last = nextCursor === null;
+      const newCursor = nextCursor !== null ? Number(nextCursor) : (items.at(-1)?.id ?? cursor);
+      // A resource still processing gets the current mappings from that run.
+      const wanted = items.filter((r) => r.status !== 'processing' && (!batch!.staleOnly || r.mappingsVersion < batch!.mappingsVersion));
+      if (wanted.length) {
+        await deps.queue.addBulk(
+          wanted.map((r) => ({
+            name: REPROCESS_JOB,
+            data: { resourceId: r.id, fileVersion: r.fileVersion, reread: batch!.reread, renditions: batch!.renditions, batchId } satisfies ReprocessPayload,
+            opts: { ...reprocessJobOptions(deps.jobAttempts, true), jobId: batchReprocessJobId(r.id, r.fileVersion, batchId) },
+          })),
+        );
+      }
+      if (!(await batches.advance(batchId, cursor, newCursor, items.length, wanted.length, last))) {
+        deps.logger.info({ batchId, step }, 'batch moved on without this step (paused, cancelled or run by another copy); stopping');
+        return;
+      }
+      if (last) {
+        deps.logger.info({ batchId }, 'batch: every page enqueued');
+        return;
+      }
+      batch = await batches.get(batchId);
+      if (!batch || batch.state !== 'running') return;
+      await job.updateProgress({ cursor: newCursor });
+    }
+    await deps.reprocess.queueStep(batchId, step + 1);
+  };
+}
