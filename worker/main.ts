@@ -1,4 +1,6 @@
 // Production entry point of the worker process: `npm run worker`.
+// First: may restart the process with jemalloc (see allocator.ts); nothing below runs then.
+import './allocator.js';
 import { ConfigError, loadConfig } from '../shared/config.js';
 import { openCore } from '../shared/core.js';
 import { createLogger } from '../shared/logger.js';
