@@ -6,6 +6,7 @@ import { ResourceService } from '../shared/services/resource-service.js';
 import type { AppDeps, AppEnv } from './deps.js';
 import { errorHandler, problemResponse, toProblem } from './error-handler.js';
 import { bearerAuth } from './middleware/auth.js';
+import { adminRoutes } from './routes/admin.js';
 import { expectContinue } from './middleware/expect-continue.js';
 import { checksumsRoutes } from './routes/checksums.js';
 import { filesRoutes } from './routes/files.js';
@@ -40,6 +41,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', resourcesRoutes({ ...deps, resources }));
   app.route('/', jobsRoutes(deps));
   app.route('/', checksumsRoutes(deps));
+  app.route('/', adminRoutes(deps));
   app.route('/', mappingsRoutes(deps));
   app.route('/', reprocessRoutes(deps));
   return app;

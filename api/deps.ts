@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import type { Catalog } from '../shared/catalog/catalog.js';
 import type { JobWaiter } from '../shared/jobs/job-waiter.js';
@@ -11,6 +12,8 @@ import type { ObjectStore } from '../shared/storage/object-store.js';
 export interface AppDeps {
   config: Config;
   catalog: Catalog;
+  /** The catalog's connection, for operator work that rewrites it (reindex). */
+  redis: Redis;
   store: ObjectStore;
   ingestQueue: IngestQueue;
   uploads: UploadService;

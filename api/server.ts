@@ -29,7 +29,7 @@ export async function startApi(config: Config, core: Core, redisUrl: string, log
   const renderEvents = createRenderEvents(renderEventsRedis, config.redisPrefix);
   const renders = new RenderWaiter(renderQueue, renderEvents, core.store, config.jobAttempts);
   const uploads = new UploadService({ catalog: core.catalog, store: core.store, ingestQueue, jobAttempts: config.jobAttempts });
-  const app = createApp({ config, catalog: core.catalog, store: core.store, ingestQueue, uploads, waiter, renders, logger });
+  const app = createApp({ config, catalog: core.catalog, redis: core.redis, store: core.store, ingestQueue, uploads, waiter, renders, logger });
 
   const server = await new Promise<Server>((resolve) => {
     const s = serve(

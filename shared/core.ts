@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { Catalog } from './catalog/catalog.js';
 import type { Config } from './config.js';
 import { createRedis } from './redis.js';
+import { writeLibraryCopy } from './services/library-copy.js';
 import { createObjectStore } from './storage/create-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 
@@ -19,7 +20,8 @@ export async function openCore(config: Config, redisUrl: string): Promise<Core> 
   const catalog = new Catalog(redis, config.redisPrefix);
   const store = await createObjectStore(config);
   await waitForRedis(redis);
-  await catalog.ensureDefaultLibrary();
+  // Its copy in storage lets `reindex` restore it with its id (idempotent overwrite).
+  await writeLibraryCopy(store, await catalog.ensureDefaultLibrary());
   return {
     config,
     redis,

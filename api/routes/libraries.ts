@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { InvalidRequestError, UnsupportedMediaTypeError } from '../../shared/errors.js';
 import { normaliseLibraryPresets } from '../../shared/renditions/presets.js';
+import { writeLibraryCopy } from '../../shared/services/library-copy.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { libraryView } from '../views/resource.js';
 
@@ -23,6 +24,8 @@ export function librariesRoutes(deps: AppDeps) {
     const presets = normaliseLibraryPresets(input.presets, deps.config.images.presets, deps.config.images.maxDimension);
     if (presets.problems.length) throw new InvalidRequestError(presets.problems.join(' '), { problems: presets.problems });
     const lib = await deps.catalog.createLibrary({ ...input, presets: presets.presets });
+    // Kept in storage too, so `reindex` can restore it if Redis is lost.
+    await writeLibraryCopy(deps.store, lib);
     c.header('Location', `/v1/libraries/${lib.id}`);
     return c.json(libraryView(lib), 201);
   });

@@ -5,9 +5,25 @@
  * is slow on every filesystem. The client's file name never becomes part of a key.
  */
 export function resourcePrefix(id: number): string {
-  const shard = (id % 4096).toString(16).padStart(3, '0');
-  return `resources/${shard}/${id}/`;
+  return `${shardPrefix(id % SHARD_COUNT)}${id}/`;
 }
+
+/** How many folders resources are spread over; `reindex` pages through them one by one. */
+export const SHARD_COUNT = 4096;
+
+/** Every resource whose id is `shard` modulo SHARD_COUNT lives under this prefix. */
+export function shardPrefix(shard: number): string {
+  return `resources/${shard.toString(16).padStart(3, '0')}/`;
+}
+
+/**
+ * The JSON copy of a library's settings, written when it is created, so `reindex` can
+ * bring libraries back with their ids, names and policies if Redis is lost.
+ */
+export function libraryKey(id: number): string {
+  return `${LIBRARIES_PREFIX}${id}.json`;
+}
+export const LIBRARIES_PREFIX = 'libraries/';
 
 /**
  * The original of one file version. A replacement carries a random `token`: two

@@ -1,0 +1,161 @@
+import type { Redis } from 'ioredis';
+import { CatalogRestore } from '../catalog/restore.js';
+import { InvalidRequestError } from '../errors.js';
+import { ingestJobOptions } from '../jobs/ingest.js';
+import type { IngestQueue } from '../jobs/queues.js';
+import type { Library, ResourceRecord } from '../model.js';
+import { recordKey, SHARD_COUNT, shardPrefix } from '../storage/layout.js';
+import { ObjectNotFoundError, type ObjectStore } from '../storage/object-store.js';
+import { readLibraryCopies } from './library-copy.js';
+
+/** Records read from storage at once: enough to hide storage latency, little memory. */
+const READ_CHUNK = 64;
+
+/** Most shards one call may cover: keeps one HTTP request to seconds, not hours. */
+export const MAX_SHARDS_PER_CALL = 512;
+
+/** A record copy sits right under its resource's folder: `resources/<shard>/<id>/record.json`. */
+const RECORD_KEY = /^resources\/[0-9a-f]{3}\/(\d{1,15})\/record\.json$/;
+
+export interface ReindexRange {
+  /** First shard of this call, 0 … SHARD_COUNT-1. Libraries are restored by the call that starts at 0. */
+  fromShard: number;
+  /** How many shards this call covers. */
+  shards: number;
+}
+
+export interface ReindexPage {
+  fromShard: number;
+  /** Where the next call starts; null once every shard was covered. */
+  nextShard: number | null;
+  shardCount: number;
+  resources: { restored: number; unchanged: number; unreadable: number; requeued: number };
+  libraries: { restored: number; unchanged: number; conflicts: string[]; placeholders: number[] };
+}
+
+/**
+ * Rebuilds the Redis catalog from the JSON copies in object storage: libraries from
+ * `libraries/<id>.json`, resources from their `record.json` — records, library
+ * indexes, the checksum index and the id sequences. Paged by storage shard (one call
+ * covers a range of the 4096 shards), so each call is short, memory stays bounded, and
+ * a client can stop and resume anywhere. Idempotent: what Redis already holds in the
+ * same or a newer file version is left alone.
+ *
+ * A record copy still saying `processing` had its job lost with Redis: its ingest job
+ * is enqueued again (the deterministic job id makes that a no-op if it still exists).
+ */
+export class ReindexService {
+  private readonly restore: CatalogRestore;
+
+  constructor(
+    private readonly deps: { redis: Redis; redisPrefix: string; store: ObjectStore; ingestQueue: IngestQueue; jobAttempts: number },
+  ) {
+    this.restore = new CatalogRestore(deps.redis, deps.redisPrefix);
+  }
+
+  async run(range: ReindexRange): Promise<ReindexPage> {
+    const { fromShard, shards } = validate(range);
+    const end = Math.min(SHARD_COUNT, fromShard + shards);
+    const page: ReindexPage = {
+      fromShard,
+      nextShard: end >= SHARD_COUNT ? null : end,
+      shardCount: SHARD_COUNT,
+      resources: { restored: 0, unchanged: 0, unreadable: 0, requeued: 0 },
+      libraries: { restored: 0, unchanged: 0, conflicts: [], placeholders: [] },
+    };
+    if (fromShard === 0) await this.restoreLibraries(page);
+    const knownLibraries = new Set<number>();
+    for (let shard = fromShard; shard < end; shard++) {
+      let chunk: number[] = [];
+      for await (const o of this.deps.store.list(shardPrefix(shard))) {
+        const m = RECORD_KEY.exec(o.key);
+        if (!m) continue;
+        chunk.push(Number(m[1]));
+        if (chunk.length >= READ_CHUNK) {
+          await this.restoreChunk(chunk, page, knownLibraries);
+          chunk = [];
+        }
+      }
+      await this.restoreChunk(chunk, page, knownLibraries);
+    }
+    return page;
+  }
+
+  private async restoreLibraries(page: ReindexPage): Promise<void> {
+    for await (const lib of readLibraryCopies(this.deps.store)) {
+      const outcome = await this.restore.library(lib);
+      if (outcome === 'restored') page.libraries.restored++;
+      else if (outcome === 'unchanged') page.libraries.unchanged++;
+      else page.libraries.conflicts.push(`library ${lib.id} "${lib.name}": the name now belongs to another library; not restored`);
+    }
+  }
+
+  private async restoreChunk(ids: number[], page: ReindexPage, knownLibraries: Set<number>): Promise<void> {
+    const records = await Promise.all(ids.map((id) => this.readRecord(id)));
+    for (const rec of records) {
+      if (!rec) {
+        page.resources.unreadable++;
+        continue;
+      }
+      await this.ensureLibrary(rec.library, page, knownLibraries);
+      if (!(await this.restore.resource(rec))) {
+        page.resources.unchanged++;
+        continue;
+      }
+      page.resources.restored++;
+      if (rec.status === 'processing') {
+        await this.deps.ingestQueue.add(
+          'ingest',
+          { resourceId: rec.id, fileVersion: rec.fileVersion },
+          { ...ingestJobOptions(this.deps.jobAttempts), jobId: rec.jobId },
+        );
+        page.resources.requeued++;
+      }
+    }
+  }
+
+  /**
+   * A library whose copy is missing (created before copies were written) comes back
+   * under a placeholder name, so its resources are reachable; rename it afterwards.
+   */
+  private async ensureLibrary(id: number, page: ReindexPage, known: Set<number>): Promise<void> {
+    if (known.has(id)) return;
+    if (!(await this.restore.hasLibrary(id))) {
+      const lib: Library = { id, name: `restored-${id}`, dedupe: 'reject', presets: [], maxUploadBytes: null, created: new Date().toISOString() };
+      if ((await this.restore.library(lib)) === 'restored') page.libraries.placeholders.push(id);
+    }
+    known.add(id);
+  }
+
+  /** The record copy, or undefined when it is gone meanwhile or not a record. Storage errors propagate. */
+  private async readRecord(id: number): Promise<ResourceRecord | undefined> {
+    let text: string;
+    try {
+      const chunks: Buffer[] = [];
+      for await (const ch of await this.deps.store.get(recordKey(id))) chunks.push(ch as Buffer);
+      text = Buffer.concat(chunks).toString('utf8');
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return undefined;
+      throw err;
+    }
+    try {
+      // The copy carries the full tag set; Redis keeps the compact record without it.
+      const { metadata: _metadata, ...rec } = JSON.parse(text) as ResourceRecord & { metadata?: unknown };
+      const ok = rec.id === id && Number.isSafeInteger(rec.library) && Number.isSafeInteger(rec.fileVersion) && typeof rec.checksum === 'string';
+      return ok ? rec : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function validate(range: ReindexRange): ReindexRange {
+  const { fromShard, shards } = range;
+  if (!Number.isSafeInteger(fromShard) || fromShard < 0 || fromShard >= SHARD_COUNT) {
+    throw new InvalidRequestError(`Expected fromShard to be an integer from 0 to ${SHARD_COUNT - 1} but received ${JSON.stringify(fromShard)}.`);
+  }
+  if (!Number.isSafeInteger(shards) || shards < 1 || shards > MAX_SHARDS_PER_CALL) {
+    throw new InvalidRequestError(`Expected shards to be an integer from 1 to ${MAX_SHARDS_PER_CALL} but received ${JSON.stringify(shards)}.`);
+  }
+  return range;
+}
