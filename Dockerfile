@@ -44,8 +44,12 @@ FROM ${NODE_IMAGE} AS runtime
 # jemalloc at run time and then uses one libvips thread per core instead of the single
 # thread it falls back to under glibc. (MALLOC_ARENA_MAX=2 is the weaker alternative.)
 # The symlink gives a path that is the same on amd64 and arm64.
+#
+# libheif-examples brings heif-convert with Debian's libheif, which decodes HEVC: the
+# HEIC photos of every iPhone, which sharp's prebuilt libvips cannot decode (HEVC is
+# left out for patent reasons). The worker renders those through it (worker/imaging/source.ts).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini libjemalloc2 \
+ && apt-get install -y --no-install-recommends tini libjemalloc2 libheif-examples \
  && rm -rf /var/lib/apt/lists/* \
  && ln -s "$(dpkg -L libjemalloc2 | grep '/libjemalloc\.so\.2$')" /usr/local/lib/libjemalloc.so.2 \
  && test -e /usr/local/lib/libjemalloc.so.2
