@@ -1,0 +1,224 @@
+import { Hono, type Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { DEFAULT_LIBRARY } from '../../shared/catalog/catalog.js';
+import { MediaObjectStore } from '../../shared/catalog/media-objects.js';
+import { InvalidRequestError, NoFilePartError, NotFoundError, UnauthorizedError, type ErrorCode } from '../../shared/errors.js';
+import type { ResourceRecord } from '../../shared/model.js';
+import { parseFlag } from '../../shared/upload/upload-fields.js';
+import type { AppDeps, AppEnv } from '../deps.js';
+import { STATUS_BY_CODE, toProblem } from '../error-handler.js';
+import { readSmallText, receiveMultipart } from './receive.js';
+import { anySecret } from './secrets.js';
+import { settle } from './settle.js';
+
+const SOURCE = 'flotiq';
+const KEY = /^_media-(\d{1,15})$/;
+const MAX_JSON_BYTES = 64 * 1024;
+const MAX_LIMIT = 1000;
+
+/**
+ * The one table from our error codes to Flotiq's statuses; codes not listed keep the
+ * native status. Flotiq (Symfony) answers errors as `{"code": status, "message": …}`.
+ */
+const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
+  unauthorized: 401,
+  duplicate: 409,
+};
+
+/** The `_media` content type's fields, in its metaDefinition order, plus `id`. */
+export interface FlotiqMedia {
+  id: string;
+  fileName: string;
+  mimeType: string;
+  size: number;
+  width: number;
+  height: number;
+  url: string;
+  externalId: string;
+  source: 'disk' | 'unsplash';
+  extension: string;
+  type: 'image' | 'file';
+}
+
+/**
+ * Flotiq's media library: `POST /api/media` (multipart `file`, `type`, `save`),
+ * `_media` content objects (`GET /api/v1/content/_media`, `/{id}`, the old two-step
+ * `POST`). The `url` it answers, `/image/{w}x{h}/_media-{id}.{ext}`, is served by the
+ * native images route, which reads Flotiq's keys. Flotiq's media URLs need no token,
+ * so its uploads are `public`. Auth: `X-AUTH-TOKEN` (or Flotiq's `auth_token` query
+ * parameter) against FLOTIQ_API_KEYS. Uploads go to the `default` library.
+ */
+export function flotiqRoutes(deps: AppDeps) {
+  const app = new Hono<AppEnv>();
+  const objects = new MediaObjectStore(deps.redis, deps.config.redisPrefix);
+
+  const guarded = (fn: (c: Context) => Promise<Response>) => async (c: Context) => {
+    try {
+      const token = c.req.header('x-auth-token') ?? c.req.query('auth_token') ?? '';
+      if (!anySecret(deps.config.compat.flotiqApiKeys, token)) throw new UnauthorizedError('Invalid or missing X-AUTH-TOKEN.');
+      return await fn(c);
+    } catch (err) {
+      return renderError(c, deps, err);
+    }
+  };
+
+  app.post(
+    '/api/media',
+    guarded(async (c) => {
+      const library = await deps.catalog.getLibrary(DEFAULT_LIBRARY);
+      const form = new Map<string, string>();
+      // The documented client appends `type` and `save` after the file: both are read once the body is in.
+      const staged = await receiveMultipart(c, deps.uploads, {
+        library,
+        limit: library.maxUploadBytes ?? deps.config.maxUploadBytes,
+        maxFiles: 1,
+        field: (name, value) => void form.set(name, value),
+      });
+      const [s] = staged;
+      if (!s) throw new NoFilePartError();
+      let save: boolean;
+      let asFile: boolean;
+      try {
+        save = parseFlag('save', form.get('save') ?? '0');
+        const type = form.get('type') ?? (s.sniffed.type === 'image' ? 'image' : 'file');
+        if (type !== 'image' && type !== 'file') throw new InvalidRequestError(`Expected type to be "image" or "file" but received ${JSON.stringify(type.slice(0, 40))}.`);
+        if (type === 'image' && s.sniffed.type !== 'image') {
+          throw new InvalidRequestError(`Expected an image for type=image but "${s.fileName}" is ${s.sniffed.mimeType}; send it with type=file.`);
+        }
+        asFile = type === 'file';
+      } catch (err) {
+        await deps.uploads.discard(staged);
+        throw err;
+      }
+      const [rec] = await deps.uploads.commit([asFile ? { ...s, sniffed: { ...s.sniffed, type: 'file' } } : s], noFields(), library, SOURCE);
+      c.header('X-Resource-Id', String(rec!.id));
+      const done = await settle(c, deps, [rec!], deps.config.waitMaxSeconds);
+      const current = done.records[0] ?? rec!;
+      c.header('X-Resource-Id', String(current.id));
+      if (save) await objects.add(current.id);
+      return c.json(save ? await contentObject(current) : mediaOf(current));
+    }),
+  );
+
+  app.get(
+    '/api/v1/content/_media',
+    guarded(async (c) => {
+      const page = positive(c.req.query('page') ?? '1', 'page', Number.MAX_SAFE_INTEGER);
+      const limit = positive(c.req.query('limit') ?? '20', 'limit', MAX_LIMIT);
+      const total = await objects.count();
+      const ids = await objects.page((page - 1) * limit, limit);
+      const recs = await deps.catalog.getResources(ids);
+      const gone = ids.filter((_, i) => recs[i] === undefined);
+      await objects.remove(gone);
+      const live = recs.filter((r): r is ResourceRecord => r !== undefined);
+      const at = await objects.savedAt(live.map((r) => r.id));
+      const data = live.map((r, i) => withInternal(r, at[i]));
+      return c.json({ total_count: total - gone.length, total_pages: Math.ceil((total - gone.length) / limit), current_page: page, count: data.length, data });
+    }),
+  );
+
+  app.get(
+    '/api/v1/content/_media/:id',
+    guarded(async (c) => {
+      const key = c.req.param('id') ?? '';
+      const id = parseKey(key);
+      if (!(await objects.has(id))) throw new NotFoundError('_media object', key);
+      const rec = await deps.catalog.getResource(id);
+      if (!rec) {
+        await objects.remove([id]);
+        throw new NotFoundError('_media object', key);
+      }
+      return c.json(await contentObject(rec));
+    }),
+  );
+
+  /** The old second step: the upload's answer sent back as a `_media` content object. */
+  app.post(
+    '/api/v1/content/_media',
+    guarded(async (c) => {
+      let body: unknown;
+      try {
+        body = JSON.parse(await readSmallText(c, MAX_JSON_BYTES));
+      } catch (err) {
+        if (err instanceof SyntaxError) throw new InvalidRequestError(`The body is not valid JSON: ${err.message}`);
+        throw err;
+      }
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidRequestError('Expected a JSON object: the _media object the upload answered.');
+      const b = body as Record<string, unknown>;
+      const key = typeof b.id === 'string' ? b.id : typeof b.url === 'string' ? /\/(_media-\d+)\.[^/]*$/.exec(b.url)?.[1] : undefined;
+      if (!key) throw new InvalidRequestError('Expected "id" (like "_media-123") or the "url" the upload answered.');
+      const rec = await deps.catalog.requireResource(parseKey(key));
+      await objects.add(rec.id);
+      return c.json(await contentObject(rec));
+    }),
+  );
+
+  app.get(
+    '/api/unsplash/:id',
+    guarded(async (c) => {
+      throw new InvalidRequestError(
+        `Importing Unsplash photo "${(c.req.param('id') ?? '').slice(0, 60)}" needs an Unsplash source, and none is configured on this server (it assumes no internet access); download the photo and upload it with POST /api/media.`,
+      );
+    }),
+  );
+
+  async function contentObject(rec: ResourceRecord) {
+    const [at] = await objects.savedAt([rec.id]);
+    return withInternal(rec, at);
+  }
+
+  return app;
+}
+
+/** The `_media` object: every field of the content type definition; 0 × 0 for files. */
+export function mediaOf(r: ResourceRecord): FlotiqMedia {
+  const image = r.type === 'image';
+  return {
+    id: `_media-${r.id}`,
+    extension: r.extension,
+    fileName: r.fileName,
+    mimeType: r.mimeType,
+    size: r.size,
+    type: image ? 'image' : 'file',
+    source: r.source === 'unsplash' ? 'unsplash' : 'disk',
+    externalId: '',
+    url: `/image/0x0/_media-${r.id}.${r.extension}`,
+    height: image ? (r.height ?? 0) : 0,
+    width: image ? (r.width ?? 0) : 0,
+  };
+}
+
+/** A content object carries Flotiq's `internal` block besides the fields. */
+function withInternal(r: ResourceRecord, savedAt: number | undefined) {
+  const created = savedAt === undefined ? r.created : new Date(savedAt).toISOString();
+  return {
+    ...mediaOf(r),
+    internal: { contentType: '_media', createdAt: created, updatedAt: r.modified > created ? r.modified : created, deletedAt: '', latestVersion: r.fileVersion },
+  };
+}
+
+function parseKey(key: string): number {
+  const m = KEY.exec(key);
+  if (!m) throw new NotFoundError('_media object', key.slice(0, 60));
+  return Number(m[1]);
+}
+
+function positive(raw: string, name: string, max: number): number {
+  if (!/^\d{1,15}$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
+    throw new InvalidRequestError(`Expected ${name} to be an integer from 1 to ${max} but received ${JSON.stringify(raw.slice(0, 20))}.`);
+  }
+  return Number(raw);
+}
+
+/** Public: Flotiq serves `/image/…` URLs without a token, and its clients embed them in pages. */
+function noFields() {
+  return { title: null, tags: [], visibility: 'public' as const, noExif: false, created: null, modified: null };
+}
+
+function renderError(c: Context, deps: AppDeps, err: unknown): Response {
+  const p = toProblem(err);
+  const status = STATUS[p.code] ?? STATUS_BY_CODE[p.code] ?? 500;
+  if (status >= 500) deps.logger.error({ err, requestId: c.get('requestId'), path: c.req.path }, 'flotiq request failed');
+  const message = p.code === 'internal' ? 'Internal Server Error' : p.detail;
+  return c.json({ code: status, message }, status);
+}

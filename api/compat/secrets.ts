@@ -1,0 +1,32 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Constant-time comparison of secrets (tokens, passwords, signatures). Both sides are
+ * hashed first, so timingSafeEqual always compares 32 bytes: neither the length of the
+ * secret nor the position of the first difference shows in the time taken.
+ */
+export function sameSecret(expected: string, given: string): boolean {
+  return timingSafeEqual(digest(expected), digest(given));
+}
+
+/** Whether `given` is one of `secrets`; every one is compared, so a match's position does not show either. */
+export function anySecret(secrets: readonly string[], given: string): boolean {
+  let ok = false;
+  for (const s of secrets) ok = sameSecret(s, given) || ok;
+  return ok;
+}
+
+/**
+ * The secret of a user, or — for an unknown user — a random one that never matches,
+ * so an unknown user costs the same work as a wrong secret and names cannot be probed.
+ */
+export function secretOf(users: ReadonlyMap<string, string>, user: string): { secret: string; known: boolean } {
+  const secret = users.get(user);
+  return secret === undefined ? { secret: DECOY, known: false } : { secret, known: true };
+}
+
+const DECOY = randomBytes(32).toString('hex');
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
