@@ -6,6 +6,7 @@ import { ResourceService } from '../shared/services/resource-service.js';
 import type { AppDeps, AppEnv } from './deps.js';
 import { errorHandler, problemResponse, toProblem } from './error-handler.js';
 import { bearerAuth } from './middleware/auth.js';
+import { compatRoutes } from './compat/routes.js';
 import { adminRoutes } from './routes/admin.js';
 import { expectContinue } from './middleware/expect-continue.js';
 import { checksumsRoutes } from './routes/checksums.js';
@@ -32,6 +33,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.notFound((c) => problemResponse(c, toProblem(new NotFoundError('route', `${c.req.method} ${c.req.path}`))));
 
   app.route('/', healthRoutes(deps));
+  // The compatibility faces: outside /v1, each authenticates as its system does.
+  app.route('/', compatRoutes(deps));
   // Before the /v1 key check: images are embedded in pages; the route checks keys,
   // signatures and visibility itself.
   app.route('/', imagesRoutes({ ...deps, images: new ImageService(deps) }));
