@@ -6,10 +6,11 @@ import path from 'node:path';
 import { commandLine, failedChecks, markdownSection, printResult, writeSection } from './lib/report.js';
 import { repoRoot } from './lib/proc.js';
 import type { Scenario } from './scenario.js';
+import { metadataRevert } from './scenarios/metadata-revert.js';
 import { preflightChecksums } from './scenarios/preflight-checksums.js';
 import { uploadThroughput } from './scenarios/upload-throughput.js';
 
-const scenarios: Scenario[] = [uploadThroughput, preflightChecksums];
+const scenarios: Scenario[] = [uploadThroughput, preflightChecksums, metadataRevert];
 
 const BENCHMARKS_MD = path.join(repoRoot, 'BENCHMARKS.md');
 
