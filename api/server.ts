@@ -39,16 +39,19 @@ export async function startApi(config: Config, core: Core, redisUrl: string, log
         hostname: config.host,
         serverOptions: {
           // Uploads of gigabytes take long: no limit on a whole request, but the headers
-          // must arrive promptly (slowloris) and a socket idle for 2 minutes is dropped.
+          // must arrive promptly (slowloris) and an idle socket is dropped (below).
           requestTimeout: 0,
-          headersTimeout: 30_000,
+          headersTimeout: config.headersTimeoutMs,
+          // Node enforces headersTimeout only when it sweeps connections (every 30 s by
+          // default): sweep often enough that a short limit is a real one.
+          connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(config.headersTimeoutMs / 4))),
           keepAliveTimeout: 5_000,
         },
       },
       () => resolve(s as Server),
     );
   });
-  server.setTimeout(120_000);
+  server.setTimeout(config.socketIdleTimeoutMs);
   // With a 'checkContinue' listener Node no longer answers `Expect: 100-continue` by
   // itself: the request goes to the app, which sends 100 Continue only when it wants
   // the body (api/middleware/expect-continue.ts) — so a duplicate is refused before a

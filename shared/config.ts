@@ -41,6 +41,29 @@ export interface Config {
   /** How long SIGTERM waits for in-flight requests and active jobs. @defaultValue 30000 */
   readonly shutdownTimeoutMs: number;
   /** Metadata extraction (exiftool-vendored, one ExifTool per worker process). */
+  /**
+   * BullMQ's stalled-job check interval, and the lock a worker holds on an active job
+   * (renewed every half of it). A job whose worker died (SIGKILL, OOM, power) runs
+   * again within about twice this. Smaller recovers sooner but renews locks more
+   * often; a job whose renewal is starved longer than this runs twice, which is
+   * harmless (jobs are idempotent) but wasted work. @defaultValue 30000
+   */
+  readonly stalledIntervalMs: number;
+  /**
+   * Times a job may be interrupted by its worker dying before it fails for good: a
+   * file that crashes every worker that touches it (a decoder bug, memory) must not
+   * crash-loop the fleet forever. Innocent jobs that were merely running when another
+   * job killed the process count too, so leave some room. @defaultValue 2
+   */
+  readonly maxStalledCount: number;
+  /** A client must send complete request headers within this (slowloris). @defaultValue 30000 */
+  readonly headersTimeoutMs: number;
+  /**
+   * A connection with no bytes either way for this long is closed, and a stalled upload
+   * with it (its staged bytes are removed). Uploads may take hours; silence may not.
+   * @defaultValue 120000
+   */
+  readonly socketIdleTimeoutMs: number;
   readonly exiftool: {
     /**
      * exiftool processes of one worker process. More than the jobs that can run at once
@@ -243,6 +266,10 @@ function parseImages(p: Parser, problems: string[]): ImagesConfig {
   }
   const arena = p.str('MALLOC_ARENA_MAX');
   return {
+    stalledIntervalMs: p.int('JOB_STALLED_INTERVAL_MS', 30_000, 500, 3_600_000),
+    maxStalledCount: p.int('JOB_MAX_STALLED', 2, 0, 1000),
+    headersTimeoutMs: p.int('HEADERS_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    socketIdleTimeoutMs: p.int('SOCKET_IDLE_TIMEOUT_MS', 120_000, 100, 86_400_000),
     presets: presets.presets,
     sizes: sizes.sizes,
     urlSecret,

@@ -55,9 +55,11 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
     connection: deps.connection,
     prefix: keyPrefix(deps.redisPrefix),
     concurrency: deps.concurrency,
-    // A job whose worker died is picked up again after this long (stalled-job recovery).
-    stalledInterval: 30_000,
-    maxStalledCount: 2,
+    // A job whose worker died is picked up again once its lock expires and the next
+    // stalled check runs (stalled-job recovery): both follow JOB_STALLED_INTERVAL_MS.
+    stalledInterval: deps.config.stalledIntervalMs,
+    lockDuration: deps.config.stalledIntervalMs,
+    maxStalledCount: deps.config.maxStalledCount,
   });
   ingest.on('error', (err) => deps.logger.error({ err }, 'worker error'));
   ingest.on('closed', () => void queue.close().catch(() => undefined));
@@ -69,7 +71,11 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
       .getResource(resourceId)
       .then((r) => {
         if (r && r.fileVersion === fileVersion && r.status === 'processing' && job.finishedOn) {
-          return deps.catalog.updateResource(resourceId, fileVersion, { status: 'failed', error: err.message, errorCode: 'internal' });
+          // BullMQ's own words ("job stalled more than allowable limit") tell a client nothing.
+          const error = /stalled more than allowable limit/.test(err.message)
+            ? `Processing was cut short ${deps.config.maxStalledCount + 1} times by the worker stopping (crash, out of memory or kill); the file may be what stops it. Upload it again to retry.`
+            : err.message;
+          return deps.catalog.updateResource(resourceId, fileVersion, { status: 'failed', error, errorCode: 'internal' });
         }
         return undefined;
       })
@@ -83,7 +89,7 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
     concurrency: deps.config.images.renderConcurrency,
     stalledInterval: deps.config.stalledIntervalMs,
     lockDuration: deps.config.stalledIntervalMs,
-    maxStalledCount: 2,
+    maxStalledCount: deps.config.maxStalledCount,
   });
   render.on('error', (err) => deps.logger.error({ err }, 'render worker error'));
   return [ingest, render];

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Catalog } from '../catalog/catalog.js';
 import { ConflictError } from '../errors.js';
+import { isRedisUnavailable } from '../redis.js';
 import { ingestJobId, ingestJobOptions } from '../jobs/ingest.js';
 import type { IngestQueue } from '../jobs/queues.js';
 import { bytesIngested, filesIngested } from '../metrics.js';
@@ -13,6 +14,11 @@ import { removeResourceObjects } from './resource-service.js';
 import { InspectStream } from '../upload/inspect-stream.js';
 import { extensionOf, sniffType, type Sniffed } from '../upload/sniff.js';
 import type { UploadFields } from '../upload/upload-fields.js';
+
+/** How long a failed commit's answer waits for its undo before leaving it to the background. */
+const UNDO_WAIT_MS = 2_000;
+/** Undo attempts while Redis is unavailable: about two minutes with the capped backoff. */
+const UNDO_ATTEMPTS = 30;
 
 /** A file whose bytes are in storage but which has no catalog record yet. */
 export interface StagedFile {
@@ -125,15 +131,15 @@ export class UploadService {
       jobId: ingestJobId(s.id, 1),
       declaredType: s.declaredType,
     }));
-    await this.deps.catalog.createResources(records);
-    // The JSON copy in storage lets `reindex` rebuild the catalog; the worker rewrites it
-    // when done. Written before the job exists, so no job can finish (and remove a
-    // duplicate's objects) before it lands.
-    await Promise.allSettled(records.map((r) => writeRecordCopy(this.deps.store, r, {})));
     // The upload's request id rides along in the job, so the worker's log lines for the
     // file carry it (undefined outside an HTTP request, e.g. reindex).
     const requestId = currentRequestId();
     try {
+      await this.deps.catalog.createResources(records);
+      // The JSON copy in storage lets `reindex` rebuild the catalog; the worker rewrites it
+      // when done. Written before the job exists, so no job can finish (and remove a
+      // duplicate's objects) before it lands.
+      await Promise.allSettled(records.map((r) => writeRecordCopy(this.deps.store, r, {})));
       await this.deps.ingestQueue.addBulk(
         records.map((r) => ({
           name: 'ingest',
@@ -142,13 +148,30 @@ export class UploadService {
         })),
       );
     } catch (err) {
-      await Promise.allSettled(records.map((r) => this.deps.catalog.deleteResource(r.id)));
-      await Promise.allSettled(records.map((r) => removeResourceObjects(this.deps.store, r.id)));
+      // Nothing was acknowledged, so nothing may stay: not the records (a MULTI whose
+      // reply was lost when Redis died did run), not the staged bytes. Redis is often
+      // what failed, so the undo keeps trying in the background while it is away; the
+      // orphan sweeper removes what a process that dies meanwhile leaves behind.
+      const undone = this.undo(records);
+      await Promise.race([undone, new Promise((r) => setTimeout(r, UNDO_WAIT_MS).unref())]);
       throw err;
     }
     bytesIngested.inc({ source }, records.reduce((n, r) => n + r.size, 0));
     filesIngested.inc({ source }, records.length);
     return records;
+  }
+
+  /** Removes the records (if they were created) and every stored object of them; retries while Redis is unavailable. */
+  private async undo(records: ResourceRecord[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const results = await Promise.allSettled(records.map((r) => this.deps.catalog.deleteResource(r.id)));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (!failed) break;
+      // Keeping the bytes of a record that may still exist is safer than deleting them under it.
+      if (!isRedisUnavailable(failed.reason) || attempt >= UNDO_ATTEMPTS) return;
+      await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 5_000)).unref());
+    }
+    await Promise.allSettled(records.map((r) => removeResourceObjects(this.deps.store, r.id)));
   }
 }
 

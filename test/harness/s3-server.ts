@@ -8,13 +8,18 @@ export interface S3ServerHandle {
   endpoint: string;
   accessKey: string;
   secretKey: string;
-  stop(): Promise<void>;
+  /** `abrupt`: cut the connections of requests in flight too, as a crash would. */
+  stop(how?: { abrupt?: boolean }): Promise<void>;
 }
 
-/** An S3-protocol server (s3rver) on a free port with its own temp directory. */
-export async function startS3Server(): Promise<S3ServerHandle> {
-  const port = await freePort();
-  const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-s3-'));
+/**
+ * An S3-protocol server (s3rver) on a free port with its own temp directory. Given a
+ * `port` and `directory`, it starts there and `stop()` keeps the directory: a fault
+ * test stops the server and starts it again where it was, objects and all.
+ */
+export async function startS3Server(opts: { port?: number; directory?: string } = {}): Promise<S3ServerHandle> {
+  const port = opts.port ?? (await freePort());
+  const directory = opts.directory ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'mi-s3-')));
   const server = new S3rver({ port, address: '127.0.0.1', silent: true, directory });
   await server.run();
   return {
@@ -22,9 +27,12 @@ export async function startS3Server(): Promise<S3ServerHandle> {
     // s3rver's fixed development credentials.
     accessKey: 'S3RVER',
     secretKey: 'S3RVER',
-    async stop() {
-      await server.close();
-      await fs.rm(directory, { recursive: true, force: true });
+    async stop(how: { abrupt?: boolean } = {}) {
+      const closed = server.close();
+      // A crash, not a shutdown: requests in flight are cut off instead of finishing.
+      if (how.abrupt) server.httpServer?.closeAllConnections();
+      await closed;
+      if (!opts.directory) await fs.rm(directory, { recursive: true, force: true });
     },
   };
 }

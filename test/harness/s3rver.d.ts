@@ -1,4 +1,5 @@
 declare module 's3rver' {
+  import type { Server } from 'node:http';
   interface S3rverOptions {
     port?: number;
     address?: string;
@@ -11,5 +12,7 @@ declare module 's3rver' {
     constructor(options?: S3rverOptions);
     run(): Promise<{ address: string; port: number }>;
     close(): Promise<void>;
+    /** The listening server, once `run()` resolved. */
+    httpServer?: Server;
   }
 }

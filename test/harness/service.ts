@@ -36,10 +36,17 @@ export const TEST_KEY = 'test-key-0123456789abcdef';
  */
 export async function startService(
   storage: StorageKind,
-  opts: { env?: Record<string, string>; worker?: boolean } = {},
+  opts: {
+    env?: Record<string, string>;
+    worker?: boolean;
+    /** A Redis of the test's own (one it can kill) instead of the shared one. */
+    redisUrl?: string;
+    /** An S3 server of the test's own (one it can stop) instead of the shared one. */
+    s3?: { endpoint: string; accessKey: string; secretKey: string };
+  } = {},
 ): Promise<TestService> {
-  const redisUrl = inject('redisUrl');
-  const s3 = inject('s3');
+  const redisUrl = opts.redisUrl ?? inject('redisUrl');
+  const s3 = opts.s3 ?? inject('s3');
   const id = randomBytes(5).toString('hex');
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-test-'));
   const env: Record<string, string> = {

@@ -1,0 +1,144 @@
+// Fault: the worker process is killed with SIGKILL at random instants of the ingest
+// pipeline (verify, dedupe, probe, exiftool, mappings, renditions, record writes), then
+// restarted — again and again. BullMQ's stalled-job recovery must re-run every
+// interrupted job, and the jobs' idempotency must leave exactly one resource per
+// upload and no stored object that the catalog does not account for.
+import { Job, Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INGEST_QUEUE } from '../../shared/jobs/ingest.js';
+import { keyPrefix } from '../../shared/redis.js';
+import { runEntry, type Proc } from '../harness/process.js';
+import { form, startService, type TestService } from '../harness/service.js';
+import { makeJpeg } from '../harness/images.js';
+import { audit, incompleteFiles, sleep, until } from './lib/audit.js';
+import { seededRandom } from './lib/random.js';
+
+const KILLS = 20;
+/** Two workers are killed independently (as in a fleet), halving the wall time. */
+const LOOPS = 2;
+/** Stalled-job check and lock of the worker under test: recovery within ~2 s instead of ~60 s. */
+const STALLED_MS = 1000;
+/**
+ * Kills every ~1 s are far denser than any real fleet sees, so an innocent job can be
+ * caught by more than the default 2 (JOB_MAX_STALLED guards against files that kill
+ * every worker). Here it is raised so the test measures recovery, not that guard.
+ */
+const MAX_STALLED = KILLS;
+
+describe('worker killed with SIGKILL at random points of ingest', () => {
+  let svc: TestService;
+  const procs: Proc[] = [];
+  beforeAll(async () => {
+    svc = await startService('fs', { worker: false, env: { JOB_STALLED_INTERVAL_MS: String(STALLED_MS), JOB_ATTEMPTS: '5' } });
+  });
+  afterAll(async () => {
+    for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await svc?.close();
+  });
+
+  function startWorker(): Proc {
+    const p = runEntry('worker/main.ts', {
+      REDIS_URL: svc.config.redisUrl!,
+      REDIS_PREFIX: svc.config.redisPrefix,
+      DATA_DIR: svc.config.dataDir,
+      STORAGE_DRIVER: 'fs',
+      LOG_LEVEL: 'info',
+      WORKER_CONCURRENCY: '2',
+      JOB_ATTEMPTS: '5',
+      JOB_STALLED_INTERVAL_MS: String(STALLED_MS),
+      JOB_MAX_STALLED: String(MAX_STALLED),
+      // Set here so the worker never re-executes itself to pick an allocator: the pid we kill is the worker.
+      MALLOC_ARENA_MAX: '2',
+      // Two workers run at once: each takes a free metrics port.
+      WORKER_METRICS_PORT: '0',
+    });
+    procs.push(p);
+    return p;
+  }
+
+  let seq = 0;
+  /** Distinct images (a colour and a size per upload), big enough that renditions take a while. */
+  async function uploadBatch(n: number): Promise<number[]> {
+    const files = await Promise.all(
+      Array.from({ length: n }, async () => {
+        const i = seq++;
+        return { name: `kill-${i}.jpg`, data: await makeJpegVariant(i), type: 'image/jpeg' };
+      }),
+    );
+    const res = await svc.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: files }) });
+    expect(res.status).toBe(202);
+    return ((await res.json()) as { resources: { id: number }[] }).resources.map((r) => r.id);
+  }
+
+  it(`every job completes, nothing doubled or orphaned, after ${KILLS} kills`, async () => {
+    const rnd = seededRandom('worker-kill');
+    const uploaded: number[] = [];
+    const killedAt: number[] = [];
+    uploaded.push(...(await uploadBatch(10)));
+    let topping: Promise<void> = Promise.resolve();
+    const topUp = () =>
+      (topping = topping.then(async () => {
+        // Keep work queued, so every kill lands while jobs are active.
+        const recs = await Promise.all(uploaded.map((id) => svc.core.catalog.getResource(id)));
+        if (recs.filter((r) => r?.status === 'processing').length < 6) uploaded.push(...(await uploadBatch(6)));
+      }));
+    const loop = async (kills: number) => {
+      for (let run = 0; run < kills; run++) {
+        await topUp();
+        const w = startWorker();
+        await w.waitFor(/worker started/, 30_000);
+        const delay = rnd.int(50, 1500);
+        killedAt.push(delay);
+        await sleep(delay);
+        w.child.kill('SIGKILL');
+        const exit = await w.exited;
+        expect(exit.signal).toBe('SIGKILL');
+      }
+    };
+    await Promise.all(Array.from({ length: LOOPS }, () => loop(KILLS / LOOPS)));
+    expect(killedAt).toHaveLength(KILLS);
+
+    // The last worker is left alone: stalled jobs are recovered and everything finishes.
+    const last = startWorker();
+    await last.waitFor(/worker started/, 30_000);
+    const done = await until(
+      'every resource to leave "processing"',
+      async () => {
+        const recs = await Promise.all(uploaded.map((id) => svc.core.catalog.getResource(id)));
+        return recs.every((r) => r && r.status !== 'processing') ? recs : undefined;
+      },
+      90_000,
+      250,
+    );
+    last.child.kill('SIGTERM');
+    await last.exited;
+
+    const failed = done.filter((r) => r?.status !== 'ready').map((r) => ({ id: r?.id, error: r?.error }));
+    expect(failed, 'resources not ready after the kills').toEqual([]);
+    const a = await audit(svc.core.catalog, svc.core.store);
+    // No resource doubled: exactly the uploaded ids exist, each checksum once.
+    expect(a.records.map((r) => r.id).sort((x, y) => x - y)).toEqual([...uploaded].sort((x, y) => x - y));
+    expect(new Set(a.records.map((r) => r.checksum)).size).toBe(uploaded.length);
+    expect(a.records.every((r) => r.renditions.length > 0)).toBe(true);
+    expect(a.orphans, 'objects no record accounts for').toEqual([]);
+    expect(a.missing, 'records whose objects are missing').toEqual([]);
+    // Writes cut short by a kill leave temp files beside their target; the sweeper removes
+    // those, here they are only counted (see the orphan-sweeper test).
+    const queue = new Queue(INGEST_QUEUE, { connection: svc.core.redis, prefix: keyPrefix(svc.config.redisPrefix) });
+    const jobs = await Promise.all(a.records.map((r) => Job.fromId(queue, r.jobId)));
+    await queue.close();
+    const stalls = jobs.map((j) => j?.stalledCounter ?? 0);
+    const temp = await incompleteFiles(svc.core.config.storage.driver === 'fs' ? svc.core.config.storage.root : '');
+    console.log(
+      `[worker-kill] seed=${rnd.seed} kills=${KILLS} jobs=${uploaded.length} ready=${done.length - failed.length} lost=0 doubled=0 orphans=${a.orphans.length} temp-files=${temp.length} jobs-interrupted=${stalls.filter((n) => n > 0).length} max-interruptions=${Math.max(...stalls)} delays=${killedAt.join(',')}`,
+    );
+  }, 170_000);
+});
+
+/** A different JPEG per index: colour and size vary, so every upload has its own checksum. */
+function makeJpegVariant(i: number): Promise<Buffer> {
+  return makeJpeg(640 + (i % 7) * 40, 480 + (i % 5) * 30).then((b) => {
+    // Same colour, different bytes: append a JPEG comment-free trailer decoders ignore.
+    return Buffer.concat([b, Buffer.from(`\0kill-${i}`)]);
+  });
+}
