@@ -5,7 +5,10 @@ import { ImageService } from '../shared/services/image-service.js';
 import { ResourceService } from '../shared/services/resource-service.js';
 import type { AppDeps, AppEnv } from './deps.js';
 import { errorHandler, problemResponse, toProblem } from './error-handler.js';
+import { accessLog } from './middleware/access-log.js';
 import { bearerAuth } from './middleware/auth.js';
+import { rateLimit } from './middleware/rate-limit.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { compatRoutes } from './compat/routes.js';
 import { adminRoutes } from './routes/admin.js';
 import { expectContinue } from './middleware/expect-continue.js';
@@ -28,17 +31,20 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const resources = new ResourceService(deps);
 
   app.use('*', requestId({ headerName: 'X-Request-Id', limitLength: 200 }));
+  app.use('*', accessLog(deps.logger));
   app.use('*', expectContinue(UPLOAD_ROUTE));
   app.onError(errorHandler(deps.logger));
   app.notFound((c) => problemResponse(c, toProblem(new NotFoundError('route', `${c.req.method} ${c.req.path}`))));
 
   app.route('/', healthRoutes(deps));
+  app.route('/', metricsRoutes());
   // The compatibility faces: outside /v1, each authenticates as its system does.
   app.route('/', compatRoutes(deps));
   // Before the /v1 key check: images are embedded in pages; the route checks keys,
   // signatures and visibility itself.
   app.route('/', imagesRoutes({ ...deps, images: new ImageService(deps) }));
   app.use('/v1/*', bearerAuth(deps.config.apiKeys));
+  app.use('/v1/*', rateLimit(deps.redis, deps.config.redisPrefix, deps.config.operations.rateLimitPerMinute, deps.logger));
   app.route('/', librariesRoutes(deps));
   app.route('/', filesRoutes(deps));
   app.route('/', resourcesRoutes({ ...deps, resources }));

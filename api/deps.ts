@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import type { Catalog } from '../shared/catalog/catalog.js';
 import type { JobWaiter } from '../shared/jobs/job-waiter.js';
+import type { BulkQueue } from '../shared/jobs/lanes.js';
 import type { IngestQueue } from '../shared/jobs/queues.js';
 import type { RenderWaiter } from '../shared/jobs/render-waiter.js';
 import type { Logger } from '../shared/logger.js';
@@ -16,6 +17,8 @@ export interface AppDeps {
   redis: Redis;
   store: ObjectStore;
   ingestQueue: IngestQueue;
+  /** The bulk lane (shared/jobs/lanes.ts): bulk reverts' fan-out. */
+  bulkQueue: BulkQueue;
   uploads: UploadService;
   waiter: JobWaiter;
   /** On-demand renders for `/image/…` (the worker renders, the API waits). */

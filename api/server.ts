@@ -3,10 +3,12 @@ import { serve } from '@hono/node-server';
 import type { Config } from '../shared/config.js';
 import type { Core } from '../shared/core.js';
 import { JobWaiter } from '../shared/jobs/job-waiter.js';
+import { createBulkQueue } from '../shared/jobs/lanes.js';
 import { createIngestEvents, createIngestQueue } from '../shared/jobs/queues.js';
 import { createRenderEvents, createRenderQueue } from '../shared/jobs/render.js';
 import { RenderWaiter } from '../shared/jobs/render-waiter.js';
 import type { Logger } from '../shared/logger.js';
+import { collectProcessMetrics, trackQueueDepth } from '../shared/metrics.js';
 import { createRedis } from '../shared/redis.js';
 import { UploadService } from '../shared/services/upload-service.js';
 import { createApp } from './app.js';
@@ -28,8 +30,15 @@ export async function startApi(config: Config, core: Core, redisUrl: string, log
   const renderQueue = createRenderQueue(queueRedis, config.redisPrefix);
   const renderEvents = createRenderEvents(renderEventsRedis, config.redisPrefix);
   const renders = new RenderWaiter(renderQueue, renderEvents, core.store, config.jobAttempts);
+  const bulkQueue = createBulkQueue(queueRedis, config.redisPrefix);
+  collectProcessMetrics();
+  const untrack = trackQueueDepth([
+    { lane: 'ingest', queue: ingestQueue },
+    { lane: 'render', queue: renderQueue },
+    { lane: 'bulk', queue: bulkQueue },
+  ]);
   const uploads = new UploadService({ catalog: core.catalog, store: core.store, ingestQueue, jobAttempts: config.jobAttempts });
-  const app = createApp({ config, catalog: core.catalog, redis: core.redis, store: core.store, ingestQueue, uploads, waiter, renders, logger });
+  const app = createApp({ config, catalog: core.catalog, redis: core.redis, store: core.store, ingestQueue, bulkQueue, uploads, waiter, renders, logger });
 
   const server = await new Promise<Server>((resolve) => {
     const s = serve(
@@ -72,7 +81,9 @@ export async function startApi(config: Config, core: Core, redisUrl: string, log
       clearTimeout(timer);
       await waiter.close();
       await events.close();
+      untrack();
       await ingestQueue.close();
+      await bulkQueue.close();
       await renders.close();
       await renderEvents.close();
       await renderQueue.close();

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { RenditionPreset } from './model.js';
 import { DEFAULT_PRESETS_SPEC, parsePresetSpec, parseSizes } from './renditions/presets.js';
+import { isLane, LANES, type Lane } from './jobs/lanes.js';
 
 /**
  * The one place that reads the environment. Every variable is validated here, all
@@ -40,7 +41,6 @@ export interface Config {
   readonly waitMaxSeconds: number;
   /** How long SIGTERM waits for in-flight requests and active jobs. @defaultValue 30000 */
   readonly shutdownTimeoutMs: number;
-  /** Metadata extraction (exiftool-vendored, one ExifTool per worker process). */
   /**
    * BullMQ's stalled-job check interval, and the lock a worker holds on an active job
    * (renewed every half of it). A job whose worker died (SIGKILL, OOM, power) runs
@@ -64,6 +64,7 @@ export interface Config {
    * @defaultValue 120000
    */
   readonly socketIdleTimeoutMs: number;
+  /** Metadata extraction (exiftool-vendored, one ExifTool per worker process). */
   readonly exiftool: {
     /**
      * exiftool processes of one worker process. More than the jobs that can run at once
@@ -94,9 +95,42 @@ export interface Config {
     readonly copernicaTokens: readonly string[];
     readonly flotiqApiKeys: readonly string[];
     readonly connectionsUsers: ReadonlyMap<string, string>;
+    /**
+     * Where Flotiq's Unsplash import (`GET /api/unsplash/{id}`) fetches a photo: a URL
+     * with `{id}` in it (an Unsplash mirror or proxy). Unset: the import answers a clear
+     * error, since no internet access is assumed. @defaultValue undefined
+     */
+    readonly unsplashSourceUrl: string | undefined;
   };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   readonly images: ImagesConfig;
+  readonly operations: OperationsConfig;
+}
+
+/** Running many replicas: lanes, metrics, rate limits, the dashboard, webhooks. */
+export interface OperationsConfig {
+  /** Lanes this worker process serves (shared/jobs/lanes.ts). @defaultValue ingest, render, bulk */
+  readonly workerLanes: readonly Lane[];
+  /**
+   * Bulk-lane jobs one worker process runs at once, in slots of their own beside the
+   * ingest lane's: an upload never waits for a bulk job to finish, it only shares the
+   * CPU with it. Lower it to give uploads the larger share. @defaultValue WORKER_CONCURRENCY
+   */
+  readonly bulkConcurrency: number;
+  /** Bulk-lane jobs started per second, across all worker processes together. @defaultValue 1000 */
+  readonly bulkJobsPerSecond: number;
+  /** Port of a worker process's Prometheus `/metrics`; 0 picks a free one (logged). @defaultValue 9464 */
+  readonly workerMetricsPort: number;
+  /** Requests per minute per API key, shared by all API replicas (Redis); 0 turns the limit off. @defaultValue 6000 */
+  readonly rateLimitPerMinute: number;
+  /** Keys of the queue dashboard at `/admin/queues` (Bearer, or Basic with the key as password); none: no dashboard. */
+  readonly adminKeys: readonly string[];
+  /** HMAC-SHA256 key that signs completion webhooks; unset: webhooks are refused. */
+  readonly webhookSecret: string | undefined;
+  /** How long a webhook receiver may take to answer before the attempt counts as failed. @defaultValue 10000 */
+  readonly webhookTimeoutMs: number;
+  /** Deliveries of one webhook before it is given up (exponential backoff from 1 s). @defaultValue 8 */
+  readonly webhookAttempts: number;
 }
 
 /** Renditions and `/image/…` delivery. */
@@ -232,6 +266,10 @@ export function loadConfig(env: Env = process.env): Config {
     jobAttempts: p.int('JOB_ATTEMPTS', 5, 1, 100),
     waitMaxSeconds: p.int('WAIT_MAX_SECONDS', 60, 0, 3600),
     shutdownTimeoutMs: p.int('SHUTDOWN_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    stalledIntervalMs: p.int('JOB_STALLED_INTERVAL_MS', 30_000, 500, 3_600_000),
+    maxStalledCount: p.int('JOB_MAX_STALLED', 2, 0, 1000),
+    headersTimeoutMs: p.int('HEADERS_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    socketIdleTimeoutMs: p.int('SOCKET_IDLE_TIMEOUT_MS', 120_000, 100, 86_400_000),
     exiftool: {
       maxProcs: p.int('EXIFTOOL_MAX_PROCS', Math.min(workerConcurrency, cpus), 1, 256),
       taskTimeoutMs: p.int('EXIFTOOL_TASK_TIMEOUT_MS', 30_000, 1, 3_600_000),
@@ -245,14 +283,39 @@ export function loadConfig(env: Env = process.env): Config {
       copernicaTokens: p.list('COPERNICA_TOKENS'),
       flotiqApiKeys: p.list('FLOTIQ_API_KEYS'),
       connectionsUsers: p.pairs('CONNECTIONS_USERS'),
+      unsplashSourceUrl: withIdPlaceholder('UNSPLASH_SOURCE_URL', p.url('UNSPLASH_SOURCE_URL', ['http:', 'https:']), problems),
     },
     logLevel: p.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     images: parseImages(p, problems),
+    operations: parseOperations(p, problems, workerConcurrency),
   };
   if (config.maxUploadBytes < 1) problems.push('MAX_UPLOAD_BYTES must be at least 1 byte');
 
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
+}
+
+function parseOperations(p: Parser, problems: string[], workerConcurrency: number): OperationsConfig {
+  const lanes = p.list('WORKER_LANES');
+  const unknown = lanes.filter((l) => !isLane(l));
+  if (unknown.length) problems.push(`WORKER_LANES must be a comma-separated list of ${LANES.join(', ')} (got "${unknown.join(', ')}")`);
+  const adminKeys = p.list('ADMIN_KEYS');
+  if (adminKeys.some((k) => k.length < 16)) problems.push('ADMIN_KEYS: each key must be at least 16 characters');
+  const webhookSecret = p.str('WEBHOOK_SECRET');
+  if (webhookSecret !== undefined && webhookSecret.length < 32) {
+    problems.push(`WEBHOOK_SECRET must be at least 32 characters (e.g. \`openssl rand -hex 32\`); it has ${webhookSecret.length}`);
+  }
+  return {
+    workerLanes: lanes.length === 0 || unknown.length ? LANES : [...new Set(lanes as Lane[])],
+    bulkConcurrency: p.int('BULK_CONCURRENCY', workerConcurrency, 1, 1024),
+    bulkJobsPerSecond: p.int('BULK_JOBS_PER_SECOND', 1000, 1, 1_000_000),
+    workerMetricsPort: p.int('WORKER_METRICS_PORT', 9464, 0, 65535),
+    rateLimitPerMinute: p.int('RATE_LIMIT_PER_MINUTE', 6000, 0, 100_000_000),
+    adminKeys,
+    webhookSecret,
+    webhookTimeoutMs: p.int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 300_000),
+    webhookAttempts: p.int('WEBHOOK_ATTEMPTS', 8, 1, 100),
+  };
 }
 
 function parseImages(p: Parser, problems: string[]): ImagesConfig {
@@ -266,10 +329,6 @@ function parseImages(p: Parser, problems: string[]): ImagesConfig {
   }
   const arena = p.str('MALLOC_ARENA_MAX');
   return {
-    stalledIntervalMs: p.int('JOB_STALLED_INTERVAL_MS', 30_000, 500, 3_600_000),
-    maxStalledCount: p.int('JOB_MAX_STALLED', 2, 0, 1000),
-    headersTimeoutMs: p.int('HEADERS_TIMEOUT_MS', 30_000, 100, 3_600_000),
-    socketIdleTimeoutMs: p.int('SOCKET_IDLE_TIMEOUT_MS', 120_000, 100, 86_400_000),
     presets: presets.presets,
     sizes: sizes.sizes,
     urlSecret,
@@ -377,4 +436,11 @@ function deepFreeze<T>(o: T): T {
     Object.freeze(o);
   }
   return o;
+}
+
+/** A URL template must say where the id goes, or every import would fetch the same photo. */
+function withIdPlaceholder(name: string, url: string | undefined, problems: string[]): string | undefined {
+  if (url === undefined || url.includes('{id}')) return url;
+  problems.push(`${name} must contain {id} where the photo's id goes, e.g. http://mirror.local/photos/{id}.jpg (got "${url}")`);
+  return undefined;
 }

@@ -4,8 +4,10 @@ import './allocator.js';
 import { ConfigError, loadConfig } from '../shared/config.js';
 import { openCore } from '../shared/core.js';
 import { createLogger } from '../shared/logger.js';
+import { collectProcessMetrics } from '../shared/metrics.js';
 import { createRedis } from '../shared/redis.js';
 import { onShutdown } from '../shared/shutdown.js';
+import { startMetricsServer } from './metrics-server.js';
 import { closeWorkers, createWorkers } from './worker.js';
 
 try {
@@ -15,9 +17,15 @@ try {
   const core = await openCore(config, config.redisUrl);
   const connection = createRedis(config.redisUrl, 'worker');
   const workers = createWorkers({ ...core, connection, redisPrefix: config.redisPrefix, logger, concurrency: config.workerConcurrency });
-  logger.info({ concurrency: config.workerConcurrency, storage: config.storage.driver }, 'worker started');
+  collectProcessMetrics();
+  const metrics = await startMetricsServer(config.operations.workerMetricsPort);
+  logger.info(
+    { concurrency: config.workerConcurrency, lanes: config.operations.workerLanes, metricsPort: metrics.port, storage: config.storage.driver },
+    'worker started',
+  );
   onShutdown(logger, async () => {
     await closeWorkers(workers, config.shutdownTimeoutMs);
+    await metrics.close();
     connection.disconnect();
     await core.close();
   });

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Catalog } from '../shared/catalog/catalog.js';
 import type { Config } from '../shared/config.js';
 import { INGEST_QUEUE, type IngestPayload } from '../shared/jobs/ingest.js';
+import { BULK_QUEUE, bulkLimiter, createBulkQueue } from '../shared/jobs/lanes.js';
 import { createIngestQueue } from '../shared/jobs/queues.js';
 import { REPROCESS_BATCH_JOB, type ReprocessBatchPayload } from '../shared/jobs/reprocess-batch.js';
 import { REPROCESS_JOB, type ReprocessPayload } from '../shared/jobs/reprocess.js';
@@ -11,6 +12,7 @@ import { keyPrefix } from '../shared/redis.js';
 import { ReprocessService } from '../shared/services/reprocess-service.js';
 import type { ObjectStore } from '../shared/storage/object-store.js';
 import { endExifTool } from './exiftool.js';
+import { observeJobs } from './job-metrics.js';
 import { RENDER_QUEUE, type RenderPayload } from '../shared/jobs/render.js';
 import { tuneImaging } from './imaging/tuning.js';
 import { ingestProcessor } from './jobs/ingest.js';
@@ -28,45 +30,52 @@ export interface WorkerDeps {
   concurrency: number;
 }
 
-/** The BullMQ workers of this process (one per queue). */
+/**
+ * The BullMQ workers of this process: one per queue of each lane it serves
+ * (WORKER_LANES; shared/jobs/lanes.ts). Each lane has slots of its own, so no kind of
+ * work can starve another.
+ */
 export function createWorkers(deps: WorkerDeps): Worker[] {
   tuneImaging(deps.config, deps.logger);
-  // The ingest queue also carries reverts and bulk-revert fan-out steps (shared/jobs/reprocess.ts).
+  const { workerLanes, bulkConcurrency, bulkJobsPerSecond } = deps.config.operations;
+  const lanes = new Set(workerLanes);
+  // Producers too: a revert of one resource goes on the ingest queue, a bulk revert's
+  // steps and per-resource jobs on the bulk queue.
   const queue = createIngestQueue(deps.connection, deps.redisPrefix);
-  const reprocess = new ReprocessService({ catalog: deps.catalog, ingestQueue: queue, jobAttempts: deps.config.jobAttempts });
+  const bulkQueue = createBulkQueue(deps.connection, deps.redisPrefix);
+  const reprocess = new ReprocessService({ catalog: deps.catalog, ingestQueue: queue, bulkQueue, jobAttempts: deps.config.jobAttempts });
   const processors = {
     ingest: ingestProcessor(deps),
     [REPROCESS_JOB]: reprocessProcessor(deps),
     [REPROCESS_BATCH_JOB]: reprocessBatchProcessor({
       ...deps,
-      queue: queue as never,
+      queue: bulkQueue,
       reprocess,
       chunkSize: deps.config.reprocess.chunkSize,
       maxQueued: deps.config.reprocess.maxQueued,
       jobAttempts: deps.config.jobAttempts,
     }),
   };
+  // By job name, on both the ingest and the bulk queue: a revert is the same work in
+  // either lane, and fan-out steps queued on the ingest queue before lanes existed still run.
   const dispatch = (job: Job) => {
     if (job.name === REPROCESS_JOB) return processors[REPROCESS_JOB](job as Job<ReprocessPayload>);
     if (job.name === REPROCESS_BATCH_JOB) return processors[REPROCESS_BATCH_JOB](job as Job<ReprocessBatchPayload>);
     return processors.ingest(job as Job<IngestPayload>);
   };
-  const ingest = new Worker(INGEST_QUEUE, dispatch, {
+  const common = {
     connection: deps.connection,
     prefix: keyPrefix(deps.redisPrefix),
-    concurrency: deps.concurrency,
     // A job whose worker died is picked up again once its lock expires and the next
     // stalled check runs (stalled-job recovery): both follow JOB_STALLED_INTERVAL_MS.
     stalledInterval: deps.config.stalledIntervalMs,
     lockDuration: deps.config.stalledIntervalMs,
     maxStalledCount: deps.config.maxStalledCount,
-  });
-  ingest.on('error', (err) => deps.logger.error({ err }, 'worker error'));
-  ingest.on('closed', () => void queue.close().catch(() => undefined));
-  ingest.on('failed', (job, err) => {
+  };
+  const recordFailure = (job: Job | undefined, err: Error) => {
     // Covers jobs failed outside the processor (stalled too often): the record must not stay "processing".
     if (!job || job.name === REPROCESS_BATCH_JOB) return;
-    const { resourceId, fileVersion } = job.data;
+    const { resourceId, fileVersion } = job.data as IngestPayload;
     void deps.catalog
       .getResource(resourceId)
       .then((r) => {
@@ -80,19 +89,33 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
         return undefined;
       })
       .catch(() => undefined);
-  });
-  // On-demand renders: a queue and a worker of their own, so a request for an image
-  // never waits behind the ingest backlog (shared/jobs/render.ts).
-  const render = new Worker<RenderPayload>(RENDER_QUEUE, renderProcessor(deps), {
-    connection: deps.connection,
-    prefix: keyPrefix(deps.redisPrefix),
-    concurrency: deps.config.images.renderConcurrency,
-    stalledInterval: deps.config.stalledIntervalMs,
-    lockDuration: deps.config.stalledIntervalMs,
-    maxStalledCount: deps.config.maxStalledCount,
-  });
-  render.on('error', (err) => deps.logger.error({ err }, 'render worker error'));
-  return [ingest, render];
+  };
+
+  const workers: Worker[] = [];
+  if (lanes.has('ingest')) {
+    const ingest = new Worker(INGEST_QUEUE, dispatch, { ...common, concurrency: deps.concurrency });
+    ingest.on('failed', recordFailure);
+    workers.push(ingest);
+  }
+  if (lanes.has('render')) {
+    // On-demand renders: a request is waiting for each (shared/jobs/render.ts).
+    workers.push(new Worker<RenderPayload>(RENDER_QUEUE, renderProcessor(deps), { ...common, concurrency: deps.config.images.renderConcurrency }));
+  }
+  if (lanes.has('bulk')) {
+    const bulk = new Worker(BULK_QUEUE, dispatch, { ...common, concurrency: bulkConcurrency, limiter: bulkLimiter(bulkJobsPerSecond) });
+    bulk.on('failed', recordFailure);
+    workers.push(bulk);
+  }
+  let open = workers.length;
+  for (const w of workers) {
+    w.on('error', (err) => deps.logger.error({ err, queue: w.name }, 'worker error'));
+    observeJobs(w, deps.logger);
+    // The producer queues serve every lane's processors: closed with the last worker.
+    w.on('closed', () => {
+      if (--open === 0) void Promise.all([queue.close(), bulkQueue.close()]).catch(() => undefined);
+    });
+  }
+  return workers;
 }
 
 /** Stop taking jobs; wait for active ones up to `timeoutMs`, then leave them to stalled-job recovery. */

@@ -17,7 +17,7 @@ const MAX_BODY = 16 * 1024;
  */
 export function reprocessRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
-  const service = new ReprocessService({ catalog: deps.catalog, ingestQueue: deps.ingestQueue, jobAttempts: deps.config.jobAttempts });
+  const service = new ReprocessService({ catalog: deps.catalog, ingestQueue: deps.ingestQueue, bulkQueue: deps.bulkQueue, jobAttempts: deps.config.jobAttempts });
 
   app.post('/v1/resources/:id/reprocess', async (c) => {
     const id = parseId(c.req.param('id'));

@@ -24,9 +24,16 @@ export interface BulkRevertRequest extends RevertRequest {
 export class ReprocessService {
   /** The ingest queue carries three job names (ingest, reprocess, reprocess-batch); see shared/jobs/reprocess.ts. */
   private readonly queue: Queue;
+  /**
+   * Where a bulk revert's fan-out steps (and through them its per-resource jobs) go:
+   * the bulk lane's queue (shared/jobs/lanes.ts), rate-limited and served by slots of
+   * its own. Without it (older callers), the ingest queue, as before lanes existed.
+   */
+  private readonly bulk: Queue;
 
-  constructor(private readonly deps: { catalog: Catalog; ingestQueue: IngestQueue; jobAttempts: number }) {
+  constructor(private readonly deps: { catalog: Catalog; ingestQueue: IngestQueue; bulkQueue?: Queue; jobAttempts: number }) {
     this.queue = deps.ingestQueue as unknown as Queue;
+    this.bulk = deps.bulkQueue ?? this.queue;
   }
 
   /**
@@ -92,7 +99,7 @@ export class ReprocessService {
 
   async queueStep(batchId: number, step: number, delay = 0): Promise<void> {
     const data: ReprocessBatchPayload = { batchId, step };
-    await this.queue.add(REPROCESS_BATCH_JOB, data, { ...reprocessBatchJobOptions(), jobId: reprocessBatchJobId(batchId, step), delay });
+    await this.bulk.add(REPROCESS_BATCH_JOB, data, { ...reprocessBatchJobOptions(), jobId: reprocessBatchJobId(batchId, step), delay });
   }
 }
 
