@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'client_aborted'
   | 'rate_limited'
   | 'metadata_timeout'
+  | 'upstream_failed'
   | 'internal';
 
 export class AppError extends Error {
@@ -129,6 +130,13 @@ export class RateLimitedError extends AppError {
   constructor(limit: number, retryAfterSeconds: number) {
     super('rate_limited', `This API key sent more than ${limit} requests in a minute; retry in ${retryAfterSeconds} s (Retry-After), or spread the requests out.`, { limit, retryAfter: retryAfterSeconds });
     this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** A remote source the server was asked to fetch from (Flotiq's Unsplash import) failed or refused. */
+export class UpstreamError extends AppError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('upstream_failed', message, {}, options);
   }
 }
 

@@ -1,9 +1,12 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DEFAULT_LIBRARY } from '../../shared/catalog/catalog.js';
 import { MediaObjectStore } from '../../shared/catalog/media-objects.js';
-import { InvalidRequestError, NoFilePartError, NotFoundError, UnauthorizedError, type ErrorCode } from '../../shared/errors.js';
-import type { ResourceRecord } from '../../shared/model.js';
+import { InvalidRequestError, NoFilePartError, NotFoundError, UnauthorizedError, UpstreamError, type ErrorCode } from '../../shared/errors.js';
+import type { Library, ResourceRecord } from '../../shared/model.js';
+import type { StagedFile } from '../../shared/services/upload-service.js';
 import { parseFlag } from '../../shared/upload/upload-fields.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { STATUS_BY_CODE, toProblem } from '../error-handler.js';
@@ -15,6 +18,8 @@ const SOURCE = 'flotiq';
 const KEY = /^_media-(\d{1,15})$/;
 const MAX_JSON_BYTES = 64 * 1024;
 const MAX_LIMIT = 1000;
+/** How long the Unsplash source may take to send a photo (a hung source must not hold the request for ever). */
+const UNSPLASH_TIMEOUT_MS = 30_000;
 
 /**
  * The one table from our error codes to Flotiq's statuses; codes not listed keep the
@@ -90,13 +95,7 @@ export function flotiqRoutes(deps: AppDeps) {
         await deps.uploads.discard(staged);
         throw err;
       }
-      const [rec] = await deps.uploads.commit([asFile ? { ...s, sniffed: { ...s.sniffed, type: 'file' } } : s], noFields(), library, SOURCE);
-      c.header('X-Resource-Id', String(rec!.id));
-      const done = await settle(c, deps, [rec!], deps.config.waitMaxSeconds);
-      const current = done.records[0] ?? rec!;
-      c.header('X-Resource-Id', String(current.id));
-      if (save) await objects.add(current.id);
-      return c.json(save ? await contentObject(current) : mediaOf(current));
+      return ingest(c, library, asFile ? { ...s, sniffed: { ...s.sniffed, type: 'file' } } : s, { save, source: SOURCE });
     }),
   );
 
@@ -111,8 +110,8 @@ export function flotiqRoutes(deps: AppDeps) {
       const gone = ids.filter((_, i) => recs[i] === undefined);
       await objects.remove(gone);
       const live = recs.filter((r): r is ResourceRecord => r !== undefined);
-      const at = await objects.savedAt(live.map((r) => r.id));
-      const data = live.map((r, i) => withInternal(r, at[i]));
+      const details = await objects.details(live.map((r) => r.id));
+      const data = live.map((r, i) => withInternal(r, details[i]!));
       return c.json({ total_count: total - gone.length, total_pages: Math.ceil((total - gone.length) / limit), current_page: page, count: data.length, data });
     }),
   );
@@ -153,25 +152,83 @@ export function flotiqRoutes(deps: AppDeps) {
     }),
   );
 
+  /**
+   * Flotiq's Unsplash import: the photo is fetched from UNSPLASH_SOURCE_URL (`{id}`
+   * replaced) and ingested like an upload, `source: "unsplash"` and `externalId` set.
+   * Without a configured source it answers a clear error: no internet access is assumed.
+   */
   app.get(
     '/api/unsplash/:id',
     guarded(async (c) => {
-      throw new InvalidRequestError(
-        `Importing Unsplash photo "${(c.req.param('id') ?? '').slice(0, 60)}" needs an Unsplash source, and none is configured on this server (it assumes no internet access); download the photo and upload it with POST /api/media.`,
-      );
+      const externalId = c.req.param('id') ?? '';
+      const template = deps.config.compat.unsplashSourceUrl;
+      if (!template) {
+        throw new InvalidRequestError(
+          `Importing Unsplash photo "${externalId.slice(0, 60)}" needs an Unsplash source, and none is configured on this server (UNSPLASH_SOURCE_URL; no internet access is assumed); download the photo and upload it with POST /api/media.`,
+        );
+      }
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(externalId)) {
+        throw new InvalidRequestError(`Expected an Unsplash photo id (1-64 letters, digits, "_" or "-") but received ${JSON.stringify(externalId.slice(0, 60))}.`);
+      }
+      const save = parseFlag('save', c.req.query('save') ?? '0');
+      const library = await deps.catalog.getLibrary(DEFAULT_LIBRARY);
+      const url = template.replaceAll('{id}', externalId);
+      let res: Response;
+      try {
+        res = await fetch(url, { signal: AbortSignal.timeout(UNSPLASH_TIMEOUT_MS) });
+      } catch (err) {
+        throw new UpstreamError(`The Unsplash source did not answer for photo "${externalId}": ${(err as Error).message}`, { cause: err });
+      }
+      if (res.status === 404) {
+        await res.body?.cancel();
+        throw new NotFoundError('Unsplash photo', externalId);
+      }
+      if (!res.ok || !res.body) {
+        await res.body?.cancel();
+        throw new UpstreamError(`The Unsplash source answered ${res.status} for photo "${externalId}".`);
+      }
+      const type = res.headers.get('content-type')?.split(';')[0]?.trim() || null;
+      const body = Readable.fromWeb(res.body as WebReadableStream);
+      const ac = new AbortController();
+      let staged: StagedFile;
+      try {
+        staged = await deps.uploads.stage({ fileName: `${externalId}.jpg`, declaredType: type, stream: body }, library.maxUploadBytes ?? deps.config.maxUploadBytes, ac.signal);
+      } catch (err) {
+        ac.abort();
+        body.destroy();
+        throw err;
+      }
+      if (staged.sniffed.type !== 'image') {
+        await deps.uploads.discard([staged]);
+        throw new UpstreamError(`The Unsplash source sent ${staged.sniffed.mimeType} for photo "${externalId}", not an image.`);
+      }
+      return ingest(c, library, staged, { save, source: 'unsplash', externalId });
     }),
   );
 
+  /** Commit one staged file, wait for it to be processed, answer its `_media` object (a content object with `save`). */
+  async function ingest(c: Context, library: Library, staged: StagedFile, opts: { save: boolean; source: string; externalId?: string }) {
+    const [rec] = await deps.uploads.commit([staged], noFields(), library, opts.source);
+    c.header('X-Resource-Id', String(rec!.id));
+    if (opts.externalId) await objects.setExternalId(rec!.id, opts.externalId);
+    const done = await settle(c, deps, [rec!], deps.config.waitMaxSeconds);
+    const current = done.records[0] ?? rec!;
+    c.header('X-Resource-Id', String(current.id));
+    if (opts.save) await objects.add(current.id);
+    const [detail] = await objects.details([current.id]);
+    return c.json(opts.save ? withInternal(current, detail!) : mediaOf(current, detail!.externalId));
+  }
+
   async function contentObject(rec: ResourceRecord) {
-    const [at] = await objects.savedAt([rec.id]);
-    return withInternal(rec, at);
+    const [detail] = await objects.details([rec.id]);
+    return withInternal(rec, detail!);
   }
 
   return app;
 }
 
 /** The `_media` object: every field of the content type definition; 0 × 0 for files. */
-export function mediaOf(r: ResourceRecord): FlotiqMedia {
+export function mediaOf(r: ResourceRecord, externalId = ''): FlotiqMedia {
   const image = r.type === 'image';
   return {
     id: `_media-${r.id}`,
@@ -181,7 +238,7 @@ export function mediaOf(r: ResourceRecord): FlotiqMedia {
     size: r.size,
     type: image ? 'image' : 'file',
     source: r.source === 'unsplash' ? 'unsplash' : 'disk',
-    externalId: '',
+    externalId,
     url: `/image/0x0/_media-${r.id}.${r.extension}`,
     height: image ? (r.height ?? 0) : 0,
     width: image ? (r.width ?? 0) : 0,
@@ -189,10 +246,10 @@ export function mediaOf(r: ResourceRecord): FlotiqMedia {
 }
 
 /** A content object carries Flotiq's `internal` block besides the fields. */
-function withInternal(r: ResourceRecord, savedAt: number | undefined) {
-  const created = savedAt === undefined ? r.created : new Date(savedAt).toISOString();
+function withInternal(r: ResourceRecord, detail: { savedAt: number | undefined; externalId: string }) {
+  const created = detail.savedAt === undefined ? r.created : new Date(detail.savedAt).toISOString();
   return {
-    ...mediaOf(r),
+    ...mediaOf(r, detail.externalId),
     internal: { contentType: '_media', createdAt: created, updatedAt: r.modified > created ? r.modified : created, deletedAt: '', latestVersion: r.fileVersion },
   };
 }

@@ -28,10 +28,20 @@ export class MediaObjectStore {
     return (await this.redis.zscore(this.key, String(resourceId))) !== null;
   }
 
-  async savedAt(resourceIds: number[]): Promise<(number | undefined)[]> {
+  /** The id of the photo at its source (Unsplash), for resources imported from one. */
+  async setExternalId(resourceId: number, externalId: string): Promise<void> {
+    await this.redis.hset(`${this.key}:external`, String(resourceId), externalId);
+  }
+
+  /** When each was saved as a content object (undefined: not saved), and its external id ('' when none). */
+  async details(resourceIds: number[]): Promise<{ savedAt: number | undefined; externalId: string }[]> {
     if (resourceIds.length === 0) return [];
-    const vals = await this.redis.hmget(`${this.key}:at`, ...resourceIds.map(String));
-    return vals.map((v) => (v === null ? undefined : Number(v)));
+    const ids = resourceIds.map(String);
+    const res = (await this.redis.pipeline().hmget(`${this.key}:at`, ...ids).hmget(`${this.key}:external`, ...ids).exec()) ?? [];
+    for (const [err] of res) if (err) throw err;
+    const at = res[0]![1] as (string | null)[];
+    const ext = res[1]![1] as (string | null)[];
+    return ids.map((_, i) => ({ savedAt: at[i] == null ? undefined : Number(at[i]), externalId: ext[i] ?? '' }));
   }
 
   async count(): Promise<number> {
@@ -45,6 +55,6 @@ export class MediaObjectStore {
 
   async remove(resourceIds: number[]): Promise<void> {
     if (resourceIds.length === 0) return;
-    await this.redis.multi().zrem(this.key, ...resourceIds.map(String)).hdel(`${this.key}:at`, ...resourceIds.map(String)).exec();
+    await this.redis.multi().zrem(this.key, ...resourceIds.map(String)).hdel(`${this.key}:at`, ...resourceIds.map(String)).hdel(`${this.key}:external`, ...resourceIds.map(String)).exec();
   }
 }

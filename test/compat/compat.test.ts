@@ -4,6 +4,8 @@
 // ResourceSpace shell example by curl. Each test also checks the resource behind the
 // answer really went through the pipeline: metadata, renditions, de-duplication.
 import { execFile, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -57,10 +59,21 @@ type FlotiqMedia = Record<string, unknown> & { id: string; url: string };
 describe('compatibility faces', () => {
   let svc: TestService;
   let tmp: string;
+  /** A stand-in for Unsplash on a local port: its photos, by id; 404 for the rest. */
+  let unsplash: http.Server;
+  const unsplashPhotos = new Map<string, Buffer>();
 
   beforeAll(async () => {
+    unsplash = http.createServer((req, res) => {
+      const photo = unsplashPhotos.get(/^\/photos\/([^/]+)\.jpg$/.exec(req.url ?? '')?.[1] ?? '');
+      if (!photo) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'image/jpeg' }).end(photo);
+    });
+    await new Promise<void>((resolve) => unsplash.listen(0, '127.0.0.1', resolve));
+    const { port } = unsplash.address() as AddressInfo;
     svc = await startService('fs', {
       env: {
+        UNSPLASH_SOURCE_URL: `http://127.0.0.1:${port}/photos/{id}.jpg`,
         RESOURCESPACE_USERS: `${RS_USER}:${RS_KEY},bob:another-key-0123456789`,
         COPERNICA_TOKENS: COPERNICA_TOKEN,
         FLOTIQ_API_KEYS: FLOTIQ_KEY,
@@ -74,6 +87,7 @@ describe('compatibility faces', () => {
   });
   afterAll(async () => {
     await svc?.close();
+    unsplash?.close();
     if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
   });
 
@@ -311,7 +325,7 @@ describe('compatibility faces', () => {
       expect((await flotiq(`/api/v1/content/_media/${media.id}`)).status).toBe(200);
     });
 
-    it('type=image for bytes that are no image: 400, nothing kept; a bad token: 401; Unsplash without a source: a clear 400', async () => {
+    it('type=image for bytes that are no image: 400, nothing kept; a bad token: 401', async () => {
       const before = await svc.core.catalog.countResources();
       const notImage = await flotiqUpload(await file('fake.jpg', 'just text'), 'image', 1);
       expect(notImage.status).toBe(400);
@@ -321,10 +335,34 @@ describe('compatibility faces', () => {
       const denied = await flotiqUpload(await file('x.txt', 'x'), 'file', 1, { 'X-AUTH-TOKEN': 'wrong' });
       expect(denied.status).toBe(401);
       expect(await denied.json()).toMatchObject({ code: 401 });
+    });
 
-      const unsplash = await flotiq('/api/unsplash/abc123');
-      expect(unsplash.status).toBe(400);
-      expect((await unsplash.json()).message).toMatch(/Unsplash source/);
+    it('the Unsplash import fetches from the configured source: an image upload with source "unsplash" and its externalId; 404 for an unknown photo', async () => {
+      const { bytes, make } = await photo(90, 60);
+      unsplashPhotos.set('Xk9-photo_1', bytes);
+      const res = await flotiq('/api/unsplash/Xk9-photo_1?save=1');
+      expect(res.status).toBe(200);
+      const media = (await res.json()) as FlotiqMedia;
+      expect(media).toMatchObject({ source: 'unsplash', externalId: 'Xk9-photo_1', type: 'image', width: 90, height: 60, size: bytes.length, extension: 'jpg', internal: { contentType: '_media' } });
+      const id = Number(media.id.slice('_media-'.length));
+      expect((await resource(id)).metadata['EXIF:Make']).toBe(make);
+      expect(await (await flotiq(`/api/v1/content/_media/${media.id}`)).json()).toMatchObject({ externalId: 'Xk9-photo_1' });
+
+      const missing = await flotiq('/api/unsplash/no-such-photo');
+      expect(missing.status).toBe(404);
+      expect(await missing.json()).toMatchObject({ code: 404 });
+    });
+
+    it('without UNSPLASH_SOURCE_URL the Unsplash import answers a clear 400 and fetches nothing', async () => {
+      const bare = await startService('fs', { worker: false, env: { FLOTIQ_API_KEYS: FLOTIQ_KEY } });
+      try {
+        const res = await fetch(`${bare.url}/api/unsplash/abc123`, { headers: { 'X-AUTH-TOKEN': FLOTIQ_KEY } });
+        expect(res.status).toBe(400);
+        expect((await res.json()).message).toMatch(/needs an Unsplash source, and none is configured on this server \(UNSPLASH_SOURCE_URL/);
+        expect(await bare.core.catalog.countResources()).toBe(0);
+      } finally {
+        await bare.close();
+      }
     });
   });
 
@@ -378,6 +416,21 @@ describe('compatibility faces', () => {
       const again = await curl(['-u', auth, '-H', `Slug: ${slug}`, '-H', 'Content-Type: image/jpeg', '--data-binary', `@${await file('other.jpg', (await photo()).bytes)}`, feed()]);
       expect(again.status).toBe(409);
       expect(atom.parse(again.body).error).toMatchObject({ errorCode: 'ItemExists' });
+    });
+
+    it('8 concurrent uploads under one label: exactly one 201, the others 409, one resource kept', async () => {
+      const label = `race-${randomBytes(3).toString('hex')}.jpg`;
+      const bodies = await Promise.all(Array.from({ length: 8 }, () => photo()));
+      const answers = await Promise.all(
+        bodies.map(({ bytes }) =>
+          fetch(feed(), { method: 'POST', body: new Uint8Array(bytes), headers: { authorization: `Basic ${Buffer.from(auth).toString('base64')}`, slug: label, 'content-type': 'image/jpeg' } }),
+        ),
+      );
+      const statuses = answers.map((r) => r.status).sort();
+      expect(statuses).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
+      const lib = await svc.core.catalog.getLibrary(`connections-${CX_USER}`);
+      const all = (await svc.core.catalog.listResources({ library: lib.id, limit: 1000 })).items;
+      expect(all.filter((r) => r.title === label)).toHaveLength(1);
     });
 
     it('an Atom entry alone creates the file\'s metadata without binary data', async () => {
