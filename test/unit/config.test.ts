@@ -41,6 +41,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ RESOURCESPACE_USERS: 'nocolon' })).toThrow(/RESOURCESPACE_USERS must be a comma-separated list of user:secret pairs/);
   });
 
+  it('takes UNSPLASH_SOURCE_URL only as an http(s) URL with {id} in it', () => {
+    expect(loadConfig({}).compat.unsplashSourceUrl).toBeUndefined();
+    expect(loadConfig({ UNSPLASH_SOURCE_URL: 'http://mirror.local/photos/{id}.jpg' }).compat.unsplashSourceUrl).toBe('http://mirror.local/photos/{id}.jpg');
+    expect(() => loadConfig({ UNSPLASH_SOURCE_URL: 'http://mirror.local/photos/latest.jpg' })).toThrow(/UNSPLASH_SOURCE_URL must contain \{id\}/);
+    expect(() => loadConfig({ UNSPLASH_SOURCE_URL: 'ftp://mirror.local/{id}' })).toThrow(/UNSPLASH_SOURCE_URL must be a URL starting with http:\/\/ or https:\/\//);
+  });
+
   it.each([
     ['1048576', 1048576],
     ['512K', 512 * 1024],
