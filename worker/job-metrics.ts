@@ -9,6 +9,9 @@ import { jobDuration, jobFailures } from '../shared/metrics.js';
  */
 export function observeJobs(worker: Worker, logger: Logger): void {
   const queue = worker.name;
+  worker.on('active', (job: Job) => {
+    logger.debug({ queue, job: job.name, jobId: job.id, requestId: requestIdOf(job) }, 'job started');
+  });
   worker.on('completed', (job: Job) => {
     const seconds = elapsed(job);
     if (seconds !== undefined) jobDuration.observe({ queue, job: job.name, outcome: 'completed' }, seconds);
