@@ -1,0 +1,99 @@
+// Priority lanes (shared/jobs/lanes.ts): WORKER_LANES picks what a worker process
+// serves; the bulk lane is rate-limited across workers and never holds up an upload.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Worker } from 'bullmq';
+import { ConfigError, loadConfig } from '../../shared/config.js';
+import { BULK_QUEUE, createBulkQueue, LANE_QUEUES, laneOf, type BulkQueue } from '../../shared/jobs/lanes.js';
+import { REPROCESS_JOB } from '../../shared/jobs/reprocess.js';
+import { createLogger } from '../../shared/logger.js';
+import { createRedis } from '../../shared/redis.js';
+import { closeWorkers, createWorkers } from '../../worker/worker.js';
+import { form, startService, type TestService } from '../harness/service.js';
+
+describe('WORKER_LANES', () => {
+  it('defaults to every lane and names what it does not know', () => {
+    expect(loadConfig({}).operations.workerLanes).toEqual(['ingest', 'render', 'bulk']);
+    expect(loadConfig({ WORKER_LANES: ' render , bulk,render' }).operations.workerLanes).toEqual(['render', 'bulk']);
+    expect(() => loadConfig({ WORKER_LANES: 'ingest,uploads' })).toThrow(ConfigError);
+    expect(() => loadConfig({ WORKER_LANES: 'ingest,uploads' })).toThrow(/WORKER_LANES must be a comma-separated list of ingest, render, bulk \(got "uploads"\)/);
+    expect(laneOf('ingest')).toBe('ingest');
+    expect(laneOf(BULK_QUEUE)).toBe('bulk');
+    expect(Object.values(LANE_QUEUES).flat()).toHaveLength(3);
+  });
+});
+
+describe('lanes at work', () => {
+  let svc: TestService;
+  let bulkQueue: BulkQueue;
+  const extra: Worker[] = [];
+  const connection = createRedis(inject('redisUrl'), 'worker');
+  beforeAll(async () => {
+    // The API only; workers are started per test with the lanes it needs.
+    svc = await startService('fs', { worker: false, env: { BULK_JOBS_PER_SECOND: '5', WORKER_CONCURRENCY: '4' } });
+    bulkQueue = createBulkQueue(svc.core.redis, svc.config.redisPrefix);
+  });
+  afterAll(async () => {
+    await closeWorkers(extra, 2000);
+    await bulkQueue?.close();
+    connection.disconnect();
+    await svc?.close();
+  });
+
+  function startWorkers(lanes: string): Worker[] {
+    const config = loadConfig({ ...process.env, ...svcEnv(svc), WORKER_LANES: lanes });
+    const ws = createWorkers({ ...svc.core, config, connection, redisPrefix: config.redisPrefix, logger: createLogger('silent', 't'), concurrency: 4 });
+    extra.push(...ws);
+    return ws;
+  }
+
+  it('a worker started for the bulk lane serves only the bulk queue: uploads wait for an ingest worker', async () => {
+    const bulkOnly = startWorkers('bulk');
+    expect(bulkOnly.map((w) => w.name)).toEqual([BULK_QUEUE]);
+    const res = await svc.fetch('/v1/libraries/default/files?wait=1', { method: 'POST', body: form({ file: { name: 'a.txt', data: `lane ${randomBytes(6).toString('hex')}` } }) });
+    expect(res.status).toBe(202);
+    const ingestOnly = startWorkers('ingest');
+    expect(ingestOnly.map((w) => w.name)).toEqual(['ingest']);
+    const [{ jobId }] = ((await res.json()) as { resources: { jobId: string }[] }).resources as [{ jobId: string }];
+    expect((await svc.fetch(`/v1/jobs/${jobId}/wait?timeout=20`)).status).toBe(204);
+  });
+
+  it('rate-limits the bulk lane, while an upload arriving behind a bulk backlog is done at once', async () => {
+    // 20 bulk jobs (reverts of resources that do not exist: each ends at once) at 5 per second.
+    const jobs = Array.from({ length: 20 }, (_, i) => ({
+      name: REPROCESS_JOB,
+      data: { resourceId: 900_000_000 + i, fileVersion: 1, reread: false, renditions: false },
+      opts: { jobId: `ingest-${900_000_000 + i}-1-b1` },
+    }));
+    const started = Date.now();
+    await bulkQueue.addBulk(jobs);
+    const upload = await svc.fetch('/v1/libraries/default/files?wait=20', { method: 'POST', body: form({ file: { name: 'b.txt', data: `fast ${randomBytes(6).toString('hex')}` } }) });
+    expect(upload.status).toBe(204);
+    const uploadMs = Date.now() - started;
+    const bulkLeft = (await bulkQueue.getJobCounts('waiting', 'delayed', 'active')) as Record<string, number>;
+    expect(Object.values(bulkLeft).reduce((a, b) => a + b, 0), 'bulk jobs still queued when the upload was done').toBeGreaterThan(0);
+    for (;;) {
+      const c = await bulkQueue.getJobCounts('completed');
+      if (c.completed! >= 20) break;
+      if (Date.now() - started > 20_000) throw new Error(`bulk jobs not done: ${JSON.stringify(c)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const bulkMs = Date.now() - started;
+    // 20 jobs at 5/s: at least three full windows after the first.
+    expect(bulkMs).toBeGreaterThanOrEqual(2_900);
+    expect(uploadMs).toBeLessThan(bulkMs);
+  });
+});
+
+/** The environment the test service was configured from, rebuilt from its config. */
+function svcEnv(svc: TestService): Record<string, string> {
+  const c = svc.config;
+  return {
+    REDIS_PREFIX: c.redisPrefix,
+    DATA_DIR: c.dataDir,
+    STORAGE_DRIVER: 'fs',
+    BULK_JOBS_PER_SECOND: String(c.operations.bulkJobsPerSecond),
+    LOG_LEVEL: 'silent',
+    JOB_ATTEMPTS: '2',
+  };
+}
