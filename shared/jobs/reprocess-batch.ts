@@ -6,7 +6,7 @@ import type { JobsOptions } from 'bullmq';
  * resource (low priority), moves the cursor, and queues its own successor. Each run is
  * short, so it never holds a worker slot long, and a batch over 100 million resources
  * is a chain of small steps. Processor: worker/jobs/reprocess-batch.ts. It runs on the
- * ingest queue (see shared/jobs/reprocess.ts for why).
+ * bulk lane's queue (shared/jobs/lanes.ts), like the jobs it enqueues.
  */
 export const REPROCESS_BATCH_JOB = 'reprocess-batch';
 

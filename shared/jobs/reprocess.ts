@@ -5,10 +5,10 @@ import type { IngestPayload } from './ingest.js';
  * Revert: process a stored original again, as if it had been uploaded again (without
  * `no_exif`), with no new upload. Processor: worker/jobs/reprocess.ts.
  *
- * It runs on the ingest queue, under its own job name, so that BullMQ's priorities
- * order it against uploads: a bulk revert's jobs carry a low priority and every upload
- * (no priority: BullMQ runs those first) overtakes them. A queue of its own would split
- * the workers' slots instead of ordering the work.
+ * A revert of one resource asked for through the API runs on the ingest queue (someone
+ * is waiting for it); a bulk revert's jobs run on the bulk lane's queue
+ * (shared/jobs/lanes.ts), with slots of their own and a rate limit, so neither uploads
+ * nor the bulk revert can starve the other.
  */
 export const REPROCESS_JOB = 'reprocess';
 

@@ -7,7 +7,7 @@ import type { ReprocessService } from '../../shared/services/reprocess-service.j
 
 export interface ReprocessBatchDeps {
   catalog: Catalog;
-  /** The ingest queue, where the resources' jobs go. */
+  /** The bulk lane's queue, where the resources' jobs go (shared/jobs/lanes.ts). */
   queue: Queue;
   reprocess: ReprocessService;
   logger: Logger;
