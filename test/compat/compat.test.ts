@@ -2,7 +2,8 @@
 // clients: ResourceSpace and Copernica by their PHP/cURL examples run with a real PHP
 // CLI, Flotiq by its Node form-data + fetch example, IBM Connections and the
 // ResourceSpace shell example by curl. Each test also checks the resource behind the
-// answer really went through the pipeline: metadata, renditions, de-duplication.
+// answer really went through the pipeline: metadata, renditions, de-duplication —
+// on both stores, since every face rides the same core.
 import { execFile, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,7 +19,7 @@ import FormData from 'form-data';
 import libmime from 'libmime';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type TestService } from '../harness/service.js';
+import { startService, type StorageKind, type TestService } from '../harness/service.js';
 
 const run = promisify(execFile);
 const CLIENTS = path.join(import.meta.dirname, 'clients');
@@ -56,7 +57,7 @@ interface Rec extends Record<string, unknown> {
 type Attrs = Record<string, string>;
 type FlotiqMedia = Record<string, unknown> & { id: string; url: string };
 
-describe('compatibility faces', () => {
+describe.each<StorageKind>(['fs', 's3'])('compatibility faces (%s store)', (storage) => {
   let svc: TestService;
   let tmp: string;
   /** A stand-in for Unsplash on a local port: its photos, by id; 404 for the rest. */
@@ -71,7 +72,7 @@ describe('compatibility faces', () => {
     });
     await new Promise<void>((resolve) => unsplash.listen(0, '127.0.0.1', resolve));
     const { port } = unsplash.address() as AddressInfo;
-    svc = await startService('fs', {
+    svc = await startService(storage, {
       env: {
         UNSPLASH_SOURCE_URL: `http://127.0.0.1:${port}/photos/{id}.jpg`,
         RESOURCESPACE_USERS: `${RS_USER}:${RS_KEY},bob:another-key-0123456789`,
@@ -317,6 +318,9 @@ describe('compatibility faces', () => {
       const media = (await res.json()) as FlotiqMedia;
       expect(media).toMatchObject({ type: 'file', width: 0, height: 0, extension: 'pdf', mimeType: 'application/pdf' });
       expect(media.internal).toBeUndefined();
+      const original = await fetch(svc.url + media.url);
+      expect(original.status).toBe(200);
+      expect(original.headers.get('content-type')).toMatch(/^application\/pdf/);
       expect((await flotiq(`/api/v1/content/_media/${media.id}`)).status).toBe(404);
 
       const saved = await flotiq('/api/v1/content/_media', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(media) });
@@ -407,6 +411,10 @@ describe('compatibility faces', () => {
       const media = await fetch(enclosure['@_href']!);
       expect(media.status).toBe(200);
       expect(sha256(new Uint8Array(await media.arrayBuffer()))).toBe(sha256(bytes));
+
+      const again1 = await curl(['-u', auth, res.headers.location!]);
+      expect(again1.status).toBe(200);
+      expect(atom.parse(again1.body).entry).toMatchObject({ uuid: id, label: 'Élève à la plage.jpg', visibility: 'public' });
 
       const rec = await resource(id);
       expect(rec).toMatchObject({ status: 'ready', title: 'Élève à la plage.jpg', tags: ['beach', 'summer'], visibility: 'public', created: new Date(created).toISOString(), width: 120, height: 90 });
