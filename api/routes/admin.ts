@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { InvalidRequestError } from '../../shared/errors.js';
+import { DEFAULT_GRACE_SECONDS, OrphanSweeper } from '../../shared/services/orphan-sweeper.js';
 import { ReindexService } from '../../shared/services/reindex.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 
@@ -34,6 +35,35 @@ export function adminRoutes(deps: AppDeps) {
     }
     const page = await reindex.run({ fromShard: Number(body?.fromShard ?? 0), shards: Number(body?.shards ?? DEFAULT_SHARDS) });
     return c.json(page);
+  });
+
+  // Orphans (issue 9): `POST /v1/admin/sweep` removes objects no record accounts for,
+  // older than `graceSeconds` (default a day), paged by shard like reindex;
+  // `GET /v1/admin/check?cursor=&limit=` lists records whose objects are missing.
+  const sweeper = new OrphanSweeper(deps);
+  app.post('/v1/admin/sweep', async (c) => {
+    const text = await c.req.text();
+    let body: Record<string, unknown> = {};
+    if (text.trim() !== '') {
+      try {
+        body = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        throw new InvalidRequestError('Expected a JSON object such as {"fromShard":0,"shards":256,"graceSeconds":86400,"dryRun":true} (or no body) but the body is not valid JSON.');
+      }
+    }
+    return c.json(
+      await sweeper.sweep({
+        fromShard: Number(body.fromShard ?? 0),
+        shards: Number(body.shards ?? DEFAULT_SHARDS),
+        graceSeconds: Number(body.graceSeconds ?? DEFAULT_GRACE_SECONDS),
+        dryRun: body.dryRun === true,
+        removeUnindexed: body.removeUnindexed === true,
+      }),
+    );
+  });
+  app.get('/v1/admin/check', async (c) => {
+    const cursor = c.req.query('cursor');
+    return c.json(await sweeper.check({ limit: Number(c.req.query('limit') ?? 500), ...(cursor ? { cursor } : {}) }));
   });
 
   return app;

@@ -125,6 +125,24 @@ export class FsObjectStore implements ObjectStore {
     return this.file(key);
   }
 
+  async removeAbandonedWrites(prefix: string, olderThan: Date): Promise<number> {
+    // A SIGKILL between createWriteStream and rename leaves the temp file for good.
+    const slash = prefix.lastIndexOf('/');
+    const dirKey = slash >= 0 ? prefix.slice(0, slash) : '';
+    const start = dirKey ? path.join(this.root, ...dirKey.split('/')) : this.root;
+    const entries = await fs.readdir(start, { recursive: true, withFileTypes: true }).catch(() => []);
+    let removed = 0;
+    for (const e of entries) {
+      if (!e.isFile() || !e.name.includes(TMP_MARK)) continue;
+      const file = path.join(e.parentPath, e.name);
+      const st = await fs.stat(file).catch(() => undefined);
+      if (!st || st.mtime >= olderThan) continue;
+      await fs.rm(file, { force: true });
+      removed++;
+    }
+    return removed;
+  }
+
   async ping(): Promise<void> {
     try {
       await fs.mkdir(this.root, { recursive: true });

@@ -26,6 +26,13 @@ export interface ObjectStore {
   localPath(key: string): string | undefined;
   /** Throws StorageUnavailableError unless the backend answers (readiness). */
   ping(): Promise<void>;
+  /**
+   * Remove partial writes under `prefix` last touched before `olderThan`, which a
+   * killed process leaves (fs temp files); returns how many. Backends without such
+   * leftovers omit it (S3 keeps incomplete multipart uploads out of listings; a bucket
+   * lifecycle rule AbortIncompleteMultipartUpload expires them).
+   */
+  removeAbandonedWrites?(prefix: string, olderThan: Date): Promise<number>;
 }
 
 export interface PutMeta {
