@@ -151,6 +151,10 @@ export function resourceSpaceRoutes(deps: AppDeps) {
     c.header('X-Resource-Id', String(ref));
     let next: ResourceRecord;
     if (parseFlag('revert', call.params.get('revert') ?? '0')) {
+      // A resource made by create_resource has no file until its first upload_multipart.
+      if ((await deps.catalog.requireResource(ref)).storageKey === '') {
+        throw new InvalidRequestError(`Resource ${ref} has no file yet, so there is nothing to re-process; upload one with upload_multipart first.`);
+      }
       next = (await revert.revertOne(ref, { reread: true, renditions: false })).record;
     } else {
       const [s] = staged;

@@ -151,6 +151,9 @@ describe.each<StorageKind>(['fs', 's3'])('compatibility faces (%s store)', (stor
 
     it('revert re-processes the stored file without a new one: metadata skipped by no_exif is read', async () => {
       const ref = JSON.parse((await rsPhp('create_resource', {})).body) as number;
+      const early = await rsPhp('upload_multipart', { ref, no_exif: false, revert: true });
+      expect(early.status).toBe(400);
+      expect(JSON.parse(early.body).data.message).toBe(`Resource ${ref} has no file yet, so there is nothing to re-process; upload one with upload_multipart first.`);
       const { bytes, make } = await photo();
       expect((await rsPhp('upload_multipart', { ref, no_exif: true, revert: false }, await file('r.jpg', bytes))).status).toBe(204);
       const before = await resource(ref);
