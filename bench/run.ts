@@ -6,11 +6,12 @@ import path from 'node:path';
 import { commandLine, failedChecks, markdownSection, printResult, writeSection } from './lib/report.js';
 import { repoRoot } from './lib/proc.js';
 import type { Scenario } from './scenario.js';
+import { cliVsCurl } from './scenarios/cli-vs-curl.js';
 import { metadataRevert } from './scenarios/metadata-revert.js';
 import { preflightChecksums } from './scenarios/preflight-checksums.js';
 import { uploadThroughput } from './scenarios/upload-throughput.js';
 
-const scenarios: Scenario[] = [uploadThroughput, preflightChecksums, metadataRevert];
+const scenarios: Scenario[] = [uploadThroughput, preflightChecksums, metadataRevert, cliVsCurl];
 
 const BENCHMARKS_MD = path.join(repoRoot, 'BENCHMARKS.md');
 

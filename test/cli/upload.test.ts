@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -153,6 +155,50 @@ describe('media-ingest upload', () => {
     const files = res.lines.filter((l) => l.event === 'file');
     expect(files).toHaveLength(3);
     for (const f of files) expect(f).toMatchObject({ status: 'failed', reason: 'server unreachable: connection refused (is the server running?)' });
+  });
+
+  it('honours 429 Retry-After and retries 5xx from a throttling proxy in front of the server', async () => {
+    const lib = await library('reject');
+    const dir = path.join(tmp, 'throttled');
+    await fs.mkdir(dir);
+    for (let i = 0; i < 4; i++) await fs.writeFile(path.join(dir, `t${i}.txt`), `throttled ${i} ${randomBytes(4).toString('hex')}`);
+    // The first two uploads get 429 with Retry-After: 1, the next one a 503; then requests pass through.
+    const target = new URL(svc.url);
+    let uploads = 0;
+    const answered: number[] = [];
+    const proxy = http.createServer((req, res) => {
+      if (req.method === 'POST' && req.url?.includes('/files')) {
+        uploads++;
+        if (uploads <= 3) {
+          req.resume();
+          const status = uploads <= 2 ? 429 : 503;
+          answered.push(status);
+          res.writeHead(status, { 'content-type': 'application/problem+json', 'retry-after': uploads <= 2 ? '1' : '0', connection: 'close' });
+          res.end(JSON.stringify({ status, detail: status === 429 ? 'Too many requests.' : 'Busy.' }));
+          return;
+        }
+      }
+      const up = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const started = Date.now();
+      const res = await runInProcess(['upload', dir, '-l', lib.name, '--json', '-c', '1'], { ...env, MEDIA_INGEST_URL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
+      expect(res.code).toBe(0);
+      expect(answered).toEqual([429, 429, 503]);
+      expect(res.lines.find((l) => l.event === 'summary')).toMatchObject({ uploaded: 4, failed: 0 });
+      expect(res.stderr).toMatch(/retrying upload .* in 1\.0 s: Too many requests\./);
+      // Two Retry-After: 1 waits, one after the other (concurrency 1).
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+      expect(await listAll(lib.name)).toHaveLength(4);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
   });
 
   it('--help of every command shows examples; unknown flags are usage errors', async () => {
