@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
+import { LibraryWebhooks } from '../shared/catalog/webhooks.js';
 import { NotFoundError } from '../shared/errors.js';
 import { ImageService } from '../shared/services/image-service.js';
 import { ResourceService } from '../shared/services/resource-service.js';
@@ -8,7 +9,9 @@ import { errorHandler, problemResponse, toProblem } from './error-handler.js';
 import { accessLog } from './middleware/access-log.js';
 import { bearerAuth } from './middleware/auth.js';
 import { rateLimit } from './middleware/rate-limit.js';
+import { webhookUrl } from './middleware/webhook-url.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { webhooksRoutes } from './routes/webhooks.js';
 import { compatRoutes } from './compat/routes.js';
 import { adminRoutes } from './routes/admin.js';
 import { expectContinue } from './middleware/expect-continue.js';
@@ -45,6 +48,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', imagesRoutes({ ...deps, images: new ImageService(deps) }));
   app.use('/v1/*', bearerAuth(deps.config.apiKeys));
   app.use('/v1/*', rateLimit(deps.redis, deps.config.redisPrefix, deps.config.operations.rateLimitPerMinute, deps.logger));
+  // The completion webhook of an upload (its own, or its library's), before the body.
+  const libraryWebhooks = new LibraryWebhooks(deps.redis, deps.config.redisPrefix);
+  const libraryWebhook = async (idOrName: string) => {
+    const library = await deps.catalog.findLibrary(idOrName);
+    return library ? libraryWebhooks.get(library.id) : undefined;
+  };
+  app.use('/v1/libraries/:library/files', webhookUrl(deps.config.operations.webhookSecret, libraryWebhook));
+  app.use('/v1/resources/:id/file', webhookUrl(deps.config.operations.webhookSecret, libraryWebhook));
   app.route('/', librariesRoutes(deps));
   app.route('/', filesRoutes(deps));
   app.route('/', resourcesRoutes({ ...deps, resources }));
@@ -53,5 +64,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', adminRoutes(deps));
   app.route('/', mappingsRoutes(deps));
   app.route('/', reprocessRoutes(deps));
+  app.route('/', webhooksRoutes(deps));
   return app;
 }

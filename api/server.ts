@@ -4,6 +4,7 @@ import type { Config } from '../shared/config.js';
 import type { Core } from '../shared/core.js';
 import { JobWaiter } from '../shared/jobs/job-waiter.js';
 import { createBulkQueue } from '../shared/jobs/lanes.js';
+import { createWebhookQueue } from '../shared/jobs/webhook.js';
 import { createIngestEvents, createIngestQueue } from '../shared/jobs/queues.js';
 import { createRenderEvents, createRenderQueue } from '../shared/jobs/render.js';
 import { RenderWaiter } from '../shared/jobs/render-waiter.js';
@@ -31,10 +32,12 @@ export async function startApi(config: Config, core: Core, redisUrl: string, log
   const renderEvents = createRenderEvents(renderEventsRedis, config.redisPrefix);
   const renders = new RenderWaiter(renderQueue, renderEvents, core.store, config.jobAttempts);
   const bulkQueue = createBulkQueue(queueRedis, config.redisPrefix);
+  const webhookQueue = createWebhookQueue(queueRedis, config.redisPrefix);
   collectProcessMetrics();
   const untrack = trackQueueDepth([
     { lane: 'ingest', queue: ingestQueue },
     { lane: 'render', queue: renderQueue },
+    { lane: 'ingest', queue: webhookQueue },
     { lane: 'bulk', queue: bulkQueue },
   ]);
   const uploads = new UploadService({ catalog: core.catalog, store: core.store, ingestQueue, jobAttempts: config.jobAttempts });
@@ -84,6 +87,7 @@ export async function startApi(config: Config, core: Core, redisUrl: string, log
       untrack();
       await ingestQueue.close();
       await bulkQueue.close();
+      await webhookQueue.close();
       await renders.close();
       await renderEvents.close();
       await renderQueue.close();

@@ -7,12 +7,19 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  */
 export interface RequestContext {
   requestId: string;
+  /** A completion webhook asked for with this upload (api/middleware/webhook-url.ts). */
+  webhookUrl?: string;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
 
 export function runInRequest<T>(ctx: RequestContext, fn: () => T): T {
   return storage.run(ctx, fn);
+}
+
+/** The context of the request this code runs for; undefined outside a request. */
+export function currentRequest(): RequestContext | undefined {
+  return storage.getStore();
 }
 
 /** The id of the request this code runs for; undefined outside a request (workers, CLI). */

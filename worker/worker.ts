@@ -5,6 +5,8 @@ import type { Config } from '../shared/config.js';
 import { INGEST_QUEUE, type IngestPayload } from '../shared/jobs/ingest.js';
 import { BULK_QUEUE, bulkLimiter, createBulkQueue } from '../shared/jobs/lanes.js';
 import { createIngestQueue } from '../shared/jobs/queues.js';
+import { LibraryWebhooks } from '../shared/catalog/webhooks.js';
+import { createWebhookQueue, WEBHOOK_QUEUE, type WebhookPayload } from '../shared/jobs/webhook.js';
 import { REPROCESS_BATCH_JOB, type ReprocessBatchPayload } from '../shared/jobs/reprocess-batch.js';
 import { REPROCESS_JOB, type ReprocessPayload } from '../shared/jobs/reprocess.js';
 import type { Logger } from '../shared/logger.js';
@@ -12,7 +14,9 @@ import { keyPrefix } from '../shared/redis.js';
 import { ReprocessService } from '../shared/services/reprocess-service.js';
 import type { ObjectStore } from '../shared/storage/object-store.js';
 import { endExifTool } from './exiftool.js';
+import { withCompletionWebhook } from './completion-webhook.js';
 import { observeJobs } from './job-metrics.js';
+import { webhookProcessor } from './jobs/webhook.js';
 import { RENDER_QUEUE, type RenderPayload } from '../shared/jobs/render.js';
 import { tuneImaging } from './imaging/tuning.js';
 import { ingestProcessor } from './jobs/ingest.js';
@@ -37,15 +41,24 @@ export interface WorkerDeps {
  */
 export function createWorkers(deps: WorkerDeps): Worker[] {
   tuneImaging(deps.config, deps.logger);
-  const { workerLanes, bulkConcurrency, bulkJobsPerSecond } = deps.config.operations;
+  const { workerLanes, bulkConcurrency, bulkJobsPerSecond, webhookSecret, webhookAttempts, webhookTimeoutMs } = deps.config.operations;
   const lanes = new Set(workerLanes);
   // Producers too: a revert of one resource goes on the ingest queue, a bulk revert's
   // steps and per-resource jobs on the bulk queue.
   const queue = createIngestQueue(deps.connection, deps.redisPrefix);
   const bulkQueue = createBulkQueue(deps.connection, deps.redisPrefix);
+  const webhookQueue = createWebhookQueue(deps.connection, deps.redisPrefix);
   const reprocess = new ReprocessService({ catalog: deps.catalog, ingestQueue: queue, bulkQueue, jobAttempts: deps.config.jobAttempts });
   const processors = {
-    ingest: ingestProcessor(deps),
+    // Without WEBHOOK_SECRET nothing can be signed: no webhooks (the API refuses to take any).
+    ingest: webhookSecret
+      ? withCompletionWebhook(ingestProcessor(deps), {
+          catalog: deps.catalog,
+          webhooks: new LibraryWebhooks(deps.connection, deps.redisPrefix),
+          queue: webhookQueue,
+          attempts: webhookAttempts,
+        })
+      : ingestProcessor(deps),
     [REPROCESS_JOB]: reprocessProcessor(deps),
     [REPROCESS_BATCH_JOB]: reprocessBatchProcessor({
       ...deps,
@@ -96,6 +109,14 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
     const ingest = new Worker(INGEST_QUEUE, dispatch, { ...common, concurrency: deps.concurrency });
     ingest.on('failed', recordFailure);
     workers.push(ingest);
+    if (webhookSecret) {
+      // Waiting on other servers, not the CPU: many at once cost little.
+      const webhooks = new Worker<WebhookPayload>(WEBHOOK_QUEUE, webhookProcessor({ secret: webhookSecret, timeoutMs: webhookTimeoutMs, logger: deps.logger }), {
+        ...common,
+        concurrency: 16,
+      });
+      workers.push(webhooks);
+    }
   }
   if (lanes.has('render')) {
     // On-demand renders: a request is waiting for each (shared/jobs/render.ts).
@@ -112,7 +133,7 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
     observeJobs(w, deps.logger);
     // The producer queues serve every lane's processors: closed with the last worker.
     w.on('closed', () => {
-      if (--open === 0) void Promise.all([queue.close(), bulkQueue.close()]).catch(() => undefined);
+      if (--open === 0) void Promise.all([queue.close(), bulkQueue.close(), webhookQueue.close()]).catch(() => undefined);
     });
   }
   return workers;

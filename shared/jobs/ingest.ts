@@ -8,6 +8,8 @@ export interface IngestPayload {
   fileVersion: number;
   /** Request id of the upload, so logs follow the file into the worker. */
   requestId?: string;
+  /** Completion webhook of this upload; when absent, its library's (shared/jobs/webhook.ts). */
+  webhookUrl?: string;
 }
 
 /**

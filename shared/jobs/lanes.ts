@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { keyPrefix } from '../redis.js';
 import { INGEST_QUEUE } from './ingest.js';
 import { RENDER_QUEUE } from './render.js';
+import { WEBHOOK_QUEUE } from './webhook.js';
 
 /**
  * Priority lanes: kinds of work that must not starve each other. Each lane is a set of
@@ -13,7 +14,9 @@ import { RENDER_QUEUE } from './render.js';
  * the higher priority first, always, so low-priority work waits for an empty queue).
  *
  * - `ingest`: fresh uploads and file replacements, and reverts of one resource asked
- *   for through the API — somebody is waiting for each of them.
+ *   for through the API — somebody is waiting for each of them; and the completion
+ *   webhooks that report their outcome (a queue of their own: a receiver that is down
+ *   retries there without holding an ingest slot).
  * - `render`: on-demand renditions for `GET /image/…` — a request is held open.
  * - `bulk`: a bulk revert's fan-out steps and its per-resource jobs — nobody waits for
  *   one in particular; rate-limited (BULK_JOBS_PER_SECOND) across all workers.
@@ -29,7 +32,7 @@ export const LANES: readonly Lane[] = ['ingest', 'render', 'bulk'];
 export const BULK_QUEUE = 'bulk';
 
 export const LANE_QUEUES: Readonly<Record<Lane, readonly string[]>> = {
-  ingest: [INGEST_QUEUE],
+  ingest: [INGEST_QUEUE, WEBHOOK_QUEUE],
   render: [RENDER_QUEUE],
   bulk: [BULK_QUEUE],
 };

@@ -8,7 +8,7 @@ import type { IngestQueue } from '../jobs/queues.js';
 import { bytesIngested, filesIngested } from '../metrics.js';
 import type { Library, ResourceRecord } from '../model.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { currentRequestId } from '../request-context.js';
+import { currentRequest } from '../request-context.js';
 import { originalKey, recordKey, versionPrefix } from '../storage/layout.js';
 import { removeResourceObjects } from './resource-service.js';
 import { InspectStream } from '../upload/inspect-stream.js';
@@ -132,8 +132,9 @@ export class UploadService {
       declaredType: s.declaredType,
     }));
     // The upload's request id rides along in the job, so the worker's log lines for the
-    // file carry it (undefined outside an HTTP request, e.g. reindex).
-    const requestId = currentRequestId();
+    // file carry it (undefined outside an HTTP request, e.g. reindex), and so does the
+    // webhook the upload asked for.
+    const { requestId, webhookUrl } = currentRequest() ?? {};
     try {
       await this.deps.catalog.createResources(records);
       // The JSON copy in storage lets `reindex` rebuild the catalog; the worker rewrites it
@@ -143,7 +144,7 @@ export class UploadService {
       await this.deps.ingestQueue.addBulk(
         records.map((r) => ({
           name: 'ingest',
-          data: { resourceId: r.id, fileVersion: r.fileVersion, ...(requestId ? { requestId } : {}) },
+          data: { resourceId: r.id, fileVersion: r.fileVersion, ...(requestId ? { requestId } : {}), ...(webhookUrl ? { webhookUrl } : {}) },
           opts: { ...ingestJobOptions(this.deps.jobAttempts), jobId: r.jobId },
         })),
       );
@@ -215,8 +216,8 @@ export async function replaceFile(
   const next: ResourceRecord = { ...current, ...patch };
   await deps.catalog.checksums.release(current.checksum, current.id);
   await writeRecordCopy(deps.store, next, {});
-  const requestId = currentRequestId();
-  await deps.ingestQueue.add('ingest', { resourceId: next.id, fileVersion, ...(requestId ? { requestId } : {}) }, { ...ingestJobOptions(deps.jobAttempts), jobId: next.jobId });
+  const { requestId, webhookUrl } = currentRequest() ?? {};
+  await deps.ingestQueue.add('ingest', { resourceId: next.id, fileVersion, ...(requestId ? { requestId } : {}), ...(webhookUrl ? { webhookUrl } : {}) }, { ...ingestJobOptions(deps.jobAttempts), jobId: next.jobId });
   const old: string[] = [];
   for await (const o of deps.store.list(versionPrefix(current.id, current.fileVersion))) old.push(o.key);
   await Promise.allSettled(old.map((k) => deps.store.delete(k)));

@@ -1,0 +1,22 @@
+import { InvalidRequestError } from '../errors.js';
+
+/**
+ * A webhook URL a client gave: http(s), absolute, no credentials in it (they would end
+ * up in logs and job data), at most 2,000 characters. `secret` unset means webhooks are
+ * off, and asking for one is an error rather than a silent no-op.
+ */
+export function parseWebhookUrl(raw: string, secret: string | undefined): string {
+  if (!secret) throw new InvalidRequestError('Webhooks are not enabled on this server (WEBHOOK_SECRET is not set); leave out the webhook URL or ask the operator.');
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new InvalidRequestError(`Expected the webhook to be an absolute http:// or https:// URL but received "${raw.slice(0, 100)}".`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new InvalidRequestError(`Expected the webhook URL to start with http:// or https:// but it starts with ${u.protocol}//.`);
+  }
+  if (u.username || u.password) throw new InvalidRequestError('The webhook URL must not carry a user name or password; verify the signature instead.');
+  if (raw.length > 2000) throw new InvalidRequestError(`The webhook URL has ${raw.length} characters; at most 2000 are accepted.`);
+  return u.toString();
+}
