@@ -10,8 +10,11 @@ import { cliVsCurl } from './scenarios/cli-vs-curl.js';
 import { metadataRevert } from './scenarios/metadata-revert.js';
 import { preflightChecksums } from './scenarios/preflight-checksums.js';
 import { uploadThroughput } from './scenarios/upload-throughput.js';
+import { imageServing } from './scenarios/image-serving.js';
+import { onDemandRender } from './scenarios/on-demand-render.js';
+import { renditionsIngest } from './scenarios/renditions-ingest.js';
 
-const scenarios: Scenario[] = [uploadThroughput, preflightChecksums, metadataRevert, cliVsCurl];
+const scenarios: Scenario[] = [uploadThroughput, preflightChecksums, metadataRevert, cliVsCurl, renditionsIngest, imageServing, onDemandRender];
 
 const BENCHMARKS_MD = path.join(repoRoot, 'BENCHMARKS.md');
 

@@ -42,12 +42,22 @@ export interface ImageObject {
  * nothing here decodes an image (the worker does, through the render job).
  */
 export class ImageService {
+  /**
+   * A one-second memory of records and object sizes. Image URLs are fetched in bursts
+   * (a page of thumbnails, a CDN revalidating); within a second the answer is the same,
+   * and skipping Redis and a stat per hit is what lets the API serve a stored rendition
+   * nearly as fast as a static-file server. A change of visibility, a delete or a
+   * re-render shows after at most this long — far less than the Cache-Control we send.
+   */
+  private readonly records = new TtlCache<ResourceRecord | undefined>(1_000, 5_000);
+  private readonly objects = new TtlCache<ObjectInfo | undefined>(1_000, 5_000);
+
   constructor(private readonly deps: { config: Config; catalog: Catalog; store: ObjectStore; renders: RenderWaiter }) {}
 
   async resolve(req: ImageRequest): Promise<ImageObject> {
     const { config, catalog } = this.deps;
     const images = config.images;
-    const record = await catalog.getResource(req.id);
+    const record = await this.records.get(String(req.id), () => catalog.getResource(req.id));
     if (!record) throw new NotFoundError('resource', req.id);
 
     let signed = false;
@@ -84,8 +94,9 @@ export class ImageService {
     const listed = record.renditions.some((r) => r.url === url);
     if (!listed && !signed) await this.assertAllowed(record, req.width, req.height, format);
 
-    let info = await this.head(key);
+    let info = await this.objects.get(key, () => this.head(key));
     if (!info) {
+      this.objects.delete(key);
       await this.deps.renders.render(
         { resourceId: record.id, fileVersion: record.fileVersion, width: req.width, height: req.height, format },
         key,
@@ -134,6 +145,11 @@ export class ImageService {
     );
   }
 
+  /** Forget what is known about an object (it turned out to be gone). */
+  forget(key: string): void {
+    this.objects.delete(key);
+  }
+
   private async head(key: string): Promise<ObjectInfo | undefined> {
     try {
       return await this.deps.store.head(key);
@@ -157,4 +173,29 @@ function canonicalExt(ext: string): string {
 function objectEtag(key: string, info: ObjectInfo): string {
   const h = createHash('sha1').update(`${key}\n${info.size}\n${info.lastModified?.getTime() ?? ''}`).digest('base64url');
   return `"${h.slice(0, 22)}"`;
+}
+
+/** Values kept for `ttlMs`, at most `max` of them (the oldest go first); concurrent misses share one load. */
+class TtlCache<T> {
+  private readonly map = new Map<string, { at: number; value: Promise<T> }>();
+  constructor(
+    private readonly ttlMs: number,
+    private readonly max: number,
+  ) {}
+
+  get(key: string, load: () => Promise<T>): Promise<T> {
+    const now = Date.now();
+    const hit = this.map.get(key);
+    if (hit && now - hit.at < this.ttlMs) return hit.value;
+    const value = load();
+    this.map.delete(key);
+    this.map.set(key, { at: now, value });
+    value.catch(() => this.map.delete(key));
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
+    return value;
+  }
+
+  delete(key: string): void {
+    this.map.delete(key);
+  }
 }
