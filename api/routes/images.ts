@@ -2,7 +2,8 @@ import { readFile } from 'node:fs';
 import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
-import { NotFoundError } from '../../shared/errors.js';
+import { InvalidRequestError, NotFoundError } from '../../shared/errors.js';
+import { signedImageUrl } from '../../shared/renditions/signing.js';
 import type { ImageObject, ImageService } from '../../shared/services/image-service.js';
 import { ObjectNotFoundError, type ByteRange } from '../../shared/storage/object-store.js';
 import type { AppDeps, AppEnv } from '../deps.js';
@@ -12,6 +13,9 @@ import { bearerAuth } from '../middleware/auth.js';
  * Nothing we serve may run as a page of our origin: no scripts, no plugins, no forms,
  * and (`sandbox`) a unique origin even if a browser renders an SVG or HTML original.
  */
+/** A week: long enough for a cached page, short enough that a leaked URL dies. */
+const MAX_TTL = 7 * 24 * 3600;
+
 const CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox";
 
 /**
@@ -42,6 +46,29 @@ export function imagesRoutes(deps: AppDeps & { images: ImageService }) {
       apiKey,
     });
     return send(c, obj, deps, cacheSeconds);
+  });
+
+  /**
+   * `GET /v1/image-url?path=/image/{w}x{h}/{id}.{ext}&ttl=3600`: a signed URL for pages
+   * to embed (any size up to IMAGE_MAX_DIMENSION, private resources too), so the key
+   * never reaches a browser. Mounted with the image routes, so it checks the key itself.
+   */
+  app.get('/v1/image-url', async (c) => {
+    await auth(c, async () => undefined);
+    const secret = deps.config.images.urlSecret;
+    if (!secret) throw new InvalidRequestError('Signed image URLs are not enabled on this server; set IMAGE_URL_SECRET (at least 32 characters).');
+    const p = c.req.query('path') ?? '';
+    const m = /^\/image\/(\d{1,5})x(\d{1,5})\/(?:_media-)?(\d{1,15})\.[A-Za-z0-9]{1,10}$/.exec(p);
+    if (!m) throw new InvalidRequestError(`Expected path like /image/300x0/7.webp but received ${JSON.stringify(p.slice(0, 120))}.`);
+    const ttlRaw = c.req.query('ttl') ?? '3600';
+    const ttl = Number(ttlRaw);
+    if (!/^\d{1,8}$/.test(ttlRaw) || ttl < 1 || ttl > MAX_TTL) throw new InvalidRequestError(`Expected ttl to be seconds from 1 to ${MAX_TTL} but received ${JSON.stringify(ttlRaw.slice(0, 20))}.`);
+    if (Number(m[1]) > deps.config.images.maxDimension || Number(m[2]) > deps.config.images.maxDimension) {
+      throw new InvalidRequestError(`Expected width and height of at most ${deps.config.images.maxDimension} (IMAGE_MAX_DIMENSION) but received ${m[1]}x${m[2]}.`);
+    }
+    await deps.catalog.requireResource(Number(m[3]));
+    const url = signedImageUrl(p, ttl, secret);
+    return c.json({ url, expires: new Date((Math.floor(Date.now() / 1000) + ttl) * 1000).toISOString() });
   });
 
   return app;

@@ -145,6 +145,22 @@ describe('image delivery', () => {
     expect((await expired.json()).detail).toMatch(/^This signed image URL expired at /);
   });
 
+  it('hands out signed URLs to key holders at /v1/image-url', async () => {
+    const res = await svc.fetch(`/v1/image-url?path=/image/777x0/${id}.webp&ttl=120`);
+    expect(res.status).toBe(200);
+    const { url, expires } = await res.json();
+    expect(url).toMatch(new RegExp(`^/image/777x0/${id}\\.webp\\?exp=\\d+&sig=[0-9a-f]{64}$`));
+    expect(Date.parse(expires) - Date.now()).toBeGreaterThan(100_000);
+    const img = await fetch(`${svc.url}${url}`);
+    expect(img.status).toBe(200);
+    expect((await inspect(Buffer.from(await img.arrayBuffer()))).meta.width).toBe(777);
+    expect((await fetch(`${svc.url}/v1/image-url?path=/image/777x0/${id}.webp`)).status).toBe(401);
+    const bad = await svc.fetch('/v1/image-url?path=/etc/passwd');
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).detail).toBe('Expected path like /image/300x0/7.webp but received "/etc/passwd".');
+    expect((await svc.fetch('/v1/image-url?path=/image/10x0/99999.webp')).status).toBe(404);
+  });
+
   it('serves non-images as attachments with a sandbox CSP, and SVG never inline', async () => {
     const textId = await upload(svc, '<html><script>alert(1)</script></html>', 'page.html');
     const svgId = await upload(svc, '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>', 'x.svg');
