@@ -11,6 +11,7 @@ import { bearerAuth } from './middleware/auth.js';
 import { rateLimit } from './middleware/rate-limit.js';
 import { webhookUrl } from './middleware/webhook-url.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { queuesAdminRoutes } from './routes/queues-admin.js';
 import { webhooksRoutes } from './routes/webhooks.js';
 import { compatRoutes } from './compat/routes.js';
 import { adminRoutes } from './routes/admin.js';
@@ -41,6 +42,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.route('/', healthRoutes(deps));
   app.route('/', metricsRoutes());
+  // The queue dashboard and per-lane pause/resume/retry, behind ADMIN_KEYS (not API keys).
+  app.route('/', queuesAdminRoutes(deps));
   // The compatibility faces: outside /v1, each authenticates as its system does.
   app.route('/', compatRoutes(deps));
   // Before the /v1 key check: images are embedded in pages; the route checks keys,

@@ -1,0 +1,72 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { HonoAdapter } from '@bull-board/hono';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { Queue } from 'bullmq';
+import { Hono } from 'hono';
+import { NotFoundError } from '../../shared/errors.js';
+import { isLane, LANE_QUEUES, LANES, type Lane } from '../../shared/jobs/lanes.js';
+import { keyPrefix } from '../../shared/redis.js';
+import type { AppDeps, AppEnv } from '../deps.js';
+import { adminAuth } from '../middleware/admin-auth.js';
+
+const BOARD_PATH = '/admin/queues';
+
+/**
+ * Queue administration, behind ADMIN_KEYS:
+ * - `/admin/queues` — bull-board, every queue of every lane: jobs by state, one job's
+ *   data and error, retry, pause and resume per queue.
+ * - `GET /admin/lanes` and `POST /admin/lanes/{lane}/pause | resume | retry-failed` — the
+ *   same per lane (all its queues at once), for scripts and runbooks. Pausing is
+ *   global (kept in Redis): every worker process stops taking that lane's jobs, and
+ *   active ones finish.
+ */
+export function queuesAdminRoutes(deps: AppDeps) {
+  const app = new Hono<AppEnv>();
+  const prefix = keyPrefix(deps.config.redisPrefix);
+  // Producers only (no blocking reads), so the catalog's connection serves them.
+  const queues = new Map<Lane, Queue[]>(LANES.map((lane) => [lane, LANE_QUEUES[lane].map((name) => new Queue(name, { connection: deps.redis, prefix }))]));
+
+  app.use('/admin/*', adminAuth(deps.config.operations.adminKeys));
+
+  const board = new HonoAdapter(serveStatic);
+  createBullBoard({
+    queues: [...queues.values()].flat().map((q) => new BullMQAdapter(q)),
+    serverAdapter: board,
+    options: { uiConfig: { boardTitle: 'media-ingest queues' } },
+  });
+  board.setBasePath(BOARD_PATH);
+  app.route(BOARD_PATH, board.registerPlugin());
+
+  const laneQueues = (name: string): Queue[] => {
+    if (!isLane(name)) throw new NotFoundError('lane', name);
+    return queues.get(name)!;
+  };
+  const state = async (lane: Lane) => ({
+    lane,
+    queues: await Promise.all(
+      queues.get(lane)!.map(async (q) => ({ queue: q.name, paused: await q.isPaused(), counts: await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed') })),
+    ),
+  });
+
+  app.get('/admin/lanes', async (c) => c.json({ lanes: await Promise.all(LANES.map(state)) }));
+  app.post('/admin/lanes/:lane/pause', async (c) => {
+    for (const q of laneQueues(c.req.param('lane'))) await q.pause();
+    return c.json(await state(c.req.param('lane') as Lane));
+  });
+  app.post('/admin/lanes/:lane/resume', async (c) => {
+    for (const q of laneQueues(c.req.param('lane'))) await q.resume();
+    return c.json(await state(c.req.param('lane') as Lane));
+  });
+  app.post('/admin/lanes/:lane/retry-failed', async (c) => {
+    let retried = 0;
+    for (const q of laneQueues(c.req.param('lane'))) {
+      retried += (await q.getJobCounts('failed')).failed ?? 0;
+      // In pages of 1,000 inside BullMQ; `count` bounds each Lua call, not the total.
+      await q.retryJobs({ state: 'failed', count: 1_000 });
+    }
+    return c.json({ retried, ...(await state(c.req.param('lane') as Lane)) });
+  });
+
+  return app;
+}
