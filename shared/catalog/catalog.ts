@@ -174,6 +174,9 @@ export class Catalog {
       m.hset(this.keys.resource(r.id), encodeRecord(r));
       m.zadd(this.keys.libraryResources(r.library), r.id, String(r.id));
       m.zadd(this.keys.allResources, r.id, String(r.id));
+      // Indexed by checksum from the start, so pre-flight and declared digests see
+      // uploads still in processing; the ingest job's claim decides who stays.
+      if (r.checksum) m.sadd(this.checksums.key(r.checksum), String(r.id));
     }
     const res = await m.exec();
     const failed = res?.find(([err]) => err);

@@ -4,31 +4,44 @@ import { keyPrefix } from '../redis.js';
 
 /**
  * The checksum index: for each sha256, the set of resource ids holding those bytes
- * (any library). The claim that de-duplication rests on is one Lua script, so N
- * concurrent uploads of the same bytes into a library see each other: exactly one
- * claims, the others learn whom they duplicate.
+ * (any library). A resource joins it when its record is created (so pre-flight sees
+ * uploads still in processing); the claim its ingest job makes decides whether it may
+ * stay. The claim is one Lua script, so N concurrent uploads of the same bytes into a
+ * library agree on one winner: a resource duplicates another of its library that is
+ * `ready`, or that is still processing and was uploaded earlier (lower id) — the
+ * first upload wins, whichever job runs first.
  *
- * A member counts as a match only while its record exists, lives in the same library,
- * still has this checksum and has not failed; stale members (deleted, replaced) are
- * pruned on the way, so the index heals itself.
+ * A member counts only while its record exists, still has this checksum and has not
+ * failed; stale members (deleted, replaced) are pruned on the way, so the index heals.
  */
 const CLAIM = `
--- Already admitted (a re-run of the same job, or a revert): the claim stands, even if
--- the library's policy changed since.
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return {} end
+-- Already ready (a re-run of a job that finished its work, or a revert): the claim
+-- stands, even if the library's policy changed since.
+if redis.call('HGET', ARGV[4] .. ARGV[1], 'status') == 'ready' then
+  redis.call('SADD', KEYS[1], ARGV[1])
+  return {}
+end
+-- Report the ready matches; failing those, the earliest upload in processing (the
+-- one that will stay), not every later duplicate that is about to be removed too.
 local matches = {}
+local earliest = nil
 if ARGV[3] ~= 'allow' then
+  local me = tonumber(ARGV[1])
   for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     if id ~= ARGV[1] then
       local h = redis.call('HMGET', ARGV[4] .. id, 'library', 'checksum', 'status')
+      local n = tonumber(id)
       if not h[1] or h[2] ~= ARGV[5] then
         redis.call('SREM', KEYS[1], id)
-      elseif h[1] == ARGV[2] and h[3] ~= 'failed' then
+      elseif h[1] == ARGV[2] and h[3] == 'ready' then
         matches[#matches + 1] = id
+      elseif h[1] == ARGV[2] and h[3] == 'processing' and n < me and (earliest == nil or n < earliest) then
+        earliest = n
       end
     end
   end
 end
+if #matches == 0 and earliest ~= nil then matches[1] = tostring(earliest) end
 if #matches == 0 then redis.call('SADD', KEYS[1], ARGV[1]) end
 return matches`;
 
@@ -89,6 +102,11 @@ export class ChecksumIndex {
   async claim(sha: string, id: number, library: number, policy: DedupePolicy): Promise<number[]> {
     const ids = await this.redis.miClaimChecksum(this.key(sha), String(id), String(library), policy, `${this.p}:res:`, sha);
     return ids.map(Number).sort((a, b) => a - b);
+  }
+
+  /** Index without claiming (a new or replaced file, before its job claims). */
+  async add(sha: string, id: number): Promise<void> {
+    await this.redis.sadd(this.key(sha), String(id));
   }
 
   async release(sha: string, id: number): Promise<void> {

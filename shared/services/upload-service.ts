@@ -215,6 +215,7 @@ export async function replaceFile(
   }
   const next: ResourceRecord = { ...current, ...patch };
   await deps.catalog.checksums.release(current.checksum, current.id);
+  await deps.catalog.checksums.add(next.checksum, next.id);
   await writeRecordCopy(deps.store, next, {});
   const { requestId, webhookUrl } = currentRequest() ?? {};
   await deps.ingestQueue.add('ingest', { resourceId: next.id, fileVersion, ...(requestId ? { requestId } : {}), ...(webhookUrl ? { webhookUrl } : {}) }, { ...ingestJobOptions(deps.jobAttempts), jobId: next.jobId });

@@ -141,6 +141,23 @@ describe.each<StorageKind>(['fs', 's3'])('checksum de-duplication (%s store)', (
     expect((await svc.fetch(`/v1/checksums/${missing}`)).status).toBe(404);
   });
 
+  it('pre-flight already sees uploads whose job has not run yet, and the first upload is the one that stays', async () => {
+    const idle = await startService(storage, { worker: false });
+    try {
+      const bytes = randomBytes(700);
+      const first = await idle.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: 'p.bin', data: bytes } }) });
+      const second = await idle.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: 'p.bin', data: bytes } }) });
+      const [id1, id2] = [Number(first.headers.get('x-resource-id')), Number(second.headers.get('x-resource-id'))];
+      const seen = await (await idle.fetch('/v1/checksums', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ checksums: [sha256(bytes)] }) })).json();
+      expect(seen.existing[sha256(bytes)].map((m: { id: number }) => m.id)).toEqual([id1, id2]);
+      // Whichever job runs first, the later upload is the duplicate of the earlier one.
+      expect(await idle.core.catalog.checksums.claim(sha256(bytes), id2, 1, 'reject')).toEqual([id1]);
+      expect(await idle.core.catalog.checksums.claim(sha256(bytes), id1, 1, 'reject')).toEqual([]);
+    } finally {
+      await idle.close();
+    }
+  });
+
   it('a declared duplicate is refused before its bytes are sent (Repr-Digest + Expect: 100-continue)', async () => {
     const lib = await library('reject');
     const bytes = randomBytes(5000);
