@@ -1,3 +1,4 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import { LibraryWebhooks } from '../shared/catalog/webhooks.js';
@@ -13,6 +14,8 @@ import { webhookUrl } from './middleware/webhook-url.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { queuesAdminRoutes } from './routes/queues-admin.js';
 import { webhooksRoutes } from './routes/webhooks.js';
+import { docsRoutes } from './routes/docs.js';
+import { validationHook } from './validation.js';
 import { compatRoutes } from './compat/routes.js';
 import { adminRoutes } from './routes/admin.js';
 import { expectContinue } from './middleware/expect-continue.js';
@@ -25,6 +28,9 @@ import { librariesRoutes } from './routes/libraries.js';
 import { mappingsRoutes } from './routes/mappings.js';
 import { reprocessRoutes } from './routes/reprocess.js';
 import { resourcesRoutes } from './routes/resources.js';
+
+/** Version of the native API in the OpenAPI document. */
+const API_VERSION = '1.0.0';
 
 /** Routes that decide on the headers whether they want the body (see expect-continue.ts). */
 const UPLOAD_ROUTE = /^\/v1\/(libraries\/[^/]+\/files|resources\/\d+\/file)$/;
@@ -42,6 +48,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.route('/', healthRoutes(deps));
   app.route('/', metricsRoutes());
+  // Routes declared with schemas: validated by them, and the OpenAPI document at /docs.
+  const documented = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.route('/', docsRoutes(documented, API_VERSION));
   // The queue dashboard and per-lane pause/resume/retry, behind ADMIN_KEYS (not API keys).
   app.route('/', queuesAdminRoutes(deps));
   // The compatibility faces: outside /v1, each authenticates as its system does.
@@ -67,6 +76,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', adminRoutes(deps));
   app.route('/', mappingsRoutes(deps));
   app.route('/', reprocessRoutes(deps));
-  app.route('/', webhooksRoutes(deps));
+  documented.route('/', webhooksRoutes(deps));
+  app.route('/', documented);
   return app;
 }

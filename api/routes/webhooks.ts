@@ -1,46 +1,80 @@
-import { Hono } from 'hono';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { LibraryWebhooks } from '../../shared/catalog/webhooks.js';
-import { InvalidRequestError, NotFoundError } from '../../shared/errors.js';
+import { NotFoundError } from '../../shared/errors.js';
 import { parseWebhookUrl } from '../../shared/webhooks/webhook-url.js';
 import type { AppDeps, AppEnv } from '../deps.js';
+import { validationHook } from '../validation.js';
 
 /**
  * A library's completion webhook: every upload into it (that names no webhook of its
  * own) is reported to this URL when ready or failed — signed, retried with backoff.
- *
- *   PUT    /v1/libraries/{idOrName}/webhook  {"url": "https://…"}  → 200 {"library", "url"}
- *   GET    /v1/libraries/{idOrName}/webhook                        → 200, or 404 when none
- *   DELETE /v1/libraries/{idOrName}/webhook                        → 204
+ * Declared with schemas: they validate requests and make the OpenAPI document (/docs).
  */
+const params = z.object({ library: z.string().min(1).openapi({ description: 'Library id or name', example: 'photos' }) });
+const webhook = z.object({ library: z.number().int().openapi({ example: 2 }), url: z.string().openapi({ example: 'https://example.com/hooks/media' }) }).openapi('LibraryWebhook');
+const problem = { 'application/problem+json': { schema: z.object({}).passthrough().openapi('Problem') } };
+
+const put = createRoute({
+  method: 'put',
+  path: '/v1/libraries/{library}/webhook',
+  tags: ['webhooks'],
+  summary: "Set a library's completion webhook",
+  security: [{ bearer: [] }],
+  request: {
+    params,
+    body: { required: true, content: { 'application/json': { schema: z.object({ url: z.string().max(2000).openapi({ example: 'https://example.com/hooks/media' }) }).strict() } } },
+  },
+  responses: {
+    200: { description: 'Set', content: { 'application/json': { schema: webhook } } },
+    400: { description: 'Not an http(s) URL, or webhooks are off (no WEBHOOK_SECRET)', content: problem },
+    404: { description: 'No such library', content: problem },
+  },
+});
+
+const get = createRoute({
+  method: 'get',
+  path: '/v1/libraries/{library}/webhook',
+  tags: ['webhooks'],
+  summary: "A library's completion webhook",
+  security: [{ bearer: [] }],
+  request: { params },
+  responses: {
+    200: { description: 'The webhook', content: { 'application/json': { schema: webhook } } },
+    404: { description: 'No such library, or it has no webhook', content: problem },
+  },
+});
+
+const del = createRoute({
+  method: 'delete',
+  path: '/v1/libraries/{library}/webhook',
+  tags: ['webhooks'],
+  summary: "Remove a library's completion webhook",
+  security: [{ bearer: [] }],
+  request: { params },
+  responses: { 204: { description: 'Removed (or there was none)' }, 404: { description: 'No such library', content: problem } },
+});
+
 export function webhooksRoutes(deps: AppDeps) {
-  const app = new Hono<AppEnv>();
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const webhooks = new LibraryWebhooks(deps.redis, deps.config.redisPrefix);
   const secret = deps.config.operations.webhookSecret;
 
-  app.put('/v1/libraries/:library/webhook', async (c) => {
-    const library = await deps.catalog.getLibrary(c.req.param('library'));
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      throw new InvalidRequestError('Expected a JSON body like {"url": "https://example.com/hooks/media"}.');
-    }
-    const raw = (body as { url?: unknown } | null)?.url;
-    if (typeof raw !== 'string') throw new InvalidRequestError(`Expected url to be a string but received ${JSON.stringify(raw) ?? 'nothing'}.`);
-    const url = parseWebhookUrl(raw, secret);
+  app.openapi(put, async (c) => {
+    const library = await deps.catalog.getLibrary(c.req.valid('param').library);
+    const url = parseWebhookUrl(c.req.valid('json').url, secret);
     await webhooks.set(library.id, url);
-    return c.json({ library: library.id, url });
+    return c.json({ library: library.id, url }, 200);
   });
 
-  app.get('/v1/libraries/:library/webhook', async (c) => {
-    const library = await deps.catalog.getLibrary(c.req.param('library'));
+  app.openapi(get, async (c) => {
+    const library = await deps.catalog.getLibrary(c.req.valid('param').library);
     const url = await webhooks.get(library.id);
     if (!url) throw new NotFoundError('webhook of library', library.name);
-    return c.json({ library: library.id, url });
+    return c.json({ library: library.id, url }, 200);
   });
 
-  app.delete('/v1/libraries/:library/webhook', async (c) => {
-    const library = await deps.catalog.getLibrary(c.req.param('library'));
+  app.openapi(del, async (c) => {
+    const library = await deps.catalog.getLibrary(c.req.valid('param').library);
     await webhooks.delete(library.id);
     return c.body(null, 204);
   });
