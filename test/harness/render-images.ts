@@ -1,3 +1,7 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ExifTool } from 'exiftool-vendored';
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 
 /**
@@ -86,4 +90,25 @@ export async function inspect(bytes: Uint8Array): Promise<{ meta: Metadata; pixe
       return [data[i]!, data[i + 1]!, data[i + 2]!];
     },
   };
+}
+
+/**
+ * A minimal camera RAW: a DNG whose main image is 64x48 dark blue sensor data, with a
+ * 320x240 red JPEG preview embedded and EXIF orientation 6 — as cameras store it. Made
+ * with exiftool (the same vendored one the worker uses).
+ */
+export async function fakeDng(): Promise<Buffer> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-dng-'));
+  const et = new ExifTool({ maxProcs: 1 });
+  try {
+    const raw = path.join(dir, 'x.dng');
+    const preview = path.join(dir, 'preview.jpg');
+    await sharp({ create: { width: 64, height: 48, channels: 3, background: seedColour() } }).tiff().toFile(raw);
+    await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 240, g: 10, b: 10 } } }).jpeg().toFile(preview);
+    await et.write(raw, {}, { writeArgs: ['-n', '-overwrite_original', '-DNGVersion=1 4 0 0', '-Orientation=6', `-PreviewImage<=${preview}`] });
+    return await fs.readFile(raw);
+  } finally {
+    await et.end();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }

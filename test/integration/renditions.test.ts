@@ -2,7 +2,7 @@
 // orientation, colour, metadata stripping, upscaling, animations, bombs and broken files.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { form, startService, type StorageKind, type TestService } from '../harness/service.js';
-import { animatedGif, cmykJpeg, gpsJpeg, inspect, orientedJpeg, plainJpeg, png16 } from '../harness/render-images.js';
+import { animatedGif, cmykJpeg, fakeDng, gpsJpeg, inspect, orientedJpeg, plainJpeg, png16 } from '../harness/render-images.js';
 
 async function upload(svc: TestService, data: Uint8Array, name: string, library = 'default'): Promise<{ status: number; id: number; body: string }> {
   const res = await svc.fetch(`/v1/libraries/${library}/files?wait=30`, { method: 'POST', body: form({ file: { name, data } }) });
@@ -119,6 +119,16 @@ describe('rendering correctness (synthetic images)', () => {
     const { meta, pixel } = await inspect(await image(svc, `/image/600x0/${id}.webp`));
     expect([meta.width, meta.height, meta.pages ?? 1]).toEqual([600, 450, 1]);
     expect(pixel(300, 200)[0], 'the first frame is red').toBeGreaterThan(200);
+  });
+
+  it('renders camera RAW from its embedded preview JPEG, turned by the RAW\'s orientation', async () => {
+    const { status, id } = await upload(svc, await fakeDng(), 'IMG_0001.DNG');
+    expect(status).toBe(204);
+    const rec = await resource(svc, id);
+    expect(rec).toMatchObject({ type: 'image', mimeType: 'image/x-adobe-dng', width: 240, height: 320 });
+    const { meta, pixel } = await inspect(await image(svc, `/image/100x100/${id}.png`));
+    expect([meta.width, meta.height]).toEqual([75, 100]);
+    expect(pixel(30, 50)[0], 'the red preview, not the blue sensor data').toBeGreaterThan(200);
   });
 
   it('fails a truncated image with the decoder\'s reason (422 to a waiting client), keeping the original', async () => {
