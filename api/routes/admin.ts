@@ -40,7 +40,11 @@ export function adminRoutes(deps: AppDeps) {
   // Orphans (issue 9): `POST /v1/admin/sweep` removes objects no record accounts for,
   // older than `graceSeconds` (default a day), paged by shard like reindex;
   // `GET /v1/admin/check?cursor=&limit=` lists records whose objects are missing.
-  const sweeper = new OrphanSweeper(deps);
+  const sweeper = new OrphanSweeper({
+    ...deps,
+    // Uploads' and reverts' jobs live on the ingest queue, bulk reverts' on the bulk lane.
+    jobExists: async (jobId) => (await deps.ingestQueue.getJobState(jobId)) !== 'unknown' || (await deps.bulkQueue.getJobState(jobId)) !== 'unknown',
+  });
   app.post('/v1/admin/sweep', async (c) => {
     const text = await c.req.text();
     let body: Record<string, unknown> = {};

@@ -49,6 +49,12 @@ export interface CheckPage {
   checked: number;
   /** Records whose original (or a listed rendition) is missing from storage. */
   missing: { id: number; key: string }[];
+  /**
+   * Records in `processing` whose job no queue holds: a commit or a revert whose queue
+   * write failed and whose undo could not run (Redis died under both). Nothing will
+   * ever finish them; re-upload, revert or delete them. Reported, never changed here.
+   */
+  stuck: { id: number; jobId: string }[];
   nextCursor: string | null;
 }
 
@@ -60,7 +66,7 @@ export interface CheckPage {
  * gone. Both page (by storage shard, by catalog cursor) so each call stays short.
  */
 export class OrphanSweeper {
-  constructor(private readonly deps: { catalog: Catalog; store: ObjectStore }) {}
+  constructor(private readonly deps: { catalog: Catalog; store: ObjectStore; jobExists?: (jobId: string) => Promise<boolean> }) {}
 
   async sweep(opts: SweepOptions): Promise<SweepPage> {
     const { fromShard, shards, graceSeconds } = opts;
@@ -154,7 +160,17 @@ export class OrphanSweeper {
         }
       }
     }
-    return { checked: page.items.length, missing, nextCursor: page.nextCursor };
+    const stuck: CheckPage['stuck'] = [];
+    const { jobExists } = this.deps;
+    if (jobExists) {
+      for (const r of page.items.filter((x) => x.status === 'processing')) {
+        if (await jobExists(r.jobId)) continue;
+        // A record is created a moment before its job is added: look again before reporting.
+        const now = await this.deps.catalog.getResource(r.id);
+        if (now?.status === 'processing' && now.jobId === r.jobId && !(await jobExists(r.jobId))) stuck.push({ id: r.id, jobId: r.jobId });
+      }
+    }
+    return { checked: page.items.length, missing, stuck, nextCursor: page.nextCursor };
   }
 }
 

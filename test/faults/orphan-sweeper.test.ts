@@ -7,6 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingestJobId } from '../../shared/jobs/ingest.js';
 import { originalKey, recordKey, SHARD_COUNT, versionPrefix } from '../../shared/storage/layout.js';
 import type { SweepPage } from '../../shared/services/orphan-sweeper.js';
 import { form, startService, type StorageKind, type TestService } from '../harness/service.js';
@@ -92,18 +93,25 @@ describe.each<StorageKind>(['fs', 's3'])('orphan sweeper and missing-object chec
     expect(a.orphans).toEqual([originalKey(inFlight, 1, 'png')]);
   });
 
-  it('reports records whose objects are missing', async () => {
+  it('reports records whose objects are missing, and records stuck in processing with no job', async () => {
     const ok = await upload('ok.txt');
     const lost = await upload('lost.txt');
     const lostRec = (await svc.core.catalog.getResource(lost))!;
     await svc.core.store.delete(lostRec.storageKey);
+    // A record left in "processing" whose job was never added (Redis died under the commit and its undo).
+    const stuckId = await svc.core.catalog.allocateResourceId();
+    const stuckKey = originalKey(stuckId, 1, 'txt');
+    await svc.core.store.put(stuckKey, Buffer.from('stuck'));
+    await svc.core.catalog.createResources([{ ...lostRec, id: stuckId, status: 'processing', jobId: ingestJobId(stuckId, 1), storageKey: stuckKey, checksum: '1'.repeat(64) }]);
+    const stuck: { id: number; jobId: string }[] = [];
     const missing: { id: number; key: string }[] = [];
     let checked = 0;
     for (let cursor: string | null = null; ; ) {
       const res = await svc.fetch(`/v1/admin/check?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
       expect(res.status).toBe(200);
-      const p = (await res.json()) as { checked: number; missing: { id: number; key: string }[]; nextCursor: string | null };
+      const p = (await res.json()) as { checked: number; missing: { id: number; key: string }[]; stuck: { id: number; jobId: string }[]; nextCursor: string | null };
       missing.push(...p.missing);
+      stuck.push(...p.stuck);
       checked += p.checked;
       if (!p.nextCursor) break;
       cursor = p.nextCursor;
@@ -111,6 +119,7 @@ describe.each<StorageKind>(['fs', 's3'])('orphan sweeper and missing-object chec
     expect(missing).toEqual([{ id: lost, key: lostRec.storageKey }]);
     expect(checked).toBeGreaterThanOrEqual(2);
     expect(missing.some((m) => m.id === ok)).toBe(false);
+    expect(stuck).toEqual([{ id: stuckId, jobId: ingestJobId(stuckId, 1) }]);
   });
 
   it('refuses bad paging and grace values with a 400 that says what to send', async () => {
