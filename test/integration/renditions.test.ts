@@ -45,6 +45,14 @@ describe.each<StorageKind>(['fs', 's3'])('renditions at ingest (%s store)', (sto
       expect([meta.format, meta.width, meta.height]).toEqual(['webp', r.width, r.height]);
     }
   });
+
+  it('renders a preset size in another format on demand (the worker reads the original from this store)', async () => {
+    const { status, id } = await upload(svc, await plainJpeg(800, 600), 'od.jpg');
+    expect(status).toBe(204);
+    const { meta } = await inspect(await image(svc, `/image/480x480/${id}.jpg`));
+    expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 480, 360]);
+    expect((await svc.allObjects()).some((k) => k.endsWith(`/${id}/v1/image/480x480.jpg`))).toBe(true);
+  });
 });
 
 describe('rendering correctness (synthetic images)', () => {
