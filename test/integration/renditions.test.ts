@@ -134,6 +134,7 @@ describe('rendering correctness (synthetic images)', () => {
     expect(status).toBe(204);
     const rec = await resource(svc, id);
     expect(rec).toMatchObject({ type: 'image', mimeType: 'image/x-adobe-dng', width: 240, height: 320 });
+    expect(rec.warnings).toContain('Renditions were made from the preview JPEG embedded in the file; its full-resolution image data cannot be decoded here.');
     const { meta, pixel } = await inspect(await image(svc, `/image/100x100/${id}.png`));
     expect([meta.width, meta.height]).toEqual([75, 100]);
     expect(pixel(30, 50)[0], 'the red preview, not the blue sensor data').toBeGreaterThan(200);

@@ -25,6 +25,9 @@ export const renditions: IngestStep = {
     const file = await ctx.localFile();
     const { source, renditions: rendered } = await withDecodableSource(file, record.mimeType, async (src) => {
       if (src.via !== 'original') ctx.logger.info({ via: src.via }, 'renditions made from a fallback decode of the original');
+      if (src.via === 'embedded-preview') {
+        ctx.warnings.push('Renditions were made from the preview JPEG embedded in the file; its full-resolution image data cannot be decoded here.');
+      }
       return renderPresets(src.path, presets, { maxPixels: config.images.maxPixels });
     });
     const list: Rendition[] = [];
