@@ -8,6 +8,7 @@ import { collectProcessMetrics } from '../shared/metrics.js';
 import { createRedis } from '../shared/redis.js';
 import { onShutdown } from '../shared/shutdown.js';
 import { startMetricsServer } from './metrics-server.js';
+import { removeStaleScratch } from './scratch.js';
 import { closeWorkers, createWorkers } from './worker.js';
 
 try {
@@ -15,6 +16,8 @@ try {
   if (!config.redisUrl) throw new ConfigError(['REDIS_URL is required for `npm run worker` (e.g. redis://localhost:6379).']);
   const logger = createLogger(config.logLevel, 'worker');
   const core = await openCore(config, config.redisUrl);
+  const stale = await removeStaleScratch();
+  if (stale > 0) logger.info({ folders: stale }, 'removed the scratch folders of workers that were killed');
   const connection = createRedis(config.redisUrl, 'worker');
   const workers = createWorkers({ ...core, connection, redisPrefix: config.redisPrefix, logger, concurrency: config.workerConcurrency });
   collectProcessMetrics();

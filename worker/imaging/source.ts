@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { UnreadableFileError } from '../../shared/errors.js';
 import { HEIF_MIME_TYPES, RAW_MIME_TYPES } from '../../shared/renditions/formats.js';
 import { exiftool } from '../exiftool.js';
+import { scratchDir } from '../scratch.js';
 
 const execFileP = promisify(execFile);
 
@@ -46,7 +46,8 @@ async function withFallback<T>(
   fn: (src: DecodableSource) => Promise<T>,
   cause?: Error,
 ): Promise<T> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-source-'));
+  // In the process's scratch folder, which the next start clears if this worker is killed.
+  const dir = await scratchDir('mi-source');
   const dispose = () => fs.rm(dir, { recursive: true, force: true });
   try {
     const tried: string[] = cause ? [`sharp: ${cause.message}`] : [];

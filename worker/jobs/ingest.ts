@@ -1,6 +1,5 @@
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { UnrecoverableError, type Job } from 'bullmq';
@@ -19,6 +18,7 @@ import { probeImage } from '../steps/probe-image.js';
 import { renditions } from '../steps/renditions.js';
 import type { IngestContext, IngestFinish, IngestStep } from '../steps/step.js';
 import { verifyStored } from '../steps/verify-stored.js';
+import { scratchRoot } from '../scratch.js';
 
 export interface IngestDeps {
   config: Config;
@@ -76,7 +76,8 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
       localFile: async () => {
         const local = deps.store.localPath(record.storageKey);
         if (local) return local;
-        if (!downloaded) downloaded = await download(deps.store, record.storageKey, deps.scratchDir ?? os.tmpdir(), String(job.id));
+        // The process's own scratch folder: what a killed worker leaves there is removed at the next start.
+        if (!downloaded) downloaded = await download(deps.store, record.storageKey, deps.scratchDir ?? (await scratchRoot()), String(job.id));
         return downloaded;
       },
       finish: (how) => {
@@ -98,11 +99,19 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
         return;
       }
       const patch = { ...ctx.patch, warnings: ctx.warnings.slice(0, MAX_WARNINGS), status: 'ready' as const, error: null, errorCode: null };
-      if (!(await deps.catalog.updateResource(resourceId, fileVersion, patch))) {
+      // The full record (with the tag set) lands in storage before Redis says `ready`:
+      // a client that sees `ready` and reads the resource must get its metadata.
+      if (!(await stillCurrent(deps.catalog, resourceId, fileVersion))) {
         logger.info('resource deleted or replaced while processing; result dropped');
         return;
       }
       await writeRecordCopy(deps.store, { ...record, ...patch }, ctx.metadata);
+      if (!(await deps.catalog.updateResource(resourceId, fileVersion, patch))) {
+        logger.info('resource deleted or replaced while processing; result dropped');
+        // Deleted meanwhile: the copy just written must not outlive the record.
+        if (!(await deps.catalog.getResource(resourceId))) await removeObjects(deps.store, resourceId);
+        return;
+      }
       await job.updateProgress(100);
     } catch (err) {
       if (err instanceof UnrecoverableError && finished) throw err;
@@ -112,10 +121,12 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
       if (permanent || lastAttempt) {
         const message = (err as Error).message;
         logger.warn({ err, code, attempt: job.attemptsMade + 1 }, 'ingest failed');
+        if (await stillCurrent(deps.catalog, resourceId, fileVersion)) {
+          await writeRecordCopy(deps.store, { ...record, status: 'failed', error: message, errorCode: code }, ctx.metadata).catch(() => undefined);
+        }
         await deps.catalog.updateResource(resourceId, fileVersion, { status: 'failed', error: message, errorCode: code });
         // A failed resource holds no claim on its bytes: uploading them again may succeed.
         await deps.catalog.checksums.release(record.checksum, resourceId).catch(() => undefined);
-        await writeRecordCopy(deps.store, { ...record, status: 'failed', error: message, errorCode: code }, ctx.metadata).catch(() => undefined);
         throw new UnrecoverableError(message);
       }
       logger.warn({ err, attempt: job.attemptsMade + 1 }, 'ingest attempt failed; will retry');
@@ -124,6 +135,12 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
       if (downloaded) await fs.rm(path.dirname(downloaded), { recursive: true, force: true });
     }
   };
+}
+
+/** The record still exists with this file version (a replaced file's job must not write over the new one). */
+async function stillCurrent(catalog: Catalog, id: number, fileVersion: number): Promise<boolean> {
+  const cur = await catalog.getResource(id);
+  return cur !== undefined && cur.fileVersion === fileVersion;
 }
 
 async function download(store: ObjectStore, key: string, scratch: string, jobId: string): Promise<string> {

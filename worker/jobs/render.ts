@@ -1,6 +1,5 @@
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { UnrecoverableError, type Job } from 'bullmq';
@@ -14,6 +13,7 @@ import { renditionKey } from '../../shared/storage/layout.js';
 import type { ObjectStore } from '../../shared/storage/object-store.js';
 import { renderOne } from '../imaging/render.js';
 import { withDecodableSource } from '../imaging/source.js';
+import { scratchDir } from '../scratch.js';
 
 export interface RenderDeps {
   config: Config;
@@ -58,7 +58,8 @@ export function renderProcessor(deps: RenderDeps) {
 }
 
 async function download(store: ObjectStore, key: string, jobId: string): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `mi-${jobId.replace(/[^\w-]/g, '_')}-`));
+  // In the process's scratch folder, which the next start clears if this worker is killed.
+  const dir = await scratchDir(`mi-${jobId}`);
   const file = path.join(dir, 'original');
   await pipeline(await store.get(key), createWriteStream(file));
   return file;
