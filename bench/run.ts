@@ -10,11 +10,12 @@ import { cliVsCurl } from './scenarios/cli-vs-curl.js';
 import { metadataRevert } from './scenarios/metadata-revert.js';
 import { preflightChecksums } from './scenarios/preflight-checksums.js';
 import { uploadThroughput } from './scenarios/upload-throughput.js';
+import { workerScaling } from './scenarios/worker-scaling.js';
 import { imageServing } from './scenarios/image-serving.js';
 import { onDemandRender } from './scenarios/on-demand-render.js';
 import { renditionsIngest } from './scenarios/renditions-ingest.js';
 
-const scenarios: Scenario[] = [uploadThroughput, preflightChecksums, metadataRevert, cliVsCurl, renditionsIngest, imageServing, onDemandRender];
+const scenarios: Scenario[] = [uploadThroughput, preflightChecksums, metadataRevert, cliVsCurl, renditionsIngest, imageServing, onDemandRender, workerScaling];
 
 const BENCHMARKS_MD = path.join(repoRoot, 'BENCHMARKS.md');
 
