@@ -1,3 +1,4 @@
+import { newResourceRecord } from '../../shared/catalog/new-record.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -222,31 +223,17 @@ async function seedRecords(core: Core, library: number, n: number, like: Resourc
 }
 
 function baseRecord(library: number): Omit<ResourceRecord, 'id' | 'fileName' | 'extension' | 'mimeType' | 'size' | 'storageKey' | 'jobId'> {
-  const now = new Date().toISOString();
-  return {
+  const { id: _id, fileName: _f, extension: _e, mimeType: _m, size: _s, storageKey: _k, jobId: _j, ...rest } = newResourceRecord({
+    id: 0,
     library,
-    type: 'image',
+    fileName: '',
     source: 'bench',
+    type: 'image',
     checksum: '0'.repeat(64),
-    width: null,
-    height: null,
-    orientation: null,
-    title: null,
-    tags: [],
-    visibility: 'private',
-    created: now,
-    modified: now,
     status: 'ready',
-    error: null,
-    errorCode: null,
-    fields: {},
-    warnings: [],
-    renditions: [],
-    fileVersion: 1,
     mappingsVersion: 1,
-    noExif: false,
-    declaredType: null,
-  };
+  });
+  return rest;
 }
 
 async function runBatch(core: Core, service: ReprocessService, library: number, opts: { reread: boolean }): Promise<void> {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { Catalog } from '../../shared/catalog/catalog.js';
+import { newResourceRecord } from '../../shared/catalog/new-record.js';
 import { freePort, startEmbeddedRedis } from '../../shared/embedded-redis.js';
 import type { ResourceRecord } from '../../shared/model.js';
 import { removeOnExit, spawnTs, waitForHttp } from '../lib/proc.js';
@@ -105,17 +106,11 @@ export const preflightChecksums: Scenario = {
 async function seed(redis: Redis, shas: string[]) {
   const catalog = new Catalog(redis, PREFIX);
   await catalog.ensureDefaultLibrary();
-  const now = new Date().toISOString();
   for (let i = 0; i < shas.length; i += 1000) {
     const recs: ResourceRecord[] = [];
     for (const sha of shas.slice(i, i + 1000)) {
       const id = await catalog.allocateResourceId();
-      recs.push({
-        id, library: 1, fileName: `f${id}.bin`, extension: 'bin', mimeType: 'application/octet-stream', size: 1, type: 'file', source: 'bench',
-        checksum: sha, width: null, height: null, orientation: null, title: null, tags: [], visibility: 'private', created: now, modified: now,
-        status: 'ready', error: null, errorCode: null, fields: {}, renditions: [], fileVersion: 1, mappingsVersion: 0, noExif: false,
-        storageKey: `x/${id}`, jobId: `ingest-${id}-1`, declaredType: null,
-      });
+      recs.push(newResourceRecord({ id, library: 1, fileName: `f${id}.bin`, source: 'bench', size: 1, checksum: sha, status: 'ready', storageKey: `x/${id}` }));
     }
     await catalog.createResources(recs);
     await Promise.all(recs.map((r) => catalog.checksums.claim(r.checksum, r.id, 1, 'allow')));

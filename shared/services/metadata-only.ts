@@ -1,5 +1,5 @@
 import type { Catalog } from '../catalog/catalog.js';
-import { ingestJobId } from '../jobs/ingest.js';
+import { newResourceRecord } from '../catalog/new-record.js';
 import type { Library, ResourceRecord } from '../model.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { UploadFields } from '../upload/upload-fields.js';
@@ -20,38 +20,19 @@ export async function createMetadataOnlyResource(
   opts: { fileName: string; source: string },
 ): Promise<ResourceRecord> {
   const id = await deps.catalog.allocateResourceId();
-  const now = new Date().toISOString();
-  const record: ResourceRecord = {
+  const record = newResourceRecord({
     id,
     library: library.id,
     fileName: opts.fileName,
-    extension: '',
-    mimeType: 'application/octet-stream',
-    size: 0,
-    type: 'file',
     source: opts.source,
-    checksum: '',
-    width: null,
-    height: null,
-    orientation: null,
     title: fields.title,
     tags: fields.tags,
     visibility: fields.visibility,
-    created: fields.created ?? now,
-    modified: fields.modified ?? now,
+    ...(fields.created ? { created: fields.created } : {}),
+    ...(fields.modified ? { modified: fields.modified } : {}),
     status: 'ready',
-    error: null,
-    errorCode: null,
-    fields: {},
-    warnings: [],
-    renditions: [],
-    fileVersion: 1,
-    mappingsVersion: 0,
     noExif: fields.noExif,
-    storageKey: '',
-    jobId: ingestJobId(id, 1),
-    declaredType: null,
-  };
+  });
   await deps.catalog.createResources([record]);
   await writeRecordCopy(deps.store, record, {});
   return record;

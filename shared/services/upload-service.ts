@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Catalog } from '../catalog/catalog.js';
+import { newResourceRecord } from '../catalog/new-record.js';
 import { ConflictError } from '../errors.js';
 import { isRedisUnavailable } from '../redis.js';
 import { ingestJobId, ingestJobOptions } from '../jobs/ingest.js';
@@ -99,38 +100,27 @@ export class UploadService {
    * queue refuses, the records and objects are removed again and the error rethrown.
    */
   async commit(staged: StagedFile[], fields: UploadFields, library: Library, source: string): Promise<ResourceRecord[]> {
-    const now = new Date().toISOString();
-    const records: ResourceRecord[] = staged.map((s) => ({
-      id: s.id,
-      library: library.id,
-      fileName: s.fileName,
-      extension: s.sniffed.extension,
-      mimeType: s.sniffed.mimeType,
-      size: s.size,
-      type: s.sniffed.type,
-      source,
-      checksum: s.checksum,
-      width: null,
-      height: null,
-      orientation: null,
-      title: fields.title,
-      tags: fields.tags,
-      visibility: fields.visibility,
-      created: fields.created ?? now,
-      modified: fields.modified ?? now,
-      status: 'processing',
-      error: null,
-      errorCode: null,
-      fields: {},
-      warnings: [],
-      renditions: [],
-      fileVersion: 1,
-      mappingsVersion: 0,
-      noExif: fields.noExif,
-      storageKey: s.key,
-      jobId: ingestJobId(s.id, 1),
-      declaredType: s.declaredType,
-    }));
+    const records: ResourceRecord[] = staged.map((s) =>
+      newResourceRecord({
+        id: s.id,
+        library: library.id,
+        fileName: s.fileName,
+        source,
+        extension: s.sniffed.extension,
+        mimeType: s.sniffed.mimeType,
+        size: s.size,
+        type: s.sniffed.type,
+        checksum: s.checksum,
+        title: fields.title,
+        tags: fields.tags,
+        visibility: fields.visibility,
+        ...(fields.created ? { created: fields.created } : {}),
+        ...(fields.modified ? { modified: fields.modified } : {}),
+        noExif: fields.noExif,
+        storageKey: s.key,
+        declaredType: s.declaredType,
+      }),
+    );
     // The upload's request id rides along in the job, so the worker's log lines for the
     // file carry it (undefined outside an HTTP request, e.g. reindex), and so does the
     // webhook the upload asked for.
