@@ -67,6 +67,9 @@ describe('2 API processes + 3 worker processes on one Redis and one store', () =
       WORKER_CONCURRENCY: '4',
       WORKER_METRICS_PORT: '0',
       EXIFTOOL_MAX_PROCS: '1',
+      // The allocator chosen up front, so worker/allocator.ts does not restart a worker
+      // under a relay process: the SIGKILL below must hit the process doing the jobs.
+      MALLOC_ARENA_MAX: '2',
     };
     const apis = ports.map((port) => runEntry('api/main.ts', { ...common, PORT: String(port), HOST: '127.0.0.1' }));
     // The victim logs at debug level: its "job started" lines tell when it holds jobs.
