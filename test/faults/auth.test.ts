@@ -19,9 +19,10 @@ const FLOTIQ = 'flotiq-key-0123456789abcdef';
 const CONN_USER = 'conn';
 const CONN_PASS = 'conn-password-0123456789';
 const IMAGE_SECRET = 'image-url-secret-0123456789abcdef0123456789';
+const ADMIN_KEY = 'admin-key-0123456789abcdef';
 
-/** Routes that answer without any credential, by design. */
-const PUBLIC = ['GET /healthz', 'GET /readyz', 'GET /metrics'];
+/** Routes that answer without any credential, by design: probes, the scrape, the API's own documentation. */
+const PUBLIC = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /docs', 'GET /openapi.json'];
 
 /** One character changed: the most likely forgery, and the one a prefix compare misses. */
 const tamper = (s: string) => s.slice(0, -1) + (s.endsWith('x') ? 'y' : 'x');
@@ -39,6 +40,7 @@ describe('every route refuses missing, wrong and tampered credentials', () => {
         FLOTIQ_API_KEYS: FLOTIQ,
         CONNECTIONS_USERS: `${CONN_USER}:${CONN_PASS}`,
         IMAGE_URL_SECRET: IMAGE_SECRET,
+        ADMIN_KEYS: ADMIN_KEY,
       },
     });
     // Only the route table is read: the handlers are never called on this instance.
@@ -61,6 +63,9 @@ describe('every route refuses missing, wrong and tampered credentials', () => {
       .replace(':size', '0x0')
       .replace(':file', `${privateId}.jpg`)
       // Not the private resource: the valid-credential pass calls DELETE too.
+      .replace(/:(queueName|lane)\b/, 'ingest')
+      .replace(':queueStatus', 'failed')
+      .replace('*', 'x.js')
       .replace(/:id\b/, p.startsWith('/v1/batches') ? 'b-1' : '999999')
       .replace(/:\w+/g, '1');
 
@@ -91,6 +96,17 @@ describe('every route refuses missing, wrong and tampered credentials', () => {
         wrong: { headers: { authorization: 'Bearer wrong-key-0123456789abcdef' } },
         tampered: { headers: { authorization: `Bearer ${tamper(TEST_KEY)}` } },
         valid: { headers: { authorization: `Bearer ${TEST_KEY}` } },
+      },
+    },
+    {
+      name: 'operator (ADMIN_KEYS)',
+      match: (r) => r.split(' ')[1]!.startsWith('/admin/'),
+      creds: {
+        missing: {},
+        // An uploading client's API key must not open the operator pages.
+        wrong: { headers: { authorization: `Bearer ${TEST_KEY}` } },
+        tampered: { headers: { authorization: basic('ops', tamper(ADMIN_KEY)) } },
+        valid: { headers: { authorization: `Bearer ${ADMIN_KEY}` } },
       },
     },
     {
