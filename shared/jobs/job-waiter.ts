@@ -1,4 +1,5 @@
 import type { QueueEvents } from 'bullmq';
+import { JobEvents } from './job-events.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { JobOutcome } from '../catalog/outcomes.js';
 import type { ResourceRecord } from '../model.js';
@@ -30,63 +31,28 @@ export interface WaitOutcome {
  * stream read), so a slow poll backs them up.
  */
 export class JobWaiter {
-  private readonly listeners = new Map<string, Set<() => void>>();
-  private readonly onEvent = ({ jobId }: { jobId: string }) => {
-    const set = this.listeners.get(jobId);
-    if (set) for (const fn of set) fn();
-  };
+  private readonly jobs: JobEvents;
 
   constructor(
     private readonly catalog: Catalog,
-    private readonly events: QueueEvents,
-    private readonly pollMs = 1_000,
+    events: QueueEvents,
+    pollMs = 1_000,
   ) {
-    events.on('completed', this.onEvent);
-    events.on('failed', this.onEvent);
-    events.on('error', () => undefined);
+    this.jobs = new JobEvents(events, pollMs);
   }
 
   async wait(targets: WaitTarget[], timeoutMs: number, signal?: AbortSignal): Promise<WaitOutcome> {
-    const deadline = Date.now() + timeoutMs;
-    let wake: () => void = () => undefined;
-    // An event that lands while the records are being read must not be lost.
-    let pinged: boolean;
-    const ping = () => {
-      pinged = true;
-      wake();
-    };
-    for (const t of targets) {
-      let set = this.listeners.get(t.jobId);
-      if (!set) this.listeners.set(t.jobId, (set = new Set()));
-      set.add(ping);
-    }
-    signal?.addEventListener('abort', ping);
-    try {
-      for (;;) {
-        pinged = false;
-        // Subscribed before this read, so a completion between the two is not missed.
+    const finished = await this.jobs.until(
+      targets.map((t) => t.jobId),
+      Date.now() + timeoutMs,
+      async () => {
         const states = await this.states(targets);
-        const finished = states.every(({ record: r, target: t }) => r === undefined || r.fileVersion !== t.fileVersion || r.status !== 'processing');
-        if (finished) return { done: true, states };
-        const left = deadline - Date.now();
-        if (left <= 0 || signal?.aborted) return { done: false, states };
-        if (pinged) continue;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(left, this.pollMs));
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-    } finally {
-      signal?.removeEventListener('abort', ping);
-      for (const t of targets) {
-        const set = this.listeners.get(t.jobId);
-        set?.delete(ping);
-        if (set?.size === 0) this.listeners.delete(t.jobId);
-      }
-    }
+        const done = states.every(({ record: r, target: t }) => r === undefined || r.fileVersion !== t.fileVersion || r.status !== 'processing');
+        return done ? states : undefined;
+      },
+      signal,
+    );
+    return finished ? { done: true, states: finished } : { done: false, states: await this.states(targets) };
   }
 
   /** Current records, and for those gone, the outcome notes their jobs left. */
@@ -99,7 +65,6 @@ export class JobWaiter {
   }
 
   async close(): Promise<void> {
-    this.events.off('completed', this.onEvent);
-    this.events.off('failed', this.onEvent);
+    this.jobs.close();
   }
 }

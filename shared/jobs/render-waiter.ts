@@ -1,4 +1,5 @@
 import type { QueueEvents } from 'bullmq';
+import { JobEvents } from './job-events.js';
 import { AppError, RenderPendingError } from '../errors.js';
 import { ObjectNotFoundError, type ObjectStore } from '../storage/object-store.js';
 import { decodeRenderFailure, renderJobId, renderJobOptions, type RenderPayload, type RenderQueue } from './render.js';
@@ -10,70 +11,44 @@ import { decodeRenderFailure, renderJobId, renderJobOptions, type RenderPayload,
  * across a Redis reconnect).
  */
 export class RenderWaiter {
-  private readonly listeners = new Map<string, Set<() => void>>();
-  private readonly onEvent = ({ jobId }: { jobId: string }) => {
-    const set = this.listeners.get(jobId);
-    if (set) for (const fn of set) fn();
-  };
+  private readonly jobs: JobEvents;
 
   constructor(
     private readonly queue: RenderQueue,
-    private readonly events: QueueEvents,
+    events: QueueEvents,
     private readonly store: ObjectStore,
     private readonly attempts: number,
-    private readonly pollMs = 1_000,
+    pollMs = 1_000,
   ) {
-    events.on('completed', this.onEvent);
-    events.on('failed', this.onEvent);
-    events.on('error', () => undefined);
+    this.jobs = new JobEvents(events, pollMs);
   }
 
   /** Resolves when `key` exists; throws the job's error, or RenderPendingError at the deadline. */
   async render(payload: RenderPayload, key: string, timeoutMs: number): Promise<void> {
     const jobId = renderJobId(payload);
-    const deadline = Date.now() + timeoutMs;
-    let wake: () => void = () => undefined;
-    let pinged: boolean;
-    const ping = () => {
-      pinged = true;
-      wake();
-    };
-    let set = this.listeners.get(jobId);
-    if (!set) this.listeners.set(jobId, (set = new Set()));
-    set.add(ping);
-    try {
-      // Subscribed first, so a job finishing between add and the first look is not missed.
-      await this.add(payload, jobId);
-      for (;;) {
-        pinged = false;
-        if (await this.exists(key)) return;
-        const state = await this.queue.getJobState(jobId);
-        if (state === 'failed') {
-          const job = await this.queue.getJob(jobId);
-          const { code, message } = decodeRenderFailure(job?.failedReason);
-          throw new AppError(code, message);
-        }
-        // Gone without an object: completed and removed, then the object was deleted (or
-        // it completed between our two looks). Adding again is harmless either way.
-        if (state === 'unknown') {
-          if (await this.exists(key)) return;
-          await this.add(payload, jobId);
-        }
-        const left = deadline - Date.now();
-        if (left <= 0) throw new RenderPendingError(Math.round(timeoutMs / 1000));
-        if (pinged) continue;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(left, this.pollMs));
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
+    let added = false;
+    const stored = await this.jobs.until([jobId], Date.now() + timeoutMs, async () => {
+      // Added inside the first look, after until() subscribed: a job finishing at once is not missed.
+      if (!added) {
+        await this.add(payload, jobId);
+        added = true;
       }
-    } finally {
-      set.delete(ping);
-      if (set.size === 0) this.listeners.delete(jobId);
-    }
+      if (await this.exists(key)) return true;
+      const state = await this.queue.getJobState(jobId);
+      if (state === 'failed') {
+        const job = await this.queue.getJob(jobId);
+        const { code, message } = decodeRenderFailure(job?.failedReason);
+        throw new AppError(code, message);
+      }
+      // Gone without an object: completed and removed, then the object was deleted (or
+      // it completed between our two looks). Adding again is harmless either way.
+      if (state === 'unknown') {
+        if (await this.exists(key)) return true;
+        await this.add(payload, jobId);
+      }
+      return undefined;
+    });
+    if (!stored) throw new RenderPendingError(Math.round(timeoutMs / 1000));
   }
 
   private async add(payload: RenderPayload, jobId: string): Promise<void> {
@@ -91,7 +66,6 @@ export class RenderWaiter {
   }
 
   async close(): Promise<void> {
-    this.events.off('completed', this.onEvent);
-    this.events.off('failed', this.onEvent);
+    this.jobs.close();
   }
 }
