@@ -1,6 +1,9 @@
+import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { ObjectStore } from '../shared/storage/object-store.js';
 
 /**
  * Local scratch space of this worker process: originals downloaded from S3, fallback
@@ -26,6 +29,18 @@ export function scratchRoot(): Promise<string> {
 /** A fresh folder for one job's files, inside this process's scratch folder. */
 export async function scratchDir(label: string): Promise<string> {
   return fs.mkdtemp(path.join(await scratchRoot(), `${label.replace(/[^\w-]/g, '_')}-`));
+}
+
+/**
+ * A local copy of a stored object, in a fresh folder of this process's scratch space,
+ * keeping the key's file name: exiftool and libvips take the extension as a hint where
+ * the bytes are ambiguous. The caller removes the folder (`path.dirname(file)`).
+ */
+export async function downloadToScratch(store: ObjectStore, key: string, label: string): Promise<string> {
+  const dir = await scratchDir(label);
+  const file = path.join(dir, path.basename(key));
+  await pipeline(await store.get(key), createWriteStream(file));
+  return file;
 }
 
 /**

@@ -1,7 +1,5 @@
-import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Catalog } from '../../shared/catalog/catalog.js';
 import type { Config } from '../../shared/config.js';
@@ -17,23 +15,22 @@ import { extractMetadata } from '../steps/extract-metadata.js';
 import { probeImage } from '../steps/probe-image.js';
 import { renditions } from '../steps/renditions.js';
 import type { IngestContext, IngestFinish, IngestStep } from '../steps/step.js';
+import { verifyChecksum } from '../steps/verify-checksum.js';
 import { verifyStored } from '../steps/verify-stored.js';
-import { scratchRoot } from '../scratch.js';
+import { downloadToScratch } from '../scratch.js';
 
 export interface IngestDeps {
   config: Config;
   catalog: Catalog;
   store: ObjectStore;
   logger: Logger;
-  /** Where originals of remote stores are downloaded for the steps that need a file. */
-  scratchDir?: string;
 }
 
 /**
  * The steps of ingest, in order. Metadata extraction, de-duplication and renditions
  * slot in here as they are built.
  */
-export const INGEST_STEPS: readonly IngestStep[] = [verifyStored, dedupe, extractMetadata, applyMappings, probeImage, renditions];
+export const INGEST_STEPS: readonly IngestStep[] = [verifyStored, verifyChecksum, dedupe, extractMetadata, applyMappings, probeImage, renditions];
 
 /** A hostile file can make exiftool warn without end; the record stays small. */
 const MAX_WARNINGS = 50;
@@ -77,7 +74,7 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
         const local = deps.store.localPath(record.storageKey);
         if (local) return local;
         // The process's own scratch folder: what a killed worker leaves there is removed at the next start.
-        if (!downloaded) downloaded = await download(deps.store, record.storageKey, deps.scratchDir ?? (await scratchRoot()), String(job.id));
+        if (!downloaded) downloaded = await downloadToScratch(deps.store, record.storageKey, `mi-${job.id}`);
         return downloaded;
       },
       finish: (how) => {
@@ -141,12 +138,4 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
 async function stillCurrent(catalog: Catalog, id: number, fileVersion: number): Promise<boolean> {
   const cur = await catalog.getResource(id);
   return cur !== undefined && cur.fileVersion === fileVersion;
-}
-
-async function download(store: ObjectStore, key: string, scratch: string, jobId: string): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(scratch, `mi-${jobId.replace(/[^\w-]/g, '_')}-`));
-  // Keep the key's extension: exiftool uses it as a hint where the bytes are ambiguous.
-  const file = path.join(dir, path.basename(key));
-  await pipeline(await store.get(key), createWriteStream(file));
-  return file;
 }

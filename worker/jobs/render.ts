@@ -1,7 +1,5 @@
-import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Catalog } from '../../shared/catalog/catalog.js';
 import type { Config } from '../../shared/config.js';
@@ -13,7 +11,7 @@ import { renditionKey } from '../../shared/storage/layout.js';
 import type { ObjectStore } from '../../shared/storage/object-store.js';
 import { renderOne } from '../imaging/render.js';
 import { withDecodableSource } from '../imaging/source.js';
-import { scratchDir } from '../scratch.js';
+import { downloadToScratch } from '../scratch.js';
 
 export interface RenderDeps {
   config: Config;
@@ -40,7 +38,7 @@ export function renderProcessor(deps: RenderDeps) {
       const library = await deps.catalog.findLibrary(record.library);
       const spec = onDemandSpec(p.width, p.height, p.format, effectivePresets(library, deps.config.images.presets));
       const local = deps.store.localPath(record.storageKey);
-      const file = local ?? (await download(deps.store, record.storageKey, String(job.id)));
+      const file = local ?? (await downloadToScratch(deps.store, record.storageKey, `mi-${job.id}`));
       try {
         const out = await withDecodableSource(file, record.mimeType, (src) => renderOne(src.path, spec, { maxPixels: deps.config.images.maxPixels }));
         const key = renditionKey(record.id, record.fileVersion, p.width, p.height, extensionOfFormat(p.format));
@@ -55,12 +53,4 @@ export function renderProcessor(deps: RenderDeps) {
       throw new Error(encodeRenderFailure(code, (err as Error).message), { cause: err });
     }
   };
-}
-
-async function download(store: ObjectStore, key: string, jobId: string): Promise<string> {
-  // In the process's scratch folder, which the next start clears if this worker is killed.
-  const dir = await scratchDir(`mi-${jobId}`);
-  const file = path.join(dir, 'original');
-  await pipeline(await store.get(key), createWriteStream(file));
-  return file;
 }
