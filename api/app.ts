@@ -15,6 +15,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { queuesAdminRoutes } from './routes/queues-admin.js';
 import { webhooksRoutes } from './routes/webhooks.js';
 import { docsRoutes } from './routes/docs.js';
+import { directUploadsRoutes } from './routes/direct-uploads.js';
 import { validationHook } from './validation.js';
 import { compatRoutes } from './compat/routes.js';
 import { adminRoutes } from './routes/admin.js';
@@ -77,6 +78,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', mappingsRoutes(deps));
   app.route('/', reprocessRoutes(deps));
   documented.route('/', webhooksRoutes(deps));
+  documented.route('/', directUploadsRoutes(deps));
   app.route('/', documented);
   return app;
 }

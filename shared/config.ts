@@ -184,6 +184,11 @@ export interface S3StorageConfig {
    * @defaultValue 5 MiB
    */
   readonly partSize: number;
+  /**
+   * The S3 endpoint as clients reach it, for presigned direct uploads (e.g. https://s3.example.com
+   * when the service itself uses http://minio:9000). @defaultValue S3_ENDPOINT
+   */
+  readonly publicEndpoint?: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -239,6 +244,7 @@ export function loadConfig(env: Env = process.env): Config {
       bucket,
       region: p.str('S3_REGION') ?? 'us-east-1',
       partSize,
+      publicEndpoint: p.url('S3_PUBLIC_ENDPOINT', ['http:', 'https:']),
     };
   } else if (driver !== 'fs') {
     problems.push(`STORAGE_DRIVER must be "fs" or "s3" (got "${driver}")`);

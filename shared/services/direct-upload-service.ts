@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Catalog } from '../catalog/catalog.js';
+import { InvalidRequestError, NotFoundError, PayloadTooLargeError } from '../errors.js';
+import type { Library, ResourceRecord } from '../model.js';
+import { keyPrefix } from '../redis.js';
+import { originalKey } from '../storage/layout.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { S3Presigner } from '../storage/s3-presigner.js';
+import { extensionOf, sniffType } from '../upload/sniff.js';
+import { UploadFieldsBuilder } from '../upload/upload-fields.js';
+import type { UploadService } from './upload-service.js';
+
+/** S3 allows at most 10,000 parts per upload. */
+const MAX_PARTS = 10_000;
+/** Bytes read back from storage to sniff the type, as the streaming upload does. */
+const SNIFF_BYTES = 4100;
+
+export interface DirectUploadRequest {
+  fileName: string;
+  size: number;
+  /** Required: the API never sees the bytes, so the worker checks them against this. */
+  sha256: string;
+  contentType?: string;
+  /** Upload fields (title, tags, visibility, no_exif, created, modified), as strings. */
+  fields?: Record<string, string | string[]>;
+}
+
+export interface DirectUploadTicket {
+  id: string;
+  resourceId: number;
+  partSize: number;
+  parts: { partNumber: number; url: string }[];
+  expiresAt: string;
+}
+
+/**
+ * The large-file path: presigned multipart upload straight to S3/MinIO, so gigabytes do
+ * not cross the API. `start` reserves a resource id and signs one URL per part; the
+ * client PUTs the parts and calls `complete` with their ETags; then the resource is
+ * created like any upload (status `processing`, an ingest job), and the worker streams
+ * the stored object through SHA-256 before anything else (worker/steps/verify-checksum.ts):
+ * a file that is not what was declared fails with that reason and no claim on a checksum.
+ * Pending uploads live in Redis until they expire; S3's lifecycle rules should abort
+ * incomplete multipart uploads (AbortIncompleteMultipartUpload) for clients that vanish.
+ */
+export class DirectUploadService {
+  constructor(
+    private readonly deps: {
+      catalog: Catalog;
+      store: ObjectStore;
+      redis: Redis;
+      redisPrefix: string;
+      uploads: UploadService;
+      presigner: S3Presigner | undefined;
+      partSize: number;
+      maxUploadBytes: number;
+      expirySeconds: number;
+    },
+  ) {}
+
+  async start(library: Library, req: DirectUploadRequest): Promise<DirectUploadTicket> {
+    const presigner = this.presigner();
+    if (!Number.isSafeInteger(req.size) || req.size < 1) throw new InvalidRequestError(`Expected size to be a positive integer of bytes but received ${JSON.stringify(req.size)}.`);
+    const limit = library.maxUploadBytes ?? this.deps.maxUploadBytes;
+    if (req.size > limit) throw new PayloadTooLargeError(limit);
+    if (!/^[0-9a-f]{64}$/i.test(req.sha256 ?? '')) throw new InvalidRequestError(`Expected sha256 to be 64 hex digits (the file's SHA-256) but received ${JSON.stringify(req.sha256)}.`);
+    if (typeof req.fileName !== 'string' || req.fileName === '' || req.fileName.length > 1000) throw new InvalidRequestError('Expected fileName to be the file\'s name (1-1000 characters).');
+    const fields = new UploadFieldsBuilder();
+    for (const [name, value] of Object.entries(req.fields ?? {})) for (const v of Array.isArray(value) ? value : [value]) fields.add(name, String(v));
+    fields.build();
+
+    const resourceId = await this.deps.catalog.allocateResourceId();
+    const key = originalKey(resourceId, 1, extensionOf(req.fileName));
+    const uploadId = await presigner.start(key);
+    // At least the configured part size, and large enough that the file fits 10,000 parts.
+    const partSize = Math.max(this.deps.partSize, Math.ceil(req.size / MAX_PARTS / 1048576) * 1048576);
+    const count = Math.max(1, Math.ceil(req.size / partSize));
+    const urls = await presigner.partUrls(key, uploadId, count, this.deps.expirySeconds);
+    const id = `du-${resourceId}-${randomBytes(8).toString('hex')}`;
+    const state = { resourceId, key, uploadId, library: library.id, fileName: req.fileName, size: req.size, sha256: req.sha256.toLowerCase(), contentType: req.contentType ?? '', fields: JSON.stringify(req.fields ?? {}) };
+    await this.deps.redis.set(this.key(id), JSON.stringify(state), 'EX', this.deps.expirySeconds + 3600);
+    return { id, resourceId, partSize, parts: urls.map((url, i) => ({ partNumber: i + 1, url })), expiresAt: new Date(Date.now() + this.deps.expirySeconds * 1000).toISOString() };
+  }
+
+  async complete(id: string, parts: { partNumber: number; etag: string }[]): Promise<ResourceRecord[]> {
+    const presigner = this.presigner();
+    // GETDEL: one completion per upload, even when a client retries it concurrently.
+    const raw = await this.deps.redis.getdel(this.key(id));
+    if (!raw) throw new NotFoundError('direct upload', id);
+    const s = JSON.parse(raw) as { resourceId: number; key: string; uploadId: string; library: number; fileName: string; size: number; sha256: string; contentType: string; fields: string };
+    try {
+      await presigner.complete(s.key, s.uploadId, parts);
+    } catch (err) {
+      // The client may fix its part list and call again: the upload is still open.
+      await this.deps.redis.set(this.key(id), raw, 'EX', this.deps.expirySeconds);
+      throw new InvalidRequestError(`S3 refused to complete the upload: ${(err as Error).message}. Send every part's number and the ETag its PUT answered.`);
+    }
+    const stored = await this.deps.store.head(s.key);
+    if (stored.size !== s.size) {
+      await this.deps.store.delete(s.key).catch(() => undefined);
+      throw new InvalidRequestError(`The uploaded parts add up to ${stored.size} bytes but ${s.size} were declared; start a new upload.`);
+    }
+    const fields = new UploadFieldsBuilder();
+    for (const [name, value] of Object.entries(JSON.parse(s.fields) as Record<string, string | string[]>)) for (const v of Array.isArray(value) ? value : [value]) fields.add(name, String(v));
+    const library = await this.deps.catalog.getLibrary(s.library);
+    const sniffed = await sniffType(await this.head(s.key), s.fileName);
+    return this.deps.uploads.commit(
+      [{ id: s.resourceId, key: s.key, fileName: s.fileName, declaredType: s.contentType || null, size: s.size, checksum: s.sha256, sniffed }],
+      fields.build(),
+      library,
+      DIRECT_SOURCE,
+    );
+  }
+
+  private presigner(): S3Presigner {
+    if (!this.deps.presigner) throw new InvalidRequestError('Direct uploads go straight to S3 and need STORAGE_DRIVER=s3; with local storage, upload through POST /v1/libraries/{library}/files.');
+    return this.deps.presigner;
+  }
+
+  private key(id: string): string {
+    return `${keyPrefix(this.deps.redisPrefix)}:direct:${id}`;
+  }
+
+  private async head(key: string): Promise<Buffer> {
+    const stream = await this.deps.store.get(key);
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const c of stream as AsyncIterable<Buffer>) {
+      chunks.push(c);
+      n += c.length;
+      if (n >= SNIFF_BYTES) break;
+    }
+    (stream as { destroy?: () => void }).destroy?.();
+    return Buffer.concat(chunks).subarray(0, SNIFF_BYTES);
+  }
+}
+
+/** `source` of resources uploaded directly to S3: the worker verifies their checksum. */
+export const DIRECT_SOURCE = 'direct';
