@@ -95,7 +95,7 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
         if (r && r.fileVersion === fileVersion && r.status === 'processing' && job.finishedOn) {
           // BullMQ's own words ("job stalled more than allowable limit") tell a client nothing.
           const error = /stalled more than allowable limit/.test(err.message)
-            ? `Processing was cut short ${deps.config.maxStalledCount + 1} times by the worker stopping (crash, out of memory or kill); the file may be what stops it. Upload it again to retry.`
+            ? `Processing was cut short ${deps.config.maxStalledCount + 1 === 1 ? 'once' : `${deps.config.maxStalledCount + 1} times`} by the worker stopping (crash, out of memory or kill); the file may be what stops it. Upload it again to retry.`
             : err.message;
           return deps.catalog.updateResource(resourceId, fileVersion, { status: 'failed', error, errorCode: 'internal' });
         }

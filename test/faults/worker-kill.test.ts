@@ -178,6 +178,60 @@ function makeJpegVariant(i: number): Promise<Buffer> {
   });
 }
 
+// The guard the test above lifts: a job cut short more often than JOB_MAX_STALLED (here
+// 0, so once) fails — a file that kills every worker must not crash-loop the fleet —
+// and the resource says why in words a client can act on.
+describe('a job interrupted more often than JOB_MAX_STALLED', () => {
+  let svc: TestService;
+  const procs: Proc[] = [];
+  beforeAll(async () => {
+    svc = await startService('fs', { worker: false, env: { JOB_STALLED_INTERVAL_MS: String(STALLED_MS) } });
+  });
+  afterAll(async () => {
+    for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await svc?.close();
+  });
+
+  it('fails with a reason, not BullMQ\'s "stalled more than allowable limit"', async () => {
+    const res = await svc.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: 'poison.jpg', data: await makeJpegVariant(9999), type: 'image/jpeg' } }) });
+    expect(res.status).toBe(202);
+    const id = ((await res.json()) as { resources: { id: number }[] }).resources[0]!.id;
+    const start = () => {
+      const p = runEntry('worker/main.ts', {
+        REDIS_URL: svc.config.redisUrl!,
+        REDIS_PREFIX: svc.config.redisPrefix,
+        DATA_DIR: svc.config.dataDir,
+        ...storageEnv(svc),
+        LOG_LEVEL: 'info',
+        WORKER_CONCURRENCY: '1',
+        JOB_STALLED_INTERVAL_MS: String(STALLED_MS),
+        JOB_MAX_STALLED: '0',
+        MALLOC_ARENA_MAX: '2',
+        WORKER_METRICS_PORT: '0',
+      });
+      procs.push(p);
+      return p;
+    };
+    const queue = new Queue(INGEST_QUEUE, { connection: svc.core.redis, prefix: keyPrefix(svc.config.redisPrefix) });
+    const jobId = (await svc.core.catalog.getResource(id))!.jobId;
+    const first = start();
+    await until('the job to be active', async () => (await queue.getJobState(jobId)) === 'active', 30_000, 20);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const second = start();
+    await second.waitFor(/worker started/, 30_000);
+    const rec = await until('the resource to fail', async () => {
+      const r = await svc.core.catalog.getResource(id);
+      return r?.status === 'failed' ? r : undefined;
+    }, 30_000, 100);
+    await queue.close();
+    second.child.kill('SIGTERM');
+    await second.exited;
+    expect(rec.error).toMatch(/^Processing was cut short once by the worker stopping/);
+    expect(rec.error).not.toMatch(/allowable limit/);
+  }, 90_000);
+});
+
 /** How a worker process reaches the same store as the test's service. */
 function storageEnv(svc: TestService): Record<string, string> {
   const st = svc.config.storage;
