@@ -121,7 +121,11 @@ export interface OperationsConfig {
   readonly bulkJobsPerSecond: number;
   /** Port of a worker process's Prometheus `/metrics`; 0 picks a free one (logged). @defaultValue 9464 */
   readonly workerMetricsPort: number;
-  /** Requests per minute per API key, shared by all API replicas (Redis); 0 turns the limit off. @defaultValue 6000 */
+  /**
+   * Requests per minute per API key, shared by all API replicas (Redis); 0 turns the
+   * limit off. The default only stops a runaway client: batch ingestion of small files
+   * from one key is the main use, and must not trip it. @defaultValue 60000
+   */
   readonly rateLimitPerMinute: number;
   /** Keys of the queue dashboard at `/admin/queues` (Bearer, or Basic with the key as password); none: no dashboard. */
   readonly adminKeys: readonly string[];
@@ -316,7 +320,7 @@ function parseOperations(p: Parser, problems: string[], workerConcurrency: numbe
     bulkConcurrency: p.int('BULK_CONCURRENCY', workerConcurrency, 1, 1024),
     bulkJobsPerSecond: p.int('BULK_JOBS_PER_SECOND', 1000, 1, 1_000_000),
     workerMetricsPort: p.int('WORKER_METRICS_PORT', 9464, 0, 65535),
-    rateLimitPerMinute: p.int('RATE_LIMIT_PER_MINUTE', 6000, 0, 100_000_000),
+    rateLimitPerMinute: p.int('RATE_LIMIT_PER_MINUTE', 60_000, 0, 100_000_000),
     adminKeys,
     webhookSecret,
     webhookTimeoutMs: p.int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 300_000),
