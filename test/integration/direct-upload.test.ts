@@ -18,7 +18,7 @@ async function putParts(ticket: Ticket, data: Buffer): Promise<{ partNumber: num
   const out: { partNumber: number; etag: string }[] = [];
   for (const p of ticket.parts) {
     const body = data.subarray((p.partNumber - 1) * ticket.partSize, p.partNumber * ticket.partSize);
-    const res = await fetch(p.url, { method: 'PUT', body });
+    const res = await fetch(p.url, { method: 'PUT', body: new Uint8Array(body) });
     expect(res.status, await res.clone().text()).toBe(200);
     out.push({ partNumber: p.partNumber, etag: res.headers.get('etag')! });
   }
