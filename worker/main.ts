@@ -21,14 +21,19 @@ try {
   const connection = createRedis(config.redisUrl, 'worker');
   const workers = createWorkers({ ...core, connection, redisPrefix: config.redisPrefix, logger, concurrency: config.workerConcurrency });
   collectProcessMetrics();
-  const metrics = await startMetricsServer(config.operations.workerMetricsPort);
+  // A taken port (several workers on one host with the default) costs the metrics, not
+  // the worker: jobs matter more than their counters, and the warning says what to set.
+  const metrics = await startMetricsServer(config.operations.workerMetricsPort).catch((err: NodeJS.ErrnoException) => {
+    logger.warn({ err: err.message, port: config.operations.workerMetricsPort }, 'metrics port unavailable; this worker serves no /metrics (set WORKER_METRICS_PORT, 0 for any free port)');
+    return undefined;
+  });
   logger.info(
-    { concurrency: config.workerConcurrency, lanes: config.operations.workerLanes, metricsPort: metrics.port, storage: config.storage.driver },
+    { concurrency: config.workerConcurrency, lanes: config.operations.workerLanes, metricsPort: metrics?.port ?? null, storage: config.storage.driver },
     'worker started',
   );
   onShutdown(logger, async () => {
     await closeWorkers(workers, config.shutdownTimeoutMs);
-    await metrics.close();
+    await metrics?.close();
     connection.disconnect();
     await core.close();
   });
