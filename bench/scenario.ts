@@ -39,6 +39,8 @@ export interface Check {
   value: number;
   unit: string;
   digits?: number;
+  /** Lowest and highest over repeated measurements, when `value` is their median. */
+  spread?: [number, number];
   /** Absent: reported for information only. */
   target?: { op: '>=' | '<='; value: number };
 }
