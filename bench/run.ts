@@ -2,6 +2,7 @@
 // Each scenario runs its baselines and its subject in this one run; the figures are
 // printed and written to that scenario's section of BENCHMARKS.md. The exit code is 1
 // when a scenario failed to run or missed a target.
+import os from 'node:os';
 import path from 'node:path';
 import { commandLine, failedChecks, markdownSection, printResult, writeSection } from './lib/report.js';
 import { repoRoot } from './lib/proc.js';
@@ -9,11 +10,11 @@ import type { Scenario } from './scenario.js';
 import { cliVsCurl } from './scenarios/cli-vs-curl.js';
 import { metadataRevert } from './scenarios/metadata-revert.js';
 import { preflightChecksums } from './scenarios/preflight-checksums.js';
-import { uploadThroughput } from './scenarios/upload-throughput.js';
-import { workerScaling } from './scenarios/worker-scaling.js';
 import { imageServing } from './scenarios/image-serving.js';
 import { onDemandRender } from './scenarios/on-demand-render.js';
 import { renditionsIngest } from './scenarios/renditions-ingest.js';
+import { uploadThroughput } from './scenarios/upload-throughput.js';
+import { workerScaling } from './scenarios/worker-scaling.js';
 
 const scenarios: Scenario[] = [uploadThroughput, preflightChecksums, metadataRevert, cliVsCurl, renditionsIngest, imageServing, onDemandRender, workerScaling];
 
@@ -32,6 +33,8 @@ async function main(): Promise<number> {
   for (const s of selected) {
     console.log(`\n>> ${s.name}: ${s.description}`);
     const date = new Date();
+    const load0 = os.loadavg()[0]!;
+    if (load0 > 0.5) console.log(`   note: load average is ${load0.toFixed(2)}; other processes compete for the ${os.availableParallelism()} cores`);
     let result;
     try {
       result = await s.run();
@@ -41,7 +44,7 @@ async function main(): Promise<number> {
       continue;
     }
     printResult(s, result);
-    await writeSection(BENCHMARKS_MD, s.name, markdownSection(s, result, { command: commandLine(names), date }));
+    await writeSection(BENCHMARKS_MD, s.name, markdownSection(s, result, { command: commandLine(names), date, load: [load0, os.loadavg()[0]!] }));
     const failed = failedChecks(result);
     if (failed.length) {
       console.log(`${s.name}: ${failed.length} target(s) missed: ${failed.map((c) => c.name).join('; ')}`);

@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, realpathSync, rmSync } from 'node:fs';
+import fs from 'node:fs/promises';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root: children run from here so `tsx` and relative paths resolve. */
@@ -46,6 +49,34 @@ export function onBenchExit(fn: () => void): () => void {
 /** A temp dir removed at the latest when the bench exits. */
 export function removeOnExit(dir: string): () => void {
   return onBenchExit(() => rmSync(dir, { recursive: true, force: true }));
+}
+
+const OWNER_FILE = '.bench-pid';
+
+/**
+ * A fresh dir `<tmp>/<prefix>XXXXXX`, removed when the bench exits. A bench that was
+ * SIGKILLed cannot clean up, so first remove earlier dirs of the same prefix whose
+ * bench process is gone (dirs of a bench still running are left alone).
+ */
+export async function benchTempDir(prefix: string): Promise<{ dir: string; forget: () => void }> {
+  for (const name of await fs.readdir(os.tmpdir())) {
+    if (!name.startsWith(prefix)) continue;
+    const stale = path.join(os.tmpdir(), name);
+    const owner = Number(await fs.readFile(path.join(stale, OWNER_FILE), 'utf8').catch(() => '0'));
+    if (owner > 0 && !isAlive(owner)) await fs.rm(stale, { recursive: true, force: true });
+  }
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  await fs.writeFile(path.join(dir, OWNER_FILE), String(process.pid));
+  return { dir, forget: removeOnExit(dir) };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 // ---------------------------------------------------------------------------------------

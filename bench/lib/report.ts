@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import { passes, type Check, type Figure, type Scenario, type ScenarioResult } from '../scenario.js';
@@ -5,6 +6,8 @@ import { passes, type Check, type Figure, type Scenario, type ScenarioResult } f
 export interface RunInfo {
   command: string;
   date: Date;
+  /** 1-minute load average when the scenario started and when it ended. */
+  load: [number, number];
 }
 
 /** Facts about the machine that matter for reading the numbers. */
@@ -35,6 +38,12 @@ function target(c: Check): string {
   return c.target ? `${c.target.op === '>=' ? '≥' : '≤'} ${num(c.target.value, c.digits ?? 2)}` : '–';
 }
 
+function checkValue(c: Check): string {
+  const d = c.digits ?? 2;
+  const spread = c.spread && c.spread[0] !== c.spread[1] ? ` (${num(c.spread[0], d)}–${num(c.spread[1], d)})` : '';
+  return `${num(c.value, d)}${c.unit ? ` ${c.unit}` : ''}${spread}`;
+}
+
 function verdict(c: Check): string {
   const ok = passes(c);
   return ok === undefined ? 'info' : ok ? 'PASS' : 'FAIL';
@@ -43,7 +52,9 @@ function verdict(c: Check): string {
 /** Rows of cells: the variants table, then the checks table. */
 function tables(r: ScenarioResult): { variants: string[][]; checks: string[][] } {
   const columns: { key: string; unit: string }[] = [];
-  for (const v of r.variants) {
+  // Column order: that of the variant with the most figures, then any others.
+  const widest = [...r.variants].sort((a, b) => Object.keys(b.figures).length - Object.keys(a.figures).length);
+  for (const v of widest) {
     for (const [key, f] of Object.entries(v.figures)) {
       if (!columns.some((c) => c.key === key)) columns.push({ key, unit: f.unit });
     }
@@ -54,7 +65,7 @@ function tables(r: ScenarioResult): { variants: string[][]; checks: string[][] }
   ];
   const checks = [
     ['check', 'value', 'target', 'result'],
-    ...r.checks.map((c) => [c.name, `${num(c.value, c.digits ?? 2)}${c.unit ? ` ${c.unit}` : ''}`, target(c), verdict(c)]),
+    ...r.checks.map((c) => [c.name, checkValue(c), target(c), verdict(c)]),
   ];
   return { variants, checks };
 }
@@ -94,6 +105,8 @@ export function markdownSection(s: Scenario, r: ScenarioResult, info: RunInfo): 
     `- Command: \`${info.command}\``,
     `- Date: ${info.date.toISOString().replace(/\.\d+Z$/, 'Z')}`,
     `- Machine: ${machineFacts()}`,
+    `- Load average (1 min) at start / end: ${info.load[0].toFixed(2)} / ${info.load[1].toFixed(2)}` +
+      (Math.max(...info.load) > 0.5 ? ' — other work was running; figures are less reliable' : ''),
     `- Parameters: ${Object.entries(r.parameters).map(([k, v]) => `${k}=${v}`).join(', ')}`,
     '',
     markdownTable(t.variants),
@@ -117,6 +130,16 @@ const end = (name: string) => `<!-- bench:${name}:end -->`;
 
 /** Replaces the scenario's section of BENCHMARKS.md (or appends it), keeping the others. */
 export async function writeSection(file: string, name: string, section: string): Promise<void> {
+  // Several benches may finish at once (each rewrites the whole file): one at a time.
+  const unlock = await lock(`${os.tmpdir()}/bench-md-${createHash('sha256').update(file).digest('hex').slice(0, 12)}.lock`);
+  try {
+    await replaceSection(file, name, section);
+  } finally {
+    await unlock();
+  }
+}
+
+async function replaceSection(file: string, name: string, section: string): Promise<void> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
@@ -133,4 +156,19 @@ export async function writeSection(file: string, name: string, section: string):
     text = `${text.trimEnd()}\n\n${block}\n`;
   }
   await fs.writeFile(file, text);
+}
+
+/** A lock dir (mkdir is atomic); one older than 30 s is left over from a crash and taken. */
+async function lock(dir: string): Promise<() => Promise<void>> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fs.mkdir(dir);
+      return () => fs.rm(dir, { recursive: true, force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const age = Date.now() - (await fs.stat(dir).then((st) => st.mtimeMs, () => Date.now()));
+      if (age > 30_000 || attempt > 600) await fs.rm(dir, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
