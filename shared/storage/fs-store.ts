@@ -15,6 +15,8 @@ import {
   type PutResult,
 } from './object-store.js';
 
+const WRITE_BUFFER_BYTES = 1024 * 1024;
+
 /** Suffix of in-progress writes; never listed, renamed into place when complete. */
 const TMP_MARK = '.incomplete-';
 
@@ -42,7 +44,10 @@ export class FsObjectStore implements ObjectStore {
     try {
       await fs.mkdir(path.dirname(target), { recursive: true });
       const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
-      await pipeline(source, createWriteStream(tmp, { flags: 'wx' }), meta.signal ? { signal: meta.signal } : {});
+      // A 1 MiB write buffer: chunks that queue while one write is in flight go out as one
+      // writev, instead of a syscall and a thread-pool hop per 64 KiB chunk (about a third
+      // less CPU per GiB in bench upload-throughput). Memory stays bounded by it.
+      await pipeline(source, createWriteStream(tmp, { flags: 'wx', highWaterMark: WRITE_BUFFER_BYTES }), meta.signal ? { signal: meta.signal } : {});
       const { size } = await fs.stat(tmp);
       await fs.rename(tmp, target);
       return { key, size };
