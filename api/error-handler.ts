@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { AppError, type ErrorCode } from '../shared/errors.js';
 import { ObjectNotFoundError } from '../shared/storage/object-store.js';
@@ -56,6 +57,10 @@ export interface Problem {
 /** Any thrown value → the problem to report. Unknown errors become a 500 without internals. */
 export function toProblem(err: unknown): Problem {
   if (err instanceof AppError) return { status: STATUS_BY_CODE[err.code], code: err.code, detail: err.message, extra: err.extra };
+  // Hono's own refusals (a schema route's content-type gate, malformed JSON) are the client's.
+  if (err instanceof HTTPException && (err.status === 400 || err.status === 415)) {
+    return { status: err.status, code: err.status === 415 ? 'unsupported_media_type' : 'invalid_request', detail: err.message, extra: {} };
+  }
   if (err instanceof ObjectNotFoundError) {
     return { status: 404, code: 'not_found', detail: 'The stored file of this resource is missing.', extra: {} };
   }

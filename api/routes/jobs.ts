@@ -1,18 +1,62 @@
-import { Hono } from 'hono';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { NotFoundError } from '../../shared/errors.js';
 import { parseIngestJobId } from '../../shared/jobs/ingest.js';
 import { parseReprocessJobId } from '../../shared/jobs/reprocess.js';
 import type { AppDeps, AppEnv } from '../deps.js';
+import { problem } from '../schemas.js';
+import { validationHook } from '../validation.js';
 import { requestedWaitSeconds, waitAndRespond } from '../wait.js';
 
 type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'unknown';
+
+const params = z.object({ id: z.string().openapi({ description: 'Job id, from an upload\'s `Location`', example: 'ingest-42-1' }) });
+const job = z
+  .object({
+    id: z.string(),
+    type: z.string().openapi({ enum: ['ingest', 'reprocess'] }),
+    state: z.string().openapi({ enum: ['waiting', 'active', 'delayed', 'completed', 'failed', 'unknown'] }),
+    resource: z.object({ id: z.number() }).passthrough(),
+  })
+  .passthrough()
+  .openapi('Job');
+
+const get = createRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}',
+  tags: ['jobs'],
+  summary: 'The state of a job',
+  security: [{ bearer: [] }],
+  request: { params },
+  responses: { 200: { description: 'State', content: { 'application/json': { schema: job } } }, 404: { description: 'Unknown job', content: problem } },
+});
+
+const wait = createRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}/wait',
+  tags: ['jobs'],
+  summary: 'Wait for a job: 204 on completion',
+  description: 'Waits up to `timeout` seconds (or `Prefer: wait=N`), capped at WAIT_MAX_SECONDS. A failed job answers its problem.',
+  security: [{ bearer: [] }],
+  request: {
+    params,
+    // Checked by the handler (api/wait.ts), which names the value it received.
+    query: z.object({ timeout: z.string().optional().openapi({ type: 'integer', minimum: 0, description: 'Seconds' } as never) }),
+  },
+  responses: {
+    204: { description: 'Completed; `X-Resource-Id` names the resource' },
+    202: { description: 'Still running at the timeout', content: { 'application/json': { schema: job } } },
+    400: { description: 'Bad timeout', content: problem },
+    404: { description: 'Unknown job', content: problem },
+    422: { description: 'The job failed (or another failure status)', content: problem },
+  },
+});
 
 /**
  * Job status. Finished jobs are trimmed from Redis, but the job id names its resource
  * and file version, so the answer comes from the resource record when the job is gone.
  */
 export function jobsRoutes(deps: AppDeps) {
-  const app = new Hono<AppEnv>();
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   async function describe(jobId: string) {
     // A revert's job id names its resource and file version the same way (shared/jobs/reprocess.ts).
@@ -73,10 +117,10 @@ export function jobsRoutes(deps: AppDeps) {
     };
   }
 
-  app.get('/v1/jobs/:id', async (c) => c.json((await describe(c.req.param('id'))).body));
+  app.openapi(get, async (c) => c.json((await describe(c.req.valid('param').id)).body, 200));
 
-  app.get('/v1/jobs/:id/wait', async (c) => {
-    const jobId = c.req.param('id');
+  app.openapi(wait, async (c) => {
+    const jobId = c.req.valid('param').id;
     const { ref } = await describe(jobId);
     const seconds = requestedWaitSeconds(c, deps.config.waitMaxSeconds, 'timeout') ?? deps.config.waitMaxSeconds;
     // Still running at the deadline: 202 with the state, as a poll would answer.

@@ -1,16 +1,69 @@
-import { Hono } from 'hono';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { InvalidRequestError, NotFoundError } from '../../shared/errors.js';
 import type { ResourceService } from '../../shared/services/resource-service.js';
 import type { AppDeps, AppEnv } from '../deps.js';
+import { numericId, problem } from '../schemas.js';
+import { validationHook } from '../validation.js';
 import { resourceView } from '../views/resource.js';
 
 const MAX_PAGE = 1000;
 
-export function resourcesRoutes(deps: AppDeps & { resources: ResourceService }) {
-  const app = new Hono<AppEnv>();
+const resource = z.object({ id: z.number().int().openapi({ example: 42 }), status: z.string().openapi({ example: 'ready' }) }).passthrough().openapi('Resource');
+const params = z.object({ id: numericId('Resource id') });
 
-  app.get('/v1/resources', async (c) => {
-    const q = c.req.query();
+const list = createRoute({
+  method: 'get',
+  path: '/v1/resources',
+  tags: ['resources'],
+  summary: 'Resources, newest first, a page at a time',
+  security: [{ bearer: [] }],
+  request: {
+    query: z.object({
+      library: z.string().optional().openapi({ description: 'Only this library (id or name)' }),
+      cursor: z.string().optional().openapi({ description: 'The `nextCursor` of the previous page' }),
+      // Checked by the handler, which names the value it received.
+      limit: z.string().optional().openapi({ type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 } as never),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'A page',
+      content: {
+        'application/json': {
+          schema: z.object({ resources: z.array(resource), nextCursor: z.string().nullable(), links: z.object({ next: z.string().nullable() }) }),
+        },
+      },
+    },
+    400: { description: 'Bad limit', content: problem },
+    404: { description: 'No such library', content: problem },
+  },
+});
+
+const get = createRoute({
+  method: 'get',
+  path: '/v1/resources/{id}',
+  tags: ['resources'],
+  summary: 'A resource, with its metadata',
+  security: [{ bearer: [] }],
+  request: { params },
+  responses: { 200: { description: 'The resource', content: { 'application/json': { schema: resource } } }, 404: { description: 'No such resource', content: problem } },
+});
+
+const del = createRoute({
+  method: 'delete',
+  path: '/v1/resources/{id}',
+  tags: ['resources'],
+  summary: 'Delete a resource, its file and renditions',
+  security: [{ bearer: [] }],
+  request: { params },
+  responses: { 204: { description: 'Deleted' }, 404: { description: 'No such resource', content: problem } },
+});
+
+export function resourcesRoutes(deps: AppDeps & { resources: ResourceService }) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(list, async (c) => {
+    const q = c.req.valid('query');
     const limitRaw = q.limit ?? '100';
     if (!/^\d{1,5}$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > MAX_PAGE) {
       throw new InvalidRequestError(`Expected limit to be an integer from 1 to ${MAX_PAGE} but received ${JSON.stringify(limitRaw.slice(0, 20))}.`);
@@ -20,17 +73,17 @@ export function resourcesRoutes(deps: AppDeps & { resources: ResourceService }) 
     const next = page.nextCursor
       ? `/v1/resources?${new URLSearchParams({ ...(q.library ? { library: q.library } : {}), cursor: page.nextCursor, limit: limitRaw })}`
       : null;
-    return c.json({ resources: page.items.map((r) => resourceView(r)), nextCursor: page.nextCursor, links: { next } });
+    return c.json({ resources: page.items.map((r) => resourceView(r)), nextCursor: page.nextCursor, links: { next } }, 200);
   });
 
-  app.get('/v1/resources/:id', async (c) => {
-    const id = parseId(c.req.param('id'));
+  app.openapi(get, async (c) => {
+    const id = parseId(c.req.valid('param').id);
     const { record, metadata } = await deps.resources.getFull(id);
-    return c.json(resourceView(record, metadata));
+    return c.json(resourceView(record, metadata), 200);
   });
 
-  app.delete('/v1/resources/:id', async (c) => {
-    const id = parseId(c.req.param('id'));
+  app.openapi(del, async (c) => {
+    const id = parseId(c.req.valid('param').id);
     await deps.resources.delete(id);
     return c.body(null, 204);
   });

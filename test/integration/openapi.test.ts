@@ -23,9 +23,56 @@ describe('OpenAPI', () => {
     expect(Object.keys(hook).sort()).toEqual(['delete', 'get', 'put']);
     expect(hook.put!.requestBody!.content['application/json']!.schema.required).toEqual(['url']);
     expect(hook.put!['x-validated-by-schema']).toBeUndefined();
-    // The upload route is listed, marked as documented by hand.
-    expect(doc.paths['/v1/libraries/{library}/files']!.post!['x-validated-by-schema']).toBe(false);
+    // The upload routes (streamed multipart, never parsed by a validator) are listed,
+    // marked as documented by hand, with their form fields.
+    for (const [path, method] of [['/v1/libraries/{library}/files', 'post'], ['/v1/resources/{id}/file', 'put']] as const) {
+      const op = doc.paths[path]![method]!;
+      expect(op['x-validated-by-schema']).toBe(false);
+      expect(Object.keys(op.requestBody!.content['multipart/form-data']!.schema.properties)).toEqual(expect.arrayContaining(['file', 'sha256', 'no_exif']));
+    }
     expect(doc.components.securitySchemes.bearer!.scheme).toBe('bearer');
+  });
+
+  it('lists the native routes declared with schemas, with their schemas', async () => {
+    type Op = {
+      parameters?: { name: string; in: string }[];
+      requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown>; required?: string[] } }> };
+      responses: Record<string, unknown>;
+      'x-validated-by-schema'?: boolean;
+    };
+    const doc = (await (await fetch(`${svc.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, Op>> };
+    const declared: [string, string, { params?: string[]; query?: string[]; body?: string[]; required?: string[] }][] = [
+      ['/v1/libraries', 'post', { body: ['name', 'dedupe', 'presets', 'maxUploadBytes'], required: ['name'] }],
+      ['/v1/libraries', 'get', {}],
+      ['/v1/libraries/{library}', 'get', { params: ['library'] }],
+      ['/v1/checksums', 'post', { body: ['checksums', 'library'], required: ['checksums'] }],
+      ['/v1/checksums/{sha}', 'get', { params: ['sha'], query: ['library'] }],
+      ['/v1/resources', 'get', { query: ['library', 'cursor', 'limit'] }],
+      ['/v1/resources/{id}', 'get', { params: ['id'] }],
+      ['/v1/resources/{id}', 'delete', { params: ['id'] }],
+      ['/v1/jobs/{id}', 'get', { params: ['id'] }],
+      ['/v1/jobs/{id}/wait', 'get', { params: ['id'], query: ['timeout'] }],
+      ['/v1/mappings', 'get', {}],
+      ['/v1/mappings', 'put', { body: ['fields', 'version'], required: ['fields'] }],
+      ['/v1/reprocess', 'post', { body: ['library', 'all', 'staleOnly', 'reread', 'renditions'] }],
+      ['/v1/resources/{id}/reprocess', 'post', { params: ['id'], query: ['wait'], body: ['reread', 'renditions'] }],
+      ['/v1/batches/{id}', 'get', { params: ['id'] }],
+      ['/v1/batches/{id}', 'delete', { params: ['id'] }],
+    ];
+    for (const [path, method, want] of declared) {
+      const op = doc.paths[path]?.[method];
+      expect(op, `${method.toUpperCase()} ${path}`).toBeDefined();
+      expect(op!['x-validated-by-schema'], `${method.toUpperCase()} ${path}`).toBeUndefined();
+      expect(Object.keys(op!.responses).length).toBeGreaterThan(0);
+      const names = (where: string) => (op!.parameters ?? []).filter((p) => p.in === where).map((p) => p.name).sort();
+      expect(names('path'), `${method.toUpperCase()} ${path}`).toEqual([...(want.params ?? [])].sort());
+      expect(names('query'), `${method.toUpperCase()} ${path}`).toEqual([...(want.query ?? [])].sort());
+      if (want.body) {
+        const schema = op!.requestBody!.content['application/json']!.schema;
+        expect(Object.keys(schema.properties).sort(), `${method.toUpperCase()} ${path}`).toEqual([...want.body].sort());
+        if (want.required) expect(schema.required).toEqual(want.required);
+      } else expect(op!.requestBody, `${method.toUpperCase()} ${path}`).toBeUndefined();
+    }
   });
 
   it('serves Swagger UI over it at /docs', async () => {
@@ -50,5 +97,28 @@ describe('OpenAPI', () => {
     expect(await ok.json()).toEqual({ library: 1, url: 'https://example.com/h' });
     // Still behind the key check.
     expect((await fetch(`${svc.url}/v1/libraries/default/webhook`)).status).toBe(401);
+  });
+
+  it('validates the native routes with their schemas, after their own checks', async () => {
+    const checksums = (body: string, type = 'application/json') => svc.fetch('/v1/checksums', { method: 'POST', headers: { 'content-type': type }, body });
+    const sha = 'a'.repeat(64);
+    // A library that is neither a name nor an id: refused by the schema.
+    const bad = await checksums(JSON.stringify({ checksums: [sha], library: { id: 1 } }));
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toBe('application/problem+json');
+    const problem = (await bad.json()) as { detail: string; code: string; problems: string[] };
+    expect(problem.code).toBe('invalid_request');
+    expect(problem.detail).toMatch(/^The request does not match its schema \(json\): library: /);
+    expect(problem.problems[0]).toMatch(/^library: /);
+    // The route's own checks come first, word for word.
+    const badSha = await checksums(JSON.stringify({ checksums: [sha, 'nope'], library: { id: 1 } }));
+    expect(((await badSha.json()) as { detail: string }).detail).toMatch(/checksums\[1\] to be a SHA-256 as 64 hex digits/);
+    expect((await checksums('{"checksums": []}', 'text/plain')).status).toBe(415);
+    const ok = await checksums(JSON.stringify({ checksums: [sha.toUpperCase()], library: 'default' }));
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ existing: {}, missing: [sha] });
+    // An empty body under another content type is still no body where the body is optional.
+    const batchless = await svc.fetch('/v1/resources/999999/reprocess', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '' });
+    expect(batchless.status).toBe(404);
   });
 });
