@@ -15,7 +15,7 @@ import {
   type PutResult,
 } from './object-store.js';
 
-const WRITE_BUFFER_BYTES = 1024 * 1024;
+const WRITE_BUFFER_BYTES = 256 * 1024;
 
 /** Suffix of in-progress writes; never listed, renamed into place when complete. */
 const TMP_MARK = '.incomplete-';
@@ -44,7 +44,7 @@ export class FsObjectStore implements ObjectStore {
     try {
       await fs.mkdir(path.dirname(target), { recursive: true });
       const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
-      // A 1 MiB write buffer: chunks that queue while one write is in flight go out as one
+      // A 256 KiB write buffer: chunks that queue while one write is in flight go out as one
       // writev, instead of a syscall and a thread-pool hop per 64 KiB chunk (about a third
       // less CPU per GiB in bench upload-throughput). Memory stays bounded by it.
       await pipeline(source, createWriteStream(tmp, { flags: 'wx', highWaterMark: WRITE_BUFFER_BYTES }), meta.signal ? { signal: meta.signal } : {});
