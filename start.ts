@@ -18,7 +18,10 @@ async function main() {
   const base = loadConfig();
   // A key of our own when none is configured, kept in DATA_DIR so it survives restarts.
   const generatedKey = base.apiKeys.length === 0 ? await ensureLocalKey(base.dataDir) : undefined;
-  const config = generatedKey ? loadConfig({ ...process.env, API_KEYS: generatedKey }) : base;
+  // One machine, one user: without ADMIN_KEYS, the local key is the admin key too
+  // (reindex, sweep, the queue dashboard).
+  const localKey = generatedKey ?? base.apiKeys[0]!;
+  const config = loadConfig({ ...process.env, API_KEYS: base.apiKeys.length ? process.env.API_KEYS : localKey, ADMIN_KEYS: base.operations.adminKeys.length ? process.env.ADMIN_KEYS : localKey });
   const logger = createLogger(config.logLevel, 'media-ingest');
 
   let embedded: EmbeddedRedis | undefined;

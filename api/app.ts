@@ -8,6 +8,7 @@ import { ResourceService } from '../shared/services/resource-service.js';
 import type { AppDeps, AppEnv } from './deps.js';
 import { errorHandler, problemResponse, toProblem } from './error-handler.js';
 import { accessLog } from './middleware/access-log.js';
+import { adminAuth } from './middleware/admin-auth.js';
 import { bearerAuth } from './middleware/auth.js';
 import { rateLimit } from './middleware/rate-limit.js';
 import { webhookUrl } from './middleware/webhook-url.js';
@@ -59,7 +60,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Before the /v1 key check: images are embedded in pages; the route checks keys,
   // signatures and visibility itself.
   app.route('/', imagesRoutes({ ...deps, images: new ImageService(deps) }));
-  app.use('/v1/*', bearerAuth(deps.config.apiKeys));
+  // Operator actions under /v1/admin (reindex, sweep, check) take an admin key, like the
+  // dashboard: an uploading client must not be able to delete objects or rebuild the catalog.
+  const apiAuth = bearerAuth(deps.config.apiKeys);
+  app.use('/v1/admin/*', adminAuth(deps.config.operations.adminKeys));
+  app.use('/v1/*', (c, next) => (c.req.path.startsWith('/v1/admin/') ? next() : apiAuth(c, next)));
   app.use('/v1/*', rateLimit(deps.redis, deps.config.redisPrefix, deps.config.operations.rateLimitPerMinute, deps.logger));
   // The completion webhook of an upload (its own, or its library's), before the body.
   const libraryWebhooks = new LibraryWebhooks(deps.redis, deps.config.redisPrefix);

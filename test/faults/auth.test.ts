@@ -90,7 +90,7 @@ describe('every route refuses missing, wrong and tampered credentials', () => {
   const faces: Face[] = [
     {
       name: 'native (Bearer)',
-      match: (r) => r.split(' ')[1]!.startsWith('/v1/'),
+      match: (r) => r.split(' ')[1]!.startsWith('/v1/') && !r.split(' ')[1]!.startsWith('/v1/admin/'),
       creds: {
         missing: {},
         wrong: { headers: { authorization: 'Bearer wrong-key-0123456789abcdef' } },
@@ -100,7 +100,7 @@ describe('every route refuses missing, wrong and tampered credentials', () => {
     },
     {
       name: 'operator (ADMIN_KEYS)',
-      match: (r) => r.split(' ')[1]!.startsWith('/admin/'),
+      match: (r) => r.split(' ')[1]!.startsWith('/admin/') || r.split(' ')[1]!.startsWith('/v1/admin/'),
       creds: {
         missing: {},
         // An uploading client's API key must not open the operator pages.

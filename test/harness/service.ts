@@ -56,6 +56,7 @@ export async function startService(
     REDIS_URL: redisUrl,
     REDIS_PREFIX: `t${id}`,
     API_KEYS: TEST_KEY,
+    ADMIN_KEYS: TEST_KEY,
     LOG_LEVEL: 'silent',
     WORKER_CONCURRENCY: '2',
     JOB_ATTEMPTS: '2',

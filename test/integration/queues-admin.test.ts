@@ -56,7 +56,7 @@ describe('queue administration', () => {
 describe('without ADMIN_KEYS', () => {
   let svc: TestService;
   beforeAll(async () => {
-    svc = await startService('fs', { worker: false });
+    svc = await startService('fs', { worker: false, env: { ADMIN_KEYS: '' } });
   });
   afterAll(async () => svc?.close());
 
