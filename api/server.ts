@@ -12,6 +12,7 @@ import type { Logger } from '../shared/logger.js';
 import { collectProcessMetrics, trackQueueDepth } from '../shared/metrics.js';
 import { createRedis } from '../shared/redis.js';
 import { UploadService } from '../shared/services/upload-service.js';
+import { HashPool } from '../shared/upload/hash-pool.js';
 import { createApp } from './app.js';
 
 export interface RunningApi {
@@ -40,7 +41,13 @@ export async function startApi(config: Config, core: Core, redisUrl: string, log
     { lane: 'ingest', queue: webhookQueue },
     { lane: 'bulk', queue: bulkQueue },
   ]);
-  const uploads = new UploadService({ catalog: core.catalog, store: core.store, ingestQueue, jobAttempts: config.jobAttempts });
+  const uploads = new UploadService({
+    catalog: core.catalog,
+    store: core.store,
+    ingestQueue,
+    jobAttempts: config.jobAttempts,
+    hashPool: new HashPool(config.uploadHashThreads),
+  });
   const app = createApp({ config, catalog: core.catalog, redis: core.redis, store: core.store, ingestQueue, bulkQueue, uploads, waiter, renders, logger });
 
   const server = await new Promise<Server>((resolve) => {

@@ -33,6 +33,11 @@ export interface Config {
   readonly maxUploadBytes: number;
   /** Most file parts in one upload request. @defaultValue 100 */
   readonly maxFilesPerRequest: number;
+  /**
+   * Threads of the API process that compute uploads' SHA-256 beside the event loop
+   * (files larger than 256 KiB); 0 hashes on the event loop. @defaultValue CPU cores − 1, at most 4
+   */
+  readonly uploadHashThreads: number;
   /** Jobs one worker process runs at once. @defaultValue number of CPU cores */
   readonly workerConcurrency: number;
   /** Attempts per job before it fails for good (transient errors only). @defaultValue 5 */
@@ -272,6 +277,7 @@ export function loadConfig(env: Env = process.env): Config {
     apiKeys,
     maxUploadBytes: p.bytes('MAX_UPLOAD_BYTES', 1024 * MiB),
     maxFilesPerRequest: p.int('MAX_FILES_PER_REQUEST', 100, 1, 10_000),
+    uploadHashThreads: p.int('UPLOAD_HASH_THREADS', Math.min(4, cpus - 1), 0, 64),
     workerConcurrency,
     jobAttempts: p.int('JOB_ATTEMPTS', 5, 1, 100),
     waitMaxSeconds: p.int('WAIT_MAX_SECONDS', 60, 0, 3600),

@@ -12,6 +12,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { currentRequest } from '../request-context.js';
 import { originalKey, recordKey, versionPrefix } from '../storage/layout.js';
 import { removeResourceObjects } from './resource-service.js';
+import type { HashPool } from '../upload/hash-pool.js';
 import { InspectStream } from '../upload/inspect-stream.js';
 import { extensionOf, sniffType, type Sniffed } from '../upload/sniff.js';
 import type { UploadFields } from '../upload/upload-fields.js';
@@ -45,7 +46,14 @@ export interface IncomingFile {
  */
 export class UploadService {
   constructor(
-    private readonly deps: { catalog: Catalog; store: ObjectStore; ingestQueue: IngestQueue; jobAttempts: number },
+    private readonly deps: {
+      catalog: Catalog;
+      store: ObjectStore;
+      ingestQueue: IngestQueue;
+      jobAttempts: number;
+      /** Threads that hash large uploads (UPLOAD_HASH_THREADS); without, hashing runs on the event loop. */
+      hashPool?: HashPool;
+    },
   ) {}
 
   /** Streams one file into storage. On error nothing of it is left under its key. */
@@ -53,7 +61,7 @@ export class UploadService {
     // Wire the streams before any await: an error emitted by a stream with no listener
     // would crash the process. Errors of the source (limit, malformed body, client
     // abort) travel into `inspect`, and from there into the store's pipeline.
-    const inspect = new InspectStream(limit);
+    const inspect = new InspectStream(limit, this.deps.hashPool);
     inspect.on('error', () => undefined);
     file.stream.on('error', (err) => inspect.destroy(err));
     file.stream.pipe(inspect);

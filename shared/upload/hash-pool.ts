@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 /**
@@ -117,18 +116,19 @@ class HashThread {
 }
 
 /**
- * Threads started on first use (an API that only sees small uploads never starts one)
- * and kept; each new hash goes to the thread with the fewest open ones. One thread
- * fewer than the machine's cores, at most 4: the event loop keeps a core busy with the
- * network and the parser.
+ * `size` threads (UPLOAD_HASH_THREADS), started on first use — an API that only sees
+ * small uploads never starts one — and kept; each new hash goes to the thread with the
+ * fewest open ones. Size 0: no threads, streams hash on the event loop (one core: the
+ * copies and messages would cost more than they free).
  */
 export class HashPool {
   private readonly threads: HashThread[] = [];
   private nextId = 1;
 
-  constructor(private readonly size = Math.max(1, Math.min(4, availableParallelism() - 1))) {}
+  constructor(readonly size: number) {}
 
   open(callbacks: SessionCallbacks): OffThreadHash {
+    if (this.size < 1) throw new Error('HashPool of size 0 has no threads; hash on the event loop');
     const thread = this.pick();
     const id = this.nextId++;
     const session: Session = { ...callbacks };
@@ -179,6 +179,3 @@ export class HashPool {
     await Promise.all(this.threads.splice(0).map((t) => t.terminate()));
   }
 }
-
-/** The process's pool, shared by every upload. */
-export const hashPool = new HashPool();

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { PayloadTooLargeError } from '../errors.js';
-import { hashPool, type HashPool, type OffThreadHash } from './hash-pool.js';
+import type { HashPool, OffThreadHash } from './hash-pool.js';
 
 /** Bytes kept from the start of a file for magic-number sniffing (file-type reads at most ~4 KiB). */
 export const SNIFF_BYTES = 4100;
@@ -17,17 +17,20 @@ const BLOCKS_PER_STREAM = 3;
  * being hashed. Exceeding `limit` errors the stream with PayloadTooLargeError, which
  * aborts the store write.
  *
- * The bytes are copied into 256 KiB blocks. A stream that ends within its first block
- * is hashed right here; a longer one hands its blocks to the hashing threads
- * (./hash-pool.ts), so hashing runs beside the event loop instead of on it. When all
- * of a stream's blocks are being hashed, it stops taking input until one comes back:
- * the upload is slowed, memory is not grown.
+ * Given a HashPool with threads, the bytes are copied into 256 KiB blocks. A stream
+ * that ends within its first block is hashed right here; a longer one hands its blocks
+ * to the hashing threads (./hash-pool.ts), so hashing runs beside the event loop
+ * instead of on it. When all of a stream's blocks are being hashed, it stops taking
+ * input until one comes back: the upload is slowed, memory is not grown. Without a
+ * pool (or with one of size 0) every chunk is hashed as it passes, on the event loop.
  */
 export class InspectStream extends Transform {
   bytes = 0;
   private readonly headChunks: Buffer[] = [];
   private headLength = 0;
   private digest: string | undefined;
+  /** Hashing on the event loop: no pool threads. */
+  private readonly inline: Hash | null;
 
   /** The block being filled, and how far. */
   private block: Buffer | null = null;
@@ -40,9 +43,10 @@ export class InspectStream extends Transform {
 
   constructor(
     private readonly limit: number = Number.MAX_SAFE_INTEGER,
-    private readonly pool: HashPool = hashPool,
+    private readonly pool?: HashPool,
   ) {
     super();
+    this.inline = pool && pool.size > 0 ? null : createHash('sha256');
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -56,6 +60,11 @@ export class InspectStream extends Transform {
       // Copy: the chunk's memory may be a slice of a larger pooled buffer we must not pin.
       this.headChunks.push(Buffer.from(take));
       this.headLength += take.length;
+    }
+    if (this.inline) {
+      this.inline.update(chunk);
+      cb(null, chunk);
+      return;
     }
     this.absorb(chunk, 0, cb);
   }
@@ -88,7 +97,7 @@ export class InspectStream extends Transform {
   }
 
   private send(): void {
-    this.offThread ??= this.pool.open({
+    this.offThread ??= this.pool!.open({
       onBlock: (block) => {
         this.spare.push(block);
         const next = this.waiting;
@@ -102,6 +111,11 @@ export class InspectStream extends Transform {
   }
 
   override _flush(cb: TransformCallback): void {
+    if (this.inline) {
+      this.digest = this.inline.digest('hex');
+      cb();
+      return;
+    }
     const last = this.block;
     this.block = null;
     if (!this.offThread) {

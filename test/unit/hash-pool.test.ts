@@ -99,6 +99,15 @@ describe('InspectStream hashes large streams off the event loop (HashPool)', () 
     expect(inFlightMax).toBeLessThanOrEqual(2 * 65_536);
   });
 
+  it('a pool of size 0 (UPLOAD_HASH_THREADS=0) hashes on the event loop and never starts a thread', async () => {
+    const none = new HashPool(0);
+    const data = randomBytes(3 * BLOCK + 1);
+    const s = new InspectStream(Number.MAX_SAFE_INTEGER, none);
+    await pipeline(Readable.from(chunked(data, [65_536])), s, sink());
+    expect(s.sha256()).toBe(sha(data));
+    expect(() => none.open({ onBlock: () => undefined, onError: () => undefined })).toThrow(/size 0/);
+  });
+
   it('a hashing thread that dies fails its streams instead of leaving them hanging', async () => {
     const doomed = new HashPool(1);
     const s = new InspectStream(Number.MAX_SAFE_INTEGER, doomed);
