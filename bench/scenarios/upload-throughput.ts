@@ -5,11 +5,15 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freePort, startEmbeddedRedis } from '../../shared/embedded-redis.js';
 import { FsObjectStore } from '../../shared/storage/fs-store.js';
+import { HashPool } from '../../shared/upload/hash-pool.js';
+import { InspectStream } from '../../shared/upload/inspect-stream.js';
 import { CHUNK_BYTES, fileStream, uploadMultipart, type UploadAnswer } from '../lib/payload.js';
 import { benchTempDir, procStats, selfCpuSeconds, spawnTs, waitForHttp, type NodeChild } from '../lib/proc.js';
 import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
 
 const MiB = 1024 * 1024;
+/** The API's default UPLOAD_HASH_THREADS, which the hashing baselines get too. */
+const HASH_THREADS = Math.min(4, os.availableParallelism() - 1);
 const API_KEY = 'bench-key-0123456789abcdef';
 
 interface Params {
@@ -35,8 +39,9 @@ export const uploadThroughput: Scenario = {
   name: 'upload-throughput',
   description:
     'Concurrent multipart uploads of generated files into an FsObjectStore on local disk: the media-ingest API ' +
-    '(`POST /v1/libraries/default/files`) against writing the same bytes straight to the store, and against a ' +
-    'minimal node:http + busboy server using the same InspectStream and store.',
+    '(`POST /v1/libraries/default/files`) against writing the same bytes straight to the store (without and with ' +
+    'the SHA-256 every upload needs), against a minimal node:http + busboy server using the same InspectStream and ' +
+    'store, and against itself hashing on the event loop (UPLOAD_HASH_THREADS=0).',
 
   async run(): Promise<ScenarioResult> {
     const mib = envInt('BENCH_UPLOAD_MIB', 256);
@@ -71,19 +76,27 @@ export const uploadThroughput: Scenario = {
       };
       // Rounds interleave the variants, so drift of the machine (write-back, neighbours)
       // hits each of them alike.
-      const runs = { direct: [] as Measured[], plain: [] as Measured[], api: [] as Measured[] };
+      const runs = { direct: [] as Measured[], hashed: [] as Measured[], plain: [] as Measured[], inline: [] as Measured[], api: [] as Measured[] };
       for (let round = 1; round <= rounds; round++) {
         runs.direct.push(await variant('direct', round, runDirect));
+        const hashed = await variant('direct+sha', round, runDirectHashed);
         const plain = await variant('plain', round, runPlain);
-        const api = await variant('api', round, runApi);
-        if (plain.checksums!.some((c, i) => c !== api.checksums![i])) {
-          throw new Error('the API and the plain server disagree on the SHA-256 of the same generated file');
+        const inline = await variant('api-inline', round, (p) => runApi(p, { UPLOAD_HASH_THREADS: '0' }));
+        const api = await variant('api', round, (p) => runApi(p, {}));
+        for (const [name, other] of [['direct + SHA-256', hashed], ['the plain server', plain], ['the API hashing inline', inline]] as const) {
+          if (other.checksums!.some((c, i) => c !== api.checksums![i])) {
+            throw new Error(`the API and ${name} disagree on the SHA-256 of the same generated file`);
+          }
         }
+        runs.hashed.push(hashed);
         runs.plain.push(plain);
+        runs.inline.push(inline);
         runs.api.push(api);
       }
       const direct = summarise(runs.direct);
+      const hashed = summarise(runs.hashed);
       const plain = summarise(runs.plain);
+      const inline = summarise(runs.inline);
       const api = summarise(runs.api);
 
       const tput = (m: Summary) => totalMiB / m.wallSeconds;
@@ -110,8 +123,11 @@ export const uploadThroughput: Scenario = {
       };
       const checks: Check[] = [
         ratio('throughput api / direct', runs.api, runs.direct, { op: '>=', value: 0.8 }),
-        ratio('throughput api / node:http+busboy', runs.api, runs.plain),
+        ratio('throughput direct + SHA-256 / direct', runs.hashed, runs.direct),
+        ratio('throughput api / direct + SHA-256', runs.api, runs.hashed),
+        ratio('throughput api / node:http+busboy', runs.api, runs.plain, { op: '>=', value: 0.8 }),
         ratio('throughput node:http+busboy / direct', runs.plain, runs.direct),
+        ratio('throughput api / api hashing inline', runs.api, runs.inline),
         {
           name: 'CPU per GiB direct / api',
           value: median(runs.api.map((m, i) => cpuPerGiB(runs.direct[i]!) / cpuPerGiB(m))),
@@ -122,7 +138,13 @@ export const uploadThroughput: Scenario = {
       ];
       return {
         parameters: { BENCH_UPLOAD_MIB: mib, BENCH_CONCURRENCY: concurrency, BENCH_ROUNDS: rounds, BENCH_SETTLE_SECONDS: settleSeconds, 'MiB per variant and round': totalMiB },
-        variants: [row('direct', 'baseline', direct), row('node:http + busboy', 'baseline', plain), row('media-ingest API', 'subject', api)],
+        variants: [
+          row('direct', 'baseline', direct),
+          row('direct + SHA-256', 'baseline', hashed),
+          row('node:http + busboy', 'baseline', plain),
+          row('API, UPLOAD_HASH_THREADS=0', 'baseline', inline),
+          row('media-ingest API', 'subject', api),
+        ],
         checks,
         notes: [
           'Throughput = all bytes of all files / wall time from the first request to the last answer (MiB = 2^20 bytes); ' +
@@ -132,8 +154,11 @@ export const uploadThroughput: Scenario = {
             'with the lowest and highest round in brackets; CPU figures are medians, peak RSS the highest of the rounds. After each ' +
             'variant its files are deleted and `sync` run, so no write-back of one variant runs into the next.',
           '"direct" is pure `FsObjectStore.put` of the generated stream from the bench process: no HTTP, no multipart, ' +
-            'and deliberately no SHA-256 or sniffing, so it is the floor cost of getting the bytes into the store; ' +
-            'the two servers both pay InspectStream (count + SHA-256 + head).',
+            'and deliberately no SHA-256 or sniffing, so it is the floor cost of getting the bytes into the store. ' +
+            '"direct + SHA-256" is the same through InspectStream (count + SHA-256 + head, on the same hash threads as the ' +
+            `API: ${HASH_THREADS}): the floor for anything that must know the checksum of what it stored, as every upload ` +
+            'here must (de-duplication, integrity). Its ratio to "direct" bounds what any server can reach against ' +
+            '"direct" on this machine. The plain server and the API pay InspectStream too, with the same hash threads.',
           `Files are generated lazily as ${CHUNK_BYTES / 1024} KiB slices of an 8 MiB random pool at varying offsets ` +
             '(different per file, never a whole file in memory); each HTTP upload is one multipart file part with an exact ' +
             'Content-Length, on its own connection, sent by `http.request` from the bench process.',
@@ -205,10 +230,37 @@ async function runDirect({ size, concurrency, dir, settleMs }: Params): Promise<
   return { wallSeconds, benchCpuSeconds };
 }
 
+/** Baseline: the same bytes into the store through InspectStream (SHA-256 on the API's hash threads), from this process. */
+async function runDirectHashed({ size, concurrency, dir, settleMs }: Params): Promise<Measured> {
+  const store = new FsObjectStore(dir);
+  const pool = new HashPool(HASH_THREADS);
+  try {
+    await sleep(settleMs);
+    const cpu0 = selfCpuSeconds();
+    const t0 = performance.now();
+    const checksums = await Promise.all(
+      range(concurrency).map(async (i) => {
+        const inspect = new InspectStream(Number.MAX_SAFE_INTEGER, pool);
+        const source = fileStream(size, i);
+        source.on('error', (err) => inspect.destroy(err));
+        const put = await store.put(`bench/${i}.bin`, source.pipe(inspect));
+        if (put.size !== size || inspect.bytes !== size) throw new Error(`direct + SHA-256: stored ${put.size} bytes under ${put.key}, expected ${size}`);
+        return inspect.sha256();
+      }),
+    );
+    const wallSeconds = (performance.now() - t0) / 1000;
+    const benchCpuSeconds = selfCpuSeconds() - cpu0;
+    await expectBytesOnDisk(dir, size * concurrency);
+    return { wallSeconds, benchCpuSeconds, checksums };
+  } finally {
+    await pool.close();
+  }
+}
+
 /** Baseline: bench/servers/plain-busboy.ts in a child process. */
 async function runPlain({ size, concurrency, dir, settleMs }: Params): Promise<Measured> {
   const port = await freePort();
-  const child = spawnTs('bench/servers/plain-busboy.ts', { env: { PORT: String(port), BENCH_STORE_DIR: dir } });
+  const child = spawnTs('bench/servers/plain-busboy.ts', { env: { PORT: String(port), BENCH_STORE_DIR: dir, BENCH_HASH_THREADS: String(HASH_THREADS) } });
   try {
     await waitForHttp(`http://127.0.0.1:${port}/`, child);
     await sleep(settleMs);
@@ -223,8 +275,8 @@ async function runPlain({ size, concurrency, dir, settleMs }: Params): Promise<M
   }
 }
 
-/** Subject: the real API process with its own redis-server. */
-async function runApi({ size, concurrency, dir, settleMs }: Params): Promise<Measured> {
+/** Subject (and, with UPLOAD_HASH_THREADS=0, a baseline): the real API process with its own redis-server. */
+async function runApi({ size, concurrency, dir, settleMs }: Params, env: Record<string, string>): Promise<Measured> {
   const redis = await startEmbeddedRedis({ dir: path.join(dir, 'redis'), appendonly: false });
   let child: NodeChild | undefined;
   try {
@@ -240,6 +292,7 @@ async function runApi({ size, concurrency, dir, settleMs }: Params): Promise<Mea
         STORAGE_DRIVER: 'fs',
         LOG_LEVEL: 'warn',
         MAX_UPLOAD_BYTES: String(size + MiB),
+        ...env,
       },
       killWithBench: redis.proc.pid ? [redis.proc.pid] : [],
     });

@@ -4,17 +4,20 @@
  * queue. Each file part goes through the same InspectStream (count, SHA-256, head) into
  * FsObjectStore.put, and the answer is 202 with the size and checksum.
  *
- * Env: PORT (required), BENCH_STORE_DIR (required).
+ * Env: PORT (required), BENCH_STORE_DIR (required), BENCH_HASH_THREADS (the API's
+ * UPLOAD_HASH_THREADS, so both hash alike; default 0).
  */
 import http from 'node:http';
 import busboy from 'busboy';
 import { FsObjectStore } from '../../shared/storage/fs-store.js';
+import { HashPool } from '../../shared/upload/hash-pool.js';
 import { InspectStream } from '../../shared/upload/inspect-stream.js';
 
 const port = Number(process.env.PORT);
 const root = process.env.BENCH_STORE_DIR;
 if (!port || !root) throw new Error('PORT and BENCH_STORE_DIR are required');
 const store = new FsObjectStore(root);
+const hashPool = new HashPool(Number(process.env.BENCH_HASH_THREADS ?? 0));
 let nextId = 0;
 
 const server = http.createServer((req, res) => {
@@ -36,7 +39,7 @@ const server = http.createServer((req, res) => {
     return;
   }
   bb.on('file', (_field, stream) => {
-    const inspect = new InspectStream();
+    const inspect = new InspectStream(Number.MAX_SAFE_INTEGER, hashPool);
     stream.on('error', (err) => inspect.destroy(err));
     stream.pipe(inspect);
     const key = `bench/${++nextId}.bin`;
