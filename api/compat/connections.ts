@@ -1,7 +1,6 @@
 import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
-import libmime from 'libmime';
 import { LabelIndex } from '../../shared/catalog/labels.js';
 import { AppError, ConflictError, InvalidRequestError, NotFoundError, UnauthorizedError, type ErrorCode } from '../../shared/errors.js';
 import type { Library, ResourceRecord } from '../../shared/model.js';
@@ -89,13 +88,13 @@ export function connectionsRoutes(deps: AppDeps) {
       let label: string;
       if (type === 'application/atom+xml') {
         const entry = parseEntry(await readSmallText(c, MAX_ENTRY_BYTES));
-        label = entry.label ?? slugOf(c) ?? '';
+        label = entry.label ?? (await slugOf(c)) ?? '';
         if (!label) throw new InvalidRequestError('The Atom entry names no file: send <td:label> or <title>, or a Slug header.');
         const merged = { ...fields, title: label, tags: [...new Set([...fields.tags, ...entry.tags])], visibility: entry.visibility ?? fields.visibility };
         await refuseTaken(library, label, isLive);
         record = await createMetadataOnlyResource(deps, library, merged, { fileName: sanitizeFileName(label), source: SOURCE });
       } else {
-        const slug = slugOf(c);
+        const slug = await slugOf(c);
         if (!slug) throw new InvalidRequestError('Expected a Slug header with the file\'s label (RFC 2047 encoded words for non-ASCII), e.g. "Slug: photo.jpg".');
         label = sanitizeFileName(slug);
         // Decided on the headers: a taken label costs the client no upload (and the
@@ -176,10 +175,14 @@ async function userLibrary(deps: AppDeps, user: string): Promise<Library> {
   }
 }
 
-/** The Slug header, RFC 2047 encoded words decoded (libmime), or undefined when absent. */
-function slugOf(c: Context): string | undefined {
+/**
+ * The Slug header, RFC 2047 encoded words decoded (libmime), or undefined when absent.
+ * libmime (~7 MiB of RSS with its charset tables) loads on the first Slug, not with every API process.
+ */
+async function slugOf(c: Context): Promise<string | undefined> {
   const raw = c.req.header('slug');
   if (raw === undefined || raw.trim() === '') return undefined;
+  const { default: libmime } = await import('libmime');
   return libmime.decodeWords(raw.trim()).trim();
 }
 

@@ -1,9 +1,6 @@
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { HonoAdapter } from '@bull-board/hono';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Queue } from 'bullmq';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { NotFoundError } from '../../shared/errors.js';
 import { isLane, LANE_QUEUES, LANES, type Lane } from '../../shared/jobs/lanes.js';
 import { keyPrefix } from '../../shared/redis.js';
@@ -29,14 +26,32 @@ export function queuesAdminRoutes(deps: AppDeps) {
 
   app.use('/admin/*', adminAuth(deps.config.operations.adminKeys));
 
-  const board = new HonoAdapter(serveStatic);
-  createBullBoard({
-    queues: [...queues.values()].flat().map((q) => new BullMQAdapter(q)),
-    serverAdapter: board,
-    options: { uiConfig: { boardTitle: 'media-ingest queues' } },
-  });
-  board.setBasePath(BOARD_PATH);
-  app.route(BOARD_PATH, board.registerPlugin());
+  // bull-board (~5 MiB of RSS) loads on the first visit to the board, not with every API process.
+  let board: Promise<Hono> | undefined;
+  const loadBoard = async (): Promise<Hono> => {
+    const [{ createBullBoard }, { BullMQAdapter }, { HonoAdapter }] = await Promise.all([
+      import('@bull-board/api'),
+      import('@bull-board/api/bullMQAdapter'),
+      import('@bull-board/hono'),
+    ]);
+    const adapter = new HonoAdapter(serveStatic);
+    createBullBoard({
+      queues: [...queues.values()].flat().map((q) => new BullMQAdapter(q)),
+      serverAdapter: adapter,
+      options: { uiConfig: { boardTitle: 'media-ingest queues' } },
+    });
+    adapter.setBasePath(BOARD_PATH);
+    return new Hono().route(BOARD_PATH, adapter.registerPlugin());
+  };
+  const serveBoard = async (c: Context<AppEnv>) => {
+    board ??= loadBoard().catch((err: unknown) => {
+      board = undefined;
+      throw err;
+    });
+    return (await board).fetch(c.req.raw, c.env);
+  };
+  app.all(BOARD_PATH, serveBoard);
+  app.all(`${BOARD_PATH}/*`, serveBoard);
 
   const laneQueues = (name: string): Queue[] => {
     if (!isLane(name)) throw new NotFoundError('lane', name);

@@ -16,7 +16,14 @@ describe('queue administration', () => {
   it('serves the dashboard to an admin key (Bearer or Basic), and asks a browser for Basic otherwise', async () => {
     const page = await admin('/admin/queues');
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('media-ingest queues');
+    const html = await page.text();
+    expect(html).toContain('media-ingest queues');
+    // The board's own scripts are served under it too (bull-board loads on the first visit).
+    const script = /src="([^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const asset = await admin(new URL(script!, `${svc.url}/admin/queues/`).pathname);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('content-type')).toMatch(/javascript/);
     const basic = await fetch(`${svc.url}/admin/queues/api/queues`, { headers: { authorization: `Basic ${Buffer.from(`ops:${ADMIN}`).toString('base64')}` } });
     expect(basic.status).toBe(200);
     const names = ((await basic.json()) as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
