@@ -2,27 +2,37 @@
 #
 # media-ingest: one image, two production processes.
 #   API (default):  docker run --env-file .env -p 3000:3000 media-ingest
-#   worker:         docker run --env-file .env media-ingest node --import tsx worker/main.ts
+#   worker:         docker run --env-file .env media-ingest node dist/worker/main.js
 # docker-compose.yml runs both against Redis and MinIO. `npm start` (embedded Redis,
 # everything in one process) is for one machine without containers and is not the
 # image's job: the image has no redis-server.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
+# ---- build: compile the TypeScript (tsc -p tsconfig.build.json → dist/) ----------------
+# The processes run compiled JavaScript, not the sources through tsx: the tsx loader
+# costs every process about 35 MiB of RSS (bench upload-throughput: the API's peak RSS
+# under 16 concurrent 256 MiB uploads). tsc also type-checks here, as CI does.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY api ./api
+COPY worker ./worker
+COPY shared ./shared
+RUN npm run build
+
 # ---- deps: production node_modules only ---------------------------------------------
 # Not built for $BUILDPLATFORM on purpose: sharp, esbuild and msgpackr install native
 # binaries for the platform they are installed on, which must be the target's.
+# Install scripts stay enabled: esbuild verifies its platform binary, and sharp's
+# prebuilt libvips arrives as an optional dependency, so no compiler toolchain is
+# needed. (tsx stays a production dependency: the `media-ingest` CLI and `npm start`
+# run their TypeScript through it.)
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# There is no compile step, and that is deliberate: the service runs its TypeScript
-# through tsx, which is a production dependency (package.json "dependencies"), the same
-# way `npm run api` and `npm run worker` do. Dev, CI and production execute the same
-# sources, with no dist/ that could drift from them; tsx's esbuild transpiles each
-# module as it loads (milliseconds, types stripped, not checked; `tsc --noEmit` in CI
-# is what checks them). Install scripts stay enabled: esbuild verifies its platform
-# binary, and sharp's prebuilt libvips arrives as an optional dependency, so no
-# compiler toolchain is needed.
 RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 
@@ -31,7 +41,7 @@ FROM ${NODE_IMAGE} AS runtime
 
 # tini is PID 1. The kernel drops signals sent to PID 1 that it has no handler for, so
 # with node as PID 1 a SIGTERM arriving before shared/shutdown.ts has installed its
-# handler (while tsx is still loading modules) would be lost and the container killed
+# handler (while the modules are still loading) would be lost and the container killed
 # at the end of the grace period. tini forwards SIGTERM/SIGINT to node, which then shuts down gracefully
 # (in-flight requests and active jobs get SHUTDOWN_TIMEOUT_MS), and reaps zombies.
 # (`docker run --init` / compose `init: true` would do the same; baking it in means no
@@ -60,6 +70,9 @@ ENV NODE_ENV=production \
 WORKDIR /app
 # Dependencies first: that layer changes only with package-lock.json.
 COPY --from=deps /app/node_modules ./node_modules
+# The compiled API and worker (with source maps: set NODE_OPTIONS=--enable-source-maps
+# for stack traces into the .ts files, at about 7 MiB more RSS per process).
+COPY --from=build /app/dist ./dist
 # Sources stay owned by root: the service user can read them but not change them.
 # .dockerignore keeps node_modules, data, tests and local .env files out.
 COPY . .
@@ -78,10 +91,9 @@ EXPOSE 3000
 # Uses node's fetch because the slim image has no curl, and 127.0.0.1 rather than
 # localhost because localhost may resolve to ::1 while the API binds 0.0.0.0 (IPv4).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "if (!require('fs').readFileSync('/proc/1/cmdline', 'utf8').includes('api/main.ts')) process.exit(0); fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/readyz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));"]
+  CMD ["node", "-e", "if (!require('fs').readFileSync('/proc/1/cmdline', 'utf8').includes('api/main.js')) process.exit(0); fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/readyz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));"]
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # node itself, not `npm run` or `npx`: npm does not reliably pass SIGTERM on, and under
-# tini node is then the direct child that receives it. `--import tsx` registers tsx's
-# loader in-process (no extra tsx wrapper process between tini and the service).
-CMD ["node", "--import", "tsx", "api/main.ts"]
+# tini node is then the direct child that receives it.
+CMD ["node", "dist/api/main.js"]

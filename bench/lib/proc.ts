@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 /** The repository root: children run from here so `tsx` and relative paths resolve. */
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const watchdog = fileURLToPath(new URL('../servers/watchdog.ts', import.meta.url));
+const watchdog = fileURLToPath(new URL('../servers/watchdog.mjs', import.meta.url));
 
 // ---------------------------------------------------------------------------------------
 // Cleanup when the bench ends, however it ends.
@@ -105,8 +105,17 @@ export interface SpawnOptions {
  * would fork a second one), so the pid we hold is the one whose memory we measure.
  */
 export function spawnTs(script: string, opts: SpawnOptions): NodeChild {
+  return spawnNode(script, opts, ['--import', 'tsx']);
+}
+
+/** Runs compiled JavaScript (e.g. `dist/api/main.js`, as `npm run api` does) with plain node, no loader. */
+export function spawnJs(script: string, opts: SpawnOptions): NodeChild {
+  return spawnNode(script, opts, []);
+}
+
+function spawnNode(script: string, opts: SpawnOptions, loader: string[]): NodeChild {
   const extraNodeArgs = [...(opts.nodeArgs ?? []), ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-  const proc = spawn(process.execPath, [...extraNodeArgs, '--import', 'tsx', '--import', watchdog, script], {
+  const proc = spawn(process.execPath, [...extraNodeArgs, ...loader, '--import', watchdog, script], {
     cwd: repoRoot,
     env: {
       ...process.env,

@@ -8,7 +8,7 @@ import { FsObjectStore } from '../../shared/storage/fs-store.js';
 import { HashPool } from '../../shared/upload/hash-pool.js';
 import { InspectStream } from '../../shared/upload/inspect-stream.js';
 import { CHUNK_BYTES, fileStream, uploadMultipart, type UploadAnswer } from '../lib/payload.js';
-import { benchTempDir, procStats, selfCpuSeconds, spawnTs, waitForHttp, type NodeChild } from '../lib/proc.js';
+import { benchTempDir, procStats, repoRoot, selfCpuSeconds, spawnJs, spawnTs, waitForHttp, type NodeChild } from '../lib/proc.js';
 import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
 
 const MiB = 1024 * 1024;
@@ -74,6 +74,9 @@ export const uploadThroughput: Scenario = {
           execFileSync('sync');
         }
       };
+      // The API runs compiled, as `npm run api` and the image run it.
+      console.log('   npm run build (tsc -p tsconfig.build.json) …');
+      execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'inherit' });
       // Rounds interleave the variants, so drift of the machine (write-back, neighbours)
       // hits each of them alike.
       const runs = { direct: [] as Measured[], hashed: [] as Measured[], plain: [] as Measured[], inline: [] as Measured[], api: [] as Measured[] };
@@ -165,9 +168,9 @@ export const uploadThroughput: Scenario = {
           `Clients and servers share the machine's ${os.availableParallelism()} cores. "bench CPU" is the bench process: ` +
             'the client for the HTTP variants, everything for "direct"; "server CPU" is user + system time of the server ' +
             'process during the uploads; "CPU per GiB" is both per GiB uploaded, which varies less than wall time from run ' +
-            'to run. Peak RSS is VmHWM of the server process (the node process itself, started as `node --import tsx`, ' +
-            'so it includes the tsx loader), read before stopping it.',
-          'The API runs as in production (`api/main.ts`, LOG_LEVEL=warn) against its own redis-server (AOF off); no worker ' +
+            'to run. Peak RSS is VmHWM of the server process (the node process itself), read before stopping it: the API runs ' +
+            'compiled (`node dist/api/main.js`, as `npm run api` and the Docker image run it), the plain server through tsx.',
+          'The API runs as in production (`npm run build`, then `node dist/api/main.js`, LOG_LEVEL=warn) against its own redis-server (AOF off); no worker ' +
             'runs, the ingest jobs just queue. Every answer is checked (202, size; the API\'s and the plain server\'s SHA-256 ' +
             'must agree) and so are the bytes on disk.',
           `Every variant idles ${settleSeconds} s (BENCH_SETTLE_SECONDS) right before its timed part, so all start from the ` +
@@ -282,7 +285,7 @@ async function runApi({ size, concurrency, dir, settleMs }: Params, env: Record<
   try {
     const port = await freePort();
     const dataDir = path.join(dir, 'data');
-    child = spawnTs('api/main.ts', {
+    child = spawnJs('dist/api/main.js', {
       env: {
         REDIS_URL: redis.url,
         API_KEYS: API_KEY,

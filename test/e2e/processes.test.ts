@@ -1,25 +1,38 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../shared/embedded-redis.js';
 import { multipartEnd, multipartFileHead, rawRequest } from '../harness/raw-http.js';
-import { runEntry, type Proc } from '../harness/process.js';
+import { ROOT, runEntry, type Proc } from '../harness/process.js';
 
 const KEY = 'process-test-key-0123456789';
 
-/** The two production processes, separately, as `npm run api` and `npm run worker` start them. */
+/**
+ * The two production processes, separately, as `npm run api` and `npm run worker` start
+ * them: compiled by `tsc -p tsconfig.build.json` (into a folder of its own under dist/,
+ * so a concurrent `npm run build` is not disturbed; node_modules resolves from there).
+ */
 describe('npm run api + npm run worker', () => {
   const procs: Proc[] = [];
   let dataDir: string;
+  const outDir = path.join(ROOT, 'dist', `e2e-${randomBytes(4).toString('hex')}`);
+  const apiEntry = path.join(outDir, 'api/main.js');
+  const workerEntry = path.join(outDir, 'worker/main.js');
+  beforeAll(async () => {
+    await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: ROOT });
+  }, 180_000);
   afterAll(async () => {
     for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
     if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+    await fs.rm(outDir, { recursive: true, force: true });
   });
 
   it('refuses to start without REDIS_URL and API_KEYS, naming both', async () => {
-    const api = runEntry('api/main.ts', { DATA_DIR: os.tmpdir() });
+    const api = runEntry(apiEntry, { DATA_DIR: os.tmpdir() });
     procs.push(api);
     expect((await api.exited).code).toBe(1);
     expect(api.output()).toMatch(/REDIS_URL is required/);
@@ -38,8 +51,8 @@ describe('npm run api + npm run worker', () => {
       LOG_LEVEL: 'info',
       SHUTDOWN_TIMEOUT_MS: '10000',
     };
-    const api = runEntry('api/main.ts', env);
-    const worker = runEntry('worker/main.ts', env);
+    const api = runEntry(apiEntry, env);
+    const worker = runEntry(workerEntry, env);
     procs.push(api, worker);
     await Promise.all([api.waitFor(/api listening/), worker.waitFor(/worker started/)]);
     const url = `http://127.0.0.1:${port}`;

@@ -11,9 +11,12 @@ export interface Proc {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs one of the project's entry points as its own process, as `npm run …` would (node + tsx). */
+/**
+ * Runs one of the project's entry points as its own process: a `.ts` source through
+ * tsx, or compiled `.js` output (what `npm run api` / `npm run worker` run) with plain node.
+ */
 export function runEntry(entry: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, entry.endsWith('.js') ? [entry] : ['--import', 'tsx', entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

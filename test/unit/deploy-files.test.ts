@@ -197,9 +197,11 @@ describe('docker-compose.yml', () => {
       expect(api?.build).toBeDefined();
       expect(worker?.build).toEqual(api?.build);
       expect(worker?.image).toBe(api?.image);
-      expect(JSON.stringify(api?.command)).toMatch(/--import\W+tsx\W+api\/main\.ts/);
-      expect(JSON.stringify(worker?.command)).toMatch(/--import\W+tsx\W+worker\/main\.ts/);
+      // The compiled entry points (tsconfig.build.json: api/main.ts → dist/api/main.js).
+      expect(api?.command).toEqual(['node', 'dist/api/main.js']);
+      expect(worker?.command).toEqual(['node', 'dist/worker/main.js']);
       expect(fs.existsSync(path.join(root, 'api/main.ts')) && fs.existsSync(path.join(root, 'worker/main.ts'))).toBe(true);
+      expect(JSON.parse(read('tsconfig.build.json').replace(/^\s*\/\/.*$/gm, '')).include).toEqual(expect.arrayContaining(['api', 'worker', 'shared']));
     });
 
     it('points api and worker at the compose redis and minio, and waits for them to be healthy', () => {
@@ -242,18 +244,20 @@ describe('Dockerfile', () => {
     .split('\n')
     .filter((l) => l.trim() && !l.trimStart().startsWith('#'));
 
-  it('builds on node:20-bookworm-slim and installs production dependencies only, with no compile step', () => {
+  it('builds on node:20-bookworm-slim: compiles in a build stage, ships dist/ with production dependencies only', () => {
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
     expect(instructions.filter((l) => l.startsWith('FROM')).every((l) => l.startsWith('FROM ${NODE_IMAGE}'))).toBe(true);
+    expect(instructions).toContain('FROM ${NODE_IMAGE} AS build');
+    expect(instructions).toContain('RUN npm run build');
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
-    expect(instructions.join('\n')).not.toMatch(/\b(tsc|npm run build)\b/);
+    expect(instructions).toContain('COPY --from=build /app/dist ./dist');
   });
 
   it('runs node under tini, as a non-root user, with jemalloc preloaded', () => {
     const last = (kw: string) => instructions.filter((l) => l.startsWith(`${kw} `)).at(-1);
     expect(last('USER')).toBe('USER node');
     expect(last('ENTRYPOINT')).toBe('ENTRYPOINT ["/usr/bin/tini", "--"]');
-    expect(last('CMD')).toBe('CMD ["node", "--import", "tsx", "api/main.ts"]');
+    expect(last('CMD')).toBe('CMD ["node", "dist/api/main.js"]');
     expect(dockerfile).toMatch(/LD_PRELOAD=\/usr\/local\/lib\/libjemalloc\.so\.2/);
     expect(dockerfile).toMatch(/NODE_ENV=production/);
     expect(last('HEALTHCHECK')).toContain('/readyz');

@@ -1,5 +1,6 @@
 /**
- * Preloaded (`node --import tsx --import bench/servers/watchdog.ts …`) into every server
+ * Preloaded (`node [--import tsx] --import bench/servers/watchdog.mjs …`; plain JavaScript, so
+ * it loads into compiled servers without the tsx loader) into every server
  * the bench starts. If the bench process goes away without stopping us — crash, SIGKILL,
  * closed terminal — we are reparented; then kill the processes the bench asked us to
  * take along (its redis-server) and ourselves. Nothing else about the server changes.
