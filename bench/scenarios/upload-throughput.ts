@@ -179,15 +179,15 @@ export const uploadThroughput: Scenario = {
             'freed memory back to the host about 2 s after it is freed, and page-cache pages faulted back in cost much ' +
             'system time: there the same direct write ran at 750-1000 MiB/s after an idle pause but at 1100-2500 MiB/s ' +
             'right after the previous files were deleted, which favoured whichever variant started soonest after a delete.',
-          'Why "api / direct" stays far below the issue\'s 0.8 here, and what is judged beside it: "direct" writes into ' +
-            'the page cache at about 1 CPU-second per GiB, and SHA-256 alone costs about as much (openssl\'s speed on these ' +
+          'Why "api / direct" stays far below the issue\'s 0.8 here, and what is judged beside it: "direct" writes ' +
+            'at about 1 CPU-second per GiB, and SHA-256 alone costs about as much (openssl\'s speed on these ' +
             'cores is ~1 GB/s), so "direct + SHA-256 / direct" — no HTTP, no parsing — is already about 0.5; the HTTP ' +
             'variants add the client\'s sends and the server\'s receives and multipart parsing on the same 2 cores. No server ' +
             'that must hash what it stores can reach 0.8 of "direct" on this machine. What the API itself costs is judged ' +
             'against the node:http + busboy server doing the same work with the same pieces (≥ 0.8), and memory by peak RSS ' +
             '(≤ 200 MiB: nothing buffered).',
-          'No fsync: the bytes land in the page cache and the kernel writes them back in the background, so this measures ' +
-            'the data path (copies, hashing, parsing, syscalls), not the disk.',
+          'Every variant writes through FsObjectStore.put, which fsyncs each file before renaming it into place (and its ' +
+            'folder after): a put, and so an upload\'s answer, waits until the bytes are on disk, in all variants alike.',
         ],
       };
     } finally {

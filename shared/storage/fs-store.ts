@@ -24,6 +24,12 @@ const TMP_MARK = '.incomplete-';
  * Local-disk store: the zero-setup default. Writes go to a temporary file beside the
  * target and are renamed into place, so a reader never sees half an object and a
  * crashed or aborted write leaves only a `*.incomplete-*` file (removed on abort).
+ *
+ * A put resolves only once the object is durable, as an object store's PUT does: the
+ * file is fsynced before the rename, and the folders whose entries changed (the
+ * target's, and any it had to create) after it. Without that, a power cut or kernel
+ * crash right after an upload was acknowledged — its record already in Redis's AOF —
+ * could leave an empty or missing original behind.
  */
 export class FsObjectStore implements ObjectStore {
   readonly driver = 'fs' as const;
@@ -42,14 +48,17 @@ export class FsObjectStore implements ObjectStore {
     const target = this.file(key);
     const tmp = `${target}${TMP_MARK}${randomBytes(6).toString('hex')}`;
     try {
-      await fs.mkdir(path.dirname(target), { recursive: true });
+      const dir = path.dirname(target);
+      const created = await fs.mkdir(dir, { recursive: true });
       const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
       // A 256 KiB write buffer: chunks that queue while one write is in flight go out as one
       // writev, instead of a syscall and a thread-pool hop per 64 KiB chunk (about a third
       // less CPU per GiB in bench upload-throughput). Memory stays bounded by it.
-      await pipeline(source, createWriteStream(tmp, { flags: 'wx', highWaterMark: WRITE_BUFFER_BYTES }), meta.signal ? { signal: meta.signal } : {});
+      // `flush`: fsync before close, so the rename below never publishes unwritten bytes.
+      await pipeline(source, createWriteStream(tmp, { flags: 'wx', highWaterMark: WRITE_BUFFER_BYTES, flush: true }), meta.signal ? { signal: meta.signal } : {});
       const { size } = await fs.stat(tmp);
       await fs.rename(tmp, target);
+      await Promise.all(changedFolders(dir, created).map(syncFolder));
       return { key, size };
     } catch (err) {
       await fs.rm(tmp, { force: true }).catch(() => undefined);
@@ -155,6 +164,23 @@ export class FsObjectStore implements ObjectStore {
     } catch (err) {
       throw new StorageUnavailableError(`${this.root} is not writable (${(err as Error).message})`, { cause: err });
     }
+  }
+}
+
+/** `dir` and, when mkdir created folders down to it (`created` is the first), every folder that gained an entry. */
+function changedFolders(dir: string, created: string | undefined): string[] {
+  if (!created) return [dir];
+  const folders = [path.dirname(created)];
+  for (let d = dir; d.length >= created.length; d = path.dirname(d)) folders.push(d);
+  return folders;
+}
+
+async function syncFolder(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
