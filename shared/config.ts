@@ -35,7 +35,9 @@ export interface Config {
   readonly maxFilesPerRequest: number;
   /**
    * Threads of the API process that compute uploads' SHA-256 beside the event loop
-   * (files larger than 256 KiB); 0 hashes on the event loop. @defaultValue CPU cores − 1, at most 4
+   * (files larger than 256 KiB); 0 hashes on the event loop. Handing the bytes to
+   * another core costs about a third more CPU per hashed byte (bench upload-throughput),
+   * which pays only where the API has cores to spare. @defaultValue 0 up to 2 CPU cores, else cores − 2 (at most 4)
    */
   readonly uploadHashThreads: number;
   /** Jobs one worker process runs at once. @defaultValue number of CPU cores */
@@ -277,7 +279,7 @@ export function loadConfig(env: Env = process.env): Config {
     apiKeys,
     maxUploadBytes: p.bytes('MAX_UPLOAD_BYTES', 1024 * MiB),
     maxFilesPerRequest: p.int('MAX_FILES_PER_REQUEST', 100, 1, 10_000),
-    uploadHashThreads: p.int('UPLOAD_HASH_THREADS', Math.min(4, cpus - 1), 0, 64),
+    uploadHashThreads: p.int('UPLOAD_HASH_THREADS', defaultHashThreads(cpus), 0, 64),
     workerConcurrency,
     jobAttempts: p.int('JOB_ATTEMPTS', 5, 1, 100),
     waitMaxSeconds: p.int('WAIT_MAX_SECONDS', 60, 0, 3600),
@@ -356,6 +358,11 @@ function parseImages(p: Parser, problems: string[]): ImagesConfig {
     vipsConcurrency: p.int('VIPS_CONCURRENCY', 0, 0, 1024),
     mallocArenaMax: arena === undefined ? undefined : p.int('MALLOC_ARENA_MAX', 2, 1, 1024),
   };
+}
+
+/** See Config.uploadHashThreads. */
+export function defaultHashThreads(cpus: number): number {
+  return cpus <= 2 ? 0 : Math.min(4, cpus - 2);
 }
 
 class Parser {

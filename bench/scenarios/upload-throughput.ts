@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { defaultHashThreads } from '../../shared/config.js';
 import { freePort, startEmbeddedRedis } from '../../shared/embedded-redis.js';
 import { FsObjectStore } from '../../shared/storage/fs-store.js';
 import { HashPool } from '../../shared/upload/hash-pool.js';
@@ -13,7 +14,9 @@ import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario
 
 const MiB = 1024 * 1024;
 /** The API's default UPLOAD_HASH_THREADS, which the hashing baselines get too. */
-const HASH_THREADS = Math.min(4, os.availableParallelism() - 1);
+const HASH_THREADS = defaultHashThreads(os.availableParallelism());
+/** The API variant with hashing moved off the event loop (or onto it, where the default has threads). */
+const OTHER_HASH_THREADS = HASH_THREADS === 0 ? 1 : 0;
 const API_KEY = 'bench-key-0123456789abcdef';
 
 interface Params {
@@ -41,7 +44,7 @@ export const uploadThroughput: Scenario = {
     'Concurrent multipart uploads of generated files into an FsObjectStore on local disk: the media-ingest API ' +
     '(`POST /v1/libraries/default/files`) against writing the same bytes straight to the store (without and with ' +
     'the SHA-256 every upload needs), against a minimal node:http + busboy server using the same InspectStream and ' +
-    'store, and against itself hashing on the event loop (UPLOAD_HASH_THREADS=0).',
+    'store, and against itself with the other choice of UPLOAD_HASH_THREADS (hashing on or off the event loop).',
 
   async run(): Promise<ScenarioResult> {
     const mib = envInt('BENCH_UPLOAD_MIB', 256);
@@ -79,27 +82,27 @@ export const uploadThroughput: Scenario = {
       execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'inherit' });
       // Rounds interleave the variants, so drift of the machine (write-back, neighbours)
       // hits each of them alike.
-      const runs = { direct: [] as Measured[], hashed: [] as Measured[], plain: [] as Measured[], inline: [] as Measured[], api: [] as Measured[] };
+      const runs = { direct: [] as Measured[], hashed: [] as Measured[], plain: [] as Measured[], otherHash: [] as Measured[], api: [] as Measured[] };
       for (let round = 1; round <= rounds; round++) {
         runs.direct.push(await variant('direct', round, runDirect));
         const hashed = await variant('direct+sha', round, runDirectHashed);
         const plain = await variant('plain', round, runPlain);
-        const inline = await variant('api-inline', round, (p) => runApi(p, { UPLOAD_HASH_THREADS: '0' }));
+        const otherHash = await variant('api-hash', round, (p) => runApi(p, { UPLOAD_HASH_THREADS: String(OTHER_HASH_THREADS) }));
         const api = await variant('api', round, (p) => runApi(p, {}));
-        for (const [name, other] of [['direct + SHA-256', hashed], ['the plain server', plain], ['the API hashing inline', inline]] as const) {
+        for (const [name, other] of [['direct + SHA-256', hashed], ['the plain server', plain], [`the API with UPLOAD_HASH_THREADS=${OTHER_HASH_THREADS}`, otherHash]] as const) {
           if (other.checksums!.some((c, i) => c !== api.checksums![i])) {
             throw new Error(`the API and ${name} disagree on the SHA-256 of the same generated file`);
           }
         }
         runs.hashed.push(hashed);
         runs.plain.push(plain);
-        runs.inline.push(inline);
+        runs.otherHash.push(otherHash);
         runs.api.push(api);
       }
       const direct = summarise(runs.direct);
       const hashed = summarise(runs.hashed);
       const plain = summarise(runs.plain);
-      const inline = summarise(runs.inline);
+      const otherHash = summarise(runs.otherHash);
       const api = summarise(runs.api);
 
       const tput = (m: Summary) => totalMiB / m.wallSeconds;
@@ -130,7 +133,12 @@ export const uploadThroughput: Scenario = {
         ratio('throughput api / direct + SHA-256', runs.api, runs.hashed),
         ratio('throughput api / node:http+busboy', runs.api, runs.plain, { op: '>=', value: 0.8 }),
         ratio('throughput node:http+busboy / direct', runs.plain, runs.direct),
-        ratio('throughput api / api hashing inline', runs.api, runs.inline),
+        ratio(`throughput api / api with UPLOAD_HASH_THREADS=${OTHER_HASH_THREADS}`, runs.api, runs.otherHash),
+        {
+          name: `CPU per GiB api / api with UPLOAD_HASH_THREADS=${OTHER_HASH_THREADS}`,
+          value: median(runs.api.map((m, i) => cpuPerGiB(m) / cpuPerGiB(runs.otherHash[i]!))),
+          unit: '',
+        },
         {
           name: 'CPU per GiB direct / api',
           value: median(runs.api.map((m, i) => cpuPerGiB(runs.direct[i]!) / cpuPerGiB(m))),
@@ -145,14 +153,14 @@ export const uploadThroughput: Scenario = {
           row('direct', 'baseline', direct),
           row('direct + SHA-256', 'baseline', hashed),
           row('node:http + busboy', 'baseline', plain),
-          row('API, UPLOAD_HASH_THREADS=0', 'baseline', inline),
+          row(`API, UPLOAD_HASH_THREADS=${OTHER_HASH_THREADS}`, 'baseline', otherHash),
           row('media-ingest API', 'subject', api),
         ],
         checks,
         notes: [
           'Throughput = all bytes of all files / wall time from the first request to the last answer (MiB = 2^20 bytes); ' +
             'wall and throughput are medians over the rounds, the worst and best round are shown beside them. ' +
-            `Each of the ${rounds} rounds runs direct, direct + SHA-256, node:http + busboy, the API hashing inline, then the ` +
+            `Each of the ${rounds} rounds runs direct, direct + SHA-256, node:http + busboy, the API with UPLOAD_HASH_THREADS=${OTHER_HASH_THREADS}, then the ` +
             'API, each server freshly started; the ' +
             'ratios are computed per round (throughput of A / throughput of B in the same round) and their median is judged, ' +
             'with the lowest and highest round in brackets; CPU figures are medians, peak RSS the highest of the rounds. After each ' +
@@ -171,7 +179,8 @@ export const uploadThroughput: Scenario = {
             'process during the uploads; "CPU per GiB" is both per GiB uploaded, which varies less than wall time from run ' +
             'to run. Peak RSS is VmHWM of the server process (the node process itself), read before stopping it: the API runs ' +
             'compiled (`node dist/api/main.js`, as `npm run api` and the Docker image run it), the plain server through tsx.',
-          'The API runs as in production (`npm run build`, then `node dist/api/main.js`, LOG_LEVEL=warn) against its own redis-server (AOF off); no worker ' +
+          `The API runs as in production (\`npm run build\`, then \`node dist/api/main.js\`, LOG_LEVEL=warn, UPLOAD_HASH_THREADS at its default for ${os.availableParallelism()} cores: ${HASH_THREADS})` +
+            ' against its own redis-server (AOF off); no worker ' +
             'runs, the ingest jobs just queue. Every answer is checked (202, size; the API\'s and the plain server\'s SHA-256 ' +
             'must agree) and so are the bytes on disk.',
           `Every variant idles ${settleSeconds} s (BENCH_SETTLE_SECONDS) right before its timed part, so all start from the ` +
@@ -286,7 +295,7 @@ async function runPlain({ size, concurrency, dir, settleMs }: Params): Promise<M
   }
 }
 
-/** Subject (and, with UPLOAD_HASH_THREADS=0, a baseline): the real API process with its own redis-server. */
+/** Subject (and, with the other UPLOAD_HASH_THREADS, a baseline): the real API process with its own redis-server. */
 async function runApi({ size, concurrency, dir, settleMs }: Params, env: Record<string, string>): Promise<Measured> {
   const redis = await startEmbeddedRedis({ dir: path.join(dir, 'redis'), appendonly: false });
   let child: NodeChild | undefined;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +56,21 @@ describe.each<StorageKind>(['fs', 's3'])('upload → storage → ingest → stat
     expect(res.status).toBe(204);
     const rec = await (await svc.fetch(`/v1/resources/${res.headers.get('x-resource-id')}`)).json();
     expect(rec).toMatchObject({ width: 100, height: 300, orientation: 6 });
+  });
+
+  it('with UPLOAD_HASH_THREADS=2, large parts are hashed off the event loop with the same sizes and checksums', async () => {
+    const threaded = await startService(storage, { env: { UPLOAD_HASH_THREADS: '2' }, worker: false });
+    try {
+      // Sizes around the 256 KiB block: inline (small), exactly a block, blocks plus a tail.
+      const files = [1_000, 256 * 1024, 3 * 1024 * 1024 + 17, 5 * 1024 * 1024 + 1].map((n) => randomBytes(n));
+      const parts = Object.fromEntries(files.map((data, i) => [`f${i}`, { name: `f${i}.bin`, data }]));
+      const res = await threaded.fetch('/v1/libraries/default/files', { method: 'POST', body: form(parts) });
+      expect(res.status).toBe(202);
+      const { resources } = (await res.json()) as { resources: { size: number; checksum: string }[] };
+      expect(resources.map((r) => [r.size, r.checksum])).toEqual(files.map((f) => [f.length, sha256(f)]));
+    } finally {
+      await threaded.close();
+    }
   });
 
   it('accepts several file parts in one request with fields, answers 202 with Location and every resource', async () => {
