@@ -197,6 +197,20 @@ export function procStats(pid: number): ProcStats {
 }
 
 /** CPU seconds (user + system) this process has used so far. */
+/**
+ * CPU time the hypervisor gave to other guests while this VM wanted to run ("steal",
+ * all cores together; /proc/stat), or 0 where the kernel does not account it. High
+ * steal during a measurement means neighbours competed for the cores.
+ */
+export function stealSeconds(): number {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+    return Number(cpu[8] ?? 0) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 export function selfCpuSeconds(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
