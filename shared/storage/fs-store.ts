@@ -176,7 +176,14 @@ function changedFolders(dir: string, created: string | undefined): string[] {
 }
 
 async function syncFolder(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
+  let handle;
+  try {
+    handle = await fs.open(dir, 'r');
+  } catch (err) {
+    // Windows cannot open a folder for fsync: there the file's own fsync is all there is.
+    if ((err as NodeJS.ErrnoException).code === 'EISDIR' || (err as NodeJS.ErrnoException).code === 'EPERM') return;
+    throw err;
+  }
   try {
     await handle.sync();
   } finally {

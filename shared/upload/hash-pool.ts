@@ -1,12 +1,14 @@
 import { Worker } from 'node:worker_threads';
 
 /**
- * SHA-256 off the event loop. Hashing costs about 1 CPU-second per GiB — as much as
- * receiving, parsing and storing the bytes together — and on the main thread it caps
- * an API process at one core's worth of hashing however many cores the machine has
- * (bench upload-throughput). Large uploads hand their bytes, in blocks, to a small pool
- * of worker threads, each keeping the running hash of the uploads it was given; the
- * main thread only copies blocks and passes messages.
+ * SHA-256 off the event loop (UPLOAD_HASH_THREADS). Hashing costs about 1 CPU-second
+ * per GiB, a good third of what an upload costs the API, and on the event loop it caps
+ * an API process at one core's worth of hashing however many cores the machine has.
+ * Large uploads can hand their bytes, in blocks, to a small pool of worker threads,
+ * each keeping the running hashes of the uploads it was given; the event loop then only
+ * copies blocks and passes messages. That is not free — the copy and the bytes moving
+ * to another core's cache cost about a third more CPU per hashed byte — so it pays only
+ * where the API has cores to spare (bench upload-throughput compares both settings).
  *
  * The thread's code is a string (`eval`): a separate module file would have to be found
  * and loaded the same way under tsx, compiled output and the test runner alike.
@@ -116,10 +118,9 @@ class HashThread {
 }
 
 /**
- * `size` threads (UPLOAD_HASH_THREADS), started on first use — an API that only sees
- * small uploads never starts one — and kept; each new hash goes to the thread with the
- * fewest open ones. Size 0: no threads, streams hash on the event loop (one core: the
- * copies and messages would cost more than they free).
+ * `size` threads, started on first use — an API that only sees small uploads never
+ * starts one — and kept; each new hash goes to the thread with the fewest open ones.
+ * Size 0: no threads; streams hash on the event loop.
  */
 export class HashPool {
   private readonly threads: HashThread[] = [];
