@@ -72,6 +72,8 @@ export class ImageService {
       throw new UnauthorizedError(`Resource ${record.id} is private: send "Authorization: Bearer <key>" or use a signed image URL.`);
     }
     const isPublic = record.visibility === 'public';
+    // Metadata without a file yet (a compat face's create_resource): nothing to serve or render.
+    if (!record.storageKey) throw new AppError('not_found', `Resource ${record.id} has no file yet; upload one with PUT /v1/resources/${record.id}/file.`);
 
     if (req.width === 0 && req.height === 0) return this.original(record, req, isPublic);
 

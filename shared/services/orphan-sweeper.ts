@@ -179,9 +179,9 @@ function belongs(record: ResourceRecord, key: string): boolean {
   return key === recordKey(record.id) || key.startsWith(versionPrefix(record.id, record.fileVersion));
 }
 
-/** The objects a record says exist: its original, and its renditions once ready. */
+/** The objects a record says exist: its original (none for metadata without a file yet), and its renditions once ready. */
 function expectedKeys(r: ResourceRecord): string[] {
-  const keys = [r.storageKey];
+  const keys = r.storageKey ? [r.storageKey] : [];
   for (const rd of r.renditions) {
     const m = /^\/image\/(\d+)x(\d+)\/\d+\.(\w+)$/.exec(rd.url);
     if (m) keys.push(renditionKey(r.id, r.fileVersion, Number(m[1]), Number(m[2]), m[3]!));

@@ -46,6 +46,9 @@ export class ReprocessService {
     if (rec.status === 'processing') {
       throw new ConflictError(`Resource ${id} is still being processed (job ${rec.jobId}); revert it once that has finished.`, { jobId: rec.jobId });
     }
+    if (!rec.storageKey) {
+      throw new ConflictError(`Resource ${id} has no file yet, so there is no metadata to re-read; upload one first (PUT /v1/resources/${id}/file).`);
+    }
     // Unique per request: a revert asked for twice runs twice, and both give the same result.
     const jobId = reprocessJobId(id, rec.fileVersion, Date.now() * 100 + randomInt(100));
     const before = { status: rec.status, jobId: rec.jobId, error: rec.error, errorCode: rec.errorCode };

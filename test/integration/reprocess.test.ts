@@ -1,7 +1,9 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResourceRecord } from '../../shared/model.js';
+import { createMetadataOnlyResource } from '../../shared/services/metadata-only.js';
 import { writeRecordCopy } from '../../shared/services/upload-service.js';
+import { UploadFieldsBuilder } from '../../shared/upload/upload-fields.js';
 import { form, startService, type TestService } from '../harness/service.js';
 
 const json = { 'content-type': 'application/json' };
@@ -180,6 +182,49 @@ describe('revert and bulk revert (fs store)', () => {
     expect((await batches.require(b.id)).state).toBe('running');
     expect(await batches.count(b.id, 30, 'skipped')).toBe(true);
     expect(await batches.require(b.id)).toMatchObject({ state: 'completed', enqueued: 3, done: 1, failed: 1, skipped: 1 });
+  });
+});
+
+describe('a resource with metadata and no file yet (a compat face\'s create_resource)', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startService('fs');
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('revert answers 409 and leaves it ready; a bulk revert skips it; /image says it has no file', async () => {
+    const library = await svc.core.catalog.createLibrary({ name: 'drafts' });
+    const draft = await createMetadataOnlyResource(svc.core, library, new UploadFieldsBuilder().build(), { fileName: 'later.jpg', source: 'test' });
+    const real = await uploadReady(svc, 'drafts', 'now.jpg', await photo('Nowcam'));
+
+    const one = await svc.fetch(`/v1/resources/${draft.id}/reprocess`, { method: 'POST', headers: json, body: '{}' });
+    expect(one.status).toBe(409);
+    expect((await one.json()).detail).toContain(`PUT /v1/resources/${draft.id}/file`);
+    expect(await (await svc.fetch(`/v1/resources/${draft.id}`)).json()).toMatchObject({ status: 'ready', error: null });
+
+    const started = await svc.fetch('/v1/reprocess', { method: 'POST', headers: json, body: JSON.stringify({ library: 'drafts', staleOnly: false }) });
+    expect(started.status).toBe(202);
+    const { id } = await started.json();
+    let batch;
+    for (const t0 = Date.now(); Date.now() - t0 < 30_000; await new Promise((r) => setTimeout(r, 200))) {
+      batch = await (await svc.fetch(`/v1/batches/${id}`)).json();
+      if (batch.state !== 'running') break;
+    }
+    expect(batch).toMatchObject({ state: 'completed', total: 2, done: 1, skipped: 1, failed: 0 });
+    expect(await (await svc.fetch(`/v1/resources/${draft.id}`)).json()).toMatchObject({ status: 'ready', error: null });
+    expect(await (await svc.fetch(`/v1/resources/${real}`)).json()).toMatchObject({ status: 'ready' });
+
+    for (const path of [`/image/0x0/${draft.id}.jpg`, `/image/320x320/${draft.id}.webp`]) {
+      const res = await svc.fetch(path);
+      expect(res.status, path).toBe(404);
+      expect((await res.json()).detail).toContain('has no file yet');
+    }
+    // The storage check expects no original of it (it used to fail on the empty key).
+    const check = await svc.fetch('/v1/admin/check');
+    expect(check.status, await check.clone().text()).toBe(200);
+    expect((await check.json()).missing).toEqual([]);
   });
 });
 

@@ -36,7 +36,9 @@ export function reprocessProcessor(deps: IngestDeps) {
       if (!batch || batch.state === 'cancelled') return;
     }
     const record = await deps.catalog.getResource(resourceId);
-    if (!record || record.fileVersion !== fileVersion) {
+    // Replaced or deleted meanwhile, or a resource with metadata and no file yet (a
+    // compat face's create_resource): nothing to re-read.
+    if (!record || record.fileVersion !== fileVersion || !record.storageKey) {
       await count('skipped');
       return;
     }
