@@ -13,6 +13,30 @@ import { ConfigError, loadConfig } from '../../shared/config.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
 
+/** tsconfig.build.json (`npm run build`): what is compiled into dist/ (its whole-line comments stripped). */
+const buildConfig = JSON.parse(read('tsconfig.build.json').replace(/^\s*\/\/.*$/gm, '')) as { include: string[]; compilerOptions: Record<string, unknown> };
+/** The production commands: what `npm run api` / `npm run worker` run after their build, as argv. */
+const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+const API_CMD = ['node', '--enable-source-maps', 'dist/api/main.js'];
+const WORKER_CMD = ['node', '--enable-source-maps', 'dist/worker/main.js'];
+
+describe('compiled entry points', () => {
+  it('npm run api / worker build first, then run dist/ with source maps', () => {
+    expect(scripts.build).toBe('tsc -p tsconfig.build.json');
+    expect(scripts.preapi).toMatch(/npm run build/);
+    expect(scripts.preworker).toMatch(/npm run build/);
+    expect(scripts.api).toBe(API_CMD.join(' '));
+    expect(scripts.worker).toBe(WORKER_CMD.join(' '));
+  });
+
+  it('tsconfig.build.json compiles the production sources into dist/ (rootDir ., so api/main.ts → dist/api/main.js), with source maps', () => {
+    expect(buildConfig.include).toEqual(expect.arrayContaining(['api', 'worker', 'shared']));
+    expect(buildConfig.include.filter((p) => /^(test|bench)\b/.test(p))).toEqual([]);
+    expect(buildConfig.compilerOptions).toMatchObject({ outDir: 'dist', rootDir: '.', sourceMap: true });
+    expect(fs.existsSync(path.join(root, 'api/main.ts')) && fs.existsSync(path.join(root, 'worker/main.ts'))).toBe(true);
+  });
+});
+
 /** Variables in .env.example that only docker-compose.yml interpolates; the service never reads them. */
 const COMPOSE_ONLY = ['API_REPLICAS', 'WORKER_REPLICAS'];
 /** What docker-compose.yml must set for api and worker, whatever .env says. */
@@ -197,11 +221,9 @@ describe('docker-compose.yml', () => {
       expect(api?.build).toBeDefined();
       expect(worker?.build).toEqual(api?.build);
       expect(worker?.image).toBe(api?.image);
-      // The compiled entry points (tsconfig.build.json: api/main.ts → dist/api/main.js).
-      expect(api?.command).toEqual(['node', 'dist/api/main.js']);
-      expect(worker?.command).toEqual(['node', 'dist/worker/main.js']);
-      expect(fs.existsSync(path.join(root, 'api/main.ts')) && fs.existsSync(path.join(root, 'worker/main.ts'))).toBe(true);
-      expect(JSON.parse(read('tsconfig.build.json').replace(/^\s*\/\/.*$/gm, '')).include).toEqual(expect.arrayContaining(['api', 'worker', 'shared']));
+      // The compiled entry points, as `npm run api` / `npm run worker` run them.
+      expect(api?.command).toEqual(API_CMD);
+      expect(worker?.command).toEqual(WORKER_CMD);
     });
 
     it('points api and worker at the compose redis and minio, and waits for them to be healthy', () => {
@@ -253,14 +275,30 @@ describe('Dockerfile', () => {
     expect(instructions).toContain('COPY --from=build /app/dist ./dist');
   });
 
+  it('the build stage installs dev dependencies (tsc) and copies in everything tsconfig.build.json compiles', () => {
+    const from = instructions.indexOf('FROM ${NODE_IMAGE} AS build');
+    const stage = instructions.slice(from + 1, instructions.findIndex((l, i) => i > from && l.startsWith('FROM')));
+    const ci = stage.find((l) => /^RUN npm ci\b/.test(l));
+    expect(ci).toBeDefined();
+    expect(ci).not.toMatch(/--omit=dev|--production/);
+    const copied = stage.filter((l) => l.startsWith('COPY ')).flatMap((l) => l.split(/\s+/).slice(1, -1));
+    expect(copied).toEqual(expect.arrayContaining(['tsconfig.json', 'tsconfig.build.json', ...buildConfig.include]));
+    expect(stage.at(-1)).toBe('RUN npm run build');
+  });
+
   it('runs node under tini, as a non-root user, with jemalloc preloaded', () => {
     const last = (kw: string) => instructions.filter((l) => l.startsWith(`${kw} `)).at(-1);
     expect(last('USER')).toBe('USER node');
     expect(last('ENTRYPOINT')).toBe('ENTRYPOINT ["/usr/bin/tini", "--"]');
-    expect(last('CMD')).toBe('CMD ["node", "dist/api/main.js"]');
+    expect(last('CMD')).toBe(`CMD ${JSON.stringify(API_CMD).replace(/,/g, ', ')}`);
     expect(dockerfile).toMatch(/LD_PRELOAD=\/usr\/local\/lib\/libjemalloc\.so\.2/);
     expect(dockerfile).toMatch(/NODE_ENV=production/);
     expect(last('HEALTHCHECK')).toContain('/readyz');
+    // It probes only when PID 1's command line is the API's (a worker from this image has no HTTP port).
+    const probed = /cmdline', 'utf8'\)\.includes\('([^']+)'\)/.exec(last('HEALTHCHECK') ?? '')?.[1];
+    expect(probed).toBeDefined();
+    expect(API_CMD.join(' ')).toContain(probed);
+    expect(WORKER_CMD.join(' ')).not.toContain(probed);
   });
 
   it('keeps node_modules, data and local .env files out of the build context', () => {
