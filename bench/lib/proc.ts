@@ -108,9 +108,12 @@ export function spawnTs(script: string, opts: SpawnOptions): NodeChild {
   return spawnNode(script, opts, ['--import', 'tsx']);
 }
 
-/** Runs compiled JavaScript (e.g. `dist/api/main.js`, as `npm run api` does) with plain node, no loader. */
+/**
+ * Runs compiled JavaScript (`npm run build` output, e.g. `dist/api/main.js`) as the
+ * production processes run it: `node --enable-source-maps <script>`, no loader.
+ */
 export function spawnJs(script: string, opts: SpawnOptions): NodeChild {
-  return spawnNode(script, opts, []);
+  return spawnNode(script, opts, ['--enable-source-maps']);
 }
 
 function spawnNode(script: string, opts: SpawnOptions, loader: string[]): NodeChild {
