@@ -13,8 +13,11 @@ const KEY = 'process-test-key-0123456789';
 
 /**
  * The two production processes, separately, as `npm run api` and `npm run worker` start
- * them: compiled by `tsc -p tsconfig.build.json` (into a folder of its own under dist/,
- * so a concurrent `npm run build` is not disturbed; node_modules resolves from there).
+ * them: compiled by `tsc -p tsconfig.build.json`, run by `node --enable-source-maps`.
+ * The build goes into a folder of its own under dist/ (not dist/ itself, so a concurrent
+ * `npm run build` is not disturbed; under the repository, so node_modules resolves).
+ * test/e2e/scale-out.test.ts and the faults suite run the same entry points from source
+ * through tsx.
  */
 describe('npm run api + npm run worker', () => {
   const procs: Proc[] = [];

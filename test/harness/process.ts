@@ -13,10 +13,11 @@ export interface Proc {
 
 /**
  * Runs one of the project's entry points as its own process: a `.ts` source through
- * tsx, or compiled `.js` output (what `npm run api` / `npm run worker` run) with plain node.
+ * tsx, or compiled `.js` output as `npm run api` / `npm run worker` run it
+ * (`node --enable-source-maps …`, no loader).
  */
 export function runEntry(entry: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, entry.endsWith('.js') ? [entry] : ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, entry.endsWith('.js') ? ['--enable-source-maps', entry] : ['--import', 'tsx', entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
