@@ -140,6 +140,12 @@ export interface OperationsConfig {
   readonly webhookSecret: string | undefined;
   /** How long a webhook receiver may take to answer before the attempt counts as failed. @defaultValue 10000 */
   readonly webhookTimeoutMs: number;
+  /**
+   * Whether webhooks may go to loopback, private and link-local addresses (a receiver on
+   * the same host or network). Off, such URLs are refused (400) and host names that
+   * resolve to them fail delivery for good (SSRF). @defaultValue false
+   */
+  readonly webhookAllowPrivate: boolean;
   /** Deliveries of one webhook before it is given up (exponential backoff from 1 s). @defaultValue 8 */
   readonly webhookAttempts: number;
 }
@@ -333,6 +339,7 @@ function parseOperations(p: Parser, problems: string[], workerConcurrency: numbe
     webhookSecret,
     webhookTimeoutMs: p.int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 300_000),
     webhookAttempts: p.int('WEBHOOK_ATTEMPTS', 8, 1, 100),
+    webhookAllowPrivate: p.oneOf('WEBHOOK_ALLOW_PRIVATE', ['true', 'false'] as const, 'false') === 'true',
   };
 }
 

@@ -41,7 +41,7 @@ export interface WorkerDeps {
  */
 export function createWorkers(deps: WorkerDeps): Worker[] {
   tuneImaging(deps.config, deps.logger);
-  const { workerLanes, bulkConcurrency, bulkJobsPerSecond, webhookSecret, webhookAttempts, webhookTimeoutMs } = deps.config.operations;
+  const { workerLanes, bulkConcurrency, bulkJobsPerSecond, webhookSecret, webhookAttempts, webhookTimeoutMs, webhookAllowPrivate } = deps.config.operations;
   const lanes = new Set(workerLanes);
   // Producers too: a revert of one resource goes on the ingest queue, a bulk revert's
   // steps and per-resource jobs on the bulk queue.
@@ -111,7 +111,7 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
     workers.push(ingest);
     if (webhookSecret) {
       // Waiting on other servers, not the CPU: many at once cost little.
-      const webhooks = new Worker<WebhookPayload>(WEBHOOK_QUEUE, webhookProcessor({ secret: webhookSecret, timeoutMs: webhookTimeoutMs, logger: deps.logger }), {
+      const webhooks = new Worker<WebhookPayload>(WEBHOOK_QUEUE, webhookProcessor({ secret: webhookSecret, timeoutMs: webhookTimeoutMs, allowPrivate: webhookAllowPrivate, logger: deps.logger }), {
         ...common,
         concurrency: 16,
       });

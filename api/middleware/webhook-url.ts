@@ -11,12 +11,13 @@ import { parseWebhookUrl } from '../../shared/webhooks/webhook-url.js';
  */
 export function webhookUrl(
   secret: string | undefined,
+  allowPrivate: boolean,
   libraryWebhook: (library: string) => Promise<string | undefined>,
 ): MiddlewareHandler {
   return async (c, next) => {
     const raw = c.req.header('webhook-url') ?? c.req.query('webhook');
     let url: string | undefined;
-    if (raw !== undefined && raw !== '') url = parseWebhookUrl(raw, secret);
+    if (raw !== undefined && raw !== '') url = parseWebhookUrl(raw, secret, allowPrivate);
     else if (secret && c.req.param('library')) url = await libraryWebhook(c.req.param('library')!);
     if (!url) return next();
     const ctx = currentRequest() ?? { requestId: c.get('requestId') as string };

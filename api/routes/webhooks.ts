@@ -61,7 +61,7 @@ export function webhooksRoutes(deps: AppDeps) {
 
   app.openapi(put, async (c) => {
     const library = await deps.catalog.getLibrary(c.req.valid('param').library);
-    const url = parseWebhookUrl(c.req.valid('json').url, secret);
+    const url = parseWebhookUrl(c.req.valid('json').url, secret, deps.config.operations.webhookAllowPrivate);
     await webhooks.set(library.id, url);
     return c.json({ library: library.id, url }, 200);
   });

@@ -1,11 +1,18 @@
 // Completion webhooks: a signed POST (Standard Webhooks form) to the upload's URL or its
 // library's when a resource is ready or failed, retried with backoff through a BullMQ
 // job. The receiver is a local HTTP server on 127.0.0.1.
+import dns from 'node:dns/promises';
 import http from 'node:http';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { WebhookPayload } from '../../shared/jobs/webhook.js';
+import { createLogger } from '../../shared/logger.js';
+import { isPrivateAddress } from '../../shared/webhooks/address-policy.js';
 import { signWebhook, verifyWebhook } from '../../shared/webhooks/signature.js';
+import { webhookProcessor } from '../../worker/jobs/webhook.js';
 import { form, startService, type TestService } from '../harness/service.js';
 
 const SECRET = 'whsec-test-0123456789abcdef0123456789';
@@ -70,7 +77,8 @@ describe('completion webhooks', () => {
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   beforeAll(async () => {
     receiver = await startReceiver();
-    svc = await startService('fs', { env: { WEBHOOK_SECRET: SECRET, WEBHOOK_ATTEMPTS: '3', RATE_LIMIT_PER_MINUTE: '0' } });
+    // The receiver listens on 127.0.0.1, which only WEBHOOK_ALLOW_PRIVATE lets webhooks reach.
+    svc = await startService('fs', { env: { WEBHOOK_SECRET: SECRET, WEBHOOK_ATTEMPTS: '3', RATE_LIMIT_PER_MINUTE: '0', WEBHOOK_ALLOW_PRIVATE: 'true' } });
   });
   afterAll(async () => {
     await svc?.close();
@@ -139,6 +147,65 @@ describe('completion webhooks', () => {
       expect(res.status).toBe(400);
       expect(((await res.json()) as { detail: string }).detail).toMatch(msg);
     }
+  });
+});
+
+describe('webhooks go to public addresses unless WEBHOOK_ALLOW_PRIVATE (SSRF)', () => {
+  let svc: TestService;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    svc = await startService('fs', { worker: false, env: { WEBHOOK_SECRET: SECRET } });
+  });
+  afterAll(async () => {
+    await svc?.close();
+    await receiver?.close();
+  });
+
+  it('classifies addresses: loopback, private, link-local, mapped IPv6 refused; public ones not', () => {
+    for (const a of ['127.0.0.1', '10.1.2.3', '172.20.0.5', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '[::1]', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:a9fe:a9fe', '224.0.0.1']) {
+      expect(isPrivateAddress(a), a).toBe(true);
+    }
+    for (const a of ['93.184.216.34', '8.8.8.8', '2606:4700::1111', '::ffff:5db8:d822', 'example.com']) expect(isPrivateAddress(a), a).toBe(false);
+  });
+
+  it('refuses such URLs with 400 before the body, on uploads and on a library\'s webhook', async () => {
+    for (const url of [`${receiver.url}/x`, 'http://localhost:8080/x', 'http://[::ffff:127.0.0.1]/x', 'http://169.254.169.254/latest/meta-data/', 'https://10.0.0.8/hook']) {
+      const res = await svc.fetch('/v1/libraries/default/files', { method: 'POST', headers: { 'webhook-url': url }, body: form({ file: { name: 'x.txt', data: 'x' } }) });
+      expect(res.status, url).toBe(400);
+      expect(((await res.json()) as { detail: string }).detail).toMatch(/loopback, private or link-local.*WEBHOOK_ALLOW_PRIVATE=true/);
+    }
+    const put = await svc.fetch('/v1/libraries/default/webhook', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: `${receiver.url}/lib` }) });
+    expect(put.status).toBe(400);
+    expect(receiver.received).toHaveLength(0);
+  });
+
+  it('at delivery, a host name that resolves to a loopback address fails for good without a connection; allowed, it is delivered', async () => {
+    const port = new URL(receiver.url).port;
+    const job = { id: 'wh-1', attemptsMade: 0, data: { url: `http://localhost:${port}/resolved`, body: '{"type":"resource.ready"}', event: 'resource.ready' } } as unknown as Job<WebhookPayload>;
+    const logger = createLogger('silent', 'webhook-test');
+    const refused = webhookProcessor({ secret: SECRET, timeoutMs: 5_000, logger, allowPrivate: false })(job);
+    await expect(refused).rejects.toBeInstanceOf(UnrecoverableError);
+    await expect(refused).rejects.toThrow(/localhost is a loopback, private or link-local address/);
+    expect(receiver.received).toHaveLength(0);
+
+    await webhookProcessor({ secret: SECRET, timeoutMs: 5_000, logger, allowPrivate: true })(job);
+    expect(receiver.received.map((r) => r.path)).toEqual(['/resolved']);
+    expect(verified(receiver.received[0]!)).toBe(true);
+  });
+
+  it('a name other than localhost is judged by what it resolves to when the webhook is sent', async (ctx) => {
+    // This machine's own name resolves to a loopback or private address almost everywhere.
+    const name = os.hostname();
+    const addresses = await dns.lookup(name, { all: true }).catch(() => []);
+    if (addresses.length === 0 || !addresses.every((a) => isPrivateAddress(a.address))) ctx.skip(`${name} does not resolve to private addresses only here`);
+    receiver.received.length = 0;
+    const port = new URL(receiver.url).port;
+    const job = { id: 'wh-2', attemptsMade: 0, data: { url: `http://${name}:${port}/by-name`, body: '{}', event: 'resource.ready' } } as unknown as Job<WebhookPayload>;
+    const refused = webhookProcessor({ secret: SECRET, timeoutMs: 5_000, logger: createLogger('silent', 'webhook-test'), allowPrivate: false })(job);
+    await expect(refused).rejects.toBeInstanceOf(UnrecoverableError);
+    await expect(refused).rejects.toThrow(new RegExp(`${name} resolves to .*, a loopback, private or link-local address`));
+    expect(receiver.received).toHaveLength(0);
   });
 });
 
