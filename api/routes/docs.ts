@@ -113,6 +113,55 @@ const HAND_DOCUMENTED = [
       responses: { 200: { description: 'The batch', content: { 'application/json': { schema: z.object({ id: z.number(), state: z.string() }).passthrough() } } }, 404: { description: 'No such batch', content: problem } },
     }),
   ),
+  ...(['get', 'head'] as const).map((method) =>
+    createRoute({
+      method,
+      path: '/image/{size}/{file}',
+      tags: ['images'],
+      summary: method === 'get' ? 'An image: a rendition (WxH, 0 in one dimension keeps the aspect ratio) or the original (0x0)' : 'The same headers as GET, no body',
+      description:
+        'Public resources need no key; private ones a Bearer key or a signed URL (`exp`, `sig`; see /v1/image-url). ' +
+        'ETag / If-None-Match, Cache-Control; originals (0x0) answer Range requests. A size that is not a preset or configured size is refused (400) unless the URL is signed.',
+      security: [{}, { bearer: [] }],
+      request: {
+        params: z.object({
+          size: z.string().openapi({ pattern: '^[0-9]{1,5}x[0-9]{1,5}$', example: '480x480' }),
+          file: z.string().openapi({ pattern: '^(_media-)?[0-9]{1,15}\\.[A-Za-z0-9]{1,10}$', example: '7.webp' }),
+        }),
+        query: z.object({ exp: z.string().optional(), sig: z.string().optional() }),
+        headers: z.object({ 'if-none-match': z.string().optional(), range: z.string().optional() }),
+      },
+      responses: {
+        200: { description: 'The image (or the original file, as a download unless it is a raster image)' },
+        206: { description: 'Part of an original (Range)' },
+        304: { description: 'Not modified (If-None-Match)' },
+        400: { description: 'Size not allowed, or a bad signature parameter', content: problem },
+        401: { description: 'Private resource without a key, or a signature that does not match or expired', content: problem },
+        404: { description: 'No such resource, not an image, no file yet, or another extension than the original\'s', content: problem },
+        416: { description: 'Range not satisfiable' },
+        422: { description: 'The file cannot be decoded', content: problem },
+        503: { description: 'The rendition is still being rendered; see Retry-After', content: problem },
+      },
+    }),
+  ),
+  createRoute({
+    method: 'get',
+    path: '/v1/image-url',
+    tags: ['images'],
+    summary: 'A signed, expiring /image URL for pages to embed (private resources too), so the key never reaches a browser',
+    security: [{ bearer: [] }],
+    request: {
+      query: z.object({
+        path: z.string().openapi({ example: '/image/300x0/7.webp' }),
+        ttl: z.string().optional().openapi({ description: 'Seconds, 1 to the maximum; default 3600' }),
+      }),
+    },
+    responses: {
+      200: { description: 'The URL and when it expires', content: { 'application/json': { schema: z.object({ url: z.string(), expires: z.string() }) } } },
+      400: { description: 'Bad path or ttl, a size over IMAGE_MAX_DIMENSION, or IMAGE_URL_SECRET unset', content: problem },
+      404: { description: 'No such resource', content: problem },
+    },
+  }),
   createRoute({ method: 'get', path: '/healthz', tags: ['operations'], summary: 'Liveness', responses: { 200: { description: 'The process answers' } } }),
   createRoute({ method: 'get', path: '/readyz', tags: ['operations'], summary: 'Readiness', responses: { 200: { description: 'Redis and storage answer' }, 503: { description: 'Not ready' } } }),
   createRoute({ method: 'get', path: '/metrics', tags: ['operations'], summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text format' } } }),

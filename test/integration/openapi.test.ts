@@ -23,6 +23,10 @@ describe('OpenAPI', () => {
     expect(Object.keys(hook).sort()).toEqual(['delete', 'get', 'put']);
     expect(hook.put!.requestBody!.content['application/json']!.schema.required).toEqual(['url']);
     expect(hook.put!['x-validated-by-schema']).toBeUndefined();
+    // So are image delivery and signed image URLs.
+    expect(Object.keys(doc.paths['/image/{size}/{file}']!).sort()).toEqual(['get', 'head']);
+    expect(doc.paths['/image/{size}/{file}']!.get!['x-validated-by-schema']).toBe(false);
+    expect(Object.keys(doc.paths['/v1/image-url']!)).toEqual(['get']);
     // The upload routes (streamed multipart, never parsed by a validator) are listed,
     // marked as documented by hand, with their form fields.
     for (const [path, method] of [['/v1/libraries/{library}/files', 'post'], ['/v1/resources/{id}/file', 'put']] as const) {
