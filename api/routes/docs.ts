@@ -37,25 +37,30 @@ export function docsRoutes(documented: OpenAPIHono<AppEnv>, version: string) {
 const problem = { 'application/problem+json': { schema: z.object({ type: z.string(), status: z.number(), detail: z.string(), code: z.string() }).passthrough() } };
 const accepted = z.object({ resources: z.array(z.object({ id: z.number(), jobId: z.string(), status: z.string() }).passthrough()) });
 
-/** The main flow, documented by hand until its routes are declared with schemas. */
-const HAND_DOCUMENTED = [
-  createRoute({
-    method: 'post',
-    path: '/v1/libraries/{library}/files',
+/** What both streamed multipart routes take and answer; each adds its own params, fields and answers. */
+function multipartUpload(route: {
+  method: 'post' | 'put';
+  path: string;
+  summary: string;
+  params: z.ZodObject;
+  fields: Record<string, z.ZodType>;
+  responses: Record<number, { description: string; content?: typeof problem }>;
+}) {
+  return createRoute({
+    method: route.method,
+    path: route.path,
     tags: ['uploads'],
-    summary: 'Upload one or more files (multipart, streamed)',
+    summary: route.summary,
     security: [{ bearer: [] }],
     request: {
-      params: z.object({ library: z.string() }),
+      params: route.params,
       query: z.object({ wait: z.coerce.number().int().min(0).optional(), webhook: z.string().optional() }),
       body: {
         content: {
           'multipart/form-data': {
             schema: z.object({
               file: z.any().openapi({ type: 'string', format: 'binary' }),
-              title: z.string().optional(),
-              tags: z.array(z.string()).optional(),
-              visibility: z.enum(['private', 'public']).optional(),
+              ...route.fields,
               no_exif: z.enum(['0', '1']).optional(),
               sha256: z.string().optional(),
             }),
@@ -66,40 +71,39 @@ const HAND_DOCUMENTED = [
     responses: {
       202: { description: 'Accepted; `Location` of the job, `X-Resource-Id`', content: { 'application/json': { schema: accepted } } },
       204: { description: 'Processed within `?wait`' },
-      400: { description: 'Malformed body, no file part, bad field, rejected duplicate', content: problem },
       413: { description: 'Over the size limit', content: problem },
       415: { description: 'Not multipart/form-data', content: problem },
+      ...route.responses,
+    },
+  });
+}
+
+/** The main flow, documented by hand until its routes are declared with schemas. */
+const HAND_DOCUMENTED = [
+  multipartUpload({
+    method: 'post',
+    path: '/v1/libraries/{library}/files',
+    summary: 'Upload one or more files (multipart, streamed)',
+    params: z.object({ library: z.string() }),
+    fields: {
+      title: z.string().optional(),
+      tags: z.array(z.string()).optional(),
+      visibility: z.enum(['private', 'public']).optional(),
+    },
+    responses: {
+      400: { description: 'Malformed body, no file part, bad field, rejected duplicate', content: problem },
       429: { description: 'Rate limit; see Retry-After', content: problem },
     },
   }),
-  createRoute({
+  multipartUpload({
     method: 'put',
     path: '/v1/resources/{id}/file',
-    tags: ['uploads'],
     summary: 'Replace the file of a resource (multipart, streamed): a new file version, re-processed',
-    security: [{ bearer: [] }],
-    request: {
-      params: z.object({ id: z.string().openapi({ pattern: '^[0-9]+$' }) }),
-      query: z.object({ wait: z.coerce.number().int().min(0).optional(), webhook: z.string().optional() }),
-      body: {
-        content: {
-          'multipart/form-data': {
-            schema: z.object({
-              file: z.any().openapi({ type: 'string', format: 'binary' }),
-              no_exif: z.enum(['0', '1']).optional(),
-              sha256: z.string().optional(),
-            }),
-          },
-        },
-      },
-    },
+    params: z.object({ id: z.string().openapi({ pattern: '^[0-9]+$' }) }),
+    fields: {},
     responses: {
-      202: { description: 'Accepted; `Location` of the job, `X-Resource-Id`', content: { 'application/json': { schema: accepted } } },
-      204: { description: 'Processed within `?wait`' },
       400: { description: 'Malformed body, no file part, bad field', content: problem },
       404: { description: 'No such resource', content: problem },
-      413: { description: 'Over the size limit', content: problem },
-      415: { description: 'Not multipart/form-data', content: problem },
     },
   }),
   ...(['pause', 'resume'] as const).map((action) =>
