@@ -9,8 +9,15 @@ import type { AppDeps, AppEnv } from './deps.js';
 import { errorHandler, problemResponse, toProblem } from './error-handler.js';
 import { accessLog } from './middleware/access-log.js';
 import { adminAuth } from './middleware/admin-auth.js';
-import { bearerAuth } from './middleware/auth.js';
+import { apiKeyAuth, bearerAuth } from './middleware/auth.js';
+import { AuthThrottle } from './middleware/auth-throttle.js';
+import { bodyLimit } from './middleware/body-limit.js';
+import { connectionLimit } from './middleware/connection-limit.js';
 import { rateLimit } from './middleware/rate-limit.js';
+import { requestDeadline } from './middleware/request-timeout.js';
+import { scope } from './middleware/scope.js';
+import { ApiKeyStore } from '../shared/catalog/api-keys.js';
+import { apiKeysRoutes } from './routes/api-keys.js';
 import { webhookUrl } from './middleware/webhook-url.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { queuesAdminRoutes } from './routes/queues-admin.js';
@@ -37,13 +44,32 @@ const API_VERSION = '1.0.0';
 /** Routes that decide on the headers whether they want the body (see expect-continue.ts). */
 const UPLOAD_ROUTE = /^\/v1\/(libraries\/[^/]+\/files|resources\/\d+\/file)$/;
 
+const KiB = 1024;
+/** JSON bodies that may be larger (or must be smaller) than JSON_BODY_MAX_BYTES: lists, and what routes cap themselves. */
+const BODY_LIMITS: [RegExp, number][] = [
+  // 10,000 checksums (MAX_PREFLIGHT) of 64 hex digits, quoted, with commas.
+  [/^POST \/v1\/checksums$/, 1024 * KiB],
+  // 10,000 parts of a direct upload, each a number and an ETag.
+  [/^POST \/v1\/direct-uploads\/[^/]+\/complete$/, 1024 * KiB],
+  [/^PUT \/v1\/mappings$/, 256 * KiB],
+  [/^POST \/v1\/(reprocess|resources\/[^/]+\/reprocess)$/, 16 * KiB],
+];
+
 /** Builds the HTTP app from its dependencies; never listens (tests and main decide that). */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const resources = new ResourceService(deps);
+  const publicUrl = deps.publicUrl ?? deps.config.publicUrl;
+  // Failed authentications of every kind, per client address (AUTH_FAILURES_PER_MINUTE).
+  const throttle = new AuthThrottle(deps.redis, deps.config.redisPrefix, deps.config.operations.authFailuresPerMinute, deps.logger);
+  const apiKeys = new ApiKeyStore(deps.redis, deps.config.redisPrefix);
+  const keyAuth = apiKeyAuth(deps.config.apiKeys, apiKeys);
+  const adminGuard = adminAuth(deps.config.operations.adminKeys, throttle, publicUrl);
 
   app.use('*', requestId({ headerName: 'X-Request-Id', limitLength: 200 }));
   app.use('*', accessLog(deps.logger));
+  app.use('*', connectionLimit(deps.config.maxConnectionsPerClient));
+  app.use('*', requestDeadline(deps.config.requestTimeoutMs));
   app.use('*', expectContinue(UPLOAD_ROUTE));
   app.onError(errorHandler(deps.logger));
   app.notFound((c) => problemResponse(c, toProblem(new NotFoundError('route', `${c.req.method} ${c.req.path}`))));
@@ -54,18 +80,21 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const documented = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.route('/', docsRoutes(documented, API_VERSION));
   // The queue dashboard and per-lane pause/resume/retry, behind ADMIN_KEYS (not API keys).
-  app.route('/', queuesAdminRoutes(deps));
+  app.route('/', queuesAdminRoutes(deps, adminGuard));
   // The compatibility faces: outside /v1, each authenticates as its system does.
-  app.route('/', compatRoutes(deps));
+  app.route('/', compatRoutes({ ...deps, publicUrl }, throttle));
   // Before the /v1 key check: images are embedded in pages; the route checks keys,
   // signatures and visibility itself.
-  app.route('/', imagesRoutes({ ...deps, images: new ImageService(deps) }));
-  // Operator actions under /v1/admin (reindex, sweep, check) take an admin key, like the
+  app.route('/', imagesRoutes({ ...deps, images: new ImageService(deps), keyAuth, throttle }));
+  // Operator actions under /v1/admin (reindex, sweep, check, keys) take an admin key, like the
   // dashboard: an uploading client must not be able to delete objects or rebuild the catalog.
-  const apiAuth = bearerAuth(deps.config.apiKeys);
-  app.use('/v1/admin/*', adminAuth(deps.config.operations.adminKeys));
+  const apiAuth = bearerAuth(keyAuth, throttle);
+  app.use('/v1/admin/*', adminGuard);
   app.use('/v1/*', (c, next) => (c.req.path.startsWith('/v1/admin/') ? next() : apiAuth(c, next)));
   app.use('/v1/*', rateLimit(deps.redis, deps.config.redisPrefix, deps.config.operations.rateLimitPerMinute, deps.logger));
+  // Only now, authenticated, is a body read: capped, and within REQUEST_TIMEOUT_MS.
+  app.use('/v1/*', bodyLimit({ defaultMaxBytes: deps.config.jsonBodyMaxBytes, routes: BODY_LIMITS, streamed: UPLOAD_ROUTE }));
+  app.use('/v1/*', scope(deps));
   // The completion webhook of an upload (its own, or its library's), before the body.
   const libraryWebhooks = new LibraryWebhooks(deps.redis, deps.config.redisPrefix);
   const libraryWebhook = async (idOrName: string) => {
@@ -76,6 +105,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('/v1/resources/:id/file', webhookUrl(deps.config.operations.webhookSecret, deps.config.operations.webhookAllowPrivate, libraryWebhook));
   app.route('/', filesRoutes(deps));
   app.route('/', adminRoutes(deps));
+  app.route('/', apiKeysRoutes(deps, apiKeys));
   documented.route('/', librariesRoutes(deps));
   documented.route('/', checksumsRoutes(deps));
   documented.route('/', resourcesRoutes({ ...deps, resources }));

@@ -8,6 +8,7 @@ import type { RenderWaiter } from '../shared/jobs/render-waiter.js';
 import type { Logger } from '../shared/logger.js';
 import type { UploadService } from '../shared/services/upload-service.js';
 import type { ObjectStore } from '../shared/storage/object-store.js';
+import type { Access } from './middleware/auth.js';
 
 /** Everything the HTTP layer needs, built by the caller (main, start, tests). */
 export interface AppDeps {
@@ -24,6 +25,8 @@ export interface AppDeps {
   /** On-demand renders for `/image/…` (the worker renders, the API waits). */
   renders: RenderWaiter;
   logger: Logger;
+  /** Base of links the API builds; the bound address when PUBLIC_URL is unset and PORT=0. @defaultValue config.publicUrl */
+  publicUrl?: string;
 }
 
-export type AppEnv = { Variables: { requestId: string } };
+export type AppEnv = { Variables: { requestId: string; access: Access } };

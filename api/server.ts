@@ -14,6 +14,7 @@ import { createRedis } from '../shared/redis.js';
 import { UploadService } from '../shared/services/upload-service.js';
 import { HashPool } from '../shared/upload/hash-pool.js';
 import { createApp } from './app.js';
+import { limitConnectionsPerClient } from './middleware/connection-limit.js';
 
 export interface RunningApi {
   server: Server;
@@ -48,17 +49,20 @@ export async function startApi(config: Config, core: Core, redisUrl: string, log
     jobAttempts: config.jobAttempts,
     hashPool: new HashPool(config.uploadHashThreads),
   });
-  const app = createApp({ config, catalog: core.catalog, redis: core.redis, store: core.store, ingestQueue, bulkQueue, uploads, waiter, renders, logger });
+  // Built once the port is known: links use it when PUBLIC_URL is unset and PORT=0.
+  const built: { app?: ReturnType<typeof createApp> } = {};
 
   const server = await new Promise<Server>((resolve) => {
     const s = serve(
       {
-        fetch: app.fetch,
+        fetch: (req, env) => built.app!.fetch(req, env),
         port: config.port,
         hostname: config.host,
         serverOptions: {
           // Uploads of gigabytes take long: no limit on a whole request, but the headers
-          // must arrive promptly (slowloris) and an idle socket is dropped (below).
+          // must arrive promptly (slowloris), an idle socket is dropped (below), and every
+          // body but an authenticated upload's file must arrive within REQUEST_TIMEOUT_MS
+          // (api/middleware/request-timeout.ts).
           requestTimeout: 0,
           headersTimeout: config.headersTimeoutMs,
           // Node enforces headersTimeout only when it sweeps connections (every 30 s by
@@ -71,6 +75,7 @@ export async function startApi(config: Config, core: Core, redisUrl: string, log
     );
   });
   server.setTimeout(config.socketIdleTimeoutMs);
+  limitConnectionsPerClient(server, config.maxConnectionsPerClient);
   // With a 'checkContinue' listener Node no longer answers `Expect: 100-continue` by
   // itself: the request goes to the app, which sends 100 Continue only when it wants
   // the body (api/middleware/expect-continue.ts) — so a duplicate is refused before a
@@ -79,6 +84,7 @@ export async function startApi(config: Config, core: Core, redisUrl: string, log
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const url = config.port === 0 ? `http://127.0.0.1:${port}` : config.publicUrl;
+  built.app = createApp({ config, catalog: core.catalog, redis: core.redis, store: core.store, ingestQueue, bulkQueue, uploads, waiter, renders, logger, publicUrl: url });
 
   return {
     server,

@@ -66,6 +66,26 @@ export interface Config {
   /** A client must send complete request headers within this (slowloris). @defaultValue 30000 */
   readonly headersTimeoutMs: number;
   /**
+   * A request must be authenticated, and any body but an upload's file bytes (JSON, a
+   * form, an Atom entry, the fields before a face's signature) must have arrived, this
+   * long after its headers; else the connection is closed. What an upload's file sends
+   * after that falls under SOCKET_IDLE_TIMEOUT_MS only: uploads may take hours.
+   * @defaultValue 30000
+   */
+  readonly requestTimeoutMs: number;
+  /**
+   * Open connections one client address may hold; more are refused (429) as they
+   * connect. Behind a reverse proxy every client has the proxy's address: raise it
+   * there, or limit at the proxy. 0 turns the limit off. @defaultValue 64
+   */
+  readonly maxConnectionsPerClient: number;
+  /**
+   * Largest JSON body of a route that names no limit of its own (413 above it, the
+   * limit in the message). Routes that take lists have their own (checksums 1 MiB,
+   * mappings 256 KiB, revert 16 KiB). @defaultValue 64 KiB
+   */
+  readonly jsonBodyMaxBytes: number;
+  /**
    * A connection with no bytes either way for this long is closed, and a stalled upload
    * with it (its staged bytes are removed). Uploads may take hours; silence may not.
    * @defaultValue 120000
@@ -96,11 +116,19 @@ export interface Config {
      */
     readonly maxQueued: number;
   };
-  /** Compatibility faces' credentials (parsed now; used by the adapters). */
+  /**
+   * Compatibility faces' credentials (parsed now; used by the adapters). Each opens the
+   * libraries written after it (`@photos|news`, `@*` for all); without: `default` only.
+   * Secrets are at least 16 characters, like API keys.
+   */
   readonly compat: {
-    readonly resourceSpaceUsers: ReadonlyMap<string, string>;
-    readonly copernicaTokens: readonly string[];
-    readonly flotiqApiKeys: readonly string[];
+    /** RESOURCESPACE_USERS=`user:privatekey[@lib|lib…],…`; uploads go to the first library. */
+    readonly resourceSpaceUsers: ReadonlyMap<string, CompatCredential>;
+    /** COPERNICA_TOKENS=`token[@lib|lib…],…` */
+    readonly copernicaTokens: readonly CompatCredential[];
+    /** FLOTIQ_API_KEYS=`key[@lib|lib…],…`; uploads go to the first library. */
+    readonly flotiqApiKeys: readonly CompatCredential[];
+    /** CONNECTIONS_USERS=`user:password,…`: each user has the library `connections-<user>`, and only it. */
     readonly connectionsUsers: ReadonlyMap<string, string>;
     /**
      * Where Flotiq's Unsplash import (`GET /api/unsplash/{id}`) fetches a photo: a URL
@@ -134,6 +162,14 @@ export interface OperationsConfig {
    * from one key is the main use, and must not trip it. @defaultValue 60000
    */
   readonly rateLimitPerMinute: number;
+  /**
+   * Failed authentications one client address may make per minute, counted in Redis
+   * across API replicas, on the native API, the compatibility faces and `/image` alike;
+   * past it every authentication from that address answers 429 with Retry-After until
+   * the minute ends (a right key too, or guessing would go on). 0 turns it off.
+   * @defaultValue 30
+   */
+  readonly authFailuresPerMinute: number;
   /** Keys of the queue dashboard at `/admin/queues` (Bearer, or Basic with the key as password); none: no dashboard. */
   readonly adminKeys: readonly string[];
   /** HMAC-SHA256 key that signs completion webhooks; unset: webhooks are refused. */
@@ -179,6 +215,16 @@ export interface ImagesConfig {
    */
   readonly mallocArenaMax: number | undefined;
 }
+
+/** A compatibility face's secret and the libraries it opens (`*`: every library). */
+export interface CompatCredential {
+  readonly secret: string;
+  /** Library names; the first takes new uploads. @defaultValue ['default'] */
+  readonly libraries: readonly string[];
+}
+
+/** Shortest secret of any kind of key (API, admin, compatibility). */
+export const MIN_KEY_LENGTH = 16;
 
 export interface FsStorageConfig {
   readonly driver: 'fs';
@@ -269,7 +315,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   const apiKeys = p.list('API_KEYS');
   for (const k of apiKeys) {
-    if (k.length < 16) problems.push(`API_KEYS: each key must be at least 16 characters (one has ${k.length})`);
+    if (k.length < MIN_KEY_LENGTH) problems.push(`API_KEYS: each key must be at least ${MIN_KEY_LENGTH} characters (one has ${k.length})`);
   }
 
   const cpus = Math.max(1, os.availableParallelism());
@@ -293,6 +339,9 @@ export function loadConfig(env: Env = process.env): Config {
     stalledIntervalMs: p.int('JOB_STALLED_INTERVAL_MS', 30_000, 500, 3_600_000),
     maxStalledCount: p.int('JOB_MAX_STALLED', 2, 0, 1000),
     headersTimeoutMs: p.int('HEADERS_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    requestTimeoutMs: p.int('REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    maxConnectionsPerClient: p.int('MAX_CONNECTIONS_PER_CLIENT', 64, 0, 1_000_000),
+    jsonBodyMaxBytes: p.bytes('JSON_BODY_MAX_BYTES', 64 * 1024),
     socketIdleTimeoutMs: p.int('SOCKET_IDLE_TIMEOUT_MS', 120_000, 100, 86_400_000),
     exiftool: {
       maxProcs: p.int('EXIFTOOL_MAX_PROCS', Math.min(workerConcurrency, cpus), 1, 256),
@@ -303,9 +352,9 @@ export function loadConfig(env: Env = process.env): Config {
       maxQueued: p.int('REPROCESS_MAX_QUEUED', 5000, 1, 1_000_000),
     },
     compat: {
-      resourceSpaceUsers: p.pairs('RESOURCESPACE_USERS'),
-      copernicaTokens: p.list('COPERNICA_TOKENS'),
-      flotiqApiKeys: p.list('FLOTIQ_API_KEYS'),
+      resourceSpaceUsers: new Map([...p.pairs('RESOURCESPACE_USERS')].map(([user, v]) => [user, p.credential('RESOURCESPACE_USERS', v)])),
+      copernicaTokens: p.list('COPERNICA_TOKENS').map((v) => p.credential('COPERNICA_TOKENS', v)),
+      flotiqApiKeys: p.list('FLOTIQ_API_KEYS').map((v) => p.credential('FLOTIQ_API_KEYS', v)),
       connectionsUsers: p.pairs('CONNECTIONS_USERS'),
       unsplashSourceUrl: withIdPlaceholder('UNSPLASH_SOURCE_URL', p.url('UNSPLASH_SOURCE_URL', ['http:', 'https:']), problems),
     },
@@ -314,6 +363,10 @@ export function loadConfig(env: Env = process.env): Config {
     operations: parseOperations(p, problems, workerConcurrency),
   };
   if (config.maxUploadBytes < 1) problems.push('MAX_UPLOAD_BYTES must be at least 1 byte');
+  if (config.jsonBodyMaxBytes < 1024) problems.push(`JSON_BODY_MAX_BYTES must be at least 1K (got ${config.jsonBodyMaxBytes})`);
+  for (const [user, password] of config.compat.connectionsUsers) {
+    if (password.length < MIN_KEY_LENGTH) problems.push(`CONNECTIONS_USERS: the password of "${user}" must be at least ${MIN_KEY_LENGTH} characters (it has ${password.length})`);
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
@@ -324,7 +377,7 @@ function parseOperations(p: Parser, problems: string[], workerConcurrency: numbe
   const unknown = lanes.filter((l) => !isLane(l));
   if (unknown.length) problems.push(`WORKER_LANES must be a comma-separated list of ${LANES.join(', ')} (got "${unknown.join(', ')}")`);
   const adminKeys = p.list('ADMIN_KEYS');
-  if (adminKeys.some((k) => k.length < 16)) problems.push('ADMIN_KEYS: each key must be at least 16 characters');
+  if (adminKeys.some((k) => k.length < MIN_KEY_LENGTH)) problems.push(`ADMIN_KEYS: each key must be at least ${MIN_KEY_LENGTH} characters`);
   const webhookSecret = p.str('WEBHOOK_SECRET');
   if (webhookSecret !== undefined && webhookSecret.length < 32) {
     problems.push(`WEBHOOK_SECRET must be at least 32 characters (e.g. \`openssl rand -hex 32\`); it has ${webhookSecret.length}`);
@@ -335,6 +388,7 @@ function parseOperations(p: Parser, problems: string[], workerConcurrency: numbe
     bulkJobsPerSecond: p.int('BULK_JOBS_PER_SECOND', 1000, 1, 1_000_000),
     workerMetricsPort: p.int('WORKER_METRICS_PORT', 9464, 0, 65535),
     rateLimitPerMinute: p.int('RATE_LIMIT_PER_MINUTE', 60_000, 0, 100_000_000),
+    authFailuresPerMinute: p.int('AUTH_FAILURES_PER_MINUTE', 30, 0, 1_000_000),
     adminKeys,
     webhookSecret,
     webhookTimeoutMs: p.int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 300_000),
@@ -438,6 +492,19 @@ class Parser {
       map.set(item.slice(0, i), item.slice(i + 1));
     }
     return map;
+  }
+
+  /**
+   * `secret[@lib|lib…]`: the last `@` starts the libraries when what follows is a list of
+   * library names (or `*`), so a secret may itself contain `@`.
+   */
+  credential(name: string, raw: string): CompatCredential {
+    const m = /^(.*)@((?:\*|[A-Za-z][A-Za-z0-9._-]{0,63})(?:\|(?:\*|[A-Za-z][A-Za-z0-9._-]{0,63}))*)$/.exec(raw);
+    const secret = m ? m[1]! : raw;
+    const libraries = m ? [...new Set(m[2]!.split('|'))] : ['default'];
+    if (secret.length < MIN_KEY_LENGTH) this.problems.push(`${name}: each secret must be at least ${MIN_KEY_LENGTH} characters (one has ${secret.length})`);
+    if (libraries.includes('*') && libraries.length > 1) this.problems.push(`${name}: "@*" opens every library; list no other library beside it`);
+    return { secret, libraries };
   }
 
   oneOf<T extends string>(name: string, values: readonly T[], def: T): T {

@@ -7,6 +7,7 @@
  */
 export type ErrorCode =
   | 'unauthorized'
+  | 'forbidden'
   | 'not_found'
   | 'invalid_request'
   | 'malformed_multipart'
@@ -40,6 +41,13 @@ export class AppError extends Error {
 export class UnauthorizedError extends AppError {
   constructor(message = 'Send a valid API key as "Authorization: Bearer <key>".') {
     super('unauthorized', message);
+  }
+}
+
+/** A valid key used outside what it may do: another library, or a permission it lacks (issue 21). */
+export class ForbiddenError extends AppError {
+  constructor(message: string, extra: Record<string, unknown> = {}) {
+    super('forbidden', message, extra);
   }
 }
 
@@ -129,6 +137,15 @@ export class RateLimitedError extends AppError {
   readonly retryAfterSeconds: number;
   constructor(limit: number, retryAfterSeconds: number) {
     super('rate_limited', `This API key sent more than ${limit} requests in a minute; retry in ${retryAfterSeconds} s (Retry-After), or spread the requests out.`, { limit, retryAfter: retryAfterSeconds });
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** Too many failed authentications from one client address (AUTH_FAILURES_PER_MINUTE, across all API replicas). */
+export class AuthThrottledError extends AppError {
+  readonly retryAfterSeconds: number;
+  constructor(limit: number, retryAfterSeconds: number) {
+    super('rate_limited', `More than ${limit} failed authentications came from your address in a minute; retry in ${retryAfterSeconds} s (Retry-After) with the right credential.`, { limit, retryAfter: retryAfterSeconds });
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }

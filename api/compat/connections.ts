@@ -10,6 +10,7 @@ import { sanitizeFileName } from '../../shared/upload/file-name.js';
 import { UploadFieldsBuilder, type UploadFields } from '../../shared/upload/upload-fields.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { STATUS_BY_CODE, toProblem } from '../error-handler.js';
+import type { AuthThrottle } from '../middleware/auth-throttle.js';
 import { readSmallText, receiveBody } from './receive.js';
 import { sameSecret, secretOf } from './secrets.js';
 import { settle } from './settle.js';
@@ -60,14 +61,16 @@ const builder = new XMLBuilder({ ignoreAttributes: false, format: true, suppress
  * user's library is the media-ingest library `connections-<user>` (made on first use);
  * labels are unique in it (409). Answers 201 with the Atom entry of the new file.
  */
-export function connectionsRoutes(deps: AppDeps) {
+export function connectionsRoutes(deps: AppDeps, throttle: AuthThrottle) {
   const app = new Hono<AppEnv>();
   const labels = new LabelIndex(deps.redis, deps.config.redisPrefix);
   const resources = new ResourceService(deps);
+  // Links are built from PUBLIC_URL, never from the request's Host header (which the client writes).
+  const base = deps.publicUrl ?? deps.config.publicUrl;
 
   const guarded = (fn: (c: Context, user: string) => Promise<Response>) => async (c: Context) => {
     try {
-      return await fn(c, authenticate(deps, c.req.header('authorization')));
+      return await fn(c, await throttle.guard(c, () => authenticate(deps, c.req.header('authorization'))));
     } catch (err) {
       return renderError(c, deps, err);
     }
@@ -78,7 +81,6 @@ export function connectionsRoutes(deps: AppDeps) {
     guarded(async (c, user) => {
       const library = await userLibrary(deps, user);
       const isLive = async (id: number) => (await deps.catalog.getResource(id))?.library === library.id;
-      const fields = queryFields(c);
       const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
       if (type.startsWith('multipart/')) {
         throw new AppError('unsupported_media_type', `Expected the file's bytes as the body (with a Slug header), or an Atom entry (application/atom+xml) alone, but received ${type}.`);
@@ -90,10 +92,13 @@ export function connectionsRoutes(deps: AppDeps) {
         const entry = parseEntry(await readSmallText(c, MAX_ENTRY_BYTES));
         label = entry.label ?? (await slugOf(c)) ?? '';
         if (!label) throw new InvalidRequestError('The Atom entry names no file: send <td:label> or <title>, or a Slug header.');
-        const merged = { ...fields, title: label, tags: [...new Set([...fields.tags, ...entry.tags])], visibility: entry.visibility ?? fields.visibility };
+        // The entry's categories are tags like the query's, under the same limits.
+        const fields = queryFields(c, entry.tags);
+        const merged = { ...fields, title: label, visibility: entry.visibility ?? fields.visibility };
         await refuseTaken(library, label, isLive);
         record = await createMetadataOnlyResource(deps, library, merged, { fileName: sanitizeFileName(label), source: SOURCE });
       } else {
+        const fields = queryFields(c);
         const slug = await slugOf(c);
         if (!slug) throw new InvalidRequestError('Expected a Slug header with the file\'s label (RFC 2047 encoded words for non-ASCII), e.g. "Slug: photo.jpg".');
         label = sanitizeFileName(slug);
@@ -121,9 +126,8 @@ export function connectionsRoutes(deps: AppDeps) {
         });
         current = done.records[0] ?? record;
       }
-      const url = entryUrl(c, current.id);
-      c.header('Location', url);
-      return xml(c, entryXml(c, current, label, user), 201, 'application/atom+xml');
+      c.header('Location', entryUrl(base, current.id));
+      return xml(c, entryXml(base, current, label, user), 201, 'application/atom+xml');
     }),
   );
 
@@ -134,7 +138,7 @@ export function connectionsRoutes(deps: AppDeps) {
       const raw = c.req.param('id') ?? '';
       const rec = /^\d{1,15}$/.test(raw) ? await deps.catalog.getResource(Number(raw)) : undefined;
       if (!rec || rec.library !== library.id) throw new NotFoundError('file', raw.slice(0, 60));
-      return xml(c, entryXml(c, rec, rec.title ?? rec.fileName, user), 200, 'application/atom+xml');
+      return xml(c, entryXml(base, rec, rec.title ?? rec.fileName, user), 200, 'application/atom+xml');
     }),
   );
 
@@ -186,8 +190,12 @@ async function slugOf(c: Context): Promise<string | undefined> {
   return libmime.decodeWords(raw.trim()).trim();
 }
 
-/** The documented query parameters: tag (repeatable), visibility, created/modified (ms since 1970), the rest checked and accepted. */
-function queryFields(c: Context): UploadFields {
+/**
+ * The documented query parameters: tag (repeatable), visibility, created/modified (ms
+ * since 1970), the rest checked and accepted; `moreTags` (an Atom entry's categories)
+ * join the tags.
+ */
+function queryFields(c: Context, moreTags: readonly string[] = []): UploadFields {
   const b = new UploadFieldsBuilder();
   for (const [name, allowed] of Object.entries(ENUMS)) {
     const v = c.req.query(name);
@@ -195,7 +203,7 @@ function queryFields(c: Context): UploadFields {
       throw new InvalidRequestError(`Expected ${name} to be one of ${allowed.join(', ')} but received ${JSON.stringify(v.slice(0, 40))}.`);
     }
   }
-  for (const t of c.req.queries('tag') ?? []) b.add('tag', t);
+  for (const t of [...(c.req.queries('tag') ?? []), ...moreTags]) b.add('tag', t);
   const visibility = c.req.query('visibility');
   if (visibility) b.add('visibility', visibility);
   for (const name of ['created', 'modified'] as const) {
@@ -234,22 +242,18 @@ function textOf(v: unknown): string | undefined {
   return undefined;
 }
 
-function origin(c: Context): string {
-  return new URL(c.req.url).origin;
-}
-
-function entryUrl(c: Context, id: number): string {
-  return `${origin(c)}/files/basic/api/myuserlibrary/document/${id}/entry`;
+function entryUrl(base: string, id: number): string {
+  return `${base}/files/basic/api/myuserlibrary/document/${id}/entry`;
 }
 
 /** The Atom entry of a file, as Connections answers it: id, label and title, tags as categories, links to the entry and the media. */
-function entryXml(c: Context, r: ResourceRecord, label: string, user: string): string {
+function entryXml(base: string, r: ResourceRecord, label: string, user: string): string {
   const hasFile = r.storageKey !== '';
-  const media = `${origin(c)}/image/0x0/${r.id}.${r.extension}`;
+  const media = `${base}/image/0x0/${r.id}.${r.extension}`;
   const links: Record<string, string>[] = [
-    { '@_rel': 'self', '@_href': entryUrl(c, r.id) },
-    { '@_rel': 'edit', '@_href': entryUrl(c, r.id) },
-    { '@_rel': 'alternate', '@_type': 'application/json', '@_href': `${origin(c)}/v1/resources/${r.id}` },
+    { '@_rel': 'self', '@_href': entryUrl(base, r.id) },
+    { '@_rel': 'edit', '@_href': entryUrl(base, r.id) },
+    { '@_rel': 'alternate', '@_type': 'application/json', '@_href': `${base}/v1/resources/${r.id}` },
   ];
   if (hasFile) {
     links.push({ '@_rel': 'edit-media', '@_href': media });

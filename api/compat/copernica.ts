@@ -5,8 +5,10 @@ import type { StagedFile } from '../../shared/services/upload-service.js';
 import { UploadFieldsBuilder } from '../../shared/upload/upload-fields.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { STATUS_BY_CODE, toProblem } from '../error-handler.js';
+import type { AuthThrottle } from '../middleware/auth-throttle.js';
+import { Confinement } from './confine.js';
 import { receiveMultipart } from './receive.js';
-import { anySecret } from './secrets.js';
+import { findCredential } from './secrets.js';
 import { settle } from './settle.js';
 
 const SOURCE = 'copernica';
@@ -27,20 +29,23 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
  * decides image vs file handling, as Copernica documents: a part not sent as `image/*`
  * is stored and processed as a plain file (no dimensions, no renditions) even if its
  * bytes are an image; one sent as `image/*` gets image processing when its bytes are
- * one. No body: the new ids are in `X-Created` (and `X-Resource-Id`).
+ * one. No body: the new ids are in `X-Created` (and `X-Resource-Id`). A token writes
+ * only into its libraries (COPERNICA_TOKENS `token@lib|lib…`); any other answers 404 as
+ * a library that does not exist.
  */
-export function copernicaRoutes(deps: AppDeps) {
+export function copernicaRoutes(deps: AppDeps, throttle: AuthThrottle) {
   const app = new Hono<AppEnv>();
 
   app.post('/v3/medialibrary/:library/files', async (c) => {
     try {
-      if (!anySecret(deps.config.compat.copernicaTokens, c.req.query('access_token') ?? '')) {
-        throw new UnauthorizedError('Invalid access token');
-      }
-      const library = await deps.catalog.getLibrary(c.req.param('library'));
+      const token = await throttle.guard(c, () => {
+        const found = findCredential(deps.config.compat.copernicaTokens, c.req.query('access_token') ?? '');
+        if (!found) throw new UnauthorizedError('Invalid access token');
+        return found;
+      });
+      const library = await new Confinement(deps.catalog, token.libraries).library(c.req.param('library'));
       const fields = new UploadFieldsBuilder();
       const staged = await receiveMultipart(c, deps.uploads, {
-        library,
         limit: library.maxUploadBytes ?? deps.config.maxUploadBytes,
         maxFiles: deps.config.maxFilesPerRequest,
         // Only the native field names mean something; Copernica's own form carries none.

@@ -2,7 +2,6 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { DEFAULT_LIBRARY } from '../../shared/catalog/catalog.js';
 import { MediaObjectStore } from '../../shared/catalog/media-objects.js';
 import { InvalidRequestError, NoFilePartError, NotFoundError, UnauthorizedError, UpstreamError, type ErrorCode } from '../../shared/errors.js';
 import type { Library, ResourceRecord } from '../../shared/model.js';
@@ -10,8 +9,10 @@ import type { StagedFile } from '../../shared/services/upload-service.js';
 import { parseFlag } from '../../shared/upload/upload-fields.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { STATUS_BY_CODE, toProblem } from '../error-handler.js';
+import type { AuthThrottle } from '../middleware/auth-throttle.js';
+import { Confinement } from './confine.js';
 import { readSmallText, receiveMultipart } from './receive.js';
-import { anySecret } from './secrets.js';
+import { findCredential } from './secrets.js';
 import { settle } from './settle.js';
 
 const SOURCE = 'flotiq';
@@ -51,17 +52,22 @@ export interface FlotiqMedia {
  * `POST`). The `url` it answers, `/image/{w}x{h}/_media-{id}.{ext}`, is served by the
  * native images route, which reads Flotiq's keys. Flotiq's media URLs need no token,
  * so its uploads are `public`. Auth: `X-AUTH-TOKEN` (or Flotiq's `auth_token` query
- * parameter) against FLOTIQ_API_KEYS. Uploads go to the `default` library.
+ * parameter) against FLOTIQ_API_KEYS. A key sees and writes its libraries only
+ * (`key@lib|lib…`; uploads go to the first, `default` without): a `_media` object of
+ * another library is one that does not exist.
  */
-export function flotiqRoutes(deps: AppDeps) {
+export function flotiqRoutes(deps: AppDeps, throttle: AuthThrottle) {
   const app = new Hono<AppEnv>();
   const objects = new MediaObjectStore(deps.redis, deps.config.redisPrefix);
 
-  const guarded = (fn: (c: Context) => Promise<Response>) => async (c: Context) => {
+  const guarded = (fn: (c: Context, scope: Confinement) => Promise<Response>) => async (c: Context) => {
     try {
-      const token = c.req.header('x-auth-token') ?? c.req.query('auth_token') ?? '';
-      if (!anySecret(deps.config.compat.flotiqApiKeys, token)) throw new UnauthorizedError('Invalid or missing X-AUTH-TOKEN.');
-      return await fn(c);
+      const key = await throttle.guard(c, () => {
+        const found = findCredential(deps.config.compat.flotiqApiKeys, c.req.header('x-auth-token') ?? c.req.query('auth_token') ?? '');
+        if (!found) throw new UnauthorizedError('Invalid or missing X-AUTH-TOKEN.');
+        return found;
+      });
+      return await fn(c, new Confinement(deps.catalog, key.libraries));
     } catch (err) {
       return renderError(c, deps, err);
     }
@@ -69,12 +75,11 @@ export function flotiqRoutes(deps: AppDeps) {
 
   app.post(
     '/api/media',
-    guarded(async (c) => {
-      const library = await deps.catalog.getLibrary(DEFAULT_LIBRARY);
+    guarded(async (c, scope) => {
+      const library = await scope.uploadLibrary();
       const form = new Map<string, string>();
       // The documented client appends `type` and `save` after the file: both are read once the body is in.
       const staged = await receiveMultipart(c, deps.uploads, {
-        library,
         limit: library.maxUploadBytes ?? deps.config.maxUploadBytes,
         maxFiles: 1,
         field: (name, value) => void form.set(name, value),
@@ -101,12 +106,26 @@ export function flotiqRoutes(deps: AppDeps) {
 
   app.get(
     '/api/v1/content/_media',
-    guarded(async (c) => {
+    guarded(async (c, scope) => {
       const page = positive(c.req.query('page') ?? '1', 'page', Number.MAX_SAFE_INTEGER);
       const limit = positive(c.req.query('limit') ?? '20', 'limit', MAX_LIMIT);
-      const total = await objects.count();
-      const ids = await objects.page((page - 1) * limit, limit);
-      const recs = await deps.catalog.getResources(ids);
+      let total = await objects.count();
+      let ids: number[];
+      let recs: (ResourceRecord | undefined)[];
+      if (scope.everyLibrary) {
+        ids = await objects.page((page - 1) * limit, limit);
+        recs = await deps.catalog.getResources(ids);
+      } else {
+        // A key of some libraries: its objects among all, counted and paged here.
+        const all = await objects.page(0, total);
+        const every = await deps.catalog.getResources(all);
+        const mine: [number, ResourceRecord | undefined][] = [];
+        for (const [i, r] of every.entries()) if (r === undefined || (await scope.allows(r.library))) mine.push([all[i]!, r]);
+        total = mine.length;
+        const slice = mine.slice((page - 1) * limit, page * limit);
+        ids = slice.map(([id]) => id);
+        recs = slice.map(([, r]) => r);
+      }
       const gone = ids.filter((_, i) => recs[i] === undefined);
       await objects.remove(gone);
       const live = recs.filter((r): r is ResourceRecord => r !== undefined);
@@ -118,7 +137,7 @@ export function flotiqRoutes(deps: AppDeps) {
 
   app.get(
     '/api/v1/content/_media/:id',
-    guarded(async (c) => {
+    guarded(async (c, scope) => {
       const key = c.req.param('id') ?? '';
       const id = parseKey(key);
       if (!(await objects.has(id))) throw new NotFoundError('_media object', key);
@@ -127,6 +146,7 @@ export function flotiqRoutes(deps: AppDeps) {
         await objects.remove([id]);
         throw new NotFoundError('_media object', key);
       }
+      if (!(await scope.allows(rec.library))) throw new NotFoundError('_media object', key);
       return c.json(await contentObject(rec));
     }),
   );
@@ -134,7 +154,7 @@ export function flotiqRoutes(deps: AppDeps) {
   /** The old second step: the upload's answer sent back as a `_media` content object. */
   app.post(
     '/api/v1/content/_media',
-    guarded(async (c) => {
+    guarded(async (c, scope) => {
       let body: unknown;
       try {
         body = JSON.parse(await readSmallText(c, MAX_JSON_BYTES));
@@ -146,7 +166,7 @@ export function flotiqRoutes(deps: AppDeps) {
       const b = body as Record<string, unknown>;
       const key = typeof b.id === 'string' ? b.id : typeof b.url === 'string' ? /\/(_media-\d+)\.[^/]*$/.exec(b.url)?.[1] : undefined;
       if (!key) throw new InvalidRequestError('Expected "id" (like "_media-123") or the "url" the upload answered.');
-      const rec = await deps.catalog.requireResource(parseKey(key));
+      const rec = await scope.resource(parseKey(key));
       await objects.add(rec.id);
       return c.json(await contentObject(rec));
     }),
@@ -159,7 +179,7 @@ export function flotiqRoutes(deps: AppDeps) {
    */
   app.get(
     '/api/unsplash/:id',
-    guarded(async (c) => {
+    guarded(async (c, scope) => {
       const externalId = c.req.param('id') ?? '';
       const template = deps.config.compat.unsplashSourceUrl;
       if (!template) {
@@ -171,7 +191,7 @@ export function flotiqRoutes(deps: AppDeps) {
         throw new InvalidRequestError(`Expected an Unsplash photo id (1-64 letters, digits, "_" or "-") but received ${JSON.stringify(externalId.slice(0, 60))}.`);
       }
       const save = parseFlag('save', c.req.query('save') ?? '0');
-      const library = await deps.catalog.getLibrary(DEFAULT_LIBRARY);
+      const library = await scope.uploadLibrary();
       const url = template.replaceAll('{id}', externalId);
       let res: Response;
       try {

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { DEFAULT_LIBRARY } from '../../shared/catalog/catalog.js';
 import { AppError, InvalidRequestError, NoFilePartError, NotFoundError, UnauthorizedError, type ErrorCode } from '../../shared/errors.js';
 import type { Library, ResourceRecord } from '../../shared/model.js';
 import { createMetadataOnlyResource } from '../../shared/services/metadata-only.js';
@@ -10,6 +9,8 @@ import type { StagedFile } from '../../shared/services/upload-service.js';
 import { parseFlag, UploadFieldsBuilder } from '../../shared/upload/upload-fields.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { STATUS_BY_CODE, toProblem } from '../error-handler.js';
+import type { AuthThrottle } from '../middleware/auth-throttle.js';
+import { Confinement } from './confine.js';
 import { readSmallText, receiveMultipart } from './receive.js';
 import { secretOf, sameSecret } from './secrets.js';
 import { settle } from './settle.js';
@@ -21,8 +22,13 @@ const SOURCE = 'resourcespace';
 const FUNCTIONS = ['create_resource', 'upload_multipart', 'get_resource_data'] as const;
 type RsFunction = (typeof FUNCTIONS)[number];
 
-/** A url-encoded `query` is a few hundred bytes; a form body without a file stays small. */
-const MAX_FORM_BYTES = 64 * 1024;
+/**
+ * What a client may send before its signature is checked: the url-encoded form, or the
+ * multipart fields before the file. A signed `query` is a few hundred bytes.
+ */
+const PRE_AUTH_BYTES = 64 * 1024;
+/** The fields that carry the signed call; others are ignored, as ResourceSpace does. */
+const SIGNED_FIELDS = new Set(['query', 'sign', 'user']);
 
 /** The seed's general error, word for word: ResourceSpace clients show it as is. */
 const GENERAL_ERROR = 'An error occurred while uploading the file.';
@@ -49,71 +55,97 @@ interface Call {
   user: string;
   fn: RsFunction;
   params: URLSearchParams;
+  /** The user's libraries (RESOURCESPACE_USERS `user:key@lib|lib…`). */
+  scope: Confinement;
 }
 
 /**
  * ResourceSpace's API (`/api/`): a signed `query` — `sign = sha256(private_key + query)`,
  * the file never part of it — from users in RESOURCESPACE_USERS, as form fields of a
- * POST (multipart when a file comes along) or as a GET query string. Uploads go to the
- * `default` library through the same UploadService, jobs and waiter as the native API.
+ * POST (multipart when a file comes along) or as a GET query string. A user reads and
+ * writes its libraries only (`user:key@lib|lib…`; new resources go to the first,
+ * `default` without); other resources answer as ones that do not exist. Uploads go
+ * through the same UploadService, jobs and waiter as the native API.
  */
-export function resourceSpaceRoutes(deps: AppDeps) {
+export function resourceSpaceRoutes(deps: AppDeps, throttle: AuthThrottle) {
   const app = new Hono<AppEnv>();
   const revert = new ReprocessService({ catalog: deps.catalog, ingestQueue: deps.ingestQueue, jobAttempts: deps.config.jobAttempts });
+  const verify = (c: Context, query: string, sign: string | undefined, user: string | undefined) => throttle.guard(c, () => authenticate(deps, query, sign, user));
 
   const handle = async (c: Context) => {
-    let limit = deps.config.maxUploadBytes;
+    const limit = { bytes: deps.config.maxUploadBytes };
     try {
-      const library = await deps.catalog.getLibrary(DEFAULT_LIBRARY);
-      limit = library.maxUploadBytes ?? deps.config.maxUploadBytes;
-      if (c.req.method === 'GET') return await dispatch(c, authenticate(deps, rawQuery(c.req.url), c.req.query('sign'), c.req.query('user')), library, []);
+      if (c.req.method === 'GET') return await dispatch(c, await verify(c, rawQuery(c.req.url), c.req.query('sign'), c.req.query('user')), [], limit);
       const type = c.req.header('content-type') ?? '';
-      if (/^multipart\/form-data/i.test(type)) return await multipart(c, library, (l) => (limit = l));
-      const form = new URLSearchParams(await readSmallText(c, MAX_FORM_BYTES));
-      return await dispatch(c, authenticate(deps, form.get('query') ?? '', form.get('sign') ?? undefined, form.get('user') ?? undefined), library, []);
+      if (/^multipart\/form-data/i.test(type)) return await multipart(c, limit);
+      // Read before the signature can be checked (it is in the form): small, and within REQUEST_TIMEOUT_MS.
+      const form = new URLSearchParams(await readSmallText(c, PRE_AUTH_BYTES));
+      return await dispatch(c, await verify(c, form.get('query') ?? '', form.get('sign') ?? undefined, form.get('user') ?? undefined), [], limit);
     } catch (err) {
-      return renderError(c, deps, err, limit);
+      return renderError(c, deps, err, limit.bytes);
     }
   };
 
-  /** Fields first (the clients send `query`, `sign`, `user` before `file`): the signature is checked before any byte is stored. */
-  async function multipart(c: Context, library: Library, setLimit: (limit: number) => void) {
+  /**
+   * Fields first (the clients send `query`, `sign`, `user` before `file`): the signature
+   * is checked before any byte of the file is stored. Until then only those three fields
+   * are kept, and all fields together may not pass PRE_AUTH_BYTES: an unauthenticated
+   * client holds a few KiB at most, however many fields it sends.
+   */
+  async function multipart(c: Context, limit: { bytes: number }) {
     const fields = new Map<string, string>();
     let call: Call | undefined;
+    let preAuthBytes = 0;
     const opts: Parameters<typeof receiveMultipart>[2] = {
-      library,
-      limit: library.maxUploadBytes ?? deps.config.maxUploadBytes,
+      limit: limit.bytes,
       maxFiles: 1,
-      field: (name, value) => void fields.set(name, value),
+      maxFieldBytes: PRE_AUTH_BYTES,
+      field: (name, value) => {
+        if (call) return;
+        preAuthBytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+        if (preAuthBytes > PRE_AUTH_BYTES) {
+          throw new InvalidRequestError(`Expected the fields before the file (query, sign, user) to total at most ${PRE_AUTH_BYTES / 1024} KiB; send the signed query first and nothing else before the file.`);
+        }
+        if (SIGNED_FIELDS.has(name)) fields.set(name, value);
+      },
       beforeFile: async () => {
-        call = authenticate(deps, fields.get('query') ?? '', fields.get('sign'), fields.get('user'));
+        call = await verify(c, fields.get('query') ?? '', fields.get('sign'), fields.get('user'));
+        fields.clear();
         if (call.fn === 'upload_multipart') {
           if (parseFlag('revert', call.params.get('revert') ?? '0')) {
             throw new InvalidRequestError('revert=1 re-processes the stored file; send it without a file part.');
           }
-          const current = await deps.catalog.requireResource(refOf(call.params, 'ref'));
+          const current = await call.scope.resource(refOf(call.params, 'ref'));
           const lib = await deps.catalog.getLibrary(current.library);
-          opts.limit = lib.maxUploadBytes ?? deps.config.maxUploadBytes;
-          setLimit(opts.limit);
+          opts.limit = limit.bytes = lib.maxUploadBytes ?? deps.config.maxUploadBytes;
           opts.replacing = current;
-        } else if (call.fn !== 'create_resource') {
+        } else if (call.fn === 'create_resource') {
+          const lib = await call.scope.uploadLibrary();
+          opts.limit = limit.bytes = lib.maxUploadBytes ?? deps.config.maxUploadBytes;
+        } else {
           throw new InvalidRequestError(`The function ${call.fn} takes no file; send it without a file part.`);
         }
       },
     };
     const staged = await receiveMultipart(c, deps.uploads, opts);
-    call ??= authenticate(deps, fields.get('query') ?? '', fields.get('sign'), fields.get('user'));
-    return dispatch(c, call, library, staged, opts.replacing);
+    call ??= await verify(c, fields.get('query') ?? '', fields.get('sign'), fields.get('user'));
+    return dispatch(c, call, staged, limit, opts.replacing);
   }
 
-  async function dispatch(c: Context, call: Call, library: Library, staged: StagedFile[], replacing?: ResourceRecord): Promise<Response> {
+  async function dispatch(c: Context, call: Call, staged: StagedFile[], limit: { bytes: number }, replacing?: ResourceRecord): Promise<Response> {
     switch (call.fn) {
-      case 'create_resource':
+      case 'create_resource': {
+        const library = await call.scope.uploadLibrary().catch(async (err: unknown) => {
+          await deps.uploads.discard(staged);
+          throw err;
+        });
+        limit.bytes = library.maxUploadBytes ?? deps.config.maxUploadBytes;
         return createResource(c, call, library, staged);
+      }
       case 'upload_multipart':
         return uploadMultipart(c, call, staged, replacing);
       case 'get_resource_data': {
-        const rec = await deps.catalog.requireResource(refOf(call.params, 'resource'));
+        const rec = await call.scope.resource(refOf(call.params, 'resource'));
         return c.json(resourceData(rec));
       }
     }
@@ -152,7 +184,7 @@ export function resourceSpaceRoutes(deps: AppDeps) {
     let next: ResourceRecord;
     if (parseFlag('revert', call.params.get('revert') ?? '0')) {
       // A resource made by create_resource has no file until its first upload_multipart.
-      if ((await deps.catalog.requireResource(ref)).storageKey === '') {
+      if ((await call.scope.resource(ref)).storageKey === '') {
         throw new InvalidRequestError(`Resource ${ref} has no file yet, so there is nothing to re-process; upload one with upload_multipart first.`);
       }
       next = (await revert.revertOne(ref, { reread: true, renditions: false })).record;
@@ -195,7 +227,7 @@ function authenticate(deps: AppDeps, query: string, sign: string | undefined, fo
   if (!(FUNCTIONS as readonly string[]).includes(fn)) {
     throw new InvalidRequestError(`Expected function to be one of ${FUNCTIONS.join(', ')} but received ${JSON.stringify(fn.slice(0, 60))}.`);
   }
-  return { user, fn: fn as RsFunction, params };
+  return { user, fn: fn as RsFunction, params, scope: new Confinement(deps.catalog, deps.config.compat.resourceSpaceUsers.get(user)!.libraries) };
 }
 
 function rawQuery(url: string): string {

@@ -9,20 +9,21 @@ export function sameSecret(expected: string, given: string): boolean {
   return timingSafeEqual(digest(expected), digest(given));
 }
 
-/** Whether `given` is one of `secrets`; every one is compared, so a match's position does not show either. */
-export function anySecret(secrets: readonly string[], given: string): boolean {
-  let ok = false;
-  for (const s of secrets) ok = sameSecret(s, given) || ok;
-  return ok;
+/** The credential whose secret is `given`; every one is compared, so a match's position does not show either. */
+export function findCredential<T extends { secret: string }>(credentials: readonly T[], given: string): T | undefined {
+  let found: T | undefined;
+  for (const c of credentials) if (sameSecret(c.secret, given)) found ??= c;
+  return found;
 }
 
 /**
  * The secret of a user, or — for an unknown user — a random one that never matches,
  * so an unknown user costs the same work as a wrong secret and names cannot be probed.
  */
-export function secretOf(users: ReadonlyMap<string, string>, user: string): { secret: string; known: boolean } {
-  const secret = users.get(user);
-  return secret === undefined ? { secret: DECOY, known: false } : { secret, known: true };
+export function secretOf(users: ReadonlyMap<string, string | { secret: string }>, user: string): { secret: string; known: boolean } {
+  const v = users.get(user);
+  if (v === undefined) return { secret: DECOY, known: false };
+  return { secret: typeof v === 'string' ? v : v.secret, known: true };
 }
 
 const DECOY = randomBytes(32).toString('hex');

@@ -6,6 +6,7 @@ import type { AppDeps, AppEnv } from '../deps.js';
 import { jsonBodyFirst, parsedJsonBody } from '../json-body.js';
 import { problem, requiredCheckedByHandler } from '../schemas.js';
 import { validationHook } from '../validation.js';
+import { allowedLibraries } from '../middleware/scope.js';
 
 /** Most checksums in one pre-flight call: one round trip for a whole batch of a CLI run. */
 export const MAX_PREFLIGHT = 10_000;
@@ -96,6 +97,18 @@ async function readPreflight(c: Context): Promise<unknown> {
  * Pre-flight for batch clients: which of these files exist already, and as which
  * resources — so they upload only the rest. Failed resources do not count.
  */
+/** A scoped key learns only of matches in its own libraries. */
+function onlyAllowed<T extends { library: number }>(c: Context, found: Map<string, T[]>): Map<string, T[]> {
+  const allowed = allowedLibraries(c);
+  if (allowed === '*') return found;
+  const out = new Map<string, T[]>();
+  for (const [sha, matches] of found) {
+    const mine = matches.filter((m) => allowed.includes(m.library));
+    if (mine.length) out.set(sha, mine);
+  }
+  return out;
+}
+
 export function checksumsRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -104,7 +117,7 @@ export function checksumsRoutes(deps: AppDeps) {
     const unique = [...new Set(body.checksums.map((v) => v.toLowerCase()))];
     const requested = c.req.valid('json').library;
     const library = requested === undefined || requested === null ? undefined : (await deps.catalog.getLibrary(String(requested))).id;
-    const found = await deps.catalog.checksums.lookup(unique, library);
+    const found = onlyAllowed(c, await deps.catalog.checksums.lookup(unique, library));
     return c.json(
       {
         existing: Object.fromEntries(found),
@@ -119,7 +132,7 @@ export function checksumsRoutes(deps: AppDeps) {
     if (!SHA256_HEX.test(sha)) throw new InvalidRequestError(`Expected a SHA-256 as 64 hex digits but received ${JSON.stringify(sha.slice(0, 80))}.`);
     const q = c.req.valid('query').library;
     const library = q ? (await deps.catalog.getLibrary(q)).id : undefined;
-    const found = (await deps.catalog.checksums.lookup([sha], library)).get(sha);
+    const found = onlyAllowed(c, await deps.catalog.checksums.lookup([sha], library)).get(sha);
     if (!found) throw new NotFoundError('checksum', sha);
     return c.json({ checksum: sha, resources: found }, 200);
   });

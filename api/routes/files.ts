@@ -10,6 +10,7 @@ import { parseDeclaredDigest } from '../../shared/upload/digest.js';
 import { UploadFieldsBuilder } from '../../shared/upload/upload-fields.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { readMultipart } from '../upload/multipart.js';
+import { releaseDeadline } from '../middleware/request-timeout.js';
 import { requestedWaitSeconds, waitAndRespond } from '../wait.js';
 import { parseId } from './resources.js';
 
@@ -31,6 +32,8 @@ export function filesRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
 
   app.post('/v1/libraries/:library/files', async (c) => {
+    // Authenticated: the file may take as long as it takes (idle timeout aside).
+    releaseDeadline(c);
     // Every upload answer carries it (DESIGN.md, fixed names) — empty when nothing was created.
     c.header('X-Resource-Id', '');
     const { config, uploads } = deps;
@@ -112,6 +115,7 @@ export function filesRoutes(deps: AppDeps) {
 
   /** Replace the file of an existing resource: one file part (`no_exif`, `sha256` fields honoured). */
   app.put('/v1/resources/:id/file', async (c) => {
+    releaseDeadline(c);
     const { config, uploads } = deps;
     const current = await deps.catalog.requireResource(parseId(c.req.param('id')));
     c.header('X-Resource-Id', String(current.id));

@@ -2,12 +2,14 @@ import { readFile } from 'node:fs';
 import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
-import { InvalidRequestError, NotFoundError } from '../../shared/errors.js';
+import { ForbiddenError, InvalidRequestError, NotFoundError, UnauthorizedError } from '../../shared/errors.js';
 import { signedImageUrl } from '../../shared/renditions/signing.js';
 import type { ImageObject, ImageService } from '../../shared/services/image-service.js';
 import { ObjectNotFoundError, type ByteRange } from '../../shared/storage/object-store.js';
 import type { AppDeps, AppEnv } from '../deps.js';
-import { bearerAuth } from '../middleware/auth.js';
+import type { Access, ApiKeyAuth } from '../middleware/auth.js';
+import type { AuthThrottle } from '../middleware/auth-throttle.js';
+import { mayUse } from '../middleware/scope.js';
 
 /**
  * Nothing we serve may run as a page of our origin: no scripts, no plugins, no forms,
@@ -24,9 +26,14 @@ const CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'
  * stored renditions, or rendered on demand by the worker and then streamed.
  * `{id}` may be written `_media-{id}` (Flotiq's keys).
  */
-export function imagesRoutes(deps: AppDeps & { images: ImageService }) {
+export function imagesRoutes(deps: AppDeps & { images: ImageService; keyAuth: ApiKeyAuth; throttle: AuthThrottle }) {
   const app = new Hono<AppEnv>();
-  const auth = bearerAuth(deps.config.apiKeys);
+  /** The key of the request (throttled like every other way in), recorded for `mayUse`. */
+  const auth = async (c: Context<AppEnv>): Promise<Access> => {
+    const access = await deps.throttle.guard(c, () => deps.keyAuth.verify(c.req.header('authorization')));
+    c.set('access', access);
+    return access;
+  };
   const cacheSeconds = deps.config.images.cacheSeconds;
 
   app.on(['GET', 'HEAD'], '/image/:size/:file', async (c) => {
@@ -34,17 +41,28 @@ export function imagesRoutes(deps: AppDeps & { images: ImageService }) {
     const file = /^(?:_media-)?(\d{1,15})\.([A-Za-z0-9]{1,10})$/.exec(c.req.param('file'));
     if (!size || !file) throw new NotFoundError('image', c.req.path.slice(0, 120));
     const [width, height, id, extension] = [Number(size[1]), Number(size[2]), Number(file[1]), file[2]!];
-    const apiKey = c.req.header('authorization') ? await auth(c, async () => undefined).then(() => true) : false;
-    const obj = await deps.images.resolve({
-      width,
-      height,
-      id,
-      extension,
-      path: `/image/${width}x${height}/${file[0]}`,
-      exp: c.req.query('exp'),
-      sig: c.req.query('sig'),
-      apiKey,
-    });
+    const access = c.req.header('authorization') ? await auth(c) : undefined;
+    const scoped = access?.kind === 'scoped' ? access.key : undefined;
+    const exp = c.req.query('exp');
+    const sig = c.req.query('sig');
+    const obj = await deps.images
+      .resolve({
+        width,
+        height,
+        id,
+        extension,
+        path: `/image/${width}x${height}/${file[0]}`,
+        exp,
+        sig,
+        apiKey: access !== undefined,
+        // A scoped key opens private resources of its libraries, and only with "read".
+        apiKeyLibraries: !scoped ? undefined : !scoped.permissions.includes('read') ? [] : scoped.libraries === '*' ? undefined : scoped.libraries,
+      })
+      .catch(async (err: unknown) => {
+        // A forged or expired signature is a failed authentication like a wrong key.
+        if (err instanceof UnauthorizedError && (exp !== undefined || sig !== undefined)) await deps.throttle.failed(c);
+        throw err;
+      });
     return send(c, obj, deps, cacheSeconds);
   });
 
@@ -54,7 +72,10 @@ export function imagesRoutes(deps: AppDeps & { images: ImageService }) {
    * never reaches a browser. Mounted with the image routes, so it checks the key itself.
    */
   app.get('/v1/image-url', async (c) => {
-    await auth(c, async () => undefined);
+    const access = await auth(c);
+    if (access.kind === 'scoped' && !access.key.permissions.includes('read')) {
+      throw new ForbiddenError(`The key "${access.key.name}" lacks the "read" permission (it has ${access.key.permissions.join(', ')}).`);
+    }
     const secret = deps.config.images.urlSecret;
     if (!secret) throw new InvalidRequestError('Signed image URLs are not enabled on this server; set IMAGE_URL_SECRET (at least 32 characters).');
     const p = c.req.query('path') ?? '';
@@ -66,7 +87,8 @@ export function imagesRoutes(deps: AppDeps & { images: ImageService }) {
     if (Number(m[1]) > deps.config.images.maxDimension || Number(m[2]) > deps.config.images.maxDimension) {
       throw new InvalidRequestError(`Expected width and height of at most ${deps.config.images.maxDimension} (IMAGE_MAX_DIMENSION) but received ${m[1]}x${m[2]}.`);
     }
-    await deps.catalog.requireResource(Number(m[3]));
+    const rec = await deps.catalog.requireResource(Number(m[3]));
+    if (!mayUse(c, rec.library)) throw new ForbiddenError(`This key does not open the library of resource ${rec.id}.`);
     const url = signedImageUrl(p, ttl, secret);
     return c.json({ url, expires: new Date((Math.floor(Date.now() / 1000) + ttl) * 1000).toISOString() });
   });

@@ -8,6 +8,7 @@ import { jsonBodyFirst, parsedJsonBody } from '../json-body.js';
 import { checkedByHandler, problem } from '../schemas.js';
 import { validationHook } from '../validation.js';
 import { libraryView } from '../views/resource.js';
+import { mayUse } from '../middleware/scope.js';
 
 /**
  * Libraries. Declared with schemas (they make the OpenAPI document and validate); the
@@ -102,7 +103,8 @@ export function librariesRoutes(deps: AppDeps) {
     return c.json(libraryView(lib), 201);
   });
 
-  app.openapi(list, async (c) => c.json({ libraries: (await deps.catalog.listLibraries()).map(libraryView) }, 200));
+  // A scoped key lists its own libraries only.
+  app.openapi(list, async (c) => c.json({ libraries: (await deps.catalog.listLibraries()).filter((l) => mayUse(c, l.id)).map(libraryView) }, 200));
 
   app.openapi(get, async (c) => {
     const lib = await deps.catalog.getLibrary(c.req.valid('param').library);

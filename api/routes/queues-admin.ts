@@ -1,11 +1,10 @@
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Queue } from 'bullmq';
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { NotFoundError } from '../../shared/errors.js';
 import { isLane, LANE_QUEUES, LANES, type Lane } from '../../shared/jobs/lanes.js';
 import { keyPrefix } from '../../shared/redis.js';
 import type { AppDeps, AppEnv } from '../deps.js';
-import { adminAuth } from '../middleware/admin-auth.js';
 
 const BOARD_PATH = '/admin/queues';
 
@@ -18,13 +17,14 @@ const BOARD_PATH = '/admin/queues';
  *   global (kept in Redis): every worker process stops taking that lane's jobs, and
  *   active ones finish.
  */
-export function queuesAdminRoutes(deps: AppDeps) {
+export function queuesAdminRoutes(deps: AppDeps, adminAuth: MiddlewareHandler) {
   const app = new Hono<AppEnv>();
   const prefix = keyPrefix(deps.config.redisPrefix);
   // Producers only (no blocking reads), so the catalog's connection serves them.
   const queues = new Map<Lane, Queue[]>(LANES.map((lane) => [lane, LANE_QUEUES[lane].map((name) => new Queue(name, { connection: deps.redis, prefix }))]));
 
-  app.use('/admin/*', adminAuth(deps.config.operations.adminKeys));
+  // ADMIN_KEYS, cross-site posts refused, never framed (api/middleware/admin-auth.ts).
+  app.use('/admin/*', adminAuth);
 
   // bull-board (~5 MiB of RSS) loads on the first visit to the board, not with every API process.
   let board: Promise<Hono> | undefined;

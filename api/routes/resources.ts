@@ -5,6 +5,7 @@ import type { AppDeps, AppEnv } from '../deps.js';
 import { numericId, problem } from '../schemas.js';
 import { validationHook } from '../validation.js';
 import { resourceView } from '../views/resource.js';
+import { allowedLibraries } from '../middleware/scope.js';
 
 const MAX_PAGE = 1000;
 
@@ -68,8 +69,11 @@ export function resourcesRoutes(deps: AppDeps & { resources: ResourceService }) 
     if (!/^\d{1,5}$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > MAX_PAGE) {
       throw new InvalidRequestError(`Expected limit to be an integer from 1 to ${MAX_PAGE} but received ${JSON.stringify(limitRaw.slice(0, 20))}.`);
     }
-    const library = q.library ? (await deps.catalog.getLibrary(q.library)).id : undefined;
+    // A scoped key without ?library= lists its own libraries: the one, or all filtered (a page may then hold fewer than limit).
+    const allowed = allowedLibraries(c);
+    const library = q.library ? (await deps.catalog.getLibrary(q.library)).id : allowed !== '*' && allowed.length === 1 ? allowed[0] : undefined;
     const page = await deps.catalog.listResources({ library, cursor: q.cursor, limit: Number(limitRaw) });
+    if (library === undefined && allowed !== '*') page.items = page.items.filter((r) => allowed.includes(r.library));
     const next = page.nextCursor
       ? `/v1/resources?${new URLSearchParams({ ...(q.library ? { library: q.library } : {}), cursor: page.nextCursor, limit: limitRaw })}`
       : null;

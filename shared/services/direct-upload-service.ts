@@ -119,7 +119,7 @@ export class DirectUploadService {
   }
 
   private key(id: string): string {
-    return `${keyPrefix(this.deps.redisPrefix)}:direct:${id}`;
+    return directUploadKey(this.deps.redisPrefix, id);
   }
 
   private async head(key: string): Promise<Buffer> {
@@ -138,3 +138,13 @@ export class DirectUploadService {
 
 /** `source` of resources uploaded directly to S3: the worker verifies their checksum. */
 export const DIRECT_SOURCE = 'direct';
+
+function directUploadKey(prefix: string, id: string): string {
+  return `${keyPrefix(prefix)}:direct:${id}`;
+}
+
+/** The library a pending direct upload goes to (undefined: unknown or expired), for checking a scoped key before `complete`. */
+export async function directUploadLibrary(redis: Redis, prefix: string, id: string): Promise<number | undefined> {
+  const raw = await redis.get(directUploadKey(prefix, id));
+  return raw ? (JSON.parse(raw) as { library: number }).library : undefined;
+}

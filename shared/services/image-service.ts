@@ -21,6 +21,8 @@ export interface ImageRequest {
   sig?: string | undefined;
   /** The request carried a valid API key. */
   apiKey: boolean;
+  /** A scoped key's libraries: the key opens private resources of these only. @defaultValue every library */
+  apiKeyLibraries?: readonly number[] | undefined;
 }
 
 /** What to send: an object in storage and how to present it. */
@@ -68,7 +70,8 @@ export class ImageService {
       if (check === 'expired') throw new UnauthorizedError(`This signed image URL expired at ${new Date(Number(req.exp) * 1000).toISOString()}; ask for a new one.`);
       signed = true;
     }
-    if (record.visibility !== 'public' && !req.apiKey && !signed) {
+    const keyed = req.apiKey && (!req.apiKeyLibraries || req.apiKeyLibraries.includes(record.library));
+    if (record.visibility !== 'public' && !keyed && !signed) {
       throw new UnauthorizedError(`Resource ${record.id} is private: send "Authorization: Bearer <key>" or use a signed image URL.`);
     }
     const isPublic = record.visibility === 'public';
@@ -94,7 +97,7 @@ export class ImageService {
 
     // Pre-rendered presets are listed on the record: no library lookup, one stat.
     const listed = record.renditions.some((r) => r.url === url);
-    if (!listed && !signed) await this.assertAllowed(record, req.width, req.height, format);
+    if (!listed && !signed) await this.assertAllowed(record, req.width, req.height, format, !keyed);
 
     let info = await this.objects.get(key, () => this.head(key));
     if (!info) {
@@ -132,14 +135,20 @@ export class ImageService {
     };
   }
 
-  /** Presets of the resource's library, the configured sizes, or nothing (400 with the list). */
-  private async assertAllowed(record: ResourceRecord, width: number, height: number, format: string): Promise<void> {
+  /**
+   * Presets of the resource's library, the configured sizes, or nothing (400 with the
+   * list). Anonymous requests get a preset's size in the preset's own format only: each
+   * other format would be one more render (and stored object) anyone could cause.
+   */
+  private async assertAllowed(record: ResourceRecord, width: number, height: number, format: string, anonymous: boolean): Promise<void> {
     const { images } = this.deps.config;
     if (images.sizes.some((s) => s.width === width && s.height === height)) return;
     const library = await this.deps.catalog.findLibrary(record.library);
     const presets = effectivePresets(library, images.presets);
-    if (presets.some((p) => p.width === width && p.height === height)) return;
-    const allowed = [...new Set([...presets.map((p) => `${p.width}x${p.height}`), ...images.sizes.map((s) => `${s.width}x${s.height}`)])];
+    if (presets.some((p) => p.width === width && p.height === height && (!anonymous || p.format === format))) return;
+    const allowed = [
+      ...new Set([...presets.map((p) => (anonymous ? `${p.width}x${p.height}.${extensionOfFormat(p.format)}` : `${p.width}x${p.height}`)), ...images.sizes.map((s) => `${s.width}x${s.height}`)]),
+    ];
     throw new InvalidRequestError(
       `The size ${width}x${height} (${format}) is not rendered on demand. Allowed sizes: ${allowed.join(', ') || 'none'}` +
         `${images.urlSecret ? `; any size up to ${images.maxDimension} with a signed URL` : ''}. 0x0 is the original.`,

@@ -34,7 +34,7 @@ const RS_KEY = 'rs-private-key-0123456789';
 const COPERNICA_TOKEN = 'copernica-token-0123456789';
 const FLOTIQ_KEY = 'flotiq-key-0123456789abcdef';
 const CX_USER = 'carol';
-const CX_PASSWORD = 'p@ss:word-0123';
+const CX_PASSWORD = 'p@ss:word-0123456789';
 
 /** A JPEG of its own (random EXIF make: de-duplication never links two tests) with EXIF the pipeline must read. */
 async function photo(width = 160, height = 100, make = `Cam-${randomBytes(4).toString('hex')}`): Promise<{ bytes: Buffer; make: string }> {
@@ -76,7 +76,8 @@ describe.each<StorageKind>(['fs', 's3'])('compatibility faces (%s store)', (stor
       env: {
         UNSPLASH_SOURCE_URL: `http://127.0.0.1:${port}/photos/{id}.jpg`,
         RESOURCESPACE_USERS: `${RS_USER}:${RS_KEY},bob:another-key-0123456789`,
-        COPERNICA_TOKENS: COPERNICA_TOKEN,
+        // Confined (issue 21): without @… a token writes into `default` only.
+        COPERNICA_TOKENS: `${COPERNICA_TOKEN}@default|newsletter`,
         FLOTIQ_API_KEYS: FLOTIQ_KEY,
         CONNECTIONS_USERS: `${CX_USER}:${CX_PASSWORD}`,
         // Small, so the 413 of each face is cheap to provoke; ResourceSpace prints it as "2M".

@@ -35,10 +35,39 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ STORAGE_DRIVER: 's3', S3_ENDPOINT: 'http://m:9000', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', S3_PART_SIZE: '1M' })).toThrow(/at least 5 MiB/);
   });
 
-  it('parses compat credentials as user:secret pairs', () => {
-    const c = loadConfig({ RESOURCESPACE_USERS: 'admin:k1,bob:k:2', CONNECTIONS_USERS: 'ann:pw' });
-    expect([...c.compat.resourceSpaceUsers]).toEqual([['admin', 'k1'], ['bob', 'k:2']]);
+  it('parses compat credentials as user:secret pairs, each confined to its libraries (default: `default`)', () => {
+    const c = loadConfig({
+      RESOURCESPACE_USERS: 'admin:k1-0123456789abcdef,bob:k:2-0123456789abcdef@photos|news',
+      CONNECTIONS_USERS: 'ann:pw-0123456789abcdef',
+      COPERNICA_TOKENS: 'tok@en-0123456789abcdef@*',
+      FLOTIQ_API_KEYS: 'flotiq-0123456789abcdef',
+    });
+    expect([...c.compat.resourceSpaceUsers]).toEqual([
+      ['admin', { secret: 'k1-0123456789abcdef', libraries: ['default'] }],
+      ['bob', { secret: 'k:2-0123456789abcdef', libraries: ['photos', 'news'] }],
+    ]);
+    // The last @ starts the libraries; a secret may contain @ itself.
+    expect(c.compat.copernicaTokens).toEqual([{ secret: 'tok@en-0123456789abcdef', libraries: ['*'] }]);
+    expect(c.compat.flotiqApiKeys).toEqual([{ secret: 'flotiq-0123456789abcdef', libraries: ['default'] }]);
     expect(() => loadConfig({ RESOURCESPACE_USERS: 'nocolon' })).toThrow(/RESOURCESPACE_USERS must be a comma-separated list of user:secret pairs/);
+  });
+
+  it('refuses compat secrets shorter than API keys', () => {
+    expect(() => loadConfig({ RESOURCESPACE_USERS: 'admin:k1' })).toThrow(/RESOURCESPACE_USERS: each secret must be at least 16 characters \(one has 2\)/);
+    expect(() => loadConfig({ COPERNICA_TOKENS: 'short@photos' })).toThrow(/COPERNICA_TOKENS: each secret must be at least 16 characters/);
+    expect(() => loadConfig({ FLOTIQ_API_KEYS: 'short' })).toThrow(/FLOTIQ_API_KEYS: each secret must be at least 16/);
+    expect(() => loadConfig({ CONNECTIONS_USERS: 'ann:pw' })).toThrow(/CONNECTIONS_USERS: the password of "ann" must be at least 16 characters/);
+    expect(() => loadConfig({ FLOTIQ_API_KEYS: 'flotiq-0123456789abcdef@*|photos' })).toThrow(/"@\*" opens every library/);
+  });
+
+  it('security defaults: 30 failed authentications a minute, 64 KiB JSON bodies, 64 connections per client, 30 s for a body', () => {
+    const c = loadConfig({});
+    expect(c.operations.authFailuresPerMinute).toBe(30);
+    expect(c.jsonBodyMaxBytes).toBe(64 * 1024);
+    expect(c.maxConnectionsPerClient).toBe(64);
+    expect(c.requestTimeoutMs).toBe(30_000);
+    expect(loadConfig({ JSON_BODY_MAX_BYTES: '1M', AUTH_FAILURES_PER_MINUTE: '0' })).toMatchObject({ jsonBodyMaxBytes: 1024 * 1024, operations: { authFailuresPerMinute: 0 } });
+    expect(() => loadConfig({ JSON_BODY_MAX_BYTES: '100' })).toThrow(/JSON_BODY_MAX_BYTES must be at least 1K/);
   });
 
   it('takes UNSPLASH_SOURCE_URL only as an http(s) URL with {id} in it', () => {
