@@ -28,9 +28,29 @@ for (const [net, prefix] of [
   ['::1', 128],
   ['fc00::', 7],
   ['fe80::', 10],
+  // Site-local (deprecated, still routed inside some networks).
+  ['fec0::', 10],
   ['ff00::', 8],
 ] as const) {
   BLOCKED.addSubnet(net, prefix, 'ipv6');
+}
+
+/**
+ * IPv4 inside IPv6: IPv4-compatible (deprecated), IPv4-mapped, NAT64 (well-known and
+ * local-use prefixes) and 6to4 all reach an IPv4 address — a private one as easily as
+ * any — so none is taken at all. A list of its own, asked about IPv6 addresses only:
+ * BlockList matches IPv4 addresses against IPv4-mapped rules, so in BLOCKED these
+ * would refuse every IPv4 address.
+ */
+const IPV4_IN_IPV6 = new BlockList();
+for (const [net, prefix] of [
+  ['::', 96],
+  ['::ffff:0:0', 96],
+  ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  ['2002::', 16],
+] as const) {
+  IPV4_IN_IPV6.addSubnet(net, prefix, 'ipv6');
 }
 
 /** Whether `address` (an IP literal, IPv6 with or without brackets) is one webhooks may not reach by default. */
@@ -39,13 +59,9 @@ export function isPrivateAddress(address: string): boolean {
   const family = isIP(bare);
   if (family === 4) return BLOCKED.check(bare, 'ipv4');
   if (family !== 6) return false;
-  // IPv4-mapped (::ffff:127.0.0.1, or its hex form ::ffff:7f00:1): judge the IPv4 address.
-  const mapped = /^::ffff:(?:(\d+\.\d+\.\d+\.\d+)|([0-9a-f]{1,4}):([0-9a-f]{1,4}))$/i.exec(bare);
-  if (mapped) {
-    const v4 = mapped[1] ?? [parseInt(mapped[2]!, 16) >> 8, parseInt(mapped[2]!, 16) & 255, parseInt(mapped[3]!, 16) >> 8, parseInt(mapped[3]!, 16) & 255].join('.');
-    return BLOCKED.check(v4, 'ipv4');
-  }
-  return BLOCKED.check(bare, 'ipv6');
+  // The dotted forms (::ffff:127.0.0.1, ::8.8.8.8) are IPv4 in IPv6 whatever BlockList makes of them.
+  if (/^::(ffff:)?\d+\.\d+\.\d+\.\d+$/i.test(bare)) return true;
+  return IPV4_IN_IPV6.check(bare, 'ipv6') || BLOCKED.check(bare, 'ipv6');
 }
 
 /** A host name that names this machine whatever DNS says. */
