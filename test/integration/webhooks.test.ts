@@ -163,10 +163,11 @@ describe('webhooks go to public addresses unless WEBHOOK_ALLOW_PRIVATE (SSRF)', 
   });
 
   it('classifies addresses: loopback, private, link-local, mapped IPv6 refused; public ones not', () => {
-    for (const a of ['127.0.0.1', '10.1.2.3', '172.20.0.5', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '[::1]', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:a9fe:a9fe', '224.0.0.1']) {
+    for (const a of ['127.0.0.1', '10.1.2.3', '172.20.0.5', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '[::1]', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:a9fe:a9fe', '224.0.0.1', '::ffff:5db8:d822', '::5db8:d822', '64:ff9b::a00:1', '64:ff9b:1::1', '2002:a00:1::1', 'fec0::1']) {
       expect(isPrivateAddress(a), a).toBe(true);
     }
-    for (const a of ['93.184.216.34', '8.8.8.8', '2606:4700::1111', '::ffff:5db8:d822', 'example.com']) expect(isPrivateAddress(a), a).toBe(false);
+    // IPv4 inside IPv6 (mapped, compatible, NAT64, 6to4) is refused whatever IPv4 address it holds (issue 21).
+    for (const a of ['93.184.216.34', '8.8.8.8', '2606:4700::1111', 'example.com']) expect(isPrivateAddress(a), a).toBe(false);
   });
 
   it('refuses such URLs with 400 before the body, on uploads and on a library\'s webhook', async () => {
