@@ -36,16 +36,19 @@ export class AuthThrottle {
    * over the limit answers 429 too.
    */
   async guard<T>(c: Context, check: () => T | Promise<T>): Promise<T> {
-    if (!this.limiter) return check();
     const address = clientAddress(c);
     let result: T;
     try {
       result = await check();
     } catch (err) {
-      if (err instanceof UnauthorizedError) await this.failed(c, address);
+      if (err instanceof UnauthorizedError) {
+        // Whatever else the client meant to send on this connection is not read.
+        c.header('Connection', 'close');
+        await this.failed(c, address);
+      }
       throw err;
     }
-    await this.assertAllowed(c, address);
+    if (this.limiter) await this.assertAllowed(c, address);
     return result;
   }
 
