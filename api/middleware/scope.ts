@@ -53,6 +53,12 @@ const RULES: { method: string; path: RegExp; permission: Permission; target: Tar
   { method: 'GET', path: /^\/v1\/image-url$/, permission: 'read', target: 'image-path' },
 ];
 
+/** The rule of a request, if any (a route without one is closed to scoped keys). */
+export function scopeRuleFor(method: string, path: string): { permission: Permission; target: Target } | undefined {
+  const m = method === 'HEAD' ? 'GET' : method;
+  return RULES.find((r) => r.method === m && r.path.test(path));
+}
+
 /** The libraries a request may see: every one, or these ids. */
 export function allowedLibraries(c: Context): '*' | readonly number[] {
   const access = accessOf(c);
@@ -75,8 +81,8 @@ export function scope(deps: AppDeps): MiddlewareHandler<AppEnv> {
     const access = accessOf(c);
     if (access.kind === 'full') return next();
     const key = access.key;
-    const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
-    const rule = RULES.find((r) => r.method === method && r.path.test(c.req.path));
+    const method = c.req.method;
+    const rule = scopeRuleFor(method, c.req.path);
     if (!rule) throw new ForbiddenError(`The key "${key.name}" is scoped, and ${method} ${c.req.path} is open to full-access keys only.`, { key: key.id });
     if (!key.permissions.includes(rule.permission)) {
       throw new ForbiddenError(`The key "${key.name}" lacks the "${rule.permission}" permission (it has ${key.permissions.join(', ')}).`, { key: key.id, permission: rule.permission });

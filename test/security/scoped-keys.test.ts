@@ -3,12 +3,34 @@
 // stored hashed, 403 problem+json outside their libraries or permissions, listings show
 // only their libraries, revocation reaches every replica within 2 s; API_KEYS stay full.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app.js';
+import type { AppDeps } from '../../api/deps.js';
+import { scopeRuleFor } from '../../api/middleware/scope.js';
 import { startApi, type RunningApi } from '../../api/server.js';
 import { createLogger } from '../../shared/logger.js';
 import { makeJpeg } from '../harness/images.js';
 import { form, startService, TEST_KEY, type StorageKind, type TestService } from '../harness/service.js';
 
 const ADMIN_KEY = 'admin-key-0123456789abcdef';
+
+describe('the scope table', () => {
+  it('names what a scoped key needs on every /v1 route of the app (none is closed to scoped keys by omission)', async () => {
+    const svc = await startService('fs', { worker: false });
+    try {
+      const unused = {} as never;
+      const app = createApp({ ...svc.core, config: svc.config, logger: createLogger('silent', 'test'), ingestQueue: unused, bulkQueue: unused, uploads: unused, waiter: unused, renders: unused } as AppDeps);
+      const v1 = [...new Set(app.routes.filter((r) => r.method !== 'ALL' && r.path.startsWith('/v1/') && !r.path.startsWith('/v1/admin/')).map((r) => `${r.method} ${r.path}`))];
+      expect(v1.length).toBeGreaterThan(20);
+      const uncovered = v1.filter((r) => {
+        const [method, p] = r.split(' ') as [string, string];
+        return !scopeRuleFor(method, p.replace(/:\w+/g, '1'));
+      });
+      expect(uncovered).toEqual([]);
+    } finally {
+      await svc.close();
+    }
+  });
+});
 
 describe.each<StorageKind>(['fs', 's3'])('scoped API keys (%s store)', (storage) => {
   let svc: TestService;
