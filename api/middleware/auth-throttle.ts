@@ -41,11 +41,9 @@ export class AuthThrottle {
     try {
       result = await check();
     } catch (err) {
-      if (err instanceof UnauthorizedError) {
-        // Whatever else the client meant to send on this connection is not read.
-        c.header('Connection', 'close');
-        await this.failed(c, address);
-      }
+      // The 401 keeps the connection: a client refused mid-upload must get to read it
+      // (the unread rest of the body is drained for at most half a second, @hono/node-server).
+      if (err instanceof UnauthorizedError) await this.failed(c, address);
       throw err;
     }
     if (this.limiter) await this.assertAllowed(c, address);
