@@ -38,7 +38,7 @@ export function apiKeyAuth(keys: readonly string[], store?: ApiKeyStore): ApiKey
       if (ok) return FULL_ACCESS;
       const scoped = await store?.verify(m[1]!);
       if (scoped) return { kind: 'scoped', key: scoped };
-      throw new UnauthorizedError('The API key is not valid (or was revoked, or has expired).');
+      throw new UnauthorizedError('The API key is not valid. Scoped keys stop working when revoked or expired.');
     },
   };
 }
