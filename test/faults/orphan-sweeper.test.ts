@@ -10,12 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestJobId } from '../../shared/jobs/ingest.js';
 import { originalKey, recordKey, SHARD_COUNT, versionPrefix } from '../../shared/storage/layout.js';
 import type { SweepPage } from '../../shared/services/orphan-sweeper.js';
-import { form, startService, type StorageKind, type TestService } from '../harness/service.js';
+import { form, startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
 import { audit, sleep } from './lib/audit.js';
 
 const shardOf = (id: number) => id % SHARD_COUNT;
 
-describe.each<StorageKind>(['fs', 's3'])('orphan sweeper and missing-object check (%s store)', (storage) => {
+describe.each<StorageKind>(storageKinds())('orphan sweeper and missing-object check (%s store)', (storage) => {
   let svc: TestService;
   beforeAll(async () => {
     svc = await startService(storage);
