@@ -34,7 +34,10 @@ export interface TestService {
   workers: Worker[];
   /** Fetch against the API with the key. */
   fetch(pathname: string, init?: RequestInit): Promise<Response>;
-  /** Every object key in the store (fs: every file on disk, including temp files). */
+  /**
+   * Every object key in the store (fs: every file on disk, including temp files; S3: also
+   * each incomplete multipart upload, as "<key> (incomplete multipart upload)").
+   */
   allObjects(): Promise<string[]>;
   close(): Promise<void>;
 }
@@ -98,6 +101,7 @@ export async function startService(
       if (config.storage.driver === 'fs') return walk(config.storage.root);
       const keys: string[] = [];
       for await (const o of core.store.list('')) keys.push(o.key);
+      for await (const u of core.store.incompleteUploads!('')) keys.push(`${u.key} (incomplete multipart upload)`);
       return keys;
     },
     async close() {
@@ -113,6 +117,7 @@ export async function startService(
 }
 
 async function emptyStore(store: ObjectStore): Promise<void> {
+  for await (const u of store.incompleteUploads!('')) await store.abortUpload!(u);
   const keys: string[] = [];
   for await (const o of store.list('')) keys.push(o.key);
   for (let i = 0; i < keys.length; i += 16) await Promise.all(keys.slice(i, i + 16).map((k) => store.delete(k)));
