@@ -5,7 +5,7 @@
 # directory on a clean stop, so stop + start keeps them).
 #
 #   scripts/ceph-rgw.sh start [DIR]        start (or restart with its data) the cluster in DIR
-#   scripts/ceph-rgw.sh stop [DIR]         stop it, keeping DIR
+#   scripts/ceph-rgw.sh stop [DIR] [--kill] stop it, keeping DIR (--kill: fast, objects not saved)
 #   scripts/ceph-rgw.sh stop-gateway [DIR] [--abrupt]   stop radosgw only (an S3 outage)
 #   scripts/ceph-rgw.sh start-gateway [DIR]              start it again on the same port
 #   scripts/ceph-rgw.sh env [DIR]          print the S3_* variables for media-ingest
@@ -192,9 +192,12 @@ start() {
 
 stop() {
   [ -f "$conf" ] || return 0
-  stop_daemon client.rgw
-  stop_daemon osd.0
-  stop_daemon mon.a
+  # --kill: the data is not wanted (the directory goes next), so no orderly save.
+  local signal=TERM
+  [ "${1:-}" = --kill ] && signal=KILL
+  stop_daemon client.rgw "$signal"
+  stop_daemon osd.0 "$signal"
+  stop_daemon mon.a "$signal"
 }
 
 print_env() {
@@ -205,7 +208,7 @@ print_env() {
 
 case $cmd in
   start) start ;;
-  stop) stop ;;
+  stop) stop "${3:-}" ;;
   stop-gateway) [ "${3:-}" = --abrupt ] && stop_daemon client.rgw KILL || stop_daemon client.rgw ;;
   start-gateway) start_gateway ;;
   env) [ -f "$conf" ] || die "no cluster in $dir; run: $0 start $dir"; print_env ;;

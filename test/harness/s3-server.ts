@@ -98,7 +98,7 @@ export async function startS3Server(): Promise<S3ServerHandle> {
       await script('start-gateway', dir);
     },
     async stop() {
-      await script('stop', dir).catch(() => undefined);
+      await script('stop', dir, '--kill').catch(() => undefined);
       await fs.rm(dir, { recursive: true, force: true });
     },
   };
