@@ -142,6 +142,11 @@ mon data avail crit = 1
 debug rgw = 0/0
 debug ms = 0/0
 rgw enable ops log = false
+# A deleted object's data goes to garbage collection, by default after 2 hours; in memory
+# it must go at once, or deleting frees nothing and a full OSD blocks every write.
+rgw gc obj min wait = 2
+rgw gc processor period = 2
+rgw gc processor max time = 2
 
 [client.rgw]
 rgw frontends = beast endpoint=127.0.0.1:$rgw_port
