@@ -281,6 +281,8 @@ function s3Result(
       'The S3 server is a one-node Ceph 16 cluster started by scripts/ceph-rgw.sh: radosgw (beast frontend) in front of one OSD whose objects live in memory ' +
         '(memstore), so the store costs no disk writes, only the gateway\'s and the OSD\'s CPU on the same 2 cores as client and API. ' +
         'Every put is explicit multipart in parts of S3_PART_SIZE (5 MiB), at most one part in flight per upload, as in production.',
+      'The API\'s peak RSS is judged against the same 200 MiB as on fs. On S3 each upload holds up to three parts of S3_PART_SIZE at a ' +
+        'moment (one uploading, one filling, one being joined): bounded per upload, not per byte, so the peak grows with BENCH_CONCURRENCY × 15 MiB.',
       'The API runs compiled as in production (LOG_LEVEL=warn, its own redis-server, no worker). Every answer is checked (202, size; SHA-256 equal to direct + SHA-256) and so is the bucket\'s total.',
     ],
   };
