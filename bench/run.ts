@@ -10,13 +10,25 @@ import type { Scenario } from './scenario.js';
 import { cliVsCurl } from './scenarios/cli-vs-curl.js';
 import { metadataRevert } from './scenarios/metadata-revert.js';
 import { preflightChecksums } from './scenarios/preflight-checksums.js';
-import { imageServing } from './scenarios/image-serving.js';
+import { imageServing, imageServingOn } from './scenarios/image-serving.js';
 import { onDemandRender } from './scenarios/on-demand-render.js';
 import { renditionsIngest } from './scenarios/renditions-ingest.js';
-import { uploadThroughput } from './scenarios/upload-throughput.js';
+import { uploadThroughput, uploadThroughputOn } from './scenarios/upload-throughput.js';
 import { workerScaling } from './scenarios/worker-scaling.js';
 
-const scenarios: Scenario[] = [uploadThroughput, preflightChecksums, metadataRevert, cliVsCurl, renditionsIngest, imageServing, onDemandRender, workerScaling];
+// The *-s3 scenarios are the same ones on STORAGE_DRIVER=s3 against Ceph's radosgw on this machine.
+const scenarios: Scenario[] = [
+  uploadThroughput,
+  preflightChecksums,
+  metadataRevert,
+  cliVsCurl,
+  renditionsIngest,
+  imageServing,
+  onDemandRender,
+  workerScaling,
+  uploadThroughputOn('s3'),
+  imageServingOn('s3'),
+];
 
 const BENCHMARKS_MD = path.join(repoRoot, 'BENCHMARKS.md');
 

@@ -248,6 +248,14 @@ export interface S3StorageConfig {
    */
   readonly partSize: number;
   /**
+   * `S3_MULTIPART_MAX_AGE_SECONDS`: the orphan sweeper aborts incomplete multipart
+   * uploads started longer ago than this (a process that died mid-upload leaves them;
+   * their parts take space but show in no listing). Pending direct uploads are kept
+   * until their URLs expire whatever this says. Keep it above the longest upload.
+   * @defaultValue 86400 (a day)
+   */
+  readonly multipartMaxAgeSeconds: number;
+  /**
    * The S3 endpoint as clients reach it, for presigned direct uploads (e.g. https://s3.example.com
    * when the service itself uses http://minio:9000). @defaultValue S3_ENDPOINT
    */
@@ -307,6 +315,7 @@ export function loadConfig(env: Env = process.env): Config {
       bucket,
       region: p.str('S3_REGION') ?? 'us-east-1',
       partSize,
+      multipartMaxAgeSeconds: p.int('S3_MULTIPART_MAX_AGE_SECONDS', 86_400, 0, 365 * 86_400),
       publicEndpoint: p.url('S3_PUBLIC_ENDPOINT', ['http:', 'https:']),
     };
   } else if (driver !== 'fs') {

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { InvalidRequestError } from '../../shared/errors.js';
 import { DEFAULT_GRACE_SECONDS, OrphanSweeper } from '../../shared/services/orphan-sweeper.js';
+import { PendingDirectUploads } from '../../shared/services/pending-direct-uploads.js';
 import { ReindexService } from '../../shared/services/reindex.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 
@@ -42,6 +43,8 @@ export function adminRoutes(deps: AppDeps) {
   // `GET /v1/admin/check?cursor=&limit=` lists records whose objects are missing.
   const sweeper = new OrphanSweeper({
     ...deps,
+    directUploads: new PendingDirectUploads(deps.redis, deps.config.redisPrefix),
+    ...(deps.config.storage.driver === 's3' ? { multipartMaxAgeSeconds: deps.config.storage.multipartMaxAgeSeconds } : {}),
     // Uploads' and reverts' jobs live on the ingest queue, bulk reverts' on the bulk lane.
     jobExists: async (jobId) => (await deps.ingestQueue.getJobState(jobId)) !== 'unknown' || (await deps.bulkQueue.getJobState(jobId)) !== 'unknown',
   });

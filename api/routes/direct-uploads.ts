@@ -80,6 +80,20 @@ const complete = createRoute({
   },
 });
 
+const cancel = createRoute({
+  method: 'delete',
+  path: '/v1/direct-uploads/{id}',
+  tags: ['uploads'],
+  summary: 'Cancel a direct upload: its multipart upload is aborted and the parts sent so far are dropped',
+  security: [{ bearer: [] }],
+  request: { params: z.object({ id: z.string().regex(/^du-\d+-[0-9a-f]+$/, 'expected an id from the start call') }) },
+  responses: {
+    204: { description: 'Aborted' },
+    404: { description: 'Unknown, completed, cancelled or expired upload', content: problem },
+    503: { description: 'The store did not answer; the upload is still pending, cancel again later', content: problem },
+  },
+});
+
 export function directUploadsRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const { config } = deps;
@@ -113,6 +127,11 @@ export function directUploadsRoutes(deps: AppDeps) {
     c.header('X-Resource-Id', records.map((r) => r.id).join(','));
     c.header('Location', `/v1/jobs/${records[0]!.jobId}`);
     return c.json({ resources: records.map((r) => resourceView(r)) }, 202);
+  });
+
+  app.openapi(cancel, async (c) => {
+    await service.cancel(c.req.valid('param').id);
+    return c.body(null, 204);
   });
 
   return app;

@@ -10,6 +10,7 @@ import { HashPool } from '../../shared/upload/hash-pool.js';
 import { InspectStream } from '../../shared/upload/inspect-stream.js';
 import { CHUNK_BYTES, fileStream, uploadMultipart, type UploadAnswer } from '../lib/payload.js';
 import { benchTempDir, procStats, repoRoot, selfCpuSeconds, spawnJs, spawnTs, stealSeconds, waitForHttp, type NodeChild } from '../lib/proc.js';
+import { emptyStore, rgwStore, startRgw, type BenchDriver, type Rgw } from '../lib/rgw.js';
 import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
 
 const MiB = 1024 * 1024;
@@ -27,6 +28,8 @@ interface Params {
   dir: string;
   /** Idle time right before the timed part; see the note on free page reporting. */
   settleMs: number;
+  /** With the s3 driver: the radosgw and this variant's bucket (emptied afterwards). */
+  s3?: { rgw: Rgw; bucket: string };
 }
 
 interface Measured {
@@ -40,23 +43,37 @@ interface Measured {
   stealSeconds?: number;
 }
 
-export const uploadThroughput: Scenario = {
-  name: 'upload-throughput',
-  description:
-    'Concurrent multipart uploads of generated files into an FsObjectStore on local disk: the media-ingest API ' +
+export const uploadThroughput: Scenario = uploadThroughputOn('fs');
+
+/**
+ * The scenario on one storage driver. `s3`: the same uploads into an S3ObjectStore on
+ * Ceph's radosgw on this machine (scripts/ceph-rgw.sh), against the same bytes put straight
+ * into that store; the node:http + busboy and UPLOAD_HASH_THREADS variants are fs only.
+ */
+export function uploadThroughputOn(driver: BenchDriver): Scenario {
+  const s3 = driver === 's3';
+  return {
+  name: s3 ? 'upload-throughput-s3' : 'upload-throughput',
+  description: s3
+    ? 'The upload-throughput scenario with STORAGE_DRIVER=s3: concurrent multipart uploads through the media-ingest API into ' +
+      'S3 on Ceph\'s radosgw (one-node cluster on 127.0.0.1, memstore OSD), against putting the same bytes straight into the ' +
+      'same S3ObjectStore from the bench process (without and with SHA-256).'
+    : 'Concurrent multipart uploads of generated files into an FsObjectStore on local disk: the media-ingest API ' +
     '(`POST /v1/libraries/default/files`) against writing the same bytes straight to the store (without and with ' +
     'the SHA-256 every upload needs), against a minimal node:http + busboy server using the same InspectStream and ' +
     'store, and against itself with the other choice of UPLOAD_HASH_THREADS (hashing on or off the event loop).',
 
   async run(): Promise<ScenarioResult> {
-    const mib = envInt('BENCH_UPLOAD_MIB', 256);
-    const concurrency = envInt('BENCH_CONCURRENCY', 16);
+    // The OSD keeps objects in memory: smaller defaults on S3.
+    const mib = envInt('BENCH_UPLOAD_MIB', s3 ? 64 : 256);
+    const concurrency = envInt('BENCH_CONCURRENCY', s3 ? 8 : 16);
     const rounds = envInt('BENCH_ROUNDS', 3);
     const settleSeconds = envInt('BENCH_SETTLE_SECONDS', 5, 0);
     const size = mib * MiB;
     const totalMiB = mib * concurrency;
 
     const { dir: root, forget } = await benchTempDir('mi-bench-upload-');
+    const rgw = s3 ? await startRgw(totalMiB * MiB * 1.5 + 512 * MiB) : undefined;
     try {
       // One variant's files exist at a time; ask for them plus 10 % and 1 GiB of headroom.
       const free = await fs.statfs(root);
@@ -69,14 +86,16 @@ export const uploadThroughput: Scenario = {
         const dir = path.join(root, name);
         await fs.mkdir(dir);
         process.stdout.write(`   round ${round}/${rounds} ${name.padEnd(6)} ${concurrency} × ${mib} MiB … `);
+        const bucket = `bench-${name.replace(/[^a-z]/g, '')}-${round}`;
         try {
           const steal0 = stealSeconds();
-          const m = await fn({ size, concurrency, dir, settleMs: settleSeconds * 1000 });
+          const m = await fn({ size, concurrency, dir, settleMs: settleSeconds * 1000, ...(rgw ? { s3: { rgw, bucket } } : {}) });
           // Over the whole variant (settle and set-up included): an indicator, not a correction.
           m.stealSeconds = stealSeconds() - steal0;
           console.log(`${m.wallSeconds.toFixed(2)} s, ${(totalMiB / m.wallSeconds).toFixed(0)} MiB/s, steal ${m.stealSeconds.toFixed(1)} s`);
           return m;
         } finally {
+          if (rgw) await emptyStore(await rgwStore(rgw, bucket));
           await fs.rm(dir, { recursive: true, force: true });
           // Start the next variant with no write-back of this one's files still going on.
           execFileSync('sync');
@@ -91,19 +110,20 @@ export const uploadThroughput: Scenario = {
       for (let round = 1; round <= rounds; round++) {
         runs.direct.push(await variant('direct', round, runDirect));
         const hashed = await variant('direct+sha', round, runDirectHashed);
-        const plain = await variant('plain', round, runPlain);
-        const otherHash = await variant('api-hash', round, (p) => runApi(p, { UPLOAD_HASH_THREADS: String(OTHER_HASH_THREADS) }));
+        const plain = s3 ? undefined : await variant('plain', round, runPlain);
+        const otherHash = s3 ? undefined : await variant('api-hash', round, (p) => runApi(p, { UPLOAD_HASH_THREADS: String(OTHER_HASH_THREADS) }));
         const api = await variant('api', round, (p) => runApi(p, {}));
         for (const [name, other] of [['direct + SHA-256', hashed], ['the plain server', plain], [`the API with UPLOAD_HASH_THREADS=${OTHER_HASH_THREADS}`, otherHash]] as const) {
-          if (other.checksums!.some((c, i) => c !== api.checksums![i])) {
+          if (other?.checksums!.some((c, i) => c !== api.checksums![i])) {
             throw new Error(`the API and ${name} disagree on the SHA-256 of the same generated file`);
           }
         }
         runs.hashed.push(hashed);
-        runs.plain.push(plain);
-        runs.otherHash.push(otherHash);
+        if (plain) runs.plain.push(plain);
+        if (otherHash) runs.otherHash.push(otherHash);
         runs.api.push(api);
       }
+      if (rgw) return s3Result(rgw, { mib, concurrency, rounds, settleSeconds, totalMiB }, summarise(runs.direct), summarise(runs.hashed), summarise(runs.api), runs);
       const direct = summarise(runs.direct);
       const hashed = summarise(runs.hashed);
       const plain = summarise(runs.plain);
@@ -210,11 +230,63 @@ export const uploadThroughput: Scenario = {
         ],
       };
     } finally {
+      await rgw?.stop();
       await fs.rm(root, { recursive: true, force: true });
       forget();
     }
   },
-};
+  };
+}
+
+/** Figures of the s3 run: direct and direct + SHA-256 into the same S3ObjectStore, and the API. */
+function s3Result(
+  rgw: Rgw,
+  p: { mib: number; concurrency: number; rounds: number; settleSeconds: number; totalMiB: number },
+  direct: Summary,
+  hashed: Summary,
+  api: Summary,
+  runs: { direct: Measured[]; hashed: Measured[]; api: Measured[] },
+): ScenarioResult {
+  const tput = (m: Summary) => p.totalMiB / m.wallSeconds;
+  const row = (name: string, role: VariantResult['role'], m: Summary): VariantResult => ({
+    name,
+    role,
+    figures: {
+      wall: { value: m.wallSeconds, unit: 's', digits: 2 },
+      throughput: { value: tput(m), unit: 'MiB/s', digits: 0 },
+      'worst round': { value: p.totalMiB / m.slowestWallSeconds, unit: 'MiB/s', digits: 0 },
+      'best round': { value: p.totalMiB / m.fastestWallSeconds, unit: 'MiB/s', digits: 0 },
+      'bench CPU': { value: m.benchCpuSeconds, unit: 's', digits: 1 },
+      ...(m.server ? { 'server CPU': { value: m.server.cpuSeconds, unit: 's', digits: 1 } } : {}),
+      ...(m.server ? { 'server peak RSS': { value: m.server.peakRssMiB, unit: 'MiB', digits: 0 } } : {}),
+      steal: { value: m.stealSeconds, unit: 's', digits: 1 },
+    },
+  });
+  const ratio = (name: string, a: Measured[], b: Measured[]): Check => {
+    const perRound = a.map((m, i) => b[i]!.wallSeconds / m.wallSeconds);
+    return { name, value: median(perRound), spread: [Math.min(...perRound), Math.max(...perRound)], unit: '' };
+  };
+  return {
+    parameters: { BENCH_DRIVER: 's3', BENCH_UPLOAD_MIB: p.mib, BENCH_CONCURRENCY: p.concurrency, BENCH_ROUNDS: p.rounds, BENCH_SETTLE_SECONDS: p.settleSeconds, 'MiB per variant and round': p.totalMiB },
+    variants: [row('direct (S3ObjectStore.put)', 'baseline', direct), row('direct + SHA-256', 'baseline', hashed), row('media-ingest API, STORAGE_DRIVER=s3', 'subject', api)],
+    checks: [
+      ratio('throughput api / direct', runs.api, runs.direct),
+      ratio('throughput api / direct + SHA-256', runs.api, runs.hashed),
+      { name: 'API peak RSS (VmHWM)', value: api.server!.peakRssMiB, unit: 'MiB', digits: 0, target: { op: '<=', value: 200 } },
+      { name: 'radosgw + OSD + monitor peak RSS (VmHWM, together)', value: rgw.peakRssMiB(), unit: 'MiB', digits: 0 },
+    ],
+    notes: [
+      'Throughput = all bytes of all files / wall time from the first request to the last answer; medians over the rounds, ratios per round ' +
+        'and their median judged (lowest and highest round in brackets). Each round runs direct, direct + SHA-256, then the API, each into a bucket of its own that is emptied afterwards.',
+      'The S3 server is a one-node Ceph 16 cluster started by scripts/ceph-rgw.sh: radosgw (beast frontend) in front of one OSD whose objects live in memory ' +
+        '(memstore), so the store costs no disk writes, only the gateway\'s and the OSD\'s CPU on the same 2 cores as client and API. ' +
+        'Every put is explicit multipart in parts of S3_PART_SIZE (5 MiB), at most one part in flight per upload, as in production.',
+      'The API\'s peak RSS is judged against the same 200 MiB as on fs. On S3 each upload holds up to three parts of S3_PART_SIZE at a ' +
+        'moment (one uploading, one filling, one being joined): bounded per upload, not per byte, so the peak grows with BENCH_CONCURRENCY × 15 MiB.',
+      'The API runs compiled as in production (LOG_LEVEL=warn, its own redis-server, no worker). Every answer is checked (202, size; SHA-256 equal to direct + SHA-256) and so is the bucket\'s total.',
+    ],
+  };
+}
 
 interface Summary {
   /** Median over the rounds; CPU likewise. */
@@ -250,8 +322,8 @@ function median(xs: number[]): number {
 }
 
 /** Baseline: the same bytes straight into the store, from this process. */
-async function runDirect({ size, concurrency, dir, settleMs }: Params): Promise<Measured> {
-  const store = new FsObjectStore(dir);
+async function runDirect({ size, concurrency, dir, settleMs, s3 }: Params): Promise<Measured> {
+  const store = s3 ? await rgwStore(s3.rgw, s3.bucket) : new FsObjectStore(dir);
   await sleep(settleMs);
   const cpu0 = selfCpuSeconds();
   const t0 = performance.now();
@@ -259,13 +331,13 @@ async function runDirect({ size, concurrency, dir, settleMs }: Params): Promise<
   const wallSeconds = (performance.now() - t0) / 1000;
   const benchCpuSeconds = selfCpuSeconds() - cpu0;
   for (const p of puts) if (p.size !== size) throw new Error(`direct: stored ${p.size} bytes under ${p.key}, expected ${size}`);
-  await expectBytesOnDisk(dir, size * concurrency);
+  await expectStored({ dir, s3 }, size * concurrency);
   return { wallSeconds, benchCpuSeconds };
 }
 
 /** Baseline: the same bytes into the store through InspectStream (SHA-256 on the API's hash threads), from this process. */
-async function runDirectHashed({ size, concurrency, dir, settleMs }: Params): Promise<Measured> {
-  const store = new FsObjectStore(dir);
+async function runDirectHashed({ size, concurrency, dir, settleMs, s3 }: Params): Promise<Measured> {
+  const store = s3 ? await rgwStore(s3.rgw, s3.bucket) : new FsObjectStore(dir);
   const pool = new HashPool(HASH_THREADS);
   try {
     await sleep(settleMs);
@@ -283,7 +355,7 @@ async function runDirectHashed({ size, concurrency, dir, settleMs }: Params): Pr
     );
     const wallSeconds = (performance.now() - t0) / 1000;
     const benchCpuSeconds = selfCpuSeconds() - cpu0;
-    await expectBytesOnDisk(dir, size * concurrency);
+    await expectStored({ dir, s3 }, size * concurrency);
     return { wallSeconds, benchCpuSeconds, checksums };
   } finally {
     await pool.close();
@@ -309,7 +381,7 @@ async function runPlain({ size, concurrency, dir, settleMs }: Params): Promise<M
 }
 
 /** Subject (and, with the other UPLOAD_HASH_THREADS, a baseline): the real API process with its own redis-server. */
-async function runApi({ size, concurrency, dir, settleMs }: Params, env: Record<string, string>): Promise<Measured> {
+async function runApi({ size, concurrency, dir, settleMs, s3 }: Params, env: Record<string, string>): Promise<Measured> {
   const redis = await startEmbeddedRedis({ dir: path.join(dir, 'redis'), appendonly: false });
   let child: NodeChild | undefined;
   try {
@@ -325,6 +397,7 @@ async function runApi({ size, concurrency, dir, settleMs }: Params, env: Record<
         STORAGE_DRIVER: 'fs',
         LOG_LEVEL: 'warn',
         MAX_UPLOAD_BYTES: String(size + MiB),
+        ...(s3 ? { ...s3.rgw.env, S3_BUCKET: s3.bucket } : {}),
         ...env,
       },
       killWithBench: redis.proc.pid ? [redis.proc.pid] : [],
@@ -337,7 +410,7 @@ async function runApi({ size, concurrency, dir, settleMs }: Params, env: Record<
       return { status: a.status === 202 && resources.length === 1, size: resources[0]?.size, checksum: resources[0]?.checksum };
     });
     // The API also writes a small JSON copy of each record beside the original.
-    await expectBytesOnDisk(path.join(dataDir, 'objects'), size * concurrency, (f) => !f.endsWith('.json'));
+    await expectStored({ dir: path.join(dataDir, 'objects'), s3 }, size * concurrency, (f) => !f.endsWith('.json'));
     return m;
   } finally {
     await child?.stop();
@@ -386,6 +459,16 @@ async function uploadAll(
     server: { cpuSeconds: server1.cpuSeconds - server0.cpuSeconds, peakRssMiB: server1.peakRssMiB },
     checksums,
   };
+}
+
+/** Sums the sizes of what the variant stored (files under `dir`, or objects in its bucket) and insists on `expected`. */
+async function expectStored(where: { dir: string; s3?: Params['s3'] | undefined }, expected: number, include: (file: string) => boolean = () => true): Promise<void> {
+  if (!where.s3) return expectBytesOnDisk(where.dir, expected, include);
+  let total = 0;
+  const store = await rgwStore(where.s3.rgw, where.s3.bucket);
+  for await (const o of store.list('')) if (include(o.key)) total += o.size;
+  for await (const u of store.incompleteUploads('')) throw new Error(`incomplete multipart upload left in the bucket: ${u.key}`);
+  if (total !== expected) throw new Error(`bucket ${where.s3.bucket} holds ${total} bytes of objects, expected ${expected}`);
 }
 
 /** Sums the sizes of the files under `dir` and insists on `expected`. */

@@ -12,6 +12,8 @@ export function catalogKeys(prefix: string) {
     resource: (id: number) => `${p}:res:${id}`,
     libraryResources: (libraryId: number) => `${p}:lib:${libraryId}:res`,
     allResources: `${p}:res:all`,
+    /** A direct upload to S3 waiting for its completion (shared/services/pending-direct-uploads.ts). */
+    directUpload: (resourceId: number) => `${p}:direct:${resourceId}`,
   };
 }
 export type CatalogKeys = ReturnType<typeof catalogKeys>;

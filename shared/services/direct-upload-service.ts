@@ -1,20 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Catalog } from '../catalog/catalog.js';
-import { InvalidRequestError, NotFoundError, PayloadTooLargeError } from '../errors.js';
+import { InvalidRequestError, NotFoundError, PayloadTooLargeError, StorageUnavailableError } from '../errors.js';
 import type { Library, ResourceRecord } from '../model.js';
-import { keyPrefix } from '../redis.js';
 import { originalKey } from '../storage/layout.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { S3Presigner } from '../storage/s3-presigner.js';
 import { extensionOf, sniffType } from '../upload/sniff.js';
-import { UploadFieldsBuilder } from '../upload/upload-fields.js';
-import type { UploadService } from './upload-service.js';
+import { UploadFieldsBuilder, type UploadFields } from '../upload/upload-fields.js';
+import { PendingDirectUploads, type PendingDirectUpload } from './pending-direct-uploads.js';
+import type { StagedFile, UploadService } from './upload-service.js';
 
 /** S3 allows at most 10,000 parts per upload. */
 const MAX_PARTS = 10_000;
 /** Bytes read back from storage to sniff the type, as the streaming upload does. */
 const SNIFF_BYTES = 4100;
+/** How long after its URLs expire an upload can still be completed: a PUT started just before may be running. */
+const COMPLETE_GRACE_MS = 3600_000;
+/** `du-<resourceId>-<token>`: the resource id finds the pending upload, the token proves the caller was given it. */
+const DIRECT_UPLOAD_ID = /^du-(\d{1,15})-([0-9a-f]{16})$/;
 
 export interface DirectUploadRequest {
   fileName: string;
@@ -41,10 +45,12 @@ export interface DirectUploadTicket {
  * created like any upload (status `processing`, an ingest job), and the worker streams
  * the stored object through SHA-256 before anything else (worker/steps/verify-checksum.ts):
  * a file that is not what was declared fails with that reason and no claim on a checksum.
- * Pending uploads live in Redis until they expire; S3's lifecycle rules should abort
- * incomplete multipart uploads (AbortIncompleteMultipartUpload) for clients that vanish.
+ * Pending uploads live in Redis (PendingDirectUploads). `cancel` aborts one; one whose
+ * URLs expired is aborted by the orphan sweeper (or by a late `complete`).
  */
 export class DirectUploadService {
+  private readonly pending: PendingDirectUploads;
+
   constructor(
     private readonly deps: {
       catalog: Catalog;
@@ -57,7 +63,9 @@ export class DirectUploadService {
       maxUploadBytes: number;
       expirySeconds: number;
     },
-  ) {}
+  ) {
+    this.pending = new PendingDirectUploads(deps.redis, deps.redisPrefix);
+  }
 
   async start(library: Library, req: DirectUploadRequest): Promise<DirectUploadTicket> {
     const presigner = this.presigner();
@@ -72,54 +80,105 @@ export class DirectUploadService {
 
     const resourceId = await this.deps.catalog.allocateResourceId();
     const key = originalKey(resourceId, 1, extensionOf(req.fileName));
+    const expiresAt = Date.now() + this.deps.expirySeconds * 1000;
     const uploadId = await presigner.start(key);
     // At least the configured part size, and large enough that the file fits 10,000 parts.
     const partSize = Math.max(this.deps.partSize, Math.ceil(req.size / MAX_PARTS / 1048576) * 1048576);
     const count = Math.max(1, Math.ceil(req.size / partSize));
-    const urls = await presigner.partUrls(key, uploadId, count, this.deps.expirySeconds);
-    const id = `du-${resourceId}-${randomBytes(8).toString('hex')}`;
-    const state = { resourceId, key, uploadId, library: library.id, fileName: req.fileName, size: req.size, sha256: req.sha256.toLowerCase(), contentType: req.contentType ?? '', fields: JSON.stringify(req.fields ?? {}) };
-    await this.deps.redis.set(this.key(id), JSON.stringify(state), 'EX', this.deps.expirySeconds + 3600);
-    return { id, resourceId, partSize, parts: urls.map((url, i) => ({ partNumber: i + 1, url })), expiresAt: new Date(Date.now() + this.deps.expirySeconds * 1000).toISOString() };
+    const token = randomBytes(8).toString('hex');
+    const upload: PendingDirectUpload = {
+      token,
+      resourceId,
+      key,
+      uploadId,
+      library: library.id,
+      fileName: req.fileName,
+      size: req.size,
+      sha256: req.sha256.toLowerCase(),
+      contentType: req.contentType ?? '',
+      fields: JSON.stringify(req.fields ?? {}),
+      // A PUT started just before its URL expired may still be running.
+      completeBy: expiresAt + COMPLETE_GRACE_MS,
+    };
+    try {
+      const urls = await presigner.partUrls(key, uploadId, count, this.deps.expirySeconds);
+      await this.pending.save(upload);
+      return { id: `du-${resourceId}-${token}`, resourceId, partSize, parts: urls.map((url, i) => ({ partNumber: i + 1, url })), expiresAt: new Date(expiresAt).toISOString() };
+    } catch (err) {
+      await this.abort(upload).catch(() => undefined);
+      throw err;
+    }
   }
 
   async complete(id: string, parts: { partNumber: number; etag: string }[]): Promise<ResourceRecord[]> {
     const presigner = this.presigner();
-    // GETDEL: one completion per upload, even when a client retries it concurrently.
-    const raw = await this.deps.redis.getdel(this.key(id));
-    if (!raw) throw new NotFoundError('direct upload', id);
-    const s = JSON.parse(raw) as { resourceId: number; key: string; uploadId: string; library: number; fileName: string; size: number; sha256: string; contentType: string; fields: string };
+    // One completion per upload, even when a client retries it concurrently.
+    const s = await this.take(id);
+    if (Date.now() > s.completeBy) {
+      await this.abort(s).catch(() => undefined);
+      throw new NotFoundError('direct upload', id);
+    }
     try {
       await presigner.complete(s.key, s.uploadId, parts);
     } catch (err) {
-      // The client may fix its part list and call again: the upload is still open.
-      await this.deps.redis.set(this.key(id), raw, 'EX', this.deps.expirySeconds);
+      // The client may fix its part list (or wait for the store) and call again: the upload is still open.
+      await this.pending.save(s);
+      if (err instanceof StorageUnavailableError) throw err;
       throw new InvalidRequestError(`S3 refused to complete the upload: ${(err as Error).message}. Send every part's number and the ETag its PUT answered.`);
     }
-    const stored = await this.deps.store.head(s.key);
-    if (stored.size !== s.size) {
+    let staged: StagedFile;
+    let fields: UploadFields;
+    let library: Library;
+    try {
+      const stored = await this.deps.store.head(s.key);
+      if (stored.size !== s.size) throw new InvalidRequestError(`The uploaded parts add up to ${stored.size} bytes but ${s.size} were declared; start a new upload.`);
+      const builder = new UploadFieldsBuilder();
+      for (const [name, value] of Object.entries(JSON.parse(s.fields) as Record<string, string | string[]>)) for (const v of Array.isArray(value) ? value : [value]) builder.add(name, String(v));
+      fields = builder.build();
+      library = await this.deps.catalog.getLibrary(s.library);
+      const sniffed = await sniffType(await this.head(s.key), s.fileName);
+      staged = { id: s.resourceId, key: s.key, fileName: s.fileName, declaredType: s.contentType || null, size: s.size, checksum: s.sha256, sniffed };
+    } catch (err) {
+      // Nothing was recorded, so the completed object must not stay either.
       await this.deps.store.delete(s.key).catch(() => undefined);
-      throw new InvalidRequestError(`The uploaded parts add up to ${stored.size} bytes but ${s.size} were declared; start a new upload.`);
+      throw err;
     }
-    const fields = new UploadFieldsBuilder();
-    for (const [name, value] of Object.entries(JSON.parse(s.fields) as Record<string, string | string[]>)) for (const v of Array.isArray(value) ? value : [value]) fields.add(name, String(v));
-    const library = await this.deps.catalog.getLibrary(s.library);
-    const sniffed = await sniffType(await this.head(s.key), s.fileName);
-    return this.deps.uploads.commit(
-      [{ id: s.resourceId, key: s.key, fileName: s.fileName, declaredType: s.contentType || null, size: s.size, checksum: s.sha256, sniffed }],
-      fields.build(),
-      library,
-      DIRECT_SOURCE,
-    );
+    // The commit removes the object itself when it fails.
+    return this.deps.uploads.commit([staged], fields, library, DIRECT_SOURCE);
+  }
+
+  /** Abort a pending upload: its parts are dropped and its id is gone. */
+  async cancel(id: string): Promise<void> {
+    this.presigner();
+    const s = await this.take(id);
+    try {
+      await this.abort(s);
+    } catch (err) {
+      // The store did not answer: the upload stays pending, and cancelling again may work.
+      await this.pending.save(s);
+      throw err;
+    }
+  }
+
+  private async take(id: string): Promise<PendingDirectUpload> {
+    const m = DIRECT_UPLOAD_ID.exec(id);
+    const s = m ? await this.pending.take(Number(m[1]), m[2]!) : undefined;
+    if (!s) throw new NotFoundError('direct upload', id);
+    return s;
+  }
+
+  /** Abort the multipart upload; one S3 no longer has (aborted before, or expired by a lifecycle rule) is done too. */
+  private async abort(s: PendingDirectUpload): Promise<void> {
+    try {
+      await this.presigner().abort(s.key, s.uploadId);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'NoSuchUpload') throw err;
+    }
   }
 
   private presigner(): S3Presigner {
     if (!this.deps.presigner) throw new InvalidRequestError('Direct uploads go straight to S3 and need STORAGE_DRIVER=s3; with local storage, upload through POST /v1/libraries/{library}/files.');
     return this.deps.presigner;
-  }
-
-  private key(id: string): string {
-    return directUploadKey(this.deps.redisPrefix, id);
   }
 
   private async head(key: string): Promise<Buffer> {
@@ -139,12 +198,10 @@ export class DirectUploadService {
 /** `source` of resources uploaded directly to S3: the worker verifies their checksum. */
 export const DIRECT_SOURCE = 'direct';
 
-function directUploadKey(prefix: string, id: string): string {
-  return `${keyPrefix(prefix)}:direct:${id}`;
-}
-
-/** The library a pending direct upload goes to (undefined: unknown or expired), for checking a scoped key before `complete`. */
+/** The library a pending direct upload goes to (undefined: unknown, expired or a wrong token), for checking a scoped key before `complete`. */
 export async function directUploadLibrary(redis: Redis, prefix: string, id: string): Promise<number | undefined> {
-  const raw = await redis.get(directUploadKey(prefix, id));
-  return raw ? (JSON.parse(raw) as { library: number }).library : undefined;
+  const m = DIRECT_UPLOAD_ID.exec(id);
+  if (!m) return undefined;
+  const pending = await new PendingDirectUploads(redis, prefix).get(Number(m[1]));
+  return pending && pending.token === m[2] ? pending.library : undefined;
 }

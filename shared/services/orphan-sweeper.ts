@@ -3,6 +3,7 @@ import { InvalidRequestError } from '../errors.js';
 import type { ResourceRecord } from '../model.js';
 import { recordKey, renditionKey, SHARD_COUNT, shardPrefix, versionPrefix } from '../storage/layout.js';
 import { ObjectNotFoundError, type ObjectInfo, type ObjectStore } from '../storage/object-store.js';
+import type { PendingDirectUploads } from './pending-direct-uploads.js';
 
 /**
  * Objects younger than this are never touched by default. Uploads stage their bytes
@@ -41,7 +42,11 @@ export interface SweepPage {
   young: number;
   /** Resource ids whose folder has a record copy but no catalog record (see removeUnindexed). */
   unindexed: number[];
-  /** Partial writes an interrupted process left (fs), removed. */
+  /**
+   * Partial writes removed: fs temp files an interrupted process left, and S3 multipart
+   * uploads nobody will complete (older than S3_MULTIPART_MAX_AGE_SECONDS, or a direct
+   * upload whose URLs expired), aborted. Not counted in a dry run.
+   */
   abandonedWrites: number;
 }
 
@@ -66,7 +71,17 @@ export interface CheckPage {
  * gone. Both page (by storage shard, by catalog cursor) so each call stays short.
  */
 export class OrphanSweeper {
-  constructor(private readonly deps: { catalog: Catalog; store: ObjectStore; jobExists?: (jobId: string) => Promise<boolean> }) {}
+  constructor(
+    private readonly deps: {
+      catalog: Catalog;
+      store: ObjectStore;
+      jobExists?: (jobId: string) => Promise<boolean>;
+      /** Direct uploads still being filled: their multipart uploads are kept until they expire. */
+      directUploads?: PendingDirectUploads;
+      /** Incomplete multipart uploads started longer ago than this are aborted. @defaultValue DEFAULT_GRACE_SECONDS */
+      multipartMaxAgeSeconds?: number;
+    },
+  ) {}
 
   async sweep(opts: SweepOptions): Promise<SweepPage> {
     const { fromShard, shards, graceSeconds } = opts;
@@ -110,8 +125,35 @@ export class OrphanSweeper {
       if (this.deps.store.removeAbandonedWrites && !opts.dryRun) {
         page.abandonedWrites += await this.deps.store.removeAbandonedWrites(prefix, new Date(cutoff));
       }
+      if (!opts.dryRun) page.abandonedWrites += await this.abortStaleUploads(prefix, opts.now ?? Date.now());
     }
     return page;
+  }
+
+  /**
+   * Abort the incomplete multipart uploads under `prefix` nobody will complete: a pending
+   * direct upload's once its URLs expired, any other once older than the age limit (a
+   * streaming upload whose process died). Their parts take space but show in no listing.
+   */
+  private async abortStaleUploads(prefix: string, now: number): Promise<number> {
+    const { store, directUploads } = this.deps;
+    if (!store.incompleteUploads || !store.abortUpload) return 0;
+    const cutoff = now - (this.deps.multipartMaxAgeSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
+    let aborted = 0;
+    for await (const upload of store.incompleteUploads(prefix)) {
+      const id = /^resources\/[0-9a-f]{3}\/(\d{1,15})\//.exec(upload.key)?.[1];
+      const pending = id !== undefined ? await directUploads?.get(Number(id)) : undefined;
+      if (pending?.uploadId === upload.uploadId) {
+        if (pending.completeBy > now) continue;
+        await store.abortUpload(upload);
+        await directUploads!.remove(pending.resourceId);
+      } else {
+        if (upload.initiated.getTime() > cutoff) continue;
+        await store.abortUpload(upload);
+      }
+      aborted++;
+    }
+    return aborted;
   }
 
   private async sweepResource(id: number, objects: ObjectInfo[], cutoff: number, opts: SweepOptions, page: SweepPage): Promise<void> {

@@ -28,11 +28,24 @@ export interface ObjectStore {
   ping(): Promise<void>;
   /**
    * Remove partial writes under `prefix` last touched before `olderThan`, which a
-   * killed process leaves (fs temp files); returns how many. Backends without such
-   * leftovers omit it (S3 keeps incomplete multipart uploads out of listings; a bucket
-   * lifecycle rule AbortIncompleteMultipartUpload expires them).
+   * killed process leaves (fs temp files); returns how many. S3 has its own kind
+   * (`incompleteUploads`), which a caller must check against direct uploads first.
    */
   removeAbandonedWrites?(prefix: string, olderThan: Date): Promise<number>;
+  /**
+   * Multipart uploads under `prefix` started and neither completed nor aborted (S3).
+   * Their parts take space but show in no listing; a process that died mid-upload, or a
+   * direct-upload client that never finished, leaves them.
+   */
+  incompleteUploads?(prefix: string): AsyncIterable<IncompleteUpload>;
+  /** Abort one, dropping its parts; one already gone is not an error. */
+  abortUpload?(upload: IncompleteUpload): Promise<void>;
+}
+
+export interface IncompleteUpload {
+  key: string;
+  uploadId: string;
+  initiated: Date;
 }
 
 export interface PutMeta {

@@ -7,6 +7,7 @@ import {
   assertValidKey,
   ObjectNotFoundError,
   type ByteRange,
+  type IncompleteUpload,
   type ObjectInfo,
   type ObjectStore,
   type PutMeta,
@@ -15,6 +16,9 @@ import {
 
 /** S3 numbers parts 1..10000; beyond that a multipart upload cannot grow. */
 const MAX_PARTS = 10_000;
+
+/** How long a failed put keeps trying to abort its multipart upload while the store is away. */
+const ABORT_RETRY_MS = 120_000;
 
 /** S3 and MinIO codes for "this key has no object". */
 const NOT_FOUND_CODES = new Set(['NoSuchKey', 'NotFound', 'NoSuchObject']);
@@ -47,12 +51,12 @@ interface UploadedPart {
 }
 
 /**
- * Object store on any S3-protocol server (AWS S3, MinIO, s3rver in tests), through the
- * `minio` client.
+ * Object store on any S3-protocol server (AWS S3, MinIO, Ceph's radosgw in tests),
+ * through the `minio` client.
  *
  * Uploads never go through the client's streaming `putObject`: for a stream of unknown
- * size it first lists in-progress multipart uploads to resume one (s3rver does not
- * implement ListMultipartUploads) and buffers parts of 64 MiB. Instead `put` cuts the
+ * size it first lists in-progress multipart uploads to resume one (another process's,
+ * possibly) and buffers parts of 64 MiB. Instead `put` cuts the
  * body into parts of `partSize` itself: a body shorter than one part is a single PUT of
  * a known-size Buffer; a longer one is an explicit multipart upload that holds at most
  * two parts in memory (one uploading, one filling), pausing the source in between.
@@ -167,13 +171,10 @@ export class S3ObjectStore implements ObjectStore {
       return { key, size };
     } catch (err) {
       if (uploadId !== undefined) {
-        const id = uploadId;
-        // Best effort: s3rver answers AbortMultipartUpload with 405, and the original
-        // error is what the caller must see.
-        const abort = () => this.client.abortMultipartUpload(this.bucket, key, id).catch(() => undefined);
-        await abort();
+        const upload = { key, uploadId, initiated: new Date() };
+        await this.abandon(upload);
         // A part still uploading can land after the abort; S3 asks to abort again then.
-        if (inflight) void inflight.then(abort, abort);
+        if (inflight) void inflight.then(() => this.abandon(upload), () => this.abandon(upload));
       }
       if (!source.destroyed) source.destroy();
       throw err;
@@ -197,8 +198,8 @@ export class S3ObjectStore implements ObjectStore {
       if (codeOf(err) === 'InvalidRange') return Readable.from([]);
       throw err;
     }
-    // A server may widen the range or ignore it (200 with the whole object), and s3rver
-    // answers "bytes=0-0" with everything. Cut what was served to what was asked for.
+    // A server may widen the range or ignore it (200 with the whole object; some answer
+    // "bytes=0-0" with everything). Cut what was served to what was asked for.
     const served = res as Readable & Partial<Pick<IncomingMessage, 'statusCode' | 'headers'>>;
     const from = served.statusCode === 206 ? /^bytes (\d+)-/.exec(served.headers?.['content-range'] ?? '')?.[1] : '0';
     const servedStart = from === undefined ? start : Number(from);
@@ -242,6 +243,41 @@ export class S3ObjectStore implements ObjectStore {
       }
     } catch (err) {
       throw translate(err, prefix);
+    }
+  }
+
+  async *incompleteUploads(prefix: string): AsyncIterable<IncompleteUpload> {
+    // ListMultipartUploads pages by key marker. minio-js drops NextUploadIdMarker, so a page
+    // resumes after the last key: more uploads of one key than fit a page (1000) wait for
+    // the next sweep.
+    for (let keyMarker = ''; ; ) {
+      const marker = keyMarker;
+      const page = await this.s3(prefix, () => this.client.listIncompleteUploadsQuery(this.bucket, prefix, marker, '', ''));
+      for (const u of page.uploads) yield { key: String(u.key), uploadId: String(u.uploadId), initiated: u.initiated };
+      if (!page.isTruncated || !page.nextKeyMarker || page.nextKeyMarker === marker) return;
+      keyMarker = page.nextKeyMarker;
+    }
+  }
+
+  async abortUpload(upload: IncompleteUpload): Promise<void> {
+    try {
+      await this.s3(upload.key, () => this.client.abortMultipartUpload(this.bucket, upload.key, upload.uploadId));
+    } catch (err) {
+      if (codeOf(err) !== 'NoSuchUpload') throw err;
+    }
+  }
+
+  /**
+   * Abort a multipart upload a failed put leaves, never throwing: the caller must see
+   * the put's own error. While the store is unreachable (often why the put failed) it
+   * keeps trying in the background for a while; the orphan sweeper aborts what is left.
+   */
+  private async abandon(upload: IncompleteUpload, retryUntil = Date.now() + ABORT_RETRY_MS, delay = 500): Promise<void> {
+    try {
+      await this.abortUpload(upload);
+    } catch (err) {
+      if (!(err instanceof StorageUnavailableError) || Date.now() + delay > retryUntil) return;
+      setTimeout(() => void this.abandon(upload, retryUntil, Math.min(delay * 2, 8000)), delay).unref();
     }
   }
 

@@ -19,7 +19,7 @@ import FormData from 'form-data';
 import libmime from 'libmime';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type StorageKind, type TestService } from '../harness/service.js';
+import { startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
 
 const run = promisify(execFile);
 const CLIENTS = path.join(import.meta.dirname, 'clients');
@@ -57,7 +57,7 @@ interface Rec extends Record<string, unknown> {
 type Attrs = Record<string, string>;
 type FlotiqMedia = Record<string, unknown> & { id: string; url: string };
 
-describe.each<StorageKind>(['fs', 's3'])('compatibility faces (%s store)', (storage) => {
+describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (storage) => {
   let svc: TestService;
   let tmp: string;
   /** A stand-in for Unsplash on a local port: its photos, by id; 404 for the rest. */

@@ -9,16 +9,20 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestJobId } from '../../shared/jobs/ingest.js';
 import { originalKey, recordKey, SHARD_COUNT, versionPrefix } from '../../shared/storage/layout.js';
-import type { SweepPage } from '../../shared/services/orphan-sweeper.js';
-import { form, startService, type StorageKind, type TestService } from '../harness/service.js';
+import type { S3StorageConfig } from '../../shared/config.js';
+import { OrphanSweeper, type SweepPage } from '../../shared/services/orphan-sweeper.js';
+import { PendingDirectUploads } from '../../shared/services/pending-direct-uploads.js';
+import { S3Presigner } from '../../shared/storage/s3-presigner.js';
+import { form, startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
 import { audit, sleep } from './lib/audit.js';
 
 const shardOf = (id: number) => id % SHARD_COUNT;
 
-describe.each<StorageKind>(['fs', 's3'])('orphan sweeper and missing-object check (%s store)', (storage) => {
+describe.each<StorageKind>(storageKinds())('orphan sweeper and missing-object check (%s store)', (storage) => {
   let svc: TestService;
   beforeAll(async () => {
-    svc = await startService(storage);
+    // S3: incomplete multipart uploads older than 1 s are stale (ignored by fs).
+    svc = await startService(storage, { env: { S3_MULTIPART_MAX_AGE_SECONDS: '1', RATE_LIMIT_PER_MINUTE: '0' } });
   });
   afterAll(async () => {
     await svc?.close();
@@ -120,6 +124,59 @@ describe.each<StorageKind>(['fs', 's3'])('orphan sweeper and missing-object chec
     expect(checked).toBeGreaterThanOrEqual(2);
     expect(missing.some((m) => m.id === ok)).toBe(false);
     expect(stuck).toEqual([{ id: stuckId, jobId: ingestJobId(stuckId, 1) }]);
+  });
+
+  it.skipIf(storage !== 's3')('aborts multipart uploads nobody will complete: a dead upload past the age limit, a direct upload once its URLs expired', async () => {
+    const { store, catalog } = svc.core;
+    const presigner = new S3Presigner(svc.config.storage as S3StorageConfig);
+    const uploads = async (id: number) => {
+      const out: string[] = [];
+      for await (const u of store.incompleteUploads!(versionPrefix(id, 1))) out.push(u.uploadId);
+      return out;
+    };
+    // A streaming upload whose process died after starting its multipart upload.
+    const dead = await catalog.allocateResourceId();
+    const deadUpload = await presigner.start(originalKey(dead, 1, 'bin'));
+    // A direct upload a client is filling: one of its two parts sent.
+    const res = await svc.fetch('/v1/libraries/default/direct-uploads', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ fileName: 'big.bin', size: 6 * 1024 * 1024, sha256: 'a'.repeat(64) }),
+    });
+    expect(res.status).toBe(201);
+    const ticket = (await res.json()) as { id: string; resourceId: number; parts: { url: string }[] };
+    expect((await fetch(ticket.parts[0]!.url, { method: 'PUT', body: new Uint8Array(5 * 1024 * 1024) })).status).toBe(200);
+    await sleep(1500);
+    // A streaming upload that started a moment ago.
+    const young = await catalog.allocateResourceId();
+    const youngUpload = await presigner.start(originalKey(young, 1, 'bin'));
+    const ids = [dead, ticket.resourceId, young];
+    const directUpload = await uploads(ticket.resourceId);
+    expect(directUpload).toHaveLength(1);
+
+    // A dry run aborts nothing.
+    await sweep(ids, { graceSeconds: 3600, dryRun: true });
+    expect(await uploads(dead)).toEqual([deadUpload]);
+
+    const page = await sweep(ids, { graceSeconds: 3600 });
+    expect(page.abandonedWrites).toBe(1);
+    expect(await uploads(dead)).toEqual([]);
+    // The direct upload is older than the limit too, but its URLs are valid: kept.
+    expect(await uploads(ticket.resourceId)).toEqual(directUpload);
+    expect(await uploads(young)).toEqual([youngUpload]);
+
+    // Seven hours on, its URLs (6 h) and the hour to complete are over: the next sweep aborts it.
+    const sweeper = new OrphanSweeper({ catalog, store, directUploads: new PendingDirectUploads(svc.core.redis, svc.config.redisPrefix), multipartMaxAgeSeconds: 86_400 });
+    const later = await sweeper.sweep({ fromShard: shardOf(ticket.resourceId), shards: 1, graceSeconds: 86_400, dryRun: false, removeUnindexed: false, now: Date.now() + 7.5 * 3600_000 });
+    expect(later.abandonedWrites).toBe(1);
+    expect(await uploads(ticket.resourceId)).toEqual([]);
+    const complete = await svc.fetch(`/v1/direct-uploads/${ticket.id}/complete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ parts: [{ partNumber: 1, etag: 'x' }] }),
+    });
+    expect(complete.status).toBe(404);
+    await presigner.abort(originalKey(young, 1, 'bin'), youngUpload);
   });
 
   it('refuses bad paging and grace values with a 400 that says what to send', async () => {

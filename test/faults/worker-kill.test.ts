@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INGEST_QUEUE } from '../../shared/jobs/ingest.js';
 import { keyPrefix } from '../../shared/redis.js';
 import { runEntry, type Proc } from '../harness/process.js';
-import { form, startService, type StorageKind, type TestService } from '../harness/service.js';
+import { form, startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
 import { makeJpeg } from '../harness/images.js';
 import { audit, incompleteFiles, sleep, until } from './lib/audit.js';
 import { seededRandom } from './lib/random.js';
@@ -30,10 +30,14 @@ const MAX_STALLED = 100;
 
 // fs: 20 kills (the headline figure). s3: fewer, for what only a remote store has — the
 // originals a worker downloads to local scratch space, which a kill leaves behind.
-describe.each<[StorageKind, number]>([
-  ['fs', 20],
-  ['s3', 6],
-])('worker killed with SIGKILL at random points of ingest (%s store, %i kills)', (storage, KILLS) => {
+describe.each<[StorageKind, number]>(
+  (
+    [
+      ['fs', 20],
+      ['s3', 6],
+    ] as [StorageKind, number][]
+  ).filter(([kind]) => storageKinds().includes(kind)),
+)('worker killed with SIGKILL at random points of ingest (%s store, %i kills)', (storage, KILLS) => {
   let svc: TestService;
   let tmp: string;
   const procs: Proc[] = [];

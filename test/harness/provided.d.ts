@@ -3,6 +3,8 @@ import 'vitest';
 declare module 'vitest' {
   export interface ProvidedContext {
     redisUrl: string;
-    s3: { endpoint: string; accessKey: string; secretKey: string };
+    /** The run's S3 gateway; null when Ceph is missing (`s3Missing` says why). */
+    s3: { endpoint: string; accessKey: string; secretKey: string } | null;
+    s3Missing: string;
   }
 }

@@ -8,10 +8,22 @@ import { startApi, type RunningApi } from '../../api/server.js';
 import { loadConfig, type Config } from '../../shared/config.js';
 import { openCore, type Core } from '../../shared/core.js';
 import { createLogger } from '../../shared/logger.js';
+import type { ObjectStore } from '../../shared/storage/object-store.js';
 import { createRedis } from '../../shared/redis.js';
 import { closeWorkers, createWorkers } from '../../worker/worker.js';
 
 export type StorageKind = 'fs' | 's3';
+
+/**
+ * The stores to run a suite on: both, or only `fs` when the S3 gateway could not be
+ * installed (the run's setup printed why and how to install it).
+ */
+export function storageKinds(): StorageKind[] {
+  return inject('s3') ? ['fs', 's3'] : ['fs'];
+}
+
+/** Why the S3 suites are skipped, or '' when the gateway runs (for `describe.skipIf`). */
+export const s3Missing = (): string => inject('s3Missing');
 
 export interface TestService {
   url: string;
@@ -22,7 +34,10 @@ export interface TestService {
   workers: Worker[];
   /** Fetch against the API with the key. */
   fetch(pathname: string, init?: RequestInit): Promise<Response>;
-  /** Every object key in the store (fs: every file on disk, including temp files). */
+  /**
+   * Every object key in the store (fs: every file on disk, including temp files; S3: also
+   * each incomplete multipart upload, as "<key> (incomplete multipart upload)").
+   */
   allObjects(): Promise<string[]>;
   close(): Promise<void>;
 }
@@ -32,7 +47,7 @@ export const TEST_KEY = 'test-key-0123456789abcdef';
 /**
  * The real service on a free port: the API, in-process workers (unless `worker: false`),
  * the shared test redis-server under a prefix of its own, and a fresh store — a temp dir
- * or a new s3rver bucket.
+ * or a new bucket on the run's S3 gateway (emptied again on close).
  */
 export async function startService(
   storage: StorageKind,
@@ -47,6 +62,7 @@ export async function startService(
 ): Promise<TestService> {
   const redisUrl = opts.redisUrl ?? inject('redisUrl');
   const s3 = opts.s3 ?? inject('s3');
+  if (storage === 's3' && !s3) throw new Error(inject('s3Missing'));
   const id = randomBytes(5).toString('hex');
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-test-'));
   const env: Record<string, string> = {
@@ -62,7 +78,7 @@ export async function startService(
     JOB_ATTEMPTS: '2',
     SHUTDOWN_TIMEOUT_MS: '2000',
     ...(storage === 's3'
-      ? { STORAGE_DRIVER: 's3', S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY: s3.accessKey, S3_SECRET_KEY: s3.secretKey, S3_BUCKET: `test-${id}` }
+      ? { STORAGE_DRIVER: 's3', S3_ENDPOINT: s3!.endpoint, S3_ACCESS_KEY: s3!.accessKey, S3_SECRET_KEY: s3!.secretKey, S3_BUCKET: `test-${id}` }
       : { STORAGE_DRIVER: 'fs' }),
     ...opts.env,
   };
@@ -85,16 +101,26 @@ export async function startService(
       if (config.storage.driver === 'fs') return walk(config.storage.root);
       const keys: string[] = [];
       for await (const o of core.store.list('')) keys.push(o.key);
+      for await (const u of core.store.incompleteUploads!('')) keys.push(`${u.key} (incomplete multipart upload)`);
       return keys;
     },
     async close() {
       await api.close();
       await closeWorkers(workers, 2000);
       connection.disconnect();
+      // The gateway holds objects in memory for the whole run: give back what this file stored.
+      if (config.storage.driver === 's3') await emptyStore(core.store).catch(() => undefined);
       await core.close();
       await fs.rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+async function emptyStore(store: ObjectStore): Promise<void> {
+  for await (const u of store.incompleteUploads!('')) await store.abortUpload!(u);
+  const keys: string[] = [];
+  for await (const o of store.list('')) keys.push(o.key);
+  for (let i = 0; i < keys.length; i += 16) await Promise.all(keys.slice(i, i + 16).map((k) => store.delete(k)));
 }
 
 async function walk(root: string): Promise<string[]> {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { form, startService, TEST_KEY, type StorageKind, type TestService } from '../harness/service.js';
+import { form, startService, storageKinds, TEST_KEY, type StorageKind, type TestService } from '../harness/service.js';
 import { multipartEnd, multipartFileHead, rawRequest } from '../harness/raw-http.js';
 
 const MiB = 1024 * 1024;
 
-describe.each<StorageKind>(['fs', 's3'])('bad input gets a clear problem and leaves nothing behind (%s store)', (storage) => {
+describe.each<StorageKind>(storageKinds())('bad input gets a clear problem and leaves nothing behind (%s store)', (storage) => {
   let svc: TestService;
   beforeAll(async () => {
     svc = await startService(storage, { env: { MAX_UPLOAD_BYTES: '1M' } });

@@ -2,12 +2,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reprDigest } from '../../shared/upload/digest.js';
-import { form, startService, TEST_KEY, type StorageKind, type TestService } from '../harness/service.js';
+import { form, startService, storageKinds, TEST_KEY, type StorageKind, type TestService } from '../harness/service.js';
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 const originals = (keys: string[]) => keys.filter((k) => /\/original[^/]*$/.test(k));
 
-describe.each<StorageKind>(['fs', 's3'])('checksum de-duplication (%s store)', (storage) => {
+describe.each<StorageKind>(storageKinds())('checksum de-duplication (%s store)', (storage) => {
   let svc: TestService;
   beforeAll(async () => {
     svc = await startService(storage, { env: { WORKER_CONCURRENCY: '4' } });

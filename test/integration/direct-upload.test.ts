@@ -1,8 +1,9 @@
-// The large-file path: presigned multipart upload straight to the S3 server (s3rver
+// The large-file path: presigned multipart upload straight to the S3 server (Ceph radosgw
 // here), completed through the API, then the worker verifies the declared checksum.
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type TestService } from '../harness/service.js';
+import { versionPrefix } from '../../shared/storage/layout.js';
+import { s3Missing, startService, type TestService } from '../harness/service.js';
 
 const MiB = 1024 * 1024;
 
@@ -25,12 +26,22 @@ async function putParts(ticket: Ticket, data: Buffer): Promise<{ partNumber: num
   return out;
 }
 
-describe('direct upload to S3', () => {
+describe.skipIf(s3Missing())('direct upload to S3', () => {
   let svc: TestService;
   beforeAll(async () => {
     svc = await startService('s3', { env: { RATE_LIMIT_PER_MINUTE: '0' } });
   });
   afterAll(async () => svc?.close());
+
+  /** What the store holds for the ticket's resource: objects, and incomplete multipart uploads. */
+  async function left(ticket: Ticket): Promise<{ objects: string[]; uploads: string[] }> {
+    const prefix = versionPrefix(ticket.resourceId, 1);
+    const objects: string[] = [];
+    const uploads: string[] = [];
+    for await (const o of svc.core.store.list(prefix)) objects.push(o.key);
+    for await (const u of svc.core.store.incompleteUploads!(prefix)) uploads.push(u.uploadId);
+    return { objects, uploads };
+  }
 
   const start = (body: object) => svc.fetch('/v1/libraries/default/direct-uploads', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const complete = (t: Ticket, parts: object[]) => svc.fetch(t.complete, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ parts }) });
@@ -79,6 +90,49 @@ describe('direct upload to S3', () => {
     const short = await complete(ticket, await putParts(ticket, randomBytes(400)));
     expect(short.status).toBe(400);
     expect(((await short.json()) as { detail: string }).detail).toMatch(/add up to 400 bytes but 500 were declared/);
+    // Neither the completed object nor an open upload stays.
+    expect(await left(ticket)).toEqual({ objects: [], uploads: [] });
+  });
+
+  it('keeps the upload open when S3 refuses the part list, so a corrected completion works', async () => {
+    const data = randomBytes(6 * MiB);
+    const ticket = (await (await start({ fileName: 'retry.bin', size: data.length, sha256: createHash('sha256').update(data).digest('hex') })).json()) as Ticket;
+    const parts = await putParts(ticket, data);
+    const wrong = await complete(ticket, [parts[0]!, { partNumber: 2, etag: '"0123456789abcdef0123456789abcdef"' }]);
+    expect(wrong.status).toBe(400);
+    expect(((await wrong.json()) as { detail: string }).detail).toMatch(/^S3 refused to complete the upload: .*Send every part's number and the ETag its PUT answered\.$/);
+    expect((await left(ticket)).uploads).toHaveLength(1);
+    expect((await complete(ticket, parts)).status).toBe(202);
+    expect((await left(ticket)).uploads).toEqual([]);
+  });
+
+  it('DELETE aborts the multipart upload: the parts sent are dropped, the URLs and the id stop working', async () => {
+    const data = randomBytes(6 * MiB);
+    const ticket = (await (await start({ fileName: 'cancel.bin', size: data.length, sha256: 'b'.repeat(64) })).json()) as Ticket;
+    await putParts({ ...ticket, parts: ticket.parts.slice(0, 1) }, data);
+    expect((await left(ticket)).uploads).toHaveLength(1);
+
+    const del = await svc.fetch(`/v1/direct-uploads/${ticket.id}`, { method: 'DELETE' });
+    expect(del.status).toBe(204);
+    expect(await left(ticket)).toEqual({ objects: [], uploads: [] });
+    const late = await fetch(ticket.parts[1]!.url, { method: 'PUT', body: new Uint8Array(data.subarray(5 * MiB)) });
+    expect(late.status).toBe(404);
+    expect(await late.text()).toMatch(/NoSuchUpload/);
+    expect((await complete(ticket, [{ partNumber: 1, etag: 'x' }])).status).toBe(404);
+    expect((await svc.fetch(`/v1/direct-uploads/${ticket.id}`, { method: 'DELETE' })).status).toBe(404);
+    expect(await svc.core.catalog.getResource(ticket.resourceId)).toBeUndefined();
+  });
+
+  it('DELETE of an unknown id is 404, of a malformed one 400, and a wrong secret half cancels nothing', async () => {
+    const unknown = await svc.fetch('/v1/direct-uploads/du-999999999-0123456789abcdef', { method: 'DELETE' });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { detail: string }).detail).toBe('No direct upload "du-999999999-0123456789abcdef" exists.');
+    expect((await svc.fetch('/v1/direct-uploads/nope', { method: 'DELETE' })).status).toBe(400);
+    const ticket = (await (await start({ fileName: 'a.bin', size: 10, sha256: 'c'.repeat(64) })).json()) as Ticket;
+    const guessed = ticket.id.replace(/-[0-9a-f]+$/, '-0000000000000000');
+    expect((await svc.fetch(`/v1/direct-uploads/${guessed}`, { method: 'DELETE' })).status).toBe(404);
+    expect((await left(ticket)).uploads).toHaveLength(1);
+    expect((await svc.fetch(`/v1/direct-uploads/${ticket.id}`, { method: 'DELETE' })).status).toBe(204);
   });
 });
 

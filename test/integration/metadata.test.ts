@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { form, hasSharedFixtures, SHARED_FIXTURES, startService, type StorageKind, type TestService } from '../harness/service.js';
+import { form, hasSharedFixtures, SHARED_FIXTURES, startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
 
 const fixtures = await hasSharedFixtures();
 
@@ -41,7 +41,7 @@ function same(tag: string, got: unknown, want: unknown): boolean {
   return JSON.stringify(got) === JSON.stringify(want);
 }
 
-describe.each<StorageKind>(['fs', 's3'])('metadata extraction and mappings (%s store)', (storage) => {
+describe.each<StorageKind>(storageKinds())('metadata extraction and mappings (%s store)', (storage) => {
   let svc: TestService;
   beforeAll(async () => {
     svc = await startService(storage);

@@ -1,7 +1,7 @@
 // Renditions pre-rendered at ingest, on synthetic images made by the test: presets,
 // orientation, colour, metadata stripping, upscaling, animations, bombs and broken files.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { form, startService, type StorageKind, type TestService } from '../harness/service.js';
+import { form, startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
 import { animatedGif, cmykJpeg, fakeDng, gpsJpeg, inspect, orientedJpeg, plainJpeg, png16 } from '../harness/render-images.js';
 
 async function upload(svc: TestService, data: Uint8Array, name: string, library = 'default'): Promise<{ status: number; id: number; body: string }> {
@@ -19,7 +19,7 @@ async function image(svc: TestService, url: string): Promise<Buffer> {
   return Buffer.from(await res.arrayBuffer());
 }
 
-describe.each<StorageKind>(['fs', 's3'])('renditions at ingest (%s store)', (storage) => {
+describe.each<StorageKind>(storageKinds())('renditions at ingest (%s store)', (storage) => {
   let svc: TestService;
   beforeAll(async () => {
     svc = await startService(storage);

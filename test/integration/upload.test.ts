@@ -2,14 +2,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { form, hasSharedFixtures, SHARED_FIXTURES, startService, type StorageKind, type TestService } from '../harness/service.js';
+import { form, hasSharedFixtures, SHARED_FIXTURES, startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
 import { makeJpeg, makePng } from '../harness/images.js';
 import { resourcePrefix } from '../../shared/storage/layout.js';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const fixtures = await hasSharedFixtures();
 
-describe.each<StorageKind>(['fs', 's3'])('upload → storage → ingest → status (%s store)', (storage) => {
+describe.each<StorageKind>(storageKinds())('upload → storage → ingest → status (%s store)', (storage) => {
   let svc: TestService;
   beforeAll(async () => {
     svc = await startService(storage);
