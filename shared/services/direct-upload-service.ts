@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Catalog } from '../catalog/catalog.js';
 import { InvalidRequestError, NotFoundError, PayloadTooLargeError } from '../errors.js';
 import type { Library, ResourceRecord } from '../model.js';
-import { keyPrefix } from '../redis.js';
+import { keyPrefix, type RedisConnection } from '../redis.js';
 import { originalKey } from '../storage/layout.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { S3Presigner } from '../storage/s3-presigner.js';
@@ -49,7 +48,7 @@ export class DirectUploadService {
     private readonly deps: {
       catalog: Catalog;
       store: ObjectStore;
-      redis: Redis;
+      redis: RedisConnection;
       redisPrefix: string;
       uploads: UploadService;
       presigner: S3Presigner | undefined;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import { CatalogRestore } from '../catalog/restore.js';
 import { InvalidRequestError } from '../errors.js';
 import { ingestJobOptions } from '../jobs/ingest.js';
@@ -48,7 +48,7 @@ export class ReindexService {
   private readonly restore: CatalogRestore;
 
   constructor(
-    private readonly deps: { redis: Redis; redisPrefix: string; store: ObjectStore; ingestQueue: IngestQueue; jobAttempts: number },
+    private readonly deps: { redis: RedisConnection; redisPrefix: string; store: ObjectStore; ingestQueue: IngestQueue; jobAttempts: number },
   ) {
     this.restore = new CatalogRestore(deps.redis, deps.redisPrefix);
   }

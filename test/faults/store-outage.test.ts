@@ -6,11 +6,11 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Job, Queue, type Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INGEST_QUEUE } from '../../shared/jobs/ingest.js';
 import { createLogger } from '../../shared/logger.js';
-import { createRedis, keyPrefix } from '../../shared/redis.js';
+import { queuePrefix } from '../../shared/catalog/keys.js';
+import { createRedis, type RedisConnection } from '../../shared/redis.js';
 import { closeWorkers, createWorkers } from '../../worker/worker.js';
 import { freePort } from '../harness/free-port.js';
 import { multipartEnd, multipartFileHead, rawRequest } from '../harness/raw-http.js';
@@ -25,7 +25,7 @@ describe('object store stopped mid-upload and mid-job (s3)', () => {
   let dir: string;
   let svc: TestService;
   let workers: Worker[] = [];
-  let connection: Redis | undefined;
+  let connection: RedisConnection | undefined;
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-fault-s3-'));
     port = await freePort();
@@ -114,7 +114,7 @@ describe('object store stopped mid-upload and mid-job (s3)', () => {
       30_000,
       200,
     );
-    const queue = new Queue(INGEST_QUEUE, { connection: svc.core.redis, prefix: keyPrefix(svc.config.redisPrefix) });
+    const queue = new Queue(INGEST_QUEUE, { connection: svc.core.redis, prefix: queuePrefix(svc.config.redisPrefix, INGEST_QUEUE) });
     const jobs = await Promise.all(ids.map(async (id) => Job.fromId(queue, (await svc.core.catalog.getResource(id))!.jobId)));
     await queue.close();
     const attempts = jobs.map((j) => j?.attemptsMade ?? 0);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Job, Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INGEST_QUEUE } from '../../shared/jobs/ingest.js';
-import { keyPrefix } from '../../shared/redis.js';
+import { queuePrefix } from '../../shared/catalog/keys.js';
 import { runEntry, type Proc } from '../harness/process.js';
 import { form, startService, type StorageKind, type TestService } from '../harness/service.js';
 import { makeJpeg } from '../harness/images.js';
@@ -145,7 +145,7 @@ describe.each<[StorageKind, number]>([
     expect(a.records.every((r) => r.renditions.length > 0)).toBe(true);
     expect(a.orphans, 'objects no record accounts for').toEqual([]);
     expect(a.missing, 'records whose objects are missing').toEqual([]);
-    const queue = new Queue(INGEST_QUEUE, { connection: svc.core.redis, prefix: keyPrefix(svc.config.redisPrefix) });
+    const queue = new Queue(INGEST_QUEUE, { connection: svc.core.redis, prefix: queuePrefix(svc.config.redisPrefix, INGEST_QUEUE) });
     const jobs = await Promise.all(a.records.map((r) => Job.fromId(queue, r.jobId)));
     await queue.close();
     const stalls = jobs.map((j) => j?.stalledCounter ?? 0);
@@ -212,7 +212,7 @@ describe('a job interrupted more often than JOB_MAX_STALLED', () => {
       procs.push(p);
       return p;
     };
-    const queue = new Queue(INGEST_QUEUE, { connection: svc.core.redis, prefix: keyPrefix(svc.config.redisPrefix) });
+    const queue = new Queue(INGEST_QUEUE, { connection: svc.core.redis, prefix: queuePrefix(svc.config.redisPrefix, INGEST_QUEUE) });
     const jobId = (await svc.core.catalog.getResource(id))!.jobId;
     const first = start();
     await until('the job to be active', async () => (await queue.getJobState(jobId)) === 'active', 30_000, 20);
