@@ -8,7 +8,7 @@ import { BUCKETS, bucketOfId, catalogKeys, CHUNK_IDS, type CatalogKeys } from '.
 import { MappingsStore } from './mappings.js';
 import { migrateLegacyCatalog } from './migrate.js';
 import { OutcomeStore } from './outcomes.js';
-import { perKey } from './per-node.js';
+import { mgetAll, perKey } from './per-node.js';
 
 export const DEFAULT_LIBRARY = 'default';
 export const DEDUPE_POLICIES: readonly DedupePolicy[] = ['reject', 'reuse', 'allow'];
@@ -214,7 +214,7 @@ export class Catalog {
   }
 
   async getResources(ids: number[]): Promise<(ResourceRecord | undefined)[]> {
-    const raw = await perKey<string | null>(this.redis, ids.map((id) => this.keys.resource(id)), (p, key) => p.get(key));
+    const raw = await mgetAll(this.redis, ids.map((id) => this.keys.resource(id)));
     return raw.map((s) => decodeRecord(s));
   }
 

@@ -1,7 +1,7 @@
 import type { DedupePolicy, ResourceRecord } from '../model.js';
 import type { RedisConnection } from '../redis.js';
 import { catalogKeys, type CatalogKeys } from './keys.js';
-import { perKey } from './per-node.js';
+import { perGroup } from './per-node.js';
 
 /**
  * The checksum index: for each sha256, the resource ids holding those bytes (any
@@ -139,7 +139,13 @@ export class ChecksumIndex {
   async lookup(shas: readonly string[], library?: number): Promise<Map<string, ChecksumMatch[]>> {
     const out = new Map<string, ChecksumMatch[]>();
     const at = shas.map((s) => this.keys.checksum(s));
-    const raw = await perKey<string | null>(this.redis, at.map((a) => a.key), (p, key, i) => p.hget(key, at[i]!.field));
+    // One HMGET per hash: the fields of every sha sharing its first hex digits.
+    const raw = await perGroup<string | null>(
+      this.redis,
+      at.map((a) => a.key),
+      (p, idx) => p.hmget(at[idx[0]!]!.key, ...idx.map((i) => at[i]!.field)),
+      (key) => key,
+    );
     const owners: { sha: string; id: number }[] = [];
     raw.forEach((v, i) => {
       for (const id of parseIds(v)) owners.push({ sha: shas[i]!, id });

@@ -47,3 +47,34 @@ export async function perKey<T = unknown>(redis: RedisConnection, keys: readonly
   await Promise.all(runs);
   return out;
 }
+
+/**
+ * Runs one multi-key command per group of keys — by default the keys of one slot;
+ * `add(pipeline, indexes)` queues it for the keys at those indexes — and spreads its
+ * reply (one value per key) back into key order. MGET of 10,000 records in 128
+ * buckets is 128 commands, not 10,000.
+ */
+export async function perGroup<T>(
+  redis: RedisConnection,
+  keys: readonly string[],
+  add: (p: ChainableCommander, indexes: number[]) => void,
+  groupOf: (key: string) => string | number = calculateSlot,
+): Promise<T[]> {
+  const byGroup = new Map<string | number, number[]>();
+  keys.forEach((k, i) => {
+    const g = groupOf(k);
+    let list = byGroup.get(g);
+    if (!list) byGroup.set(g, (list = []));
+    list.push(i);
+  });
+  const groups = [...byGroup.values()];
+  const replies = await perKey<T[]>(redis, groups.map((g) => keys[g[0]!]!), (p, _key, gi) => add(p, groups[gi]!));
+  const out = new Array<T>(keys.length);
+  groups.forEach((g, gi) => g.forEach((i, j) => (out[i] = replies[gi]![j]!)));
+  return out;
+}
+
+/** Values of string keys (null when missing), any number, any slots. */
+export function mgetAll(redis: RedisConnection, keys: readonly string[]): Promise<(string | null)[]> {
+  return perGroup<string | null>(redis, keys, (p, idx) => p.mget(...idx.map((i) => keys[i]!)));
+}

@@ -11,6 +11,7 @@ import { INGEST_QUEUE } from '../../shared/jobs/ingest.js';
 import { createLogger } from '../../shared/logger.js';
 import { queuePrefix } from '../../shared/catalog/keys.js';
 import { createRedis, type RedisConnection } from '../../shared/redis.js';
+import { redisEndpoint } from '../../shared/config.js';
 import { closeWorkers, createWorkers } from '../../worker/worker.js';
 import { freePort } from '../harness/free-port.js';
 import { multipartEnd, multipartFileHead, rawRequest } from '../harness/raw-http.js';
@@ -101,7 +102,7 @@ describe('object store stopped mid-upload and mid-job (s3)', () => {
       ids.push(...((await res.json()) as { resources: { id: number }[] }).resources.map((r) => r.id));
     }
     await s3.stop({ abrupt: true });
-    connection = createRedis(svc.config.redisUrl!, 'worker');
+    connection = createRedis(redisEndpoint(svc.config)!, 'worker');
     workers = createWorkers({ ...svc.core, connection, redisPrefix: svc.config.redisPrefix, logger: createLogger('silent', 'test'), concurrency: 2 });
     // Long enough for at least two failed attempts (backoff 1 s, then 2 s).
     await sleep(3500);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INGEST_QUEUE } from '../../shared/jobs/ingest.js';
 import { queuePrefix } from '../../shared/catalog/keys.js';
 import { runEntry, type Proc } from '../harness/process.js';
-import { form, startService, type StorageKind, type TestService } from '../harness/service.js';
+import { form, redisEnv, startService, type RedisMode, type StorageKind, type TestService } from '../harness/service.js';
 import { makeJpeg } from '../harness/images.js';
 import { audit, incompleteFiles, sleep, until } from './lib/audit.js';
 import { seededRandom } from './lib/random.js';
@@ -30,15 +30,16 @@ const MAX_STALLED = 100;
 
 // fs: 20 kills (the headline figure). s3: fewer, for what only a remote store has — the
 // originals a worker downloads to local scratch space, which a kill leaves behind.
-describe.each<[StorageKind, number]>([
-  ['fs', 20],
-  ['s3', 6],
-])('worker killed with SIGKILL at random points of ingest (%s store, %i kills)', (storage, KILLS) => {
+describe.each<[StorageKind, number, RedisMode]>([
+  ['fs', 20, 'single'],
+  ['s3', 6, 'single'],
+  ['fs', 6, 'cluster'],
+])('worker killed with SIGKILL at random points of ingest (%s store, %i kills, %s redis)', (storage, KILLS, redis) => {
   let svc: TestService;
   let tmp: string;
   const procs: Proc[] = [];
   beforeAll(async () => {
-    svc = await startService(storage, { worker: false, env: { JOB_STALLED_INTERVAL_MS: String(STALLED_MS), JOB_ATTEMPTS: '5' } });
+    svc = await startService(storage, { redis, worker: false, env: { JOB_STALLED_INTERVAL_MS: String(STALLED_MS), JOB_ATTEMPTS: '5' } });
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-kill-tmp-'));
   });
   afterAll(async () => {
@@ -49,7 +50,7 @@ describe.each<[StorageKind, number]>([
 
   function startWorker(): Proc {
     const p = runEntry('worker/main.ts', {
-      REDIS_URL: svc.config.redisUrl!,
+      ...redisEnv(svc),
       REDIS_PREFIX: svc.config.redisPrefix,
       DATA_DIR: svc.config.dataDir,
       ...storageEnv(svc),
@@ -198,7 +199,7 @@ describe('a job interrupted more often than JOB_MAX_STALLED', () => {
     const id = ((await res.json()) as { resources: { id: number }[] }).resources[0]!.id;
     const start = () => {
       const p = runEntry('worker/main.ts', {
-        REDIS_URL: svc.config.redisUrl!,
+        ...redisEnv(svc),
         REDIS_PREFIX: svc.config.redisPrefix,
         DATA_DIR: svc.config.dataDir,
         ...storageEnv(svc),
