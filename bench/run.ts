@@ -7,6 +7,7 @@ import path from 'node:path';
 import { commandLine, failedChecks, markdownSection, printResult, writeSection } from './lib/report.js';
 import { repoRoot } from './lib/proc.js';
 import type { Scenario } from './scenario.js';
+import { catalogMemory } from './scenarios/catalog-memory.js';
 import { cliVsCurl } from './scenarios/cli-vs-curl.js';
 import { metadataRevert } from './scenarios/metadata-revert.js';
 import { preflightChecksums } from './scenarios/preflight-checksums.js';
@@ -16,7 +17,7 @@ import { renditionsIngest } from './scenarios/renditions-ingest.js';
 import { uploadThroughput } from './scenarios/upload-throughput.js';
 import { workerScaling } from './scenarios/worker-scaling.js';
 
-const scenarios: Scenario[] = [uploadThroughput, preflightChecksums, metadataRevert, cliVsCurl, renditionsIngest, imageServing, onDemandRender, workerScaling];
+const scenarios: Scenario[] = [uploadThroughput, preflightChecksums, metadataRevert, cliVsCurl, renditionsIngest, imageServing, onDemandRender, workerScaling, catalogMemory];
 
 const BENCHMARKS_MD = path.join(repoRoot, 'BENCHMARKS.md');
 

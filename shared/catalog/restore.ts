@@ -88,6 +88,11 @@ export class CatalogRestore {
     return true;
   }
 
+  /** The record as Redis holds it now. */
+  current(id: number): Promise<ResourceRecord | undefined> {
+    return this.catalog.getResource(id);
+  }
+
   /** New ids must not reuse a restored one. */
   private async raiseSequence(id: number): Promise<void> {
     await this.redis.miRaiseSeq(this.keys.resourceSeq, String(id));
