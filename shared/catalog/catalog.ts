@@ -184,9 +184,17 @@ export class Catalog {
 
   // ── resources ─────────────────────────────────────────────────────────────
 
-  /** Ids are allocated before the bytes are stored (the storage key carries the id); gaps are harmless. */
+  /**
+   * Ids are allocated before the bytes are stored (the storage key carries the id); gaps
+   * are harmless. An id whose record exists is skipped: after a cluster failover the
+   * promoted replica's sequence can lag behind ids already handed out (asynchronous
+   * replication), and reusing one would overwrite another resource's objects.
+   */
   async allocateResourceId(): Promise<number> {
-    return this.redis.incr(this.keys.resourceSeq);
+    for (;;) {
+      const id = await this.redis.incr(this.keys.resourceSeq);
+      if ((await this.redis.exists(this.keys.resource(id))) === 0) return id;
+    }
   }
 
   async createResources(records: ResourceRecord[]): Promise<void> {

@@ -94,7 +94,7 @@ export class CatalogRestore {
   }
 
   /** New ids must not reuse a restored one. */
-  private async raiseSequence(id: number): Promise<void> {
+  async raiseSequence(id: number): Promise<void> {
     await this.redis.miRaiseSeq(this.keys.resourceSeq, String(id));
   }
 }

@@ -102,6 +102,8 @@ export class ReindexService {
       await this.ensureLibrary(rec.library, page, knownLibraries);
       if (!(await this.restore.resource(rec))) {
         page.resources.unchanged++;
+        // After a failover the id sequence may lag behind the records that survived.
+        await this.restore.raiseSequence(rec.id);
         // Redis kept the record but may have lost its job (a cluster master failed over
         // before the job replicated): a record still processing without its job gets it back.
         const cur = rec.status === 'processing' ? await this.restore.current(rec.id) : undefined;
