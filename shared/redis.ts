@@ -115,14 +115,16 @@ export async function probeClusterSeeds(nodes: readonly RedisNodeAddress[], time
   return Promise.all(
     nodes.map(async (n) => {
       const r = new Redis({ host: n.host, port: n.port, lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-      r.on('error', () => undefined);
+      let cause: Error | undefined;
+      r.on('error', (err: Error) => (cause ??= err));
       try {
         await r.connect();
         const info = (await r.call('CLUSTER', 'INFO')) as string;
         const state = /cluster_state:(\w+)/.exec(info)?.[1];
         return { node: nodeAddress(n), problem: state === 'ok' ? undefined : `cluster_state is ${state ?? 'unknown'}` };
       } catch (err) {
-        const msg = (err as Error).message;
+        // ioredis rejects with "Connection is closed"; the 'error' event has the reason.
+        const msg = (cause ?? (err as Error)).message;
         return { node: nodeAddress(n), problem: /cluster support disabled/i.test(msg) ? 'not a cluster node (cluster support disabled; use REDIS_URL)' : msg };
       } finally {
         r.disconnect();
