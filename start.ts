@@ -6,11 +6,11 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startApi } from './api/server.js';
-import { ConfigError, loadConfig } from './shared/config.js';
+import { ConfigError, loadConfig, redisEndpoint } from './shared/config.js';
 import { openCore } from './shared/core.js';
 import { hasRedisServer, startEmbeddedRedis, type EmbeddedRedis } from './shared/embedded-redis.js';
 import { createLogger } from './shared/logger.js';
-import { createRedis } from './shared/redis.js';
+import { createRedis, describeEndpoint } from './shared/redis.js';
 import { onShutdown } from './shared/shutdown.js';
 import { closeWorkers, createWorkers } from './worker/worker.js';
 
@@ -25,16 +25,16 @@ async function main() {
   const logger = createLogger(config.logLevel, 'media-ingest');
 
   let embedded: EmbeddedRedis | undefined;
-  let redisUrl = config.redisUrl;
-  if (!redisUrl) {
+  let redis = redisEndpoint(config);
+  if (!redis) {
     ensureRedisServer();
     embedded = await startEmbeddedRedis({ dir: path.join(config.dataDir, 'redis'), appendonly: true });
-    redisUrl = embedded.url;
+    redis = { url: embedded.url };
   }
 
-  const core = await openCore(config, redisUrl);
-  const api = await startApi(config, core, redisUrl, logger);
-  const workerConnection = createRedis(redisUrl, 'worker');
+  const core = await openCore(config, redis);
+  const api = await startApi(config, core, redis, logger);
+  const workerConnection = createRedis(redis, 'worker');
   const workers = createWorkers({ ...core, connection: workerConnection, redisPrefix: config.redisPrefix, logger, concurrency: config.workerConcurrency });
 
   const key = config.apiKeys[0]!;
@@ -42,7 +42,7 @@ async function main() {
     '',
     `media-ingest is running at ${api.url}`,
     `  storage: ${config.storage.driver === 'fs' ? config.storage.root : `s3 bucket ${config.storage.bucket}`}`,
-    `  redis:   ${embedded ? `embedded (${redisUrl}, data in ${path.join(config.dataDir, 'redis')})` : redisUrl}`,
+    `  redis:   ${embedded ? `embedded (${embedded.url}, data in ${path.join(config.dataDir, 'redis')})` : describeEndpoint(redis)}`,
     `  API key: ${generatedKey ? `${key}   (generated, saved in ${path.join(config.dataDir, 'api-key')})` : '(from API_KEYS)'}`,
     '',
     'Send your first upload:',

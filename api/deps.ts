@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis.js';
 import type { Config } from '../shared/config.js';
 import type { Catalog } from '../shared/catalog/catalog.js';
 import type { JobWaiter } from '../shared/jobs/job-waiter.js';
@@ -15,7 +15,7 @@ export interface AppDeps {
   config: Config;
   catalog: Catalog;
   /** The catalog's connection, for operator work that rewrites it (reindex). */
-  redis: Redis;
+  redis: RedisConnection;
   store: ObjectStore;
   ingestQueue: IngestQueue;
   /** The bulk lane (shared/jobs/lanes.ts): bulk reverts' fan-out. */

@@ -1,5 +1,5 @@
 // Production entry point of the API process: `npm run api`.
-import { ConfigError, loadConfig } from '../shared/config.js';
+import { ConfigError, loadConfig, redisEndpoint } from '../shared/config.js';
 import { openCore } from '../shared/core.js';
 import { createLogger } from '../shared/logger.js';
 import { onShutdown } from '../shared/shutdown.js';
@@ -8,12 +8,13 @@ import { startApi } from './server.js';
 try {
   const config = loadConfig();
   const problems: string[] = [];
-  if (!config.redisUrl) problems.push('REDIS_URL is required for `npm run api` (e.g. redis://localhost:6379); `npm start` runs its own Redis.');
+  const redis = redisEndpoint(config);
+  if (!redis) problems.push('REDIS_URL (e.g. redis://localhost:6379) or REDIS_CLUSTER_NODES (e.g. redis-1:6379,redis-2:6379) is required for `npm run api`; `npm start` runs its own Redis.');
   if (config.apiKeys.length === 0) problems.push('API_KEYS is required for `npm run api`: comma-separated keys of at least 16 characters.');
   if (problems.length) throw new ConfigError(problems);
   const logger = createLogger(config.logLevel, 'api');
-  const core = await openCore(config, config.redisUrl!);
-  const api = await startApi(config, core, config.redisUrl!, logger);
+  const core = await openCore(config, redis!);
+  const api = await startApi(config, core, redis!, logger);
   logger.info({ url: api.url, storage: config.storage.driver }, 'api listening');
   onShutdown(logger, async () => {
     await api.close();

@@ -10,7 +10,7 @@ import { createRenderEvents, createRenderQueue } from '../shared/jobs/render.js'
 import { RenderWaiter } from '../shared/jobs/render-waiter.js';
 import type { Logger } from '../shared/logger.js';
 import { collectProcessMetrics, trackQueueDepth } from '../shared/metrics.js';
-import { createRedis } from '../shared/redis.js';
+import { createRedis, type RedisTarget } from '../shared/redis.js';
 import { UploadService } from '../shared/services/upload-service.js';
 import { HashPool } from '../shared/upload/hash-pool.js';
 import { createApp } from './app.js';
@@ -23,13 +23,13 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-export async function startApi(config: Config, core: Core, redisUrl: string, logger: Logger): Promise<RunningApi> {
-  const queueRedis = createRedis(redisUrl, 'queue');
-  const eventsRedis = createRedis(redisUrl, 'worker');
+export async function startApi(config: Config, core: Core, redis: RedisTarget, logger: Logger): Promise<RunningApi> {
+  const queueRedis = createRedis(redis, 'queue');
+  const eventsRedis = createRedis(redis, 'worker');
   const ingestQueue = createIngestQueue(queueRedis, config.redisPrefix);
   const events = createIngestEvents(eventsRedis, config.redisPrefix);
   const waiter = new JobWaiter(core.catalog, events);
-  const renderEventsRedis = createRedis(redisUrl, 'worker');
+  const renderEventsRedis = createRedis(redis, 'worker');
   const renderQueue = createRenderQueue(queueRedis, config.redisPrefix);
   const renderEvents = createRenderEvents(renderEventsRedis, config.redisPrefix);
   const renders = new RenderWaiter(renderQueue, renderEvents, core.store, config.jobAttempts);

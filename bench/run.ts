@@ -7,6 +7,7 @@ import path from 'node:path';
 import { commandLine, failedChecks, markdownSection, printResult, writeSection } from './lib/report.js';
 import { repoRoot } from './lib/proc.js';
 import type { Scenario } from './scenario.js';
+import { catalogMemory } from './scenarios/catalog-memory.js';
 import { cliVsCurl } from './scenarios/cli-vs-curl.js';
 import { metadataRevert } from './scenarios/metadata-revert.js';
 import { preflightChecksums } from './scenarios/preflight-checksums.js';
@@ -26,6 +27,7 @@ const scenarios: Scenario[] = [
   imageServing,
   onDemandRender,
   workerScaling,
+  catalogMemory,
   uploadThroughputOn('s3'),
   imageServingOn('s3'),
 ];

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { RenditionPreset } from './model.js';
+import type { RedisEndpoint, RedisNodeAddress } from './redis.js';
 import { DEFAULT_PRESETS_SPEC, parsePresetSpec, parseSizes } from './renditions/presets.js';
 import { isLane, LANES, type Lane } from './jobs/lanes.js';
 
@@ -20,6 +21,11 @@ export interface Config {
   readonly dataDir: string;
   /** Unset means `npm start` runs a private redis-server; the production processes require it. */
   readonly redisUrl: string | undefined;
+  /**
+   * Seed nodes of a Redis Cluster (`host:port,…`; any reachable subset is enough):
+   * the API and workers then open ioredis Cluster connections. Exclusive with REDIS_URL.
+   */
+  readonly redisClusterNodes: readonly RedisNodeAddress[] | undefined;
   /**
    * Prefix of every Redis key. Wrapped in braces (a Redis Cluster hash tag) so that the
    * queue keys BullMQ's Lua scripts touch together, and the catalog keys ours touch
@@ -262,6 +268,27 @@ export interface S3StorageConfig {
   readonly publicEndpoint?: string | undefined;
 }
 
+/** The configured Redis (REDIS_CLUSTER_NODES or REDIS_URL); undefined when neither is set. */
+export function redisEndpoint(config: Pick<Config, 'redisUrl' | 'redisClusterNodes'>): RedisEndpoint | undefined {
+  if (config.redisClusterNodes) return { clusterNodes: config.redisClusterNodes };
+  return config.redisUrl ? { url: config.redisUrl } : undefined;
+}
+
+function parseClusterNodes(raw: string | undefined, problems: string[]): RedisNodeAddress[] | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const nodes: RedisNodeAddress[] = [];
+  for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(item);
+    const port = m ? Number(m[2]) : 0;
+    if (!m || port < 1 || port > 65535) {
+      problems.push(`REDIS_CLUSTER_NODES must be a comma-separated list of host:port (e.g. redis-1:6379,redis-2:6379) but one entry is "${item.slice(0, 80)}"`);
+      continue;
+    }
+    nodes.push({ host: m[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  return nodes.length ? nodes : undefined;
+}
+
 export class ConfigError extends Error {
   readonly problems: readonly string[];
   constructor(problems: string[]) {
@@ -284,6 +311,10 @@ export function loadConfig(env: Env = process.env): Config {
   const host = p.str('HOST') ?? '0.0.0.0';
   const dataDir = path.resolve(p.str('DATA_DIR') ?? './data');
   const redisUrl = p.url('REDIS_URL', ['redis:', 'rediss:']);
+  const redisClusterNodes = parseClusterNodes(p.str('REDIS_CLUSTER_NODES'), problems);
+  if (redisUrl && redisClusterNodes) {
+    problems.push('REDIS_URL and REDIS_CLUSTER_NODES are both set; set REDIS_URL for one Redis server or REDIS_CLUSTER_NODES for a Redis Cluster, not both');
+  }
   const redisPrefix = p.str('REDIS_PREFIX') ?? 'mi';
   if (!/^[A-Za-z0-9_.-]{1,32}$/.test(redisPrefix)) {
     problems.push(`REDIS_PREFIX must be 1-32 characters of A-Z a-z 0-9 _ . - (got "${redisPrefix}")`);
@@ -335,6 +366,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: (p.url('PUBLIC_URL', ['http:', 'https:']) ?? `http://localhost:${port}`).replace(/\/+$/, ''),
     dataDir,
     redisUrl,
+    redisClusterNodes,
     redisPrefix,
     storage,
     apiKeys,

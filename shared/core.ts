@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
 import { Catalog } from './catalog/catalog.js';
 import type { Config } from './config.js';
-import { createRedis } from './redis.js';
+import { createRedis, describeEndpoint, isCluster, probeClusterSeeds, toEndpoint, type RedisConnection, type RedisEndpoint, type RedisTarget } from './redis.js';
 import { writeLibraryCopy } from './services/library-copy.js';
 import { createObjectStore } from './storage/create-store.js';
 import type { ObjectStore } from './storage/object-store.js';
@@ -9,17 +8,24 @@ import type { ObjectStore } from './storage/object-store.js';
 /** What both processes open first: the catalog on Redis and the object store. */
 export interface Core {
   config: Config;
-  redis: Redis;
+  redis: RedisConnection;
   catalog: Catalog;
   store: ObjectStore;
   close(): Promise<void>;
 }
 
-export async function openCore(config: Config, redisUrl: string): Promise<Core> {
-  const redis = createRedis(redisUrl, 'catalog');
+export async function openCore(config: Config, target: RedisTarget): Promise<Core> {
+  const endpoint = toEndpoint(target);
+  const redis = createRedis(endpoint, 'catalog');
+  try {
+    await waitForRedis(redis, endpoint);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
   const catalog = new Catalog(redis, config.redisPrefix);
   const store = await createObjectStore(config);
-  await waitForRedis(redis);
+  await catalog.migrate();
   // Its copy in storage lets `reindex` restore it with its id (idempotent overwrite).
   await writeLibraryCopy(store, await catalog.ensureDefaultLibrary());
   return {
@@ -33,12 +39,26 @@ export async function openCore(config: Config, redisUrl: string): Promise<Core> 
   };
 }
 
-/** The catalog connection fails fast by design; at start-up, wait (bounded) for Redis instead. */
-async function waitForRedis(redis: Redis, timeoutMs = 30_000): Promise<void> {
+/**
+ * The catalog connection fails fast by design; at start-up, wait (bounded) for Redis
+ * instead. A cluster's seed nodes are asked one by one first: when none of them is a
+ * healthy cluster node, start-up fails at once, naming each node and what was wrong.
+ */
+async function waitForRedis(redis: RedisConnection, endpoint: RedisEndpoint, timeoutMs = 30_000): Promise<void> {
+  const seeds = 'clusterNodes' in endpoint ? await probeClusterSeeds(endpoint.clusterNodes) : [];
+  const failed = seeds.filter((s) => s.problem !== undefined);
+  const describeFailed = () => failed.map((s) => `${s.node} (${s.problem})`).join(', ');
+  if (seeds.length > 0 && failed.length === seeds.length) {
+    throw new Error(`No seed node in REDIS_CLUSTER_NODES is a healthy Redis Cluster node: ${describeFailed()}. Check REDIS_CLUSTER_NODES.`);
+  }
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (redis.status === 'ready') return;
-    if (Date.now() > deadline) throw new Error(`Redis did not become ready within ${timeoutMs / 1000} s (status: ${redis.status}); check REDIS_URL.`);
+    if (Date.now() > deadline) {
+      const what = isCluster(redis) ? `Redis Cluster (${describeEndpoint(endpoint)})` : 'Redis';
+      const nodes = failed.length ? ` Seed nodes that failed: ${describeFailed()}.` : '';
+      throw new Error(`${what} did not become ready within ${timeoutMs / 1000} s (status: ${redis.status}).${nodes} Check ${'url' in endpoint ? 'REDIS_URL' : 'REDIS_CLUSTER_NODES'}.`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }

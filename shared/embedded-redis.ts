@@ -17,6 +17,8 @@ export interface EmbeddedRedisOptions {
   appendonly?: boolean;
   /** @defaultValue a free port */
   port?: number;
+  /** More redis-server arguments (the test harness's cluster nodes). */
+  extraArgs?: readonly string[];
 }
 
 /**
@@ -35,6 +37,7 @@ export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<Em
     '--protected-mode', 'yes',
     // BullMQ needs keys without TTL kept when memory is full, never evicted.
     '--maxmemory-policy', 'noeviction',
+    ...(opts.extraArgs ?? []),
   ];
   const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -1,7 +1,7 @@
 // Production entry point of the worker process: `npm run worker`.
 // First: may restart the process with jemalloc (see allocator.ts); nothing below runs then.
 import './allocator.js';
-import { ConfigError, loadConfig } from '../shared/config.js';
+import { ConfigError, loadConfig, redisEndpoint } from '../shared/config.js';
 import { openCore } from '../shared/core.js';
 import { createLogger } from '../shared/logger.js';
 import { collectProcessMetrics } from '../shared/metrics.js';
@@ -13,12 +13,13 @@ import { closeWorkers, createWorkers } from './worker.js';
 
 try {
   const config = loadConfig();
-  if (!config.redisUrl) throw new ConfigError(['REDIS_URL is required for `npm run worker` (e.g. redis://localhost:6379).']);
+  const redis = redisEndpoint(config);
+  if (!redis) throw new ConfigError(['REDIS_URL (e.g. redis://localhost:6379) or REDIS_CLUSTER_NODES (e.g. redis-1:6379,redis-2:6379) is required for `npm run worker`.']);
   const logger = createLogger(config.logLevel, 'worker');
-  const core = await openCore(config, config.redisUrl);
+  const core = await openCore(config, redis);
   const stale = await removeStaleScratch();
   if (stale > 0) logger.info({ folders: stale }, 'removed the scratch folders of workers that were killed');
-  const connection = createRedis(config.redisUrl, 'worker');
+  const connection = createRedis(redis, 'worker');
   const workers = createWorkers({ ...core, connection, redisPrefix: config.redisPrefix, logger, concurrency: config.workerConcurrency });
   collectProcessMetrics();
   // A taken port (several workers on one host with the default) costs the metrics, not

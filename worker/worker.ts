@@ -1,5 +1,4 @@
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Catalog } from '../shared/catalog/catalog.js';
 import type { Config } from '../shared/config.js';
 import { INGEST_QUEUE, type IngestPayload } from '../shared/jobs/ingest.js';
@@ -10,7 +9,8 @@ import { createWebhookQueue, WEBHOOK_QUEUE, type WebhookPayload } from '../share
 import { REPROCESS_BATCH_JOB, type ReprocessBatchPayload } from '../shared/jobs/reprocess-batch.js';
 import { REPROCESS_JOB, type ReprocessPayload } from '../shared/jobs/reprocess.js';
 import type { Logger } from '../shared/logger.js';
-import { keyPrefix } from '../shared/redis.js';
+import { queuePrefix } from '../shared/catalog/keys.js';
+import type { RedisConnection } from '../shared/redis.js';
 import { ReprocessService } from '../shared/services/reprocess-service.js';
 import type { ObjectStore } from '../shared/storage/object-store.js';
 import { endExifTool } from './exiftool.js';
@@ -26,7 +26,7 @@ import { renderProcessor } from './jobs/render.js';
 
 export interface WorkerDeps {
   config: Config;
-  connection: Redis;
+  connection: RedisConnection;
   redisPrefix: string;
   catalog: Catalog;
   store: ObjectStore;
@@ -78,7 +78,6 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
   };
   const common = {
     connection: deps.connection,
-    prefix: keyPrefix(deps.redisPrefix),
     // A job whose worker died is picked up again once its lock expires and the next
     // stalled check runs (stalled-job recovery): both follow JOB_STALLED_INTERVAL_MS.
     stalledInterval: deps.config.stalledIntervalMs,
@@ -106,13 +105,14 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
 
   const workers: Worker[] = [];
   if (lanes.has('ingest')) {
-    const ingest = new Worker(INGEST_QUEUE, dispatch, { ...common, concurrency: deps.concurrency });
+    const ingest = new Worker(INGEST_QUEUE, dispatch, { ...common, prefix: queuePrefix(deps.redisPrefix, INGEST_QUEUE), concurrency: deps.concurrency });
     ingest.on('failed', recordFailure);
     workers.push(ingest);
     if (webhookSecret) {
       // Waiting on other servers, not the CPU: many at once cost little.
       const webhooks = new Worker<WebhookPayload>(WEBHOOK_QUEUE, webhookProcessor({ secret: webhookSecret, timeoutMs: webhookTimeoutMs, allowPrivate: webhookAllowPrivate, logger: deps.logger }), {
         ...common,
+        prefix: queuePrefix(deps.redisPrefix, WEBHOOK_QUEUE),
         concurrency: 16,
       });
       workers.push(webhooks);
@@ -120,10 +120,10 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
   }
   if (lanes.has('render')) {
     // On-demand renders: a request is waiting for each (shared/jobs/render.ts).
-    workers.push(new Worker<RenderPayload>(RENDER_QUEUE, renderProcessor(deps), { ...common, concurrency: deps.config.images.renderConcurrency }));
+    workers.push(new Worker<RenderPayload>(RENDER_QUEUE, renderProcessor(deps), { ...common, prefix: queuePrefix(deps.redisPrefix, RENDER_QUEUE), concurrency: deps.config.images.renderConcurrency }));
   }
   if (lanes.has('bulk')) {
-    const bulk = new Worker(BULK_QUEUE, dispatch, { ...common, concurrency: bulkConcurrency, limiter: bulkLimiter(bulkJobsPerSecond) });
+    const bulk = new Worker(BULK_QUEUE, dispatch, { ...common, prefix: queuePrefix(deps.redisPrefix, BULK_QUEUE), concurrency: bulkConcurrency, limiter: bulkLimiter(bulkJobsPerSecond) });
     bulk.on('failed', recordFailure);
     workers.push(bulk);
   }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { isIPv6 } from 'node:net';
 import type { Context } from 'hono';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../shared/redis.js';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { securityKeys } from '../../shared/catalog/keys.js';
 import { AuthThrottledError, UnauthorizedError } from '../../shared/errors.js';
@@ -22,7 +22,7 @@ export class AuthThrottle {
   private readonly limiter: RateLimiterRedis | undefined;
 
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     prefix: string,
     private readonly perMinute: number,
     private readonly logger: Logger,

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimitedError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { rateLimited } from '../../shared/metrics.js';
-import { keyPrefix } from '../../shared/redis.js';
+import { keyPrefix, type RedisConnection } from '../../shared/redis.js';
 
 /**
  * Requests per minute per API key, counted in Redis so every API replica draws from
@@ -18,7 +17,7 @@ import { keyPrefix } from '../../shared/redis.js';
  * one NAT share nothing). If Redis does not answer, the request goes through: the
  * handler will meet the same outage and answer 503, which tells the client more.
  */
-export function rateLimit(redis: Redis, prefix: string, perMinute: number, logger: Logger): MiddlewareHandler {
+export function rateLimit(redis: RedisConnection, prefix: string, perMinute: number, logger: Logger): MiddlewareHandler {
   if (perMinute <= 0) return (_c, next) => next();
   const limiter = new RateLimiterRedis({
     storeClient: redis,

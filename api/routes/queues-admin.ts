@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { NotFoundError } from '../../shared/errors.js';
 import { isLane, LANE_QUEUES, LANES, type Lane } from '../../shared/jobs/lanes.js';
-import { keyPrefix } from '../../shared/redis.js';
+import { queuePrefix } from '../../shared/catalog/keys.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 
 const BOARD_PATH = '/admin/queues';
@@ -19,9 +19,8 @@ const BOARD_PATH = '/admin/queues';
  */
 export function queuesAdminRoutes(deps: AppDeps, adminAuth: MiddlewareHandler) {
   const app = new Hono<AppEnv>();
-  const prefix = keyPrefix(deps.config.redisPrefix);
   // Producers only (no blocking reads), so the catalog's connection serves them.
-  const queues = new Map<Lane, Queue[]>(LANES.map((lane) => [lane, LANE_QUEUES[lane].map((name) => new Queue(name, { connection: deps.redis, prefix }))]));
+  const queues = new Map<Lane, Queue[]>(LANES.map((lane) => [lane, LANE_QUEUES[lane].map((name) => new Queue(name, { connection: deps.redis, prefix: queuePrefix(deps.config.redisPrefix, name) }))]));
 
   // ADMIN_KEYS, cross-site posts refused, never framed (api/middleware/admin-auth.ts).
   app.use('/admin/*', adminAuth);

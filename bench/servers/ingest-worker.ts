@@ -4,7 +4,7 @@
  * work, and the glibc variant really runs on glibc. Otherwise what `npm run worker` runs:
  * the same config, core and createWorkers. Env: as the worker, all from the bench.
  */
-import { loadConfig } from '../../shared/config.js';
+import { loadConfig, redisEndpoint } from '../../shared/config.js';
 import { openCore } from '../../shared/core.js';
 import { createLogger } from '../../shared/logger.js';
 import { createRedis } from '../../shared/redis.js';
@@ -13,8 +13,9 @@ import { closeWorkers, createWorkers } from '../../worker/worker.js';
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'bench-worker');
-const core = await openCore(config, config.redisUrl!);
-const connection = createRedis(config.redisUrl!, 'worker');
+const redis = redisEndpoint(config)!;
+const core = await openCore(config, redis);
+const connection = createRedis(redis, 'worker');
 const workers = createWorkers({ ...core, connection, redisPrefix: config.redisPrefix, logger, concurrency: config.workerConcurrency });
 console.log('worker ready');
 onShutdown(logger, async () => {

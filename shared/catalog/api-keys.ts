@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import { securityKeys } from './keys.js';
 
 /** What a scoped key may do, each on its libraries only. */
@@ -36,7 +36,7 @@ export class ApiKeyStore {
   private readonly keys: ReturnType<typeof securityKeys>;
   private readonly cache = new Map<string, { record: ApiKeyRecord | undefined; until: number }>();
 
-  constructor(private readonly redis: Redis, prefix: string) {
+  constructor(private readonly redis: RedisConnection, prefix: string) {
     this.keys = securityKeys(prefix);
   }
 

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { ConflictError, NotFoundError } from '../errors.js';
-import { keyPrefix } from '../redis.js';
+import { keyPrefix, type RedisConnection } from '../redis.js';
 
 export type BatchState = 'running' | 'paused' | 'cancelled' | 'completed';
 export type BatchOutcome = 'done' | 'failed' | 'skipped';
@@ -112,7 +111,7 @@ return 0`,
   },
 } as const;
 
-type BatchRedis = Redis & {
+type BatchRedis = RedisConnection & {
   miBatchAdvance(key: string, seen: string, expected: string, cursor: string, scanned: string, enqueued: string, last: string, now: string): Promise<number>;
   miBatchCount(key: string, seen: string, id: string, field: string, now: string): Promise<number>;
   miBatchSetState(key: string, seen: string, to: string, now: string, ...from: string[]): Promise<number>;
@@ -125,7 +124,7 @@ export class BatchStore {
   private readonly redis: BatchRedis;
   private readonly p: string;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisConnection, prefix: string) {
     for (const [name, s] of Object.entries(SCRIPTS)) {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
     }

@@ -1,12 +1,14 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js';
 import type { DedupePolicy, Library, RenditionPreset, ResourceRecord } from '../model.js';
 import { BatchStore } from './batches.js';
 import { ChecksumIndex } from './checksums.js';
 import { decodeRecord, encodeRecord } from './codec.js';
+import { BUCKETS, bucketOfId, catalogKeys, CHUNK_IDS, type CatalogKeys } from './keys.js';
 import { MappingsStore } from './mappings.js';
+import { migrateLegacyCatalog } from './migrate.js';
 import { OutcomeStore } from './outcomes.js';
-import { catalogKeys, type CatalogKeys } from './keys.js';
+import { mgetAll, perKey } from './per-node.js';
 
 export const DEFAULT_LIBRARY = 'default';
 export const DEDUPE_POLICIES: readonly DedupePolicy[] = ['reject', 'reuse', 'allow'];
@@ -30,7 +32,8 @@ export interface Page<T> {
 
 /**
  * Atomic multi-key updates as Lua, so a crash or a concurrent request never leaves a
- * record without its index entries (or the reverse).
+ * record without its index entries (or the reverse). Every key a script touches is in
+ * KEYS and in one slot: a record and its index entries share its bucket (keys.ts).
  */
 const SCRIPTS = {
   /** KEYS: names, libs · ARGV: lowercased name, id, json → 1 created, 0 name taken */
@@ -41,44 +44,58 @@ if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 return 1`,
   },
-  /** KEYS: resource, fileVersion guard · ARGV: expected fileVersion, field, value, … → 1 updated, 0 gone or superseded */
-  miUpdateResource: {
-    numberOfKeys: 1,
-    lua: `
-local v = redis.call('HGET', KEYS[1], 'fileVersion')
-if not v or (ARGV[1] ~= '' and v ~= ARGV[1]) then return 0 end
-local args = {}
-for i = 2, #ARGV do args[#args + 1] = ARGV[i] end
-if #args > 0 then redis.call('HSET', KEYS[1], unpack(args)) end
-return 1`,
-  },
   /**
-   * KEYS: resource, all-index · ARGV: id, library-index key prefix, checksum-index key
-   * prefix → the deleted hash, or nil. Releases the resource's checksum claim too.
+   * Create, update or delete one record with its index entries and counts, as
+   * compare-and-set: the stored string must still be the one the caller read.
+   * KEYS: record, counts, all-index chunk, old library's index chunk, new library's index chunk
+   * ARGV: expected ('' = must not exist), new value ('' = delete), id, old library ('' = none), new library
+   * → 1 written, 0 the record changed meanwhile (read again)
    */
-  miDeleteResource: {
-    numberOfKeys: 2,
+  miPutResource: {
+    numberOfKeys: 5,
     lua: `
-local h = redis.call('HGETALL', KEYS[1])
-if #h == 0 then return nil end
-local f = redis.call('HMGET', KEYS[1], 'library', 'checksum')
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', ARGV[2] .. f[1] .. ':res', ARGV[1])
-if f[2] then redis.call('SREM', ARGV[3] .. f[2], ARGV[1]) end
-return h`,
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] == '' then
+  if cur then return 0 end
+elseif cur ~= ARGV[1] then
+  return 0
+end
+local id, old, new = ARGV[3], ARGV[4], ARGV[5]
+if ARGV[2] == '' then new = '' end
+if old ~= new then
+  if old ~= '' then redis.call('ZREM', KEYS[4], id); redis.call('HINCRBY', KEYS[2], old, -1) end
+  if new ~= '' then redis.call('ZADD', KEYS[5], id, id); redis.call('HINCRBY', KEYS[2], new, 1) end
+end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('HINCRBY', KEYS[2], 'a', -1)
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+  if not cur then
+    redis.call('ZADD', KEYS[3], id, id)
+    redis.call('HINCRBY', KEYS[2], 'a', 1)
+  end
+end
+return 1`,
   },
 } as const;
 
-type ScriptRedis = Redis & {
+type ScriptRedis = RedisConnection & {
   miCreateLibrary(names: string, libs: string, name: string, id: string, json: string): Promise<number>;
-  miUpdateResource(key: string, fileVersion: string, ...fieldValues: string[]): Promise<number>;
-  miDeleteResource(key: string, all: string, id: string, libPrefix: string, sumPrefix: string): Promise<string[] | null>;
+  miPutResource(rec: string, counts: string, all: string, oldLib: string, newLib: string, expected: string, value: string, id: string, oldLibId: string, newLibId: string): Promise<number>;
 };
+
+/** Compare-and-set rounds before giving up: each lost round means another writer won one. */
+const CAS_ROUNDS = 20;
 
 /**
  * The Redis catalog: libraries, resource records and their indexes. Resource records
  * are compact (no full tag set); the complete JSON lives in object storage.
+ *
+ * Records and their index entries are spread over the BUCKETS hash-tag buckets of
+ * keys.ts; listings and counts read every bucket in pipelines grouped per node
+ * (per-node.ts), so they work the same on one Redis and on a cluster.
  */
 export class Catalog {
   private readonly redis: ScriptRedis;
@@ -91,16 +108,16 @@ export class Catalog {
   readonly mappings: MappingsStore;
   /** Bulk reverts and their progress. */
   readonly batches: BatchStore;
-  private readonly prefix: string;
+  readonly prefix: string;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisConnection, prefix: string) {
     for (const [name, s] of Object.entries(SCRIPTS)) {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
     }
     this.redis = redis as ScriptRedis;
     this.prefix = prefix;
     this.keys = catalogKeys(prefix);
-    this.checksums = new ChecksumIndex(redis, prefix);
+    this.checksums = new ChecksumIndex(redis, prefix, (ids) => this.getResources(ids));
     this.outcomes = new OutcomeStore(redis, prefix);
     this.mappings = new MappingsStore(redis, prefix);
     this.batches = new BatchStore(redis, prefix);
@@ -108,6 +125,11 @@ export class Catalog {
 
   async ping(): Promise<void> {
     await this.redis.ping();
+  }
+
+  /** Brings data of an older layout to this one (migrate.ts); cheap when there is none. */
+  async migrate(): Promise<number> {
+    return migrateLegacyCatalog(this.redis, this.prefix, this);
   }
 
   // ── libraries ─────────────────────────────────────────────────────────────
@@ -162,29 +184,35 @@ export class Catalog {
 
   // ── resources ─────────────────────────────────────────────────────────────
 
-  /** Ids are allocated before the bytes are stored (the storage key carries the id); gaps are harmless. */
+  /**
+   * Ids are allocated before the bytes are stored (the storage key carries the id); gaps
+   * are harmless. An id whose record exists is skipped: after a cluster failover the
+   * promoted replica's sequence can lag behind ids already handed out (asynchronous
+   * replication), and reusing one would overwrite another resource's objects.
+   */
   async allocateResourceId(): Promise<number> {
-    return this.redis.incr(this.keys.resourceSeq);
+    for (;;) {
+      const id = await this.redis.incr(this.keys.resourceSeq);
+      if ((await this.redis.exists(this.keys.resource(id))) === 0) return id;
+    }
   }
 
   async createResources(records: ResourceRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const m = this.redis.multi();
-    for (const r of records) {
-      m.hset(this.keys.resource(r.id), encodeRecord(r));
-      m.zadd(this.keys.libraryResources(r.library), r.id, String(r.id));
-      m.zadd(this.keys.allResources, r.id, String(r.id));
-      // Indexed by checksum from the start, so pre-flight and declared digests see
-      // uploads still in processing; the ingest job's claim decides who stays.
-      if (r.checksum) m.sadd(this.checksums.key(r.checksum), String(r.id));
-    }
-    const res = await m.exec();
-    const failed = res?.find(([err]) => err);
-    if (failed?.[0]) throw failed[0];
+    await this.noteChunks(records);
+    // Indexed by checksum from the start, so pre-flight and declared digests see
+    // uploads still in processing; the ingest job's claim decides who stays. Before
+    // the record: a member without a record is ignored (and pruned) by readers.
+    await Promise.all(records.filter((r) => r.checksum).map((r) => this.checksums.add(r.checksum, r.id)));
+    // Creating twice (a retried request) leaves the first record: its id is ours alone.
+    await perKey(this.redis, records.map((r) => this.keys.resource(r.id)), (p, _key, i) => {
+      const r = records[i]!;
+      (p as unknown as Pick<ScriptRedis, 'miPutResource'>).miPutResource(...this.putKeys(r.id, undefined, r.library), '', encodeRecord(r), String(r.id), '', String(r.library));
+    });
   }
 
   async getResource(id: number): Promise<ResourceRecord | undefined> {
-    return decodeRecord(await this.redis.hgetall(this.keys.resource(id)));
+    return decodeRecord(await this.redis.get(this.keys.resource(id)));
   }
 
   async requireResource(id: number): Promise<ResourceRecord> {
@@ -194,14 +222,8 @@ export class Catalog {
   }
 
   async getResources(ids: number[]): Promise<(ResourceRecord | undefined)[]> {
-    if (ids.length === 0) return [];
-    const p = this.redis.pipeline();
-    for (const id of ids) p.hgetall(this.keys.resource(id));
-    const res = (await p.exec()) ?? [];
-    return res.map(([err, h]) => {
-      if (err) throw err;
-      return decodeRecord(h as Record<string, string>);
-    });
+    const raw = await mgetAll(this.redis, ids.map((id) => this.keys.resource(id)));
+    return raw.map((s) => decodeRecord(s));
   }
 
   /**
@@ -210,39 +232,111 @@ export class Catalog {
    * @returns whether the record was updated
    */
   async updateResource(id: number, fileVersion: number | undefined, patch: Partial<ResourceRecord>): Promise<boolean> {
-    const flat = Object.entries(encodeRecord({ ...patch, id: undefined })).flat();
-    const n = await this.redis.miUpdateResource(this.keys.resource(id), fileVersion === undefined ? '' : String(fileVersion), ...flat);
-    return n === 1;
+    const written = await this.casResource(id, (cur) => {
+      if (!cur || (fileVersion !== undefined && cur.fileVersion !== fileVersion)) return 'stop';
+      return { ...cur, ...stripUndefined(patch), id };
+    });
+    return written !== undefined;
   }
 
-  /** Removes the record and its index entries atomically; returns what was removed. */
+  /** Removes the record and its index entries atomically (and its checksum claim); returns what was removed. */
   async deleteResource(id: number): Promise<ResourceRecord | undefined> {
-    const flat = await this.redis.miDeleteResource(
-      this.keys.resource(id),
-      this.keys.allResources,
-      String(id),
-      this.keys.libraryResources(0).replace(/0:res$/, ''),
-      this.checksums.key(''),
-    );
-    if (!flat) return undefined;
-    const h: Record<string, string> = {};
-    for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
-    return decodeRecord(h);
+    let removed: ResourceRecord | undefined;
+    await this.casResource(id, (cur) => {
+      removed = cur;
+      return cur ? null : 'stop';
+    });
+    if (removed?.checksum) await this.checksums.release(removed.checksum, id);
+    return removed;
   }
 
-  /** Cursor pages in id order, from an index (never a scan of the whole keyspace). */
+  /**
+   * Writes the record `next(current)` returns (null deletes it, 'stop' leaves it) by
+   * compare-and-set, reading again when another writer changed it in between.
+   * @returns the record as read in the round that wrote, undefined when stopped
+   */
+  async casResource(id: number, next: (cur: ResourceRecord | undefined) => ResourceRecord | null | 'stop'): Promise<{ before: ResourceRecord | undefined } | undefined> {
+    const key = this.keys.resource(id);
+    for (let round = 0; round < CAS_ROUNDS; round++) {
+      const raw = await this.redis.get(key);
+      const cur = decodeRecord(raw);
+      const want = next(cur);
+      if (want === 'stop') return undefined;
+      if (want === null && !cur) return undefined;
+      if (want) await this.noteChunks([want]);
+      const ok = await this.redis.miPutResource(
+        ...this.putKeys(id, cur?.library, want?.library),
+        raw ?? '',
+        want ? encodeRecord(want) : '',
+        String(id),
+        cur ? String(cur.library) : '',
+        want ? String(want.library) : '',
+      );
+      if (ok === 1) return { before: cur };
+    }
+    throw new Error(`Resource ${id} kept changing during ${CAS_ROUNDS} attempts to update it; try again.`);
+  }
+
+  private putKeys(id: number, oldLib: number | undefined, newLib: number | undefined): [string, string, string, string, string] {
+    const b = bucketOfId(id);
+    const chunk = Math.floor(id / CHUNK_IDS);
+    const lib = (l: number | undefined) => this.keys.index(l ?? 0, chunk, b);
+    return [this.keys.resource(id), this.keys.counts(b), this.keys.index('a', chunk, b), lib(oldLib ?? newLib), lib(newLib ?? oldLib)];
+  }
+
+  /** Records which index chunks may hold entries (a superset: written before the entries). */
+  private async noteChunks(records: Pick<ResourceRecord, 'id' | 'library'>[]): Promise<void> {
+    const seen = new Set<string>();
+    const m = this.redis.multi();
+    for (const r of records) {
+      const chunk = Math.floor(r.id / CHUNK_IDS);
+      for (const scope of ['a', r.library] as const) {
+        const k = `${scope}:${chunk}`;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        m.zadd(this.keys.indexChunks(scope), chunk, String(chunk));
+      }
+    }
+    const res = await m.exec();
+    const failed = res?.find(([err]) => err);
+    if (failed?.[0]) throw failed[0];
+  }
+
+  /**
+   * Cursor pages in id order, from the index (never a scan of the whole keyspace): the
+   * index chunks in order, each read from every bucket at once, until the page is full.
+   */
   async listResources(opts: { library?: number; cursor?: string; limit: number }): Promise<Page<ResourceRecord>> {
-    const after = opts.cursor === undefined ? 0 : parseCursor(opts.cursor);
-    const key = opts.library === undefined ? this.keys.allResources : this.keys.libraryResources(opts.library);
-    const ids = await this.redis.zrangebyscore(key, `(${after}`, '+inf', 'LIMIT', 0, opts.limit + 1);
-    const pageIds = ids.slice(0, opts.limit).map(Number);
+    const ids = await this.listIds({ ...(opts.library !== undefined ? { library: opts.library } : {}), after: opts.cursor === undefined ? 0 : parseCursor(opts.cursor), limit: opts.limit + 1 });
+    const pageIds = ids.slice(0, opts.limit);
     const recs = (await this.getResources(pageIds)).filter((r): r is ResourceRecord => r !== undefined);
     return { items: recs, nextCursor: ids.length > opts.limit ? String(pageIds[pageIds.length - 1]) : null };
   }
 
-  async countResources(library?: number): Promise<number> {
-    return this.redis.zcard(library === undefined ? this.keys.allResources : this.keys.libraryResources(library));
+  /** The first `limit` resource ids after `after`, in id order. */
+  async listIds(opts: { library?: number; after: number; limit: number }): Promise<number[]> {
+    const scope = opts.library ?? 'a';
+    const chunks = (await this.redis.zrangebyscore(this.keys.indexChunks(scope), Math.floor(opts.after / CHUNK_IDS), '+inf')).map(Number);
+    const out: number[] = [];
+    for (const chunk of chunks) {
+      const keys = Array.from({ length: BUCKETS }, (_, b) => this.keys.index(scope, chunk, b));
+      const lists = await perKey<string[]>(this.redis, keys, (p, key) => p.zrangebyscore(key, `(${opts.after}`, '+inf', 'LIMIT', 0, opts.limit - out.length));
+      const found = lists.flat().map(Number).sort((a, b) => a - b);
+      out.push(...found.slice(0, opts.limit - out.length));
+      if (out.length >= opts.limit) break;
+    }
+    return out;
   }
+
+  async countResources(library?: number): Promise<number> {
+    const field = library === undefined ? 'a' : String(library);
+    const counts = await perKey<string | null>(this.redis, Array.from({ length: BUCKETS }, (_, b) => this.keys.counts(b)), (p, key) => p.hget(key, field));
+    return counts.reduce((sum, n) => sum + Number(n ?? 0), 0);
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function parseCursor(c: string): number {

@@ -1,73 +1,54 @@
-import type { Redis } from 'ioredis';
-import type { DedupePolicy } from '../model.js';
-import { keyPrefix } from '../redis.js';
+import type { DedupePolicy, ResourceRecord } from '../model.js';
+import type { RedisConnection } from '../redis.js';
+import { catalogKeys, type CatalogKeys } from './keys.js';
+import { perGroup } from './per-node.js';
 
 /**
- * The checksum index: for each sha256, the set of resource ids holding those bytes
- * (any library). A resource joins it when its record is created (so pre-flight sees
- * uploads still in processing); the claim its ingest job makes decides whether it may
- * stay. The claim is one Lua script, so N concurrent uploads of the same bytes into a
- * library agree on one winner: a resource duplicates another of its library that is
- * `ready`, or that is still processing and was uploaded earlier (lower id) — the
- * first upload wins, whichever job runs first.
+ * The checksum index: for each sha256, the resource ids holding those bytes (any
+ * library), as one field of a small hash in the checksum's bucket (keys.ts). A
+ * resource joins it when its record is created (so pre-flight sees uploads still in
+ * processing); the claim its ingest job makes decides whether it may stay.
  *
  * A member counts only while its record exists, still has this checksum and has not
  * failed; stale members (deleted, replaced) are pruned on the way, so the index heals.
+ *
+ * The records live in other buckets (other slots, other masters), so a claim is not
+ * one Lua script: it reads the members and their records and decides from their
+ * statuses and ids alone, which makes every concurrent claimant reach the same
+ * answer — a resource duplicates another of its library that is `ready`, or that is
+ * still processing and was uploaded earlier (lower id): the first upload wins,
+ * whichever job runs first. Every upload is a member before its job runs, so none
+ * can miss an earlier one.
  */
-const CLAIM = `
--- Already ready (a re-run of a job that finished its work, or a revert): the claim
--- stands, even if the library's policy changed since.
-if redis.call('HGET', ARGV[4] .. ARGV[1], 'status') == 'ready' then
-  redis.call('SADD', KEYS[1], ARGV[1])
-  return {}
-end
--- Report the ready matches; failing those, the earliest upload in processing (the
--- one that will stay), not every later duplicate that is about to be removed too.
-local matches = {}
-local earliest = nil
-if ARGV[3] ~= 'allow' then
-  local me = tonumber(ARGV[1])
-  for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-    if id ~= ARGV[1] then
-      local h = redis.call('HMGET', ARGV[4] .. id, 'library', 'checksum', 'status')
-      local n = tonumber(id)
-      if not h[1] or h[2] ~= ARGV[5] then
-        redis.call('SREM', KEYS[1], id)
-      elseif h[1] == ARGV[2] and h[3] == 'ready' then
-        matches[#matches + 1] = id
-      elseif h[1] == ARGV[2] and h[3] == 'processing' and n < me and (earliest == nil or n < earliest) then
-        earliest = n
-      end
-    end
-  end
-end
-if #matches == 0 and earliest ~= nil then matches[1] = tostring(earliest) end
-if #matches == 0 then redis.call('SADD', KEYS[1], ARGV[1]) end
-return matches`;
+const SCRIPTS = {
+  /** KEYS: hash · ARGV: field, id → 1 added, 0 already a member */
+  miSumAdd: {
+    numberOfKeys: 1,
+    lua: `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end
+for id in string.gmatch(cur, '[^,]+') do if id == ARGV[2] then return 0 end end
+redis.call('HSET', KEYS[1], ARGV[1], cur .. ',' .. ARGV[2])
+return 1`,
+  },
+  /** KEYS: hash · ARGV: field, id… → members left */
+  miSumRemove: {
+    numberOfKeys: 1,
+    lua: `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return 0 end
+local gone = {}
+for i = 2, #ARGV do gone[ARGV[i]] = true end
+local keep = {}
+for id in string.gmatch(cur, '[^,]+') do if not gone[id] then keep[#keep + 1] = id end end
+if #keep == 0 then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], table.concat(keep, ',')) end
+return #keep`,
+  },
+} as const;
 
-/**
- * KEYS: checksum sets · ARGV: resource key prefix, library filter ('' for any), then
- * the checksums in KEYS order → flat {index, id, library, …} of live matches. One
- * server-side pass: a 10,000-value pre-flight is one command, not 15,000.
- */
-const LOOKUP = `
-local out = {}
-local n = #KEYS
-for i = 1, n do
-  for _, id in ipairs(redis.call('SMEMBERS', KEYS[i])) do
-    local h = redis.call('HMGET', ARGV[1] .. id, 'library', 'checksum', 'status')
-    if h[1] and h[2] == ARGV[2 + i] and h[3] ~= 'failed' and (ARGV[2] == '' or ARGV[2] == h[1]) then
-      out[#out + 1] = i
-      out[#out + 1] = tonumber(id)
-      out[#out + 1] = tonumber(h[1])
-    end
-  end
-end
-return out`;
-
-type ClaimRedis = Redis & {
-  miClaimChecksum(key: string, id: string, library: string, policy: string, resPrefix: string, sha: string): Promise<string[]>;
-  miLookupChecksums(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
+type SumRedis = RedisConnection & {
+  miSumAdd(key: string, field: string, id: string): Promise<number>;
+  miSumRemove(key: string, field: string, ...ids: string[]): Promise<number>;
 };
 
 export interface ChecksumMatch {
@@ -78,20 +59,29 @@ export interface ChecksumMatch {
 /** Lower-case hex SHA-256. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
-export class ChecksumIndex {
-  private readonly redis: ClaimRedis;
-  private readonly p: string;
+/** How the index reads records (the catalog's pipelined, per-node read). */
+export type ReadRecords = (ids: number[]) => Promise<(ResourceRecord | undefined)[]>;
 
-  constructor(redis: Redis, prefix: string) {
-    if (!('miClaimChecksum' in redis)) redis.defineCommand('miClaimChecksum', { numberOfKeys: 1, lua: CLAIM });
-    // Key count varies per call: passed first, as EVALSHA takes it.
-    if (!('miLookupChecksums' in redis)) redis.defineCommand('miLookupChecksums', { lua: LOOKUP });
-    this.redis = redis as ClaimRedis;
-    this.p = keyPrefix(prefix);
+export class ChecksumIndex {
+  private readonly redis: SumRedis;
+  private readonly keys: CatalogKeys;
+
+  constructor(
+    redis: RedisConnection,
+    prefix: string,
+    private readonly readRecords: ReadRecords,
+  ) {
+    for (const [name, s] of Object.entries(SCRIPTS)) {
+      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+    }
+    this.redis = redis as SumRedis;
+    this.keys = catalogKeys(prefix);
   }
 
-  key(sha: string): string {
-    return `${this.p}:sum:${sha}`;
+  /** The resource ids indexed under `sha` (stale members included). */
+  async members(sha: string): Promise<number[]> {
+    const { key, field } = this.keys.checksum(sha);
+    return parseIds(await this.redis.hget(key, field));
   }
 
   /**
@@ -100,43 +90,80 @@ export class ChecksumIndex {
    * that already hold these bytes — empty means the claim is ours. Idempotent.
    */
   async claim(sha: string, id: number, library: number, policy: DedupePolicy): Promise<number[]> {
-    const ids = await this.redis.miClaimChecksum(this.key(sha), String(id), String(library), policy, `${this.p}:res:`, sha);
-    return ids.map(Number).sort((a, b) => a - b);
+    const members = (await this.members(sha)).filter((m) => m !== id);
+    const [me, ...others] = await this.readRecords([id, ...(policy === 'allow' ? [] : members)]);
+    // Already ready (a re-run of a job that finished its work, or a revert): the claim
+    // stands, even if the library's policy changed since.
+    if (me?.status === 'ready' || policy === 'allow') {
+      await this.add(sha, id);
+      return [];
+    }
+    // Report the ready matches; failing those, the earliest upload in processing (the
+    // one that will stay), not every later duplicate that is about to be removed too.
+    const ready: number[] = [];
+    const stale: number[] = [];
+    let earliest: number | undefined;
+    others.forEach((rec, i) => {
+      const other = members[i]!;
+      if (!rec || rec.checksum !== sha) stale.push(other);
+      else if (rec.library !== library) return;
+      else if (rec.status === 'ready') ready.push(other);
+      else if (rec.status === 'processing' && other < id && (earliest === undefined || other < earliest)) earliest = other;
+    });
+    if (stale.length) await this.prune(sha, stale);
+    const matches = ready.length ? ready : earliest !== undefined ? [earliest] : [];
+    if (matches.length === 0) await this.add(sha, id);
+    return matches.sort((a, b) => a - b);
   }
 
   /** Index without claiming (a new or replaced file, before its job claims). */
   async add(sha: string, id: number): Promise<void> {
-    await this.redis.sadd(this.key(sha), String(id));
+    const { key, field } = this.keys.checksum(sha);
+    await this.redis.miSumAdd(key, field, String(id));
   }
 
   async release(sha: string, id: number): Promise<void> {
-    await this.redis.srem(this.key(sha), String(id));
+    await this.prune(sha, [id]);
+  }
+
+  private async prune(sha: string, ids: number[]): Promise<void> {
+    const { key, field } = this.keys.checksum(sha);
+    await this.redis.miSumRemove(key, field, ...ids.map(String));
   }
 
   /**
    * Which of these checksums exist, and as which resources (not failed, optionally in
-   * one library). One Lua call per 2,000 checksums, so Redis is never blocked long.
+   * one library). Two pipelined passes grouped per node — the index, then the records
+   * it names — so a 10,000-value pre-flight is a few round trips, not 10,000.
    */
   async lookup(shas: readonly string[], library?: number): Promise<Map<string, ChecksumMatch[]>> {
     const out = new Map<string, ChecksumMatch[]>();
-    const CHUNK = 2_000;
-    for (let start = 0; start < shas.length; start += CHUNK) {
-      const chunk = shas.slice(start, start + CHUNK);
-      const flat = await this.redis.miLookupChecksums(
-        chunk.length,
-        ...chunk.map((s) => this.key(s)),
-        `${this.p}:res:`,
-        library === undefined ? '' : String(library),
-        ...chunk,
-      );
-      for (let i = 0; i + 2 < flat.length; i += 3) {
-        const sha = chunk[flat[i]! - 1]!;
-        const list = out.get(sha) ?? [];
-        list.push({ id: flat[i + 1]!, library: flat[i + 2]! });
-        out.set(sha, list);
-      }
-    }
+    const at = shas.map((s) => this.keys.checksum(s));
+    // One HMGET per hash: the fields of every sha sharing its first hex digits.
+    const raw = await perGroup<string | null>(
+      this.redis,
+      at.map((a) => a.key),
+      (p, idx) => p.hmget(at[idx[0]!]!.key, ...idx.map((i) => at[i]!.field)),
+      (key) => key,
+    );
+    const owners: { sha: string; id: number }[] = [];
+    raw.forEach((v, i) => {
+      for (const id of parseIds(v)) owners.push({ sha: shas[i]!, id });
+    });
+    const recs = await this.readRecords(owners.map((o) => o.id));
+    owners.forEach(({ sha, id }, i) => {
+      const rec = recs[i];
+      if (!rec || rec.checksum !== sha || rec.status === 'failed') return;
+      if (library !== undefined && rec.library !== library) return;
+      const list = out.get(sha) ?? [];
+      list.push({ id, library: rec.library });
+      out.set(sha, list);
+    });
     for (const list of out.values()) list.sort((a, b) => a.id - b.id);
     return out;
   }
+}
+
+function parseIds(v: string | null): number[] {
+  return v ? v.split(',').map(Number) : [];
 }

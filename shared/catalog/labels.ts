@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { keyPrefix } from '../redis.js';
+import { keyPrefix, type RedisConnection } from '../redis.js';
 
 /**
  * Unique file labels per library — IBM Connections answers `409` when a file with the
@@ -23,7 +22,7 @@ const RELEASE = `
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return 1`;
 
-type ScriptRedis = Redis & {
+type ScriptRedis = RedisConnection & {
   miClaimLabel(key: string, label: string, id: string, stale: string): Promise<number>;
   miReleaseLabel(key: string, label: string, id: string): Promise<number>;
 };
@@ -35,7 +34,7 @@ export class LabelIndex {
   private readonly redis: ScriptRedis;
   private readonly p: string;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisConnection, prefix: string) {
     if (!('miClaimLabel' in redis)) redis.defineCommand('miClaimLabel', { numberOfKeys: 1, lua: CLAIM });
     if (!('miReleaseLabel' in redis)) redis.defineCommand('miReleaseLabel', { numberOfKeys: 1, lua: RELEASE });
     this.redis = redis as ScriptRedis;

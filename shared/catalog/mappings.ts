@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
 import { ConflictError } from '../errors.js';
 import { DEFAULT_MAPPINGS, type FieldMappings } from '../metadata/field-mappings.js';
-import { keyPrefix } from '../redis.js';
+import { keyPrefix, type RedisConnection } from '../redis.js';
 
 export interface MappingsVersion {
   /** Bumped by every change; a resource records the version it was processed with. */
@@ -28,14 +27,14 @@ local v = cur + 1
 redis.call('HSET', KEYS[1], 'version', v, 'fields', ARGV[2], 'updated', ARGV[3])
 return {v, 1}`;
 
-type PutRedis = Redis & { miPutMappings(key: string, expected: string, json: string, now: string, def: string): Promise<[number, number]> };
+type PutRedis = RedisConnection & { miPutMappings(key: string, expected: string, json: string, now: string, def: string): Promise<[number, number]> };
 
 /** The field mappings, one versioned document in Redis. */
 export class MappingsStore {
   private readonly redis: PutRedis;
   readonly key: string;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisConnection, prefix: string) {
     if (!('miPutMappings' in redis)) redis.defineCommand('miPutMappings', { numberOfKeys: 1, lua: PUT });
     this.redis = redis as PutRedis;
     this.key = `${keyPrefix(prefix)}:mappings`;

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { keyPrefix } from '../redis.js';
+import { keyPrefix, type RedisConnection } from '../redis.js';
 
 /**
  * Which resources are saved as Flotiq `_media` content objects: an upload with
@@ -13,7 +12,7 @@ export class MediaObjectStore {
   private readonly key: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     prefix: string,
   ) {
     this.key = `${keyPrefix(prefix)}:flotiq:media`;

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { keyPrefix } from '../redis.js';
+import { keyPrefix, type RedisConnection } from '../redis.js';
 
 /**
  * How a job ended when its resource did not survive it: a duplicate removed under the
@@ -16,7 +15,7 @@ const TTL_SECONDS = 7 * 24 * 3600;
 export class OutcomeStore {
   private readonly p: string;
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     prefix: string,
   ) {
     this.p = keyPrefix(prefix);

@@ -1,13 +1,12 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { Library, ResourceRecord } from '../model.js';
-import { ChecksumIndex } from './checksums.js';
-import { encodeRecord } from './codec.js';
+import { Catalog } from './catalog.js';
 import { catalogKeys, type CatalogKeys } from './keys.js';
 
 /**
  * Writes that bring the catalog back from the JSON copies in object storage
- * (`reindex`). Each is one Lua script, so a record never lands without its index
- * entries, and each is idempotent: running a reindex twice, or over a catalog that is
+ * (`reindex`). A record lands with its index entries in one Lua script (in its
+ * bucket), so never without them, and each write is idempotent: running a reindex twice, or over a catalog that is
  * only partly lost, changes nothing that is already there and current.
  */
 const SCRIPTS = {
@@ -26,34 +25,19 @@ redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 if (tonumber(redis.call('GET', KEYS[3])) or 0) < tonumber(ARGV[2]) then redis.call('SET', KEYS[3], ARGV[2]) end
 return 1`,
   },
-  /**
-   * KEYS: record, all-index, library index, checksum set, resource seq
-   * ARGV: id, fileVersion, index the checksum (1|0), field, value, …
-   * → 1 restored, 0 Redis already holds this file version or a newer one
-   *
-   * Only a 'ready' record joins the checksum index: a record still 'processing' gets its
-   * claim from its ingest job, which must see the other claims to catch a duplicate.
-   */
-  miRestoreResource: {
-    numberOfKeys: 5,
+  /** KEYS: sequence · ARGV: at least this → the sequence */
+  miRaiseSeq: {
+    numberOfKeys: 1,
     lua: `
-local v = redis.call('HGET', KEYS[1], 'fileVersion')
-if v and tonumber(v) >= tonumber(ARGV[2]) then return 0 end
-redis.call('DEL', KEYS[1])
-local args = {}
-for i = 4, #ARGV do args[#args + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(args))
-redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[1], ARGV[1])
-if ARGV[3] == '1' then redis.call('SADD', KEYS[4], ARGV[1]) end
-if (tonumber(redis.call('GET', KEYS[5])) or 0) < tonumber(ARGV[1]) then redis.call('SET', KEYS[5], ARGV[1]) end
-return 1`,
+local v = tonumber(redis.call('GET', KEYS[1])) or 0
+if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) return tonumber(ARGV[1]) end
+return v`,
   },
 } as const;
 
-type RestoreRedis = Redis & {
+type RestoreRedis = RedisConnection & {
   miRestoreLibrary(names: string, libs: string, seq: string, name: string, id: string, json: string): Promise<number>;
-  miRestoreResource(rec: string, all: string, lib: string, sum: string, seq: string, id: string, fileVersion: string, indexSum: string, ...fv: string[]): Promise<number>;
+  miRaiseSeq(seq: string, atLeast: string): Promise<number>;
 };
 
 export type LibraryRestore = 'restored' | 'unchanged' | 'conflict';
@@ -61,15 +45,15 @@ export type LibraryRestore = 'restored' | 'unchanged' | 'conflict';
 export class CatalogRestore {
   private readonly redis: RestoreRedis;
   private readonly keys: CatalogKeys;
-  private readonly checksums: ChecksumIndex;
+  private readonly catalog: Catalog;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisConnection, prefix: string) {
     for (const [name, s] of Object.entries(SCRIPTS)) {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
     }
     this.redis = redis as RestoreRedis;
     this.keys = catalogKeys(prefix);
-    this.checksums = new ChecksumIndex(redis, prefix);
+    this.catalog = new Catalog(redis, prefix);
   }
 
   async library(lib: Library): Promise<LibraryRestore> {
@@ -88,20 +72,29 @@ export class CatalogRestore {
     return (await this.redis.hexists(this.keys.libraries, String(id))) === 1;
   }
 
-  /** @returns whether the record was written (false: Redis already has it, or a newer file version). */
+  /**
+   * Restores a record with its index entries (one script in its bucket), unless Redis
+   * already holds this file version or a newer one. Only a 'ready' record joins the
+   * checksum index: a record still 'processing' gets its claim from its ingest job,
+   * which must see the other claims to catch a duplicate.
+   * @returns whether the record was written (false: Redis already has it, or a newer file version).
+   */
   async resource(rec: ResourceRecord): Promise<boolean> {
-    const flat = Object.entries(encodeRecord(rec)).flat();
-    const n = await this.redis.miRestoreResource(
-      this.keys.resource(rec.id),
-      this.keys.allResources,
-      this.keys.libraryResources(rec.library),
-      this.checksums.key(rec.checksum),
-      this.keys.resourceSeq,
-      String(rec.id),
-      String(rec.fileVersion),
-      rec.status === 'ready' ? '1' : '0',
-      ...flat,
-    );
-    return n === 1;
+    const written = await this.catalog.casResource(rec.id, (cur) => (cur && cur.fileVersion >= rec.fileVersion ? 'stop' : rec));
+    if (!written) return false;
+    if (written.before?.checksum && written.before.checksum !== rec.checksum) await this.catalog.checksums.release(written.before.checksum, rec.id);
+    if (rec.status === 'ready' && rec.checksum) await this.catalog.checksums.add(rec.checksum, rec.id);
+    await this.raiseSequence(rec.id);
+    return true;
+  }
+
+  /** The record as Redis holds it now. */
+  current(id: number): Promise<ResourceRecord | undefined> {
+    return this.catalog.getResource(id);
+  }
+
+  /** New ids must not reuse a restored one. */
+  async raiseSequence(id: number): Promise<void> {
+    await this.redis.miRaiseSeq(this.keys.resourceSeq, String(id));
   }
 }

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { keyPrefix } from '../redis.js';
+import { keyPrefix, type RedisConnection } from '../redis.js';
 
 /**
  * Each library's completion-webhook URL, in one Redis hash (library id → URL) under the
@@ -8,7 +7,7 @@ import { keyPrefix } from '../redis.js';
 export class LibraryWebhooks {
   private readonly key: string;
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     prefix: string,
   ) {
     this.key = `${keyPrefix(prefix)}:lib:webhooks`;

@@ -31,9 +31,11 @@ export function ingestJobOptions(attempts: number): JobsOptions {
     attempts,
     // 1 s, 2 s, 4 s, …: long enough for a restarting store or Redis to come back.
     backoff: { type: 'exponential', delay: 1_000 },
-    // The resource record is the lasting truth; finished jobs are trimmed so Redis
-    // does not grow with every upload ever made.
-    removeOnComplete: { age: 24 * 3600, count: 10_000 },
+    // The resource record is the lasting truth (job status is answered from it once
+    // the job is gone); finished jobs are trimmed by count, so Redis does not grow
+    // with the upload rate: ~1.2 KB a job, kept for a day, was most of the memory a
+    // resource cost before issue 13.
+    removeOnComplete: { age: 24 * 3600, count: 1_000 },
     removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
   };
 }

@@ -1,6 +1,6 @@
 import { Queue, type RateLimiterOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { keyPrefix } from '../redis.js';
+import type { RedisConnection } from '../redis.js';
+import { queuePrefix } from '../catalog/keys.js';
 import { INGEST_QUEUE } from './ingest.js';
 import { RENDER_QUEUE } from './render.js';
 import { WEBHOOK_QUEUE } from './webhook.js';
@@ -57,6 +57,6 @@ export function bulkLimiter(jobsPerSecond: number): RateLimiterOptions {
 
 export type BulkQueue = Queue;
 
-export function createBulkQueue(connection: Redis, prefix: string): BulkQueue {
-  return new Queue(BULK_QUEUE, { connection, prefix: keyPrefix(prefix) });
+export function createBulkQueue(connection: RedisConnection, prefix: string): BulkQueue {
+  return new Queue(BULK_QUEUE, { connection, prefix: queuePrefix(prefix, BULK_QUEUE) });
 }

@@ -1,8 +1,8 @@
 import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { ErrorCode } from '../errors.js';
 import type { RenditionFormat } from '../model.js';
-import { keyPrefix } from '../redis.js';
+import type { RedisConnection } from '../redis.js';
+import { queuePrefix } from '../catalog/keys.js';
 
 /**
  * The on-demand render job: one size of one file version, asked for by
@@ -45,13 +45,13 @@ export function renderJobOptions(attempts: number): JobsOptions {
   };
 }
 
-export function createRenderQueue(connection: Redis, prefix: string): RenderQueue {
-  return new Queue<RenderPayload, void, string>(RENDER_QUEUE, { connection, prefix: keyPrefix(prefix) });
+export function createRenderQueue(connection: RedisConnection, prefix: string): RenderQueue {
+  return new Queue<RenderPayload, void, string>(RENDER_QUEUE, { connection, prefix: queuePrefix(prefix, RENDER_QUEUE) });
 }
 
 /** QueueEvents reads a Redis stream with blocking calls: give it a connection of its own. */
-export function createRenderEvents(connection: Redis, prefix: string): QueueEvents {
-  return new QueueEvents(RENDER_QUEUE, { connection, prefix: keyPrefix(prefix) });
+export function createRenderEvents(connection: RedisConnection, prefix: string): QueueEvents {
+  return new QueueEvents(RENDER_QUEUE, { connection, prefix: queuePrefix(prefix, RENDER_QUEUE) });
 }
 
 /**

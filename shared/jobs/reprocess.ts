@@ -59,7 +59,7 @@ export function reprocessJobOptions(attempts: number, bulk: boolean): JobsOption
     ...(bulk ? { priority: BULK_REPROCESS_PRIORITY } : {}),
     // A bulk revert of millions must not leave millions of finished jobs in Redis; the
     // batch counters and the records are the lasting truth.
-    removeOnComplete: bulk ? { age: 3600, count: 1_000 } : { age: 24 * 3600, count: 10_000 },
+    removeOnComplete: bulk ? { age: 3600, count: 1_000 } : { age: 24 * 3600, count: 1_000 },
     removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
   };
 }

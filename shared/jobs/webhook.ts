@@ -1,6 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { keyPrefix } from '../redis.js';
+import type { RedisConnection } from '../redis.js';
+import { queuePrefix } from '../catalog/keys.js';
 
 /**
  * A completion webhook: one signed POST to a client's URL when a resource is ready or
@@ -31,13 +31,13 @@ export function webhookJobOptions(attempts: number): JobsOptions {
     attempts,
     // 1 s, 2 s, 4 s … 128 s at the 8th: a receiver restarting or deploying is waited out.
     backoff: { type: 'exponential', delay: 1_000 },
-    removeOnComplete: { age: 24 * 3600, count: 10_000 },
+    removeOnComplete: { age: 24 * 3600, count: 1_000 },
     removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
   };
 }
 
 export type WebhookQueue = Queue<WebhookPayload, void, string>;
 
-export function createWebhookQueue(connection: Redis, prefix: string): WebhookQueue {
-  return new Queue<WebhookPayload, void, string>(WEBHOOK_QUEUE, { connection, prefix: keyPrefix(prefix) });
+export function createWebhookQueue(connection: RedisConnection, prefix: string): WebhookQueue {
+  return new Queue<WebhookPayload, void, string>(WEBHOOK_QUEUE, { connection, prefix: queuePrefix(prefix, WEBHOOK_QUEUE) });
 }

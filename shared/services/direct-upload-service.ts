@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Catalog } from '../catalog/catalog.js';
 import { InvalidRequestError, NotFoundError, PayloadTooLargeError, StorageUnavailableError } from '../errors.js';
 import type { Library, ResourceRecord } from '../model.js';
+import type { RedisConnection } from '../redis.js';
 import { originalKey } from '../storage/layout.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { S3Presigner } from '../storage/s3-presigner.js';
@@ -55,7 +55,7 @@ export class DirectUploadService {
     private readonly deps: {
       catalog: Catalog;
       store: ObjectStore;
-      redis: Redis;
+      redis: RedisConnection;
       redisPrefix: string;
       uploads: UploadService;
       presigner: S3Presigner | undefined;
@@ -199,7 +199,7 @@ export class DirectUploadService {
 export const DIRECT_SOURCE = 'direct';
 
 /** The library a pending direct upload goes to (undefined: unknown, expired or a wrong token), for checking a scoped key before `complete`. */
-export async function directUploadLibrary(redis: Redis, prefix: string, id: string): Promise<number | undefined> {
+export async function directUploadLibrary(redis: RedisConnection, prefix: string, id: string): Promise<number | undefined> {
   const m = DIRECT_UPLOAD_ID.exec(id);
   if (!m) return undefined;
   const pending = await new PendingDirectUploads(redis, prefix).get(Number(m[1]));

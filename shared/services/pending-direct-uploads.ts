@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import { catalogKeys } from '../catalog/keys.js';
 
 /** A direct upload between its start and its completion: what `complete` needs, in Redis. */
@@ -34,7 +34,7 @@ export class PendingDirectUploads {
   private readonly keys: ReturnType<typeof catalogKeys>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     redisPrefix: string,
   ) {
     this.keys = catalogKeys(redisPrefix);

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import { CatalogRestore } from '../catalog/restore.js';
 import { InvalidRequestError } from '../errors.js';
-import { ingestJobOptions } from '../jobs/ingest.js';
+import { ingestJobOptions, parseIngestJobId } from '../jobs/ingest.js';
 import type { IngestQueue } from '../jobs/queues.js';
 import type { Library, ResourceRecord } from '../model.js';
 import { recordKey, SHARD_COUNT, shardPrefix } from '../storage/layout.js';
@@ -42,13 +42,15 @@ export interface ReindexPage {
  * same or a newer file version is left alone.
  *
  * A record copy still saying `processing` had its job lost with Redis: its ingest job
- * is enqueued again (the deterministic job id makes that a no-op if it still exists).
+ * is enqueued again (the deterministic job id makes that a no-op if it still exists),
+ * and so is the job of a record Redis kept in `processing` while its job is gone (a
+ * cluster master that failed over before the job was replicated).
  */
 export class ReindexService {
   private readonly restore: CatalogRestore;
 
   constructor(
-    private readonly deps: { redis: Redis; redisPrefix: string; store: ObjectStore; ingestQueue: IngestQueue; jobAttempts: number },
+    private readonly deps: { redis: RedisConnection; redisPrefix: string; store: ObjectStore; ingestQueue: IngestQueue; jobAttempts: number },
   ) {
     this.restore = new CatalogRestore(deps.redis, deps.redisPrefix);
   }
@@ -100,6 +102,15 @@ export class ReindexService {
       await this.ensureLibrary(rec.library, page, knownLibraries);
       if (!(await this.restore.resource(rec))) {
         page.resources.unchanged++;
+        // After a failover the id sequence may lag behind the records that survived.
+        await this.restore.raiseSequence(rec.id);
+        // Redis kept the record but may have lost its job (a cluster master failed over
+        // before the job replicated): a record still processing without its job gets it back.
+        const cur = rec.status === 'processing' ? await this.restore.current(rec.id) : undefined;
+        if (cur?.status === 'processing' && cur.fileVersion === rec.fileVersion && parseIngestJobId(cur.jobId) && !(await this.deps.ingestQueue.getJob(cur.jobId))) {
+          await this.deps.ingestQueue.add('ingest', { resourceId: cur.id, fileVersion: cur.fileVersion }, { ...ingestJobOptions(this.deps.jobAttempts), jobId: cur.jobId });
+          page.resources.requeued++;
+        }
         continue;
       }
       page.resources.restored++;

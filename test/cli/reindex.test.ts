@@ -3,18 +3,24 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyPrefix } from '../../shared/redis.js';
-import { startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
+import { dropCatalogKeys } from '../harness/redis-keys.js';
+import { onStores, startService, type RedisMode, type StorageKind, type TestService } from '../harness/service.js';
 import { runInProcess } from './harness.js';
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
-describe.each<StorageKind>(storageKinds())('media-ingest reindex (%s store)', (storage) => {
+describe.each(
+  onStores<[StorageKind, RedisMode]>([
+    ['fs', 'single'],
+    ['s3', 'single'],
+    ['fs', 'cluster'],
+  ]),
+)('media-ingest reindex (%s store, %s redis)', (storage, redis) => {
   let svc: TestService;
   let tmp: string;
   let env: Record<string, string>;
   beforeAll(async () => {
-    svc = await startService(storage, { env: { WORKER_CONCURRENCY: '4' } });
+    svc = await startService(storage, { redis, env: { WORKER_CONCURRENCY: '4' } });
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-cli-reindex-'));
     env = { MEDIA_INGEST_URL: svc.url, MEDIA_INGEST_KEY: svc.key };
   });
@@ -37,19 +43,7 @@ describe.each<StorageKind>(storageKinds())('media-ingest reindex (%s store)', (s
   }
 
   /** Drops the catalog: every key under the test's prefix except BullMQ's queues (the workers keep running on them). */
-  async function dropCatalog(): Promise<number> {
-    const redis = svc.core.redis;
-    const p = keyPrefix(svc.config.redisPrefix);
-    let cursor = '0';
-    let dropped = 0;
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${p}:*`, 'COUNT', 1000);
-      cursor = next;
-      const catalog = keys.filter((k) => !/^\{[^}]+\}:(ingest|render):/.test(k));
-      if (catalog.length) dropped += await redis.del(...catalog);
-    } while (cursor !== '0');
-    return dropped;
-  }
+  const dropCatalog = () => dropCatalogKeys(svc.core.redis, svc.config.redisPrefix);
 
   it('restores every record, library, checksum and id sequence after the catalog is dropped; a second run changes nothing', async () => {
     const name = `reidx-${randomBytes(3).toString('hex')}`;

@@ -5,17 +5,17 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type TestService } from '../harness/service.js';
+import { REDIS_MODES, startService, type TestService } from '../harness/service.js';
 import { runCli, runInProcess, startCli } from './harness.js';
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
-describe('media-ingest upload', () => {
+describe.each(REDIS_MODES)('media-ingest upload (%s redis)', (redis) => {
   let svc: TestService;
   let tmp: string;
   let env: Record<string, string>;
   beforeAll(async () => {
-    svc = await startService('fs', { env: { WORKER_CONCURRENCY: '4' } });
+    svc = await startService('fs', { redis, env: { WORKER_CONCURRENCY: '4' } });
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-cli-'));
     env = { MEDIA_INGEST_URL: svc.url, MEDIA_INGEST_KEY: svc.key };
   });

@@ -4,11 +4,12 @@
 // Retry-After, nothing recorded, nothing stored, no multipart upload left open once
 // the store is back); jobs must retry with backoff and complete once the store is back.
 import { Job, Queue, type Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INGEST_QUEUE } from '../../shared/jobs/ingest.js';
 import { createLogger } from '../../shared/logger.js';
-import { createRedis, keyPrefix } from '../../shared/redis.js';
+import { queuePrefix } from '../../shared/catalog/keys.js';
+import { createRedis, type RedisConnection } from '../../shared/redis.js';
+import { redisEndpoint } from '../../shared/config.js';
 import { closeWorkers, createWorkers } from '../../worker/worker.js';
 import { multipartEnd, multipartFileHead, rawRequest } from '../harness/raw-http.js';
 import { startS3Server, type S3ServerHandle } from '../harness/s3-server.js';
@@ -19,7 +20,7 @@ describe.skipIf(s3Missing())('object store stopped mid-upload and mid-job (s3)',
   let s3: S3ServerHandle;
   let svc: TestService;
   let workers: Worker[] = [];
-  let connection: Redis | undefined;
+  let connection: RedisConnection | undefined;
   beforeAll(async () => {
     s3 = await startS3Server();
     // No in-process worker: the mid-job test starts one when the store is already down.
@@ -99,7 +100,7 @@ describe.skipIf(s3Missing())('object store stopped mid-upload and mid-job (s3)',
       ids.push(...((await res.json()) as { resources: { id: number }[] }).resources.map((r) => r.id));
     }
     await crash();
-    connection = createRedis(svc.config.redisUrl!, 'worker');
+    connection = createRedis(redisEndpoint(svc.config)!, 'worker');
     workers = createWorkers({ ...svc.core, connection, redisPrefix: svc.config.redisPrefix, logger: createLogger('silent', 'test'), concurrency: 2 });
     // Long enough for at least two failed attempts (backoff 1 s, then 2 s).
     await sleep(3500);
@@ -112,7 +113,7 @@ describe.skipIf(s3Missing())('object store stopped mid-upload and mid-job (s3)',
       30_000,
       200,
     );
-    const queue = new Queue(INGEST_QUEUE, { connection: svc.core.redis, prefix: keyPrefix(svc.config.redisPrefix) });
+    const queue = new Queue(INGEST_QUEUE, { connection: svc.core.redis, prefix: queuePrefix(svc.config.redisPrefix, INGEST_QUEUE) });
     const jobs = await Promise.all(ids.map(async (id) => Job.fromId(queue, (await svc.core.catalog.getResource(id))!.jobId)));
     await queue.close();
     const attempts = jobs.map((j) => j?.attemptsMade ?? 0);

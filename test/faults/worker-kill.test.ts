@@ -9,9 +9,9 @@ import path from 'node:path';
 import { Job, Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INGEST_QUEUE } from '../../shared/jobs/ingest.js';
-import { keyPrefix } from '../../shared/redis.js';
+import { queuePrefix } from '../../shared/catalog/keys.js';
 import { runEntry, type Proc } from '../harness/process.js';
-import { form, startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
+import { form, redisEnv, onStores, startService, type RedisMode, type StorageKind, type TestService } from '../harness/service.js';
 import { makeJpeg } from '../harness/images.js';
 import { audit, incompleteFiles, sleep, until } from './lib/audit.js';
 import { seededRandom } from './lib/random.js';
@@ -30,19 +30,18 @@ const MAX_STALLED = 100;
 
 // fs: 20 kills (the headline figure). s3: fewer, for what only a remote store has — the
 // originals a worker downloads to local scratch space, which a kill leaves behind.
-describe.each<[StorageKind, number]>(
-  (
-    [
-      ['fs', 20],
-      ['s3', 6],
-    ] as [StorageKind, number][]
-  ).filter(([kind]) => storageKinds().includes(kind)),
-)('worker killed with SIGKILL at random points of ingest (%s store, %i kills)', (storage, KILLS) => {
+describe.each(
+  onStores<[StorageKind, number, RedisMode]>([
+  ['fs', 20, 'single'],
+  ['s3', 6, 'single'],
+  ['fs', 6, 'cluster'],
+]),
+)('worker killed with SIGKILL at random points of ingest (%s store, %i kills, %s redis)', (storage, KILLS, redis) => {
   let svc: TestService;
   let tmp: string;
   const procs: Proc[] = [];
   beforeAll(async () => {
-    svc = await startService(storage, { worker: false, env: { JOB_STALLED_INTERVAL_MS: String(STALLED_MS), JOB_ATTEMPTS: '5' } });
+    svc = await startService(storage, { redis, worker: false, env: { JOB_STALLED_INTERVAL_MS: String(STALLED_MS), JOB_ATTEMPTS: '5' } });
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-kill-tmp-'));
   });
   afterAll(async () => {
@@ -53,7 +52,7 @@ describe.each<[StorageKind, number]>(
 
   function startWorker(): Proc {
     const p = runEntry('worker/main.ts', {
-      REDIS_URL: svc.config.redisUrl!,
+      ...redisEnv(svc),
       REDIS_PREFIX: svc.config.redisPrefix,
       DATA_DIR: svc.config.dataDir,
       ...storageEnv(svc),
@@ -149,7 +148,7 @@ describe.each<[StorageKind, number]>(
     expect(a.records.every((r) => r.renditions.length > 0)).toBe(true);
     expect(a.orphans, 'objects no record accounts for').toEqual([]);
     expect(a.missing, 'records whose objects are missing').toEqual([]);
-    const queue = new Queue(INGEST_QUEUE, { connection: svc.core.redis, prefix: keyPrefix(svc.config.redisPrefix) });
+    const queue = new Queue(INGEST_QUEUE, { connection: svc.core.redis, prefix: queuePrefix(svc.config.redisPrefix, INGEST_QUEUE) });
     const jobs = await Promise.all(a.records.map((r) => Job.fromId(queue, r.jobId)));
     await queue.close();
     const stalls = jobs.map((j) => j?.stalledCounter ?? 0);
@@ -202,7 +201,7 @@ describe('a job interrupted more often than JOB_MAX_STALLED', () => {
     const id = ((await res.json()) as { resources: { id: number }[] }).resources[0]!.id;
     const start = () => {
       const p = runEntry('worker/main.ts', {
-        REDIS_URL: svc.config.redisUrl!,
+        ...redisEnv(svc),
         REDIS_PREFIX: svc.config.redisPrefix,
         DATA_DIR: svc.config.dataDir,
         ...storageEnv(svc),
@@ -216,7 +215,7 @@ describe('a job interrupted more often than JOB_MAX_STALLED', () => {
       procs.push(p);
       return p;
     };
-    const queue = new Queue(INGEST_QUEUE, { connection: svc.core.redis, prefix: keyPrefix(svc.config.redisPrefix) });
+    const queue = new Queue(INGEST_QUEUE, { connection: svc.core.redis, prefix: queuePrefix(svc.config.redisPrefix, INGEST_QUEUE) });
     const jobId = (await svc.core.catalog.getResource(id))!.jobId;
     const first = start();
     await until('the job to be active', async () => (await queue.getJobState(jobId)) === 'active', 30_000, 20);

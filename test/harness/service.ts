@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import type { Worker } from 'bullmq';
 import { startApi, type RunningApi } from '../../api/server.js';
-import { loadConfig, type Config } from '../../shared/config.js';
+import { loadConfig, redisEndpoint, type Config } from '../../shared/config.js';
 import { openCore, type Core } from '../../shared/core.js';
 import { createLogger } from '../../shared/logger.js';
 import type { ObjectStore } from '../../shared/storage/object-store.js';
@@ -22,8 +22,17 @@ export function storageKinds(): StorageKind[] {
   return inject('s3') ? ['fs', 's3'] : ['fs'];
 }
 
+/** Rows of a `describe.each` table whose first column is a store, less the stores this run lacks. */
+export function onStores<T extends [StorageKind, ...unknown[]]>(rows: T[]): T[] {
+  return rows.filter(([kind]) => storageKinds().includes(kind));
+}
+
 /** Why the S3 suites are skipped, or '' when the gateway runs (for `describe.skipIf`). */
 export const s3Missing = (): string => inject('s3Missing');
+
+/** Which Redis a test service uses: the harness's single redis-server or its 3-master cluster. */
+export type RedisMode = 'single' | 'cluster';
+export const REDIS_MODES: readonly RedisMode[] = ['single', 'cluster'];
 
 export interface TestService {
   url: string;
@@ -44,6 +53,12 @@ export interface TestService {
 
 export const TEST_KEY = 'test-key-0123456789abcdef';
 
+/** REDIS_URL or REDIS_CLUSTER_NODES of a service, for processes started beside it. */
+export function redisEnv(svc: Pick<TestService, 'config'>): Record<string, string> {
+  const nodes = svc.config.redisClusterNodes;
+  return nodes ? { REDIS_CLUSTER_NODES: nodes.map((n) => `${n.host}:${n.port}`).join(',') } : { REDIS_URL: svc.config.redisUrl! };
+}
+
 /**
  * The real service on a free port: the API, in-process workers (unless `worker: false`),
  * the shared test redis-server under a prefix of its own, and a fresh store — a temp dir
@@ -56,11 +71,15 @@ export async function startService(
     worker?: boolean;
     /** A Redis of the test's own (one it can kill) instead of the shared one. */
     redisUrl?: string;
+    /** The harness's Redis Cluster (or, with `redisClusterNodes`, a cluster of the test's own). @defaultValue 'single' */
+    redis?: RedisMode;
+    redisClusterNodes?: string;
     /** An S3 server of the test's own (one it can stop) instead of the shared one. */
     s3?: { endpoint: string; accessKey: string; secretKey: string };
   } = {},
 ): Promise<TestService> {
-  const redisUrl = opts.redisUrl ?? inject('redisUrl');
+  const cluster = opts.redis === 'cluster' || opts.redisClusterNodes !== undefined;
+  const redisEnv: Record<string, string> = cluster ? { REDIS_CLUSTER_NODES: opts.redisClusterNodes ?? inject('redisClusterNodes') } : { REDIS_URL: opts.redisUrl ?? inject('redisUrl') };
   const s3 = opts.s3 ?? inject('s3');
   if (storage === 's3' && !s3) throw new Error(inject('s3Missing'));
   const id = randomBytes(5).toString('hex');
@@ -69,7 +88,7 @@ export async function startService(
     PORT: '0',
     HOST: '127.0.0.1',
     DATA_DIR: dataDir,
-    REDIS_URL: redisUrl,
+    ...redisEnv,
     REDIS_PREFIX: `t${id}`,
     API_KEYS: TEST_KEY,
     ADMIN_KEYS: TEST_KEY,
@@ -84,9 +103,10 @@ export async function startService(
   };
   const config = loadConfig(env);
   const logger = createLogger(config.logLevel, 'test');
-  const core = await openCore(config, redisUrl);
-  const api = await startApi(config, core, redisUrl, logger);
-  const connection = createRedis(redisUrl, 'worker');
+  const redis = redisEndpoint(config)!;
+  const core = await openCore(config, redis);
+  const api = await startApi(config, core, redis, logger);
+  const connection = createRedis(redis, 'worker');
   const workers = opts.worker === false ? [] : createWorkers({ ...core, connection, redisPrefix: config.redisPrefix, logger, concurrency: config.workerConcurrency });
   return {
     url: api.url,

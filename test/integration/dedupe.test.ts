@@ -2,15 +2,22 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reprDigest } from '../../shared/upload/digest.js';
-import { form, startService, storageKinds, TEST_KEY, type StorageKind, type TestService } from '../harness/service.js';
+import { form, onStores, startService, TEST_KEY, type RedisMode, type StorageKind, type TestService } from '../harness/service.js';
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 const originals = (keys: string[]) => keys.filter((k) => /\/original[^/]*$/.test(k));
 
-describe.each<StorageKind>(storageKinds())('checksum de-duplication (%s store)', (storage) => {
+// The cluster variant runs on the fs store only: the Redis layer is what differs.
+describe.each(
+  onStores<[StorageKind, RedisMode]>([
+  ['fs', 'single'],
+  ['s3', 'single'],
+  ['fs', 'cluster'],
+]),
+)('checksum de-duplication (%s store, %s redis)', (storage, redis) => {
   let svc: TestService;
   beforeAll(async () => {
-    svc = await startService(storage, { env: { WORKER_CONCURRENCY: '4' } });
+    svc = await startService(storage, { redis, env: { WORKER_CONCURRENCY: '4' } });
   });
   afterAll(async () => {
     await svc?.close();
@@ -142,7 +149,7 @@ describe.each<StorageKind>(storageKinds())('checksum de-duplication (%s store)',
   });
 
   it('pre-flight already sees uploads whose job has not run yet, and the first upload is the one that stays', async () => {
-    const idle = await startService(storage, { worker: false });
+    const idle = await startService(storage, { redis, worker: false });
     try {
       const bytes = randomBytes(700);
       const first = await idle.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: 'p.bin', data: bytes } }) });

@@ -6,6 +6,7 @@ import type { Worker } from 'bullmq';
 import { createRenderQueue, RENDER_QUEUE } from '../../shared/jobs/render.js';
 import { createLogger } from '../../shared/logger.js';
 import { createRedis } from '../../shared/redis.js';
+import { redisEndpoint } from '../../shared/config.js';
 import { signedImageUrl } from '../../shared/renditions/signing.js';
 import { closeWorkers, createWorkers } from '../../worker/worker.js';
 import { form, startService, type TestService } from '../harness/service.js';
@@ -243,7 +244,7 @@ describe('on-demand renders coalesce', () => {
     } finally {
       await queue.close();
     }
-    const connection = createRedis(svc.config.redisUrl!, 'worker');
+    const connection = createRedis(redisEndpoint(svc.config)!, 'worker');
     workers = createWorkers({ ...svc.core, connection, redisPrefix: svc.config.redisPrefix, logger: createLogger('silent', 'test'), concurrency: 1 });
     const answers = await Promise.all(requests);
     const bodies = await Promise.all(answers.map(async (r) => [r.status, Buffer.from(await r.arrayBuffer()).length]));

@@ -4,7 +4,7 @@ import type { ResourceRecord } from '../../shared/model.js';
 import { createMetadataOnlyResource } from '../../shared/services/metadata-only.js';
 import { writeRecordCopy } from '../../shared/services/upload-service.js';
 import { UploadFieldsBuilder } from '../../shared/upload/upload-fields.js';
-import { form, startService, type TestService } from '../harness/service.js';
+import { form, REDIS_MODES, startService, type TestService } from '../harness/service.js';
 
 const json = { 'content-type': 'application/json' };
 
@@ -27,11 +27,11 @@ async function putMappings(svc: TestService, fields: Record<string, unknown>) {
   return (await res.json()) as { version: number; changed: boolean };
 }
 
-describe('revert and bulk revert (fs store)', () => {
+describe.each(REDIS_MODES)('revert and bulk revert (fs store, %s redis)', (redis) => {
   let svc: TestService;
   beforeAll(async () => {
     // I/O-bound fast-path jobs: more slots than cores, as a deployment would configure.
-    svc = await startService('fs', { env: { WORKER_CONCURRENCY: '8', REPROCESS_CHUNK_SIZE: '500', REPROCESS_MAX_QUEUED: '2000' } });
+    svc = await startService('fs', { redis, env: { WORKER_CONCURRENCY: '8', REPROCESS_CHUNK_SIZE: '500', REPROCESS_MAX_QUEUED: '2000' } });
     await svc.core.catalog.createLibrary({ name: 'photos', dedupe: 'allow' });
     await svc.core.catalog.createLibrary({ name: 'bulk', dedupe: 'allow' });
   });

@@ -2,17 +2,24 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { form, hasSharedFixtures, SHARED_FIXTURES, startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
+import { form, hasSharedFixtures, SHARED_FIXTURES, onStores, startService, type RedisMode, type StorageKind, type TestService } from '../harness/service.js';
 import { makeJpeg, makePng } from '../harness/images.js';
 import { resourcePrefix } from '../../shared/storage/layout.js';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const fixtures = await hasSharedFixtures();
 
-describe.each<StorageKind>(storageKinds())('upload → storage → ingest → status (%s store)', (storage) => {
+// The cluster variant runs on the fs store only: the Redis layer is what differs.
+describe.each(
+  onStores<[StorageKind, RedisMode]>([
+  ['fs', 'single'],
+  ['s3', 'single'],
+  ['fs', 'cluster'],
+]),
+)('upload → storage → ingest → status (%s store, %s redis)', (storage, redis) => {
   let svc: TestService;
   beforeAll(async () => {
-    svc = await startService(storage);
+    svc = await startService(storage, { redis });
   });
   afterAll(async () => {
     await svc?.close();
@@ -59,7 +66,7 @@ describe.each<StorageKind>(storageKinds())('upload → storage → ingest → st
   });
 
   it('with UPLOAD_HASH_THREADS=2, large parts are hashed off the event loop with the same sizes and checksums', async () => {
-    const threaded = await startService(storage, { env: { UPLOAD_HASH_THREADS: '2' }, worker: false });
+    const threaded = await startService(storage, { redis, env: { UPLOAD_HASH_THREADS: '2' }, worker: false });
     try {
       // Sizes around the 256 KiB block: inline (small), exactly a block, blocks plus a tail.
       const files = [1_000, 256 * 1024, 3 * 1024 * 1024 + 17, 5 * 1024 * 1024 + 1].map((n) => randomBytes(n));
@@ -135,7 +142,7 @@ describe.each<StorageKind>(storageKinds())('upload → storage → ingest → st
   });
 
   it('answers 202 with the current state when ?wait runs out first', async () => {
-    const slow = await startService(storage, { worker: false });
+    const slow = await startService(storage, { redis, worker: false });
     try {
       const res = await slow.fetch('/v1/libraries/default/files?wait=1', { method: 'POST', body: form({ file: { name: 'a.txt', data: 'abc' } }) });
       expect(res.status).toBe(202);

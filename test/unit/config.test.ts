@@ -26,6 +26,16 @@ describe('loadConfig', () => {
     expect((err as ConfigError).problems.length).toBe(8);
   });
 
+  it('REDIS_CLUSTER_NODES: a seed list of host:port; with REDIS_URL too, one error naming both', () => {
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'redis-1:6379, 10.0.0.2:7000,[::1]:7001' }).redisClusterNodes).toEqual([
+      { host: 'redis-1', port: 6379 },
+      { host: '10.0.0.2', port: 7000 },
+      { host: '::1', port: 7001 },
+    ]);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis-1:6379', REDIS_URL: 'redis://x:6379' })).toThrow(/REDIS_URL and REDIS_CLUSTER_NODES are both set/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis-1' })).toThrow(/REDIS_CLUSTER_NODES must be a comma-separated list of host:port .* "redis-1"/);
+  });
+
   it('parses the S3 settings from one endpoint URL', () => {
     const c = loadConfig({ STORAGE_DRIVER: 's3', S3_ENDPOINT: 'https://minio.example:9443', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', S3_PART_SIZE: '8M' });
     expect(c.storage).toMatchObject({ driver: 's3', endPoint: 'minio.example', port: 9443, useSSL: true, bucket: 'media-ingest', partSize: 8 * 1024 ** 2 });

@@ -1,0 +1,189 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { Redis } from 'ioredis';
+import sharp from 'sharp';
+import { loadConfig, redisEndpoint } from '../../shared/config.js';
+import { openCore } from '../../shared/core.js';
+import { startEmbeddedRedis } from '../../shared/embedded-redis.js';
+import { createIngestQueue } from '../../shared/jobs/queues.js';
+import { createRedis } from '../../shared/redis.js';
+import { UploadService } from '../../shared/services/upload-service.js';
+import { UploadFieldsBuilder } from '../../shared/upload/upload-fields.js';
+import { startRedisCluster } from '../../test/harness/redis-cluster.js';
+import { variantOf } from '../lib/images.js';
+import { benchTempDir, spawnTs } from '../lib/proc.js';
+import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
+
+const BENCH_KEY = 'bench-key-0123456789abcdef';
+
+/**
+ * Redis memory per resource, marginal: `used_memory` after N and after 2N tagged
+ * photos went through the real ingest path (upload service → record + job → worker
+ * process with exiftool, sharp, checksum claim, four renditions), divided by N. What
+ * the service keeps for N more resources — records, indexes, checksum index, retained
+ * jobs and their events — and nothing of what a fresh Redis holds anyway. On a
+ * 3-master cluster the growth of each master is reported too: the buckets (keys.ts)
+ * should spread it evenly.
+ */
+export const catalogMemory: Scenario = {
+  name: 'catalog-memory',
+  description:
+    'Bytes of Redis per resource (growth of used_memory between N and 2N tagged photos ingested through the worker), on one Redis and on a 3-master Redis Cluster with its per-master share.',
+
+  async run(): Promise<ScenarioResult> {
+    const n = Number(process.env.BENCH_PHOTOS ?? 2_000);
+    // 'single', 'cluster' or both (default): each variant ingests 2N photos.
+    const which = process.env.BENCH_REDIS ?? 'single,cluster';
+    const { dir, forget } = await benchTempDir('mi-bench-catmem-');
+    const photo = await taggedPhoto();
+    try {
+      const variants: VariantResult[] = [];
+      const checks: Check[] = [];
+      const notes: string[] = [];
+
+      const single = which.includes('single') ? await startEmbeddedRedis({ dir: path.join(dir, 'redis'), appendonly: false }) : undefined;
+      if (single) try {
+        const r = await measure({ REDIS_URL: single.url }, [single.port], path.join(dir, 'single'), photo, n);
+        variants.push({ name: 'one Redis', role: 'subject', figures: { bytesPerResource: { value: r.perResource, unit: 'B', digits: 0 }, seconds: { value: r.seconds, unit: 's', digits: 0 } } });
+        checks.push({ name: 'bytes per resource, one Redis', value: r.perResource, unit: 'B', digits: 0, target: { op: '<=', value: 1_024 } });
+      } finally {
+        await single.stop();
+      }
+
+      const cluster = which.includes('cluster') ? await startRedisCluster() : undefined;
+      if (cluster) try {
+        const r = await measure({ REDIS_CLUSTER_NODES: cluster.seeds }, cluster.nodes.map((x) => x.port), path.join(dir, 'cluster'), photo, n);
+        const shares = r.perNode.map((b) => b / r.perNode.reduce((a, x) => a + x, 0));
+        variants.push({
+          name: '3-master cluster',
+          role: 'subject',
+          figures: {
+            bytesPerResource: { value: r.perResource, unit: 'B', digits: 0 },
+            seconds: { value: r.seconds, unit: 's', digits: 0 },
+            ...Object.fromEntries(shares.map((s, i) => [`master${i + 1}Share`, { value: s * 100, unit: '%', digits: 1 }])),
+          },
+        });
+        checks.push({ name: 'bytes per resource, 3-master cluster (all masters)', value: r.perResource, unit: 'B', digits: 0, target: { op: '<=', value: 1_024 } });
+        checks.push({ name: 'per-master growth, max / min', value: Math.max(...r.perNode) / Math.min(...r.perNode), unit: '×', digits: 2, target: { op: '<=', value: 1.2 } });
+        notes.push(`Cluster growth per master (bytes, ${n} → ${2 * n} photos): ${r.perNode.map((b) => Math.round(b)).join(', ')}.`);
+      } finally {
+        await cluster.stop();
+      }
+      notes.push(
+        `Each photo: a ${PHOTO_W}×${PHOTO_H} JPEG with EXIF tags (make, model, description, artist, copyright, date), bytes made unique by a JPEG comment; uploaded through UploadService (stage + commit, as the API does) into the default library (dedupe reject) and processed by one worker process (WORKER_CONCURRENCY 2) with the four default renditions.`,
+        'used_memory is read after every job has finished and BullMQ has trimmed its retained jobs (completed jobs are kept by count, 1,000 per queue), so the marginal figure is what Redis holds per resource for good.',
+        'Before issue 13 the same measurement (from outside, with npm start) gave 4,547 bytes per resource: a record hash of ~2.0-2.3 KB in the hashtable encoding and a retained job of ~1.2 KB.',
+      );
+      if (n < 1_000) notes.push(`With N below 1,000 the retained completed jobs (up to 1,000 per queue) are still growing and counted in the figure.`);
+      return { parameters: { photos: `${n} → ${2 * n}`, redis: which, renditions: 4, workerConcurrency: 2 }, variants, checks, notes };
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+      forget();
+    }
+  },
+};
+
+const PHOTO_W = 160;
+const PHOTO_H = 120;
+
+async function taggedPhoto(): Promise<Buffer> {
+  return sharp({ create: { width: PHOTO_W, height: PHOTO_H, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+    .jpeg({ quality: 85 })
+    .withExif({
+      IFD0: { Make: 'Acme', Model: 'Model 7', ImageDescription: 'Harbour at dawn, boats leaving', Artist: 'A. Photographer', Copyright: '(c) 2026 A. Photographer' },
+      IFD2: { DateTimeOriginal: '2026:05:01 06:12:00', OffsetTimeOriginal: '+02:00' },
+    })
+    .toBuffer();
+}
+
+interface Measured {
+  perResource: number;
+  perNode: number[];
+  seconds: number;
+}
+
+async function measure(redisEnv: Record<string, string>, ports: number[], dir: string, photo: Buffer, n: number): Promise<Measured> {
+  const env: Record<string, string> = { ...redisEnv, DATA_DIR: dir, STORAGE_DRIVER: 'fs', LOG_LEVEL: 'warn', API_KEYS: BENCH_KEY, WORKER_CONCURRENCY: '2', REDIS_PREFIX: 'mi' };
+  const config = loadConfig(env);
+  const target = redisEndpoint(config)!;
+  const core = await openCore(config, target);
+  const queueRedis = createRedis(target, 'queue');
+  const ingestQueue = createIngestQueue(queueRedis, config.redisPrefix);
+  const uploads = new UploadService({ catalog: core.catalog, store: core.store, ingestQueue, jobAttempts: 3 });
+  const worker = spawnTs('bench/servers/ingest-worker.ts', { env });
+  const masters = await mastersOf(ports);
+  const started = Date.now();
+  try {
+    await waitFor(() => worker.output().includes('worker ready'), 60_000, () => worker.output());
+    const library = await core.catalog.getLibrary('default');
+    let seed = 0;
+    const ingest = async (count: number) => {
+      const ids: number[] = [];
+      for (let done = 0; done < count; ) {
+        const batch = Math.min(50, count - done);
+        const staged = [];
+        for (let i = 0; i < batch; i++) {
+          const bytes = variantOf(photo, seed++);
+          staged.push(await uploads.stage({ fileName: `photo-${seed}.jpg`, declaredType: 'image/jpeg', stream: Readable.from([bytes]) }, 1024 ** 2));
+        }
+        const res = await uploads.commit(staged, new UploadFieldsBuilder().build(), library, 'upload');
+        ids.push(...res.map((r) => r.id));
+        done += batch;
+      }
+      await waitFor(
+        async () => {
+          const recs = await core.catalog.getResources(ids);
+          const failed = recs.find((r) => r?.status === 'failed');
+          if (failed) throw new Error(`resource ${failed.id} failed: ${failed.error}`);
+          return recs.every((r) => r?.status === 'ready');
+        },
+        3_600_000,
+        () => worker.output(),
+      );
+      // Completed jobs are trimmed as later ones complete; let the last ones settle.
+      await new Promise((r) => setTimeout(r, 2_000));
+    };
+    await ingest(n);
+    const before = await usedMemory(masters);
+    await ingest(n);
+    const after = await usedMemory(masters);
+    const perNode = after.map((a, i) => (a - before[i]!) / n);
+    return { perResource: perNode.reduce((a, x) => a + x, 0), perNode, seconds: (Date.now() - started) / 1000 };
+  } finally {
+    await worker.stop();
+    await ingestQueue.close();
+    queueRedis.disconnect();
+    await core.close();
+    for (const m of masters) m.disconnect();
+  }
+}
+
+/** Direct connections to every master (one Redis: itself). */
+async function mastersOf(ports: number[]): Promise<Redis[]> {
+  const out: Redis[] = [];
+  for (const port of ports) {
+    const r = new Redis(port, '127.0.0.1');
+    const role = ((await r.call('ROLE')) as [string])[0];
+    if (role === 'master') out.push(r);
+    else r.disconnect();
+  }
+  return out;
+}
+
+async function usedMemory(masters: Redis[]): Promise<number[]> {
+  return Promise.all(
+    masters.map(async (m) => {
+      const info = await m.info('memory');
+      return Number(/used_memory:(\d+)/.exec(info)![1]);
+    }),
+  );
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, detail: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${detail().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
