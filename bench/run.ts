@@ -1,6 +1,6 @@
 // Benchmark harness: `npm run bench` runs every scenario, `npm run bench -- <name>…` some.
 // Each scenario runs its baselines and its subject in this one run; the figures are
-// printed and written to that scenario's section of BENCHMARKS.md. The exit code is 1
+// printed and written to that scenario's section of docs/BENCHMARKS.md. The exit code is 1
 // when a scenario failed to run or missed a target.
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,7 @@ import { workerScaling } from './scenarios/worker-scaling.js';
 
 const scenarios: Scenario[] = [uploadThroughput, preflightChecksums, metadataRevert, cliVsCurl, renditionsIngest, imageServing, onDemandRender, workerScaling];
 
-const BENCHMARKS_MD = path.join(repoRoot, 'BENCHMARKS.md');
+const BENCHMARKS_MD = path.join(repoRoot, 'docs', 'BENCHMARKS.md');
 
 async function main(): Promise<number> {
   const names = process.argv.slice(2).filter((a) => a !== '--');
