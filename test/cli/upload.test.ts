@@ -62,7 +62,7 @@ describe('media-ingest upload', () => {
 
     const first = startCli(['upload', dir, '--library', lib.name, '--json', '--no-exif', '-c', '8'], env);
     // Kill it once a good part is through, as a crash or `kill -9` would.
-    await until('the first run to upload 500 files', () => first.lines().filter((l) => l.status === 'uploaded').length >= 500, 60_000, 20);
+    await until('the first run to upload 500 files', () => first.lines().filter((l) => l.status === 'uploaded').length >= 500, 150_000, 20);
     first.child.kill('SIGKILL');
     const killed = await first.exited;
     expect(killed.signal).toBe('SIGKILL');
@@ -98,7 +98,7 @@ describe('media-ingest upload', () => {
     const third = await runInProcess(['upload', dir, '--library', lib.name, '--json'], env);
     expect(third.code).toBe(0);
     expect(third.lines.find((l) => l.event === 'summary')).toMatchObject({ uploaded: 0, skipped: 2000, failed: 0 });
-  }, 120_000);
+  }, 300_000);
 
   it('walks with globs, never loops on symlinks, reports bad entries per file and goes on', async () => {
     const lib = await library('reject');

@@ -76,7 +76,7 @@ describe('2 API processes + 3 worker processes on one Redis and one store', () =
     // The victim logs at debug level: its "job started" lines tell when it holds jobs.
     const workers = [0, 1, 2].map((i) => runEntry('worker/main.ts', { ...common, LOG_LEVEL: i === 0 ? 'debug' : 'info' }));
     procs.push(...apis, ...workers);
-    await Promise.all([...apis.map((a) => a.waitFor(/api listening/, 40_000)), ...workers.map((w) => w.waitFor(/worker started/, 40_000))]);
+    await Promise.all([...apis.map((a) => a.waitFor(/api listening/, 120_000)), ...workers.map((w) => w.waitFor(/worker started/, 120_000))]);
     const urls = ports.map((p) => `http://127.0.0.1:${p}`);
 
     // Distinct contents (the default library rejects duplicates), each with its own request id.
@@ -162,5 +162,5 @@ describe('2 API processes + 3 worker processes on one Redis and one store', () =
     // Rolling stop: SIGTERM everything left; each exits cleanly.
     for (const p of [...apis, ...survivors]) p.child.kill('SIGTERM');
     for (const p of [...apis, ...survivors]) expect((await p.exited).code).toBe(0);
-  }, 120_000);
+  }, 300_000);
 });
