@@ -1,5 +1,5 @@
-// Flat config: typescript-eslint's recommended rules, plus the layering rules of
-// DESIGN.md made mechanical — shared/ imports neither api/ nor worker/, api/ never
+// Flat config: typescript-eslint's recommended rules, plus the layering of
+// docs/architecture.md made mechanical — shared/ imports neither api/ nor worker/, api/ never
 // loads exiftool or sharp.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';

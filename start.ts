@@ -1,6 +1,13 @@
 // `npm start`: the whole service on one machine with embedded defaults — local-disk
 // storage under DATA_DIR, a private redis-server (unless REDIS_URL is set), API and
 // worker in one process. Prints where to send the first upload.
+//
+// Run as `node --import tsx start.ts`, not through the tsx command: that one runs the
+// service as a child and relays each signal to it, and when the child does not confirm
+// a signal within 30 ms (an event loop busy with uploads) it SIGKILLs it — cutting
+// the very uploads a graceful shutdown is there to finish. `exec` in the npm script makes
+// the service npm's own child: a shell in between dies of the signal at once, and npm
+// then exits 143 while the service is still draining.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -28,7 +35,7 @@ async function main() {
   let redis = redisEndpoint(config);
   if (!redis) {
     ensureRedisServer();
-    embedded = await startEmbeddedRedis({ dir: path.join(config.dataDir, 'redis'), appendonly: true });
+    embedded = await startEmbeddedRedis({ dir: path.join(config.dataDir, 'redis'), appendonly: true, ownProcessGroup: true });
     redis = { url: embedded.url };
   }
 
@@ -51,6 +58,7 @@ async function main() {
   ];
   process.stdout.write(lines.join('\n') + '\n');
 
+  // Redis last: the drain of uploads and jobs needs it.
   onShutdown(logger, async () => {
     await api.close();
     await closeWorkers(workers, config.shutdownTimeoutMs);

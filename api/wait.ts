@@ -22,7 +22,7 @@ export function requestedWaitSeconds(c: Context, maxSeconds: number, param = 'wa
 }
 
 /**
- * Waits for the jobs, then answers as DESIGN.md says: 204 when every resource is
+ * Waits for the jobs, then answers as docs/api.md ("Upload", "Jobs") says: 204 when every resource is
  * ready (a duplicate resolved to an existing resource counts; `X-Resource-Id` then
  * names the resources the upload resolved to); the failure's status and reason when
  * one failed; else 202 with the state.

@@ -1,6 +1,6 @@
 // Benchmark harness: `npm run bench` runs every scenario, `npm run bench -- <name>…` some.
 // Each scenario runs its baselines and its subject in this one run; the figures are
-// printed and written to that scenario's section of BENCHMARKS.md. The exit code is 1
+// printed and written to that scenario's section of docs/BENCHMARKS.md. The exit code is 1
 // when a scenario failed to run or missed a target.
 import os from 'node:os';
 import path from 'node:path';
@@ -32,7 +32,7 @@ const scenarios: Scenario[] = [
   imageServingOn('s3'),
 ];
 
-const BENCHMARKS_MD = path.join(repoRoot, 'BENCHMARKS.md');
+const BENCHMARKS_MD = path.join(repoRoot, 'docs', 'BENCHMARKS.md');
 
 async function main(): Promise<number> {
   const names = process.argv.slice(2).filter((a) => a !== '--');

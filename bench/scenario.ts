@@ -1,7 +1,7 @@
 /** The contract between `bench/run.ts` and the files in `bench/scenarios/`. */
 
 export interface Scenario {
-  /** Command-line name and BENCHMARKS.md section id: `npm run bench -- <name>`. */
+  /** Command-line name and docs/BENCHMARKS.md section id: `npm run bench -- <name>`. */
   name: string;
   /** One or two sentences: what is measured against what. */
   description: string;

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 
 export interface EmbeddedRedis {
@@ -19,6 +20,14 @@ export interface EmbeddedRedisOptions {
   port?: number;
   /** More redis-server arguments (the test harness's cluster nodes). */
   extraArgs?: readonly string[];
+  /**
+   * Run redis-server in a process group of its own (`npm start`). In ours, a Ctrl-C or a
+   * `kill -- -<pgid>` meant for the service would stop Redis at once, while the service
+   * still drains uploads and jobs that need it; on its own it is stopped by `stop()`,
+   * last. Its pid file in `dir` lets the next start stop one a killed service left
+   * running, so two servers never share the data dir. @defaultValue false
+   */
+  ownProcessGroup?: boolean;
 }
 
 /**
@@ -27,6 +36,8 @@ export interface EmbeddedRedisOptions {
  */
 export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<EmbeddedRedis> {
   await fs.mkdir(opts.dir, { recursive: true });
+  const pidFile = path.join(opts.dir, 'redis-server.pid');
+  if (opts.ownProcessGroup) await stopLeftover(pidFile);
   const port = opts.port ?? (await freePort());
   const args = [
     '--port', String(port),
@@ -38,8 +49,9 @@ export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<Em
     // BullMQ needs keys without TTL kept when memory is full, never evicted.
     '--maxmemory-policy', 'noeviction',
     ...(opts.extraArgs ?? []),
+    ...(opts.ownProcessGroup ? ['--pidfile', pidFile] : []),
   ];
-  const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.ownProcessGroup === true });
   let output = '';
   proc.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
   proc.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
@@ -64,6 +76,19 @@ export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<Em
       await exited;
     },
   };
+}
+
+/**
+ * A redis-server left running on this data dir by a service that was killed (its own
+ * process group outlives it): stopped before a new one starts on the same files.
+ */
+async function stopLeftover(pidFile: string): Promise<void> {
+  const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const comm = await fs.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+  if (!comm.startsWith('redis-server')) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 100 && (await fs.access(`/proc/${pid}`).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
 }
 
 /** Whether `redis-server` is on the PATH. */

@@ -1,4 +1,4 @@
-/** The domain as clients see it (DESIGN.md "Domain"); field names are part of the API. */
+/** The domain as clients see it (docs/architecture.md, "Domain"); field names are part of the API. */
 
 export type DedupePolicy = 'reject' | 'reuse' | 'allow';
 export type ResourceStatus = 'processing' | 'ready' | 'failed';

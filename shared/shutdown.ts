@@ -1,17 +1,30 @@
 import type { Logger } from './logger.js';
 
 /**
- * SIGTERM/SIGINT run `stop` once (graceful), a second signal exits at once. Nothing
- * bad input does may crash the process, so unexpected errors are logged, not fatal.
+ * One keypress or one `kill` often arrives more than once: Ctrl-C signals the whole
+ * foreground process group, and a runner in front of the service (tsx under `npm start`,
+ * npm itself) relays the signal it got as well — the copies land within milliseconds.
+ * A repeat inside this window is that echo, not the operator insisting.
+ */
+export const SIGNAL_ECHO_MS = 1_000;
+
+/**
+ * SIGTERM/SIGINT run `stop` once (graceful); another signal later than SIGNAL_ECHO_MS
+ * after the first exits at once. Nothing bad input does may crash the process, so
+ * unexpected errors are logged, not fatal.
  */
 export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
-  let stopping = false;
+  let firstAt: number | undefined;
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (firstAt !== undefined) {
+      if (Date.now() - firstAt < SIGNAL_ECHO_MS) {
+        logger.info({ signal }, 'repeated signal ignored; shutting down gracefully (signal again to force)');
+        return;
+      }
       logger.warn({ signal }, 'second signal; exiting now');
       process.exit(1);
     }
-    stopping = true;
+    firstAt = Date.now();
     logger.info({ signal }, 'shutting down');
     stop().then(
       () => process.exit(0),

@@ -1,10 +1,9 @@
 import { ExifTool } from 'exiftool-vendored';
 
 /**
- * The one long-lived ExifTool of this worker process (DESIGN.md: "one long-lived
- * ExifTool per worker process"). Starting exiftool costs a Perl start-up (~100 ms), so
- * it is created on first use and shared by every step and job: metadata extraction,
- * the HEIC/RAW preview fallback of renditions, anything else that needs it.
+ * The one long-lived ExifTool of this worker process. Starting exiftool costs a Perl
+ * start-up (~100 ms), so it is created on first use and shared by every step and job:
+ * metadata extraction, the HEIC/RAW preview fallback of renditions, anything else.
  *
  * Use: `exiftool().read(file)`; pass `config.exiftool`'s settings on the calls that can
  * come first (the first call creates the instance, later options are ignored). Call

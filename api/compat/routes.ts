@@ -7,7 +7,7 @@ import { flotiqRoutes } from './flotiq.js';
 import { resourceSpaceRoutes } from './resourcespace.js';
 
 /**
- * The four compatibility faces (DESIGN.md "Compatibility faces"), one adapter each over
+ * The four compatibility faces (docs/compatibility.md), one adapter each over
  * the same UploadService, catalog, jobs and waiter as the native API. None sits behind
  * the native Bearer check: each authenticates the way its system does, and every failed
  * authentication counts toward the client address's AUTH_FAILURES_PER_MINUTE.

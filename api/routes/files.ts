@@ -34,7 +34,7 @@ export function filesRoutes(deps: AppDeps) {
   app.post('/v1/libraries/:library/files', async (c) => {
     // Authenticated: the file may take as long as it takes (idle timeout aside).
     releaseDeadline(c);
-    // Every upload answer carries it (DESIGN.md, fixed names) — empty when nothing was created.
+    // Every upload answer carries it (a fixed name: docs/api.md, "Names that are fixed") — empty when nothing was created.
     c.header('X-Resource-Id', '');
     const { config, uploads } = deps;
     const library = await deps.catalog.getLibrary(c.req.param('library'));

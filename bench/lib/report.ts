@@ -128,7 +128,7 @@ machines stay comparable. Each run rewrites only its own section below.
 const begin = (name: string) => `<!-- bench:${name}:begin -->`;
 const end = (name: string) => `<!-- bench:${name}:end -->`;
 
-/** Replaces the scenario's section of BENCHMARKS.md (or appends it), keeping the others. */
+/** Replaces the scenario's section of docs/BENCHMARKS.md (or appends it), keeping the others. */
 export async function writeSection(file: string, name: string, section: string): Promise<void> {
   // Several benches may finish at once (each rewrites the whole file): one at a time.
   const unlock = await lock(`${os.tmpdir()}/bench-md-${createHash('sha256').update(file).digest('hex').slice(0, 12)}.lock`);

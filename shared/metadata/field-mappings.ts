@@ -2,7 +2,7 @@ import { InvalidRequestError } from '../errors.js';
 import { toDate, toLatitude, toList, toLongitude, toNumber, toText, type Tags } from './normalise.js';
 
 /**
- * Field mappings (DESIGN.md "Domain"): each resource field is fed by an ordered list of
+ * Field mappings (docs/architecture.md, "Domain"): each resource field is fed by an ordered list of
  * metadata tags, and the first tag present with a usable value wins. The values are
  * normalised by the field's type.
  */

@@ -1,7 +1,7 @@
 import { InvalidRequestError } from '../errors.js';
 import type { Visibility } from '../model.js';
 
-/** The form fields an upload may carry besides its file parts (DESIGN.md, native API). */
+/** The form fields an upload may carry besides its file parts (docs/api.md, "Upload"). */
 export interface UploadFields {
   title: string | null;
   tags: string[];

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_MODES, startService, type TestService } from '../harness/service.js';
+import { until } from '../harness/until.js';
 import { runCli, runInProcess, startCli } from './harness.js';
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
@@ -61,11 +62,7 @@ describe.each(REDIS_MODES)('media-ingest upload (%s redis)', (redis) => {
 
     const first = startCli(['upload', dir, '--library', lib.name, '--json', '--no-exif', '-c', '8'], env);
     // Kill it once a good part is through, as a crash or `kill -9` would.
-    const deadline = Date.now() + 60_000;
-    while (first.lines().filter((l) => l.status === 'uploaded').length < 500) {
-      if (Date.now() > deadline) throw new Error(`first run too slow: ${first.stderr()}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until('the first run to upload 500 files', () => first.lines().filter((l) => l.status === 'uploaded').length >= 500, 150_000, 20);
     first.child.kill('SIGKILL');
     const killed = await first.exited;
     expect(killed.signal).toBe('SIGKILL');
@@ -87,11 +84,10 @@ describe.each(REDIS_MODES)('media-ingest upload (%s redis)', (redis) => {
 
     // Jobs of the killed run may still be finishing (a duplicate is removed by its job):
     // wait until nothing is processing, then count.
-    let all = await listAll(lib.name);
-    for (let i = 0; i < 300 && all.some((r) => r.status === 'processing'); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      all = await listAll(lib.name);
-    }
+    const all = await until('nothing left processing', async () => {
+      const list = await listAll(lib.name);
+      return !list.some((r) => r.status === 'processing') && list;
+    }, 30_000).catch(() => listAll(lib.name));
     expect(all).toHaveLength(2000);
     expect(new Set(all.map((r) => r.checksum))).toEqual(expected);
     expect(all.every((r) => r.status === 'ready')).toBe(true);
@@ -102,7 +98,7 @@ describe.each(REDIS_MODES)('media-ingest upload (%s redis)', (redis) => {
     const third = await runInProcess(['upload', dir, '--library', lib.name, '--json'], env);
     expect(third.code).toBe(0);
     expect(third.lines.find((l) => l.event === 'summary')).toMatchObject({ uploaded: 0, skipped: 2000, failed: 0 });
-  }, 120_000);
+  }, 300_000);
 
   it('walks with globs, never loops on symlinks, reports bad entries per file and goes on', async () => {
     const lib = await library('reject');

@@ -11,6 +11,7 @@ import { Catalog } from '../../shared/catalog/catalog.js';
 import { freePort } from '../../shared/embedded-redis.js';
 import { createRedis } from '../../shared/redis.js';
 import { runEntry, type Proc } from '../harness/process.js';
+import { until } from '../harness/until.js';
 
 const KEY = 'scale-out-test-key-0123456789';
 const UPLOADS = 1_000;
@@ -75,7 +76,7 @@ describe('2 API processes + 3 worker processes on one Redis and one store', () =
     // The victim logs at debug level: its "job started" lines tell when it holds jobs.
     const workers = [0, 1, 2].map((i) => runEntry('worker/main.ts', { ...common, LOG_LEVEL: i === 0 ? 'debug' : 'info' }));
     procs.push(...apis, ...workers);
-    await Promise.all([...apis.map((a) => a.waitFor(/api listening/, 40_000)), ...workers.map((w) => w.waitFor(/worker started/, 40_000))]);
+    await Promise.all([...apis.map((a) => a.waitFor(/api listening/, 120_000)), ...workers.map((w) => w.waitFor(/worker started/, 120_000))]);
     const urls = ports.map((p) => `http://127.0.0.1:${p}`);
 
     // Distinct contents (the default library rejects duplicates), each with its own request id.
@@ -118,12 +119,12 @@ describe('2 API processes + 3 worker processes on one Redis and one store', () =
     // Every record leaves `processing`, and is ready.
     const catalog = new Catalog(redis, prefix);
     const ids = [...sent.keys()];
-    const deadline = Date.now() + 60_000;
-    let records = await catalog.getResources(ids);
-    while (records.some((r) => r?.status === 'processing') && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
-      records = await catalog.getResources(ids);
-    }
+    const settled = async () => {
+      const list = await catalog.getResources(ids);
+      return !list.some((r) => r?.status === 'processing') && list;
+    };
+    // Short of that, the count by status below says what is left.
+    const records = await until('every record to leave processing', settled, 60_000, 250).catch(() => catalog.getResources(ids));
     const byStatus: Record<string, number> = {};
     for (const r of records) byStatus[r?.status ?? 'missing'] = (byStatus[r?.status ?? 'missing'] ?? 0) + 1;
     expect(byStatus).toEqual({ ready: UPLOADS });
@@ -161,5 +162,5 @@ describe('2 API processes + 3 worker processes on one Redis and one store', () =
     // Rolling stop: SIGTERM everything left; each exits cleanly.
     for (const p of [...apis, ...survivors]) p.child.kill('SIGTERM');
     for (const p of [...apis, ...survivors]) expect((await p.exited).code).toBe(0);
-  }, 120_000);
+  }, 300_000);
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { form, startService, storageKinds, TEST_KEY, type StorageKind, type TestService } from '../harness/service.js';
 import { multipartEnd, multipartFileHead, rawRequest } from '../harness/raw-http.js';
+import { until } from '../harness/until.js';
 
 const MiB = 1024 * 1024;
 
@@ -18,11 +19,15 @@ describe.each<StorageKind>(storageKinds())('bad input gets a clear problem and l
     const objectsBefore = (await svc.allObjects()).sort();
     const countBefore = await svc.core.catalog.countResources();
     await fn();
-    // A disconnect is noticed asynchronously; give cleanup a moment, then insist.
-    for (let i = 0; i < 40; i++) {
-      if ((await svc.allObjects()).length === objectsBefore.length) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // A disconnect is noticed asynchronously, and a part may still be landing in the store
+    // when the client is gone: wait until the store has held what it held before for half
+    // a second running, then insist.
+    let steady = 0;
+    const settled = async () => {
+      steady = (await svc.allObjects()).length === objectsBefore.length ? steady + 1 : 0;
+      return steady >= 5;
+    };
+    await until('the store to settle where it was', settled, 10_000, 100).catch(() => undefined);
     expect((await svc.allObjects()).sort()).toEqual(objectsBefore);
     expect(await svc.core.catalog.countResources()).toBe(countBefore);
   }

@@ -11,6 +11,7 @@ import { signedImageUrl } from '../../shared/renditions/signing.js';
 import { closeWorkers, createWorkers } from '../../worker/worker.js';
 import { form, startService, type TestService } from '../harness/service.js';
 import { inspect, plainJpeg } from '../harness/render-images.js';
+import { sleep, until } from '../harness/until.js';
 
 const SECRET = 'image-url-secret-0123456789abcdef0123';
 
@@ -232,13 +233,9 @@ describe('on-demand renders coalesce', () => {
     for (const r of requests) r.catch(() => undefined);
     const queue = createRenderQueue(svc.core.redis, svc.config.redisPrefix);
     try {
-      let counts: Record<string, number> = {};
-      for (let i = 0; i < 50 && (counts.waiting ?? 0) === 0; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        counts = await queue.getJobCounts('waiting', 'active', 'completed', 'failed');
-      }
+      await until('the render job to be queued', async () => (await queue.getJobCounts('waiting')).waiting! > 0, 10_000, 50);
       // Give the last requests time to add (a no-op) after the first.
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       expect(await queue.getJobCounts('waiting', 'active', 'completed', 'failed')).toMatchObject({ waiting: 1, active: 0, completed: 0, failed: 0 });
       expect((await queue.getJobs(['waiting'])).map((j) => j.id)).toEqual([`render-${id}-1-320x0-webp`]);
     } finally {

@@ -1,31 +1,8 @@
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ResourceRecord } from '../../shared/model.js';
 import { createMetadataOnlyResource } from '../../shared/services/metadata-only.js';
-import { writeRecordCopy } from '../../shared/services/upload-service.js';
 import { UploadFieldsBuilder } from '../../shared/upload/upload-fields.js';
+import { batchSettled, json, photo, putMappings, uploadReady } from '../harness/revert.js';
 import { form, REDIS_MODES, startService, type TestService } from '../harness/service.js';
-
-const json = { 'content-type': 'application/json' };
-
-async function photo(make: string, title?: string): Promise<Buffer> {
-  return sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 30, b: make.length * 10 } } })
-    .jpeg()
-    .withExif({ IFD0: { Make: make, Model: 'M1', ...(title ? { XPTitle: title } : {}) } })
-    .toBuffer();
-}
-
-async function uploadReady(svc: TestService, library: string, name: string, data: Uint8Array, fields: Record<string, string> = {}) {
-  const res = await svc.fetch(`/v1/libraries/${library}/files?wait=30`, { method: 'POST', body: form({ ...fields, file: { name, data } }) });
-  expect(res.status, await res.clone().text()).toBe(204);
-  return Number(res.headers.get('x-resource-id'));
-}
-
-async function putMappings(svc: TestService, fields: Record<string, unknown>) {
-  const res = await svc.fetch('/v1/mappings', { method: 'PUT', headers: json, body: JSON.stringify({ fields }) });
-  expect(res.status, await res.clone().text()).toBe(200);
-  return (await res.json()) as { version: number; changed: boolean };
-}
 
 describe.each(REDIS_MODES)('revert and bulk revert (fs store, %s redis)', (redis) => {
   let svc: TestService;
@@ -33,7 +10,6 @@ describe.each(REDIS_MODES)('revert and bulk revert (fs store, %s redis)', (redis
     // I/O-bound fast-path jobs: more slots than cores, as a deployment would configure.
     svc = await startService('fs', { redis, env: { WORKER_CONCURRENCY: '8', REPROCESS_CHUNK_SIZE: '500', REPROCESS_MAX_QUEUED: '2000' } });
     await svc.core.catalog.createLibrary({ name: 'photos', dedupe: 'allow' });
-    await svc.core.catalog.createLibrary({ name: 'bulk', dedupe: 'allow' });
   });
   afterAll(async () => {
     await svc?.close();
@@ -86,65 +62,6 @@ describe.each(REDIS_MODES)('revert and bulk revert (fs store, %s redis)', (redis
     expect(badBody.status).toBe(400);
     expect((await badBody.json()).detail).toContain('Expected reread to be true or false but received "yes"');
   });
-
-  it('bulk revert over 10,000 resources completes with progress and an ETA while a concurrent upload finishes within seconds', async () => {
-    const N = 10_000;
-    const { catalog, store } = svc.core;
-    const lib = await catalog.getLibrary('bulk');
-    // Seeded through the catalog and the record copies (uploading 10,000 files would test
-    // uploads, not the revert); the tag set is a real exiftool read of a real photo.
-    const sampleId = await uploadReady(svc, 'photos', 'sample.jpg', await photo('Bulkcam'));
-    const sample = await (await svc.fetch(`/v1/resources/${sampleId}`)).json();
-    const base = await catalog.requireResource(sampleId);
-    const oldVersion = (await catalog.mappings.get()).version;
-    const records: ResourceRecord[] = [];
-    for (let i = 0; i < N; i++) {
-      const id = await catalog.allocateResourceId();
-      records.push({ ...base, id, library: lib.id, fileName: `b${i}.jpg`, jobId: `ingest-${id}-1`, storageKey: `resources/none/${id}`, mappingsVersion: oldVersion, fields: { make: 'Bulkcam' } });
-    }
-    for (let i = 0; i < N; i += 1000) await catalog.createResources(records.slice(i, i + 1000));
-    for (let i = 0; i < N; i += 200) await Promise.all(records.slice(i, i + 200).map((r) => writeRecordCopy(store, r, sample.metadata)));
-
-    const v = await putMappings(svc, { brand: ['EXIF:Make'] });
-    const started = Date.now();
-    const res = await svc.fetch('/v1/reprocess', { method: 'POST', headers: json, body: JSON.stringify({ library: 'bulk' }) });
-    expect(res.status).toBe(202);
-    const batch = await res.json();
-    expect(res.headers.get('location')).toBe(`/v1/batches/${batch.id}`);
-    expect(batch).toMatchObject({ state: 'running', indexSize: N, mappingsVersion: v.version });
-
-    // An upload in the middle of the batch overtakes its queued low-priority jobs.
-    await new Promise((r) => setTimeout(r, 1500));
-    const t0 = Date.now();
-    await uploadReady(svc, 'photos', 'during.jpg', await photo('Duringcam'));
-    const uploadSeconds = (Date.now() - t0) / 1000;
-
-    const seen: { percent: number; eta: unknown; state: string }[] = [];
-    let last;
-    for (;;) {
-      last = await (await svc.fetch(`/v1/batches/${batch.id}`)).json();
-      seen.push({ percent: last.percent, eta: last.eta, state: last.state });
-      if (last.state !== 'running' || Date.now() - started > 240_000) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    expect(uploadSeconds).toBeLessThan(5);
-    expect(last).toMatchObject({ state: 'completed', total: N, done: N, failed: 0, skipped: 0, totalIsEstimate: false, percent: 100 });
-    expect(seen.some((s) => s.state === 'running' && s.percent > 0 && s.percent < 100 && s.eta !== null)).toBe(true);
-    const percents = seen.map((s) => s.percent);
-    expect(percents).toEqual([...percents].sort((a, b) => a - b));
-
-    const check = await catalog.getResources(records.map((r) => r.id));
-    expect(check.filter((r) => r?.mappingsVersion !== v.version || (r.fields as { brand?: string }).brand !== 'Bulkcam')).toEqual([]);
-    // Nothing stale is left, so a second stale-only batch finds nothing to do.
-    const again = await (await svc.fetch('/v1/reprocess', { method: 'POST', headers: json, body: JSON.stringify({ library: 'bulk' }) })).json();
-    let second;
-    for (let i = 0; i < 100; i++) {
-      second = await (await svc.fetch(`/v1/batches/${again.id}`)).json();
-      if (second.state !== 'running') break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(second).toMatchObject({ state: 'completed', total: 0, scanned: N });
-  }, 300_000);
 
   it('a batch can be paused, resumed and cancelled; bad requests name what to change', async () => {
     const none = await svc.fetch('/v1/reprocess', { method: 'POST', headers: json, body: JSON.stringify({}) });
@@ -207,12 +124,7 @@ describe('a resource with metadata and no file yet (a compat face\'s create_reso
     const started = await svc.fetch('/v1/reprocess', { method: 'POST', headers: json, body: JSON.stringify({ library: 'drafts', staleOnly: false }) });
     expect(started.status).toBe(202);
     const { id } = await started.json();
-    let batch;
-    for (const t0 = Date.now(); Date.now() - t0 < 30_000; await new Promise((r) => setTimeout(r, 200))) {
-      batch = await (await svc.fetch(`/v1/batches/${id}`)).json();
-      if (batch.state !== 'running') break;
-    }
-    expect(batch).toMatchObject({ state: 'completed', total: 2, done: 1, skipped: 1, failed: 0 });
+    expect(await batchSettled(svc, id)).toMatchObject({ state: 'completed', total: 2, done: 1, skipped: 1, failed: 0 });
     expect(await (await svc.fetch(`/v1/resources/${draft.id}`)).json()).toMatchObject({ status: 'ready', error: null });
     expect(await (await svc.fetch(`/v1/resources/${real}`)).json()).toMatchObject({ status: 'ready' });
 

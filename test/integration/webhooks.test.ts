@@ -14,6 +14,7 @@ import { isPrivateAddress } from '../../shared/webhooks/address-policy.js';
 import { signWebhook, verifyWebhook } from '../../shared/webhooks/signature.js';
 import { webhookProcessor } from '../../worker/jobs/webhook.js';
 import { form, startService, type TestService } from '../harness/service.js';
+import { sleep, until } from '../harness/until.js';
 
 const SECRET = 'whsec-test-0123456789abcdef0123456789';
 
@@ -44,9 +45,8 @@ async function startReceiver() {
     received,
     script,
     async next(count: number, timeoutMs = 15_000): Promise<Received[]> {
-      const deadline = Date.now() + timeoutMs;
-      while (received.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      return received;
+      // Short of `count` the caller's assertions say what is missing.
+      return until(`${count} webhook deliveries`, () => received.length >= count && received, timeoutMs, 50).catch(() => received);
     },
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
@@ -110,7 +110,7 @@ describe('completion webhooks', () => {
     expect(event.data).toMatchObject({ resourceId: id, status: 'ready', requestId: 'wh-ready-1' });
     expect(event.data.resource.checksum).toMatch(/^[0-9a-f]{64}$/);
     expect(event.data.resource).not.toHaveProperty('storageKey');
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect(receiver.received).toHaveLength(2);
   });
 

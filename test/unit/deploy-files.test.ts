@@ -21,12 +21,31 @@ const API_CMD = ['node', '--enable-source-maps', 'dist/api/main.js'];
 const WORKER_CMD = ['node', '--enable-source-maps', 'dist/worker/main.js'];
 
 describe('compiled entry points', () => {
-  it('npm run api / worker build first, then run dist/ with source maps', () => {
+  it('npm run api / worker run dist/ with source maps and never build it (replicas started together would race on dist/)', () => {
     expect(scripts.build).toBe('tsc -p tsconfig.build.json');
-    expect(scripts.preapi).toMatch(/npm run build/);
-    expect(scripts.preworker).toMatch(/npm run build/);
+    expect(scripts.preapi).toBe('node scripts/check-build.mjs dist/api/main.js');
+    expect(scripts.preworker).toBe('node scripts/check-build.mjs dist/worker/main.js');
     expect(scripts.api).toBe(API_CMD.join(' '));
     expect(scripts.worker).toBe(WORKER_CMD.join(' '));
+    expect(Object.entries(scripts).filter(([name, cmd]) => /^(pre|post)?(api|worker|start)$/.test(name) && /npm run build|\btsc\b/.test(cmd))).toEqual([]);
+  });
+
+  it('a missing or stale build stops `npm run api` with one line saying to run npm run build', () => {
+    const tree = fs.mkdtempSync(path.join(os.tmpdir(), 'check-build-'));
+    try {
+      const check = () => spawnSync(process.execPath, [path.join(root, 'scripts/check-build.mjs'), 'dist/api/main.js', tree], { encoding: 'utf8' });
+      fs.mkdirSync(path.join(tree, 'api'));
+      fs.writeFileSync(path.join(tree, 'api/main.ts'), '');
+      expect(check()).toMatchObject({ status: 1, stderr: 'dist/api/main.js is not built: run `npm run build` once, then start as many API and worker processes as you like.\n' });
+      fs.mkdirSync(path.join(tree, 'dist/api'), { recursive: true });
+      fs.writeFileSync(path.join(tree, 'dist/api/main.js'), '');
+      expect(check()).toMatchObject({ status: 0, stderr: '' });
+      const later = new Date(Date.now() + 60_000);
+      fs.utimesSync(path.join(tree, 'api/main.ts'), later, later);
+      expect(check()).toMatchObject({ status: 1, stderr: expect.stringMatching(/^dist\/api\/main\.js is older than api\/main\.ts: run `npm run build`/) });
+    } finally {
+      fs.rmSync(tree, { recursive: true, force: true });
+    }
   });
 
   it('tsconfig.build.json compiles the production sources into dist/ (rootDir ., so api/main.ts → dist/api/main.js), with source maps', () => {

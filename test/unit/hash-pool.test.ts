@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PayloadTooLargeError } from '../../shared/errors.js';
 import { HashPool } from '../../shared/upload/hash-pool.js';
 import { InspectStream, SNIFF_BYTES } from '../../shared/upload/inspect-stream.js';
+import { until } from '../harness/until.js';
 
 const KiB = 1024;
 const BLOCK = 256 * KiB;
@@ -65,20 +66,17 @@ describe('InspectStream hashes large streams off the event loop (HashPool)', () 
     const source = new Readable({ read() {} });
     const done = pipeline(source, s, sink());
     source.push(randomBytes(2 * BLOCK + 5));
-    await new Promise((r) => setTimeout(r, 50));
-    expect(pool.openCount()).toBe(1);
+    await until('a running hash', () => pool.openCount() === 1, 5_000, 10);
     source.destroy(new Error('client went away'));
     await expect(done).rejects.toThrow('client went away');
-    await new Promise((r) => setTimeout(r, 20));
-    expect(pool.openCount()).toBe(0);
+    await until('the running hash to be dropped', () => pool.openCount() === 0, 5_000, 10);
     expect(() => s.sha256()).toThrow(/before the stream ended/);
   });
 
   it('past the limit: PayloadTooLargeError, and the running hash is dropped', async () => {
     const s = new InspectStream(3 * BLOCK, pool);
     await expect(pipeline(Readable.from(chunked(randomBytes(4 * BLOCK), [65_536])), s, sink())).rejects.toBeInstanceOf(PayloadTooLargeError);
-    await new Promise((r) => setTimeout(r, 20));
-    expect(pool.openCount()).toBe(0);
+    await until('the running hash to be dropped', () => pool.openCount() === 0, 5_000, 10);
   });
 
   it('holds the stream back, not the bytes, while its blocks are being hashed', async () => {
@@ -114,7 +112,7 @@ describe('InspectStream hashes large streams off the event loop (HashPool)', () 
     const source = new Readable({ read() {} });
     const done = pipeline(source, s, sink());
     source.push(randomBytes(BLOCK + 1));
-    await new Promise((r) => setTimeout(r, 50));
+    await until('the block to reach the thread', () => doomed.openCount() === 1, 5_000, 10);
     await doomed.close();
     source.push(null);
     await expect(done).rejects.toThrow(/SHA-256 thread/);

@@ -19,7 +19,7 @@ const SWAPS = new Set([5, 6, 7, 8]);
 
 /**
  * Decoding options for untrusted input. `failOn: 'truncated'`: a file cut short or with
- * damaged scan data fails with libvips' reason (README, "Truncated and corrupt images"),
+ * damaged scan data fails with libvips' reason (docs/api.md, "Images and renditions"),
  * while the benign warnings many cameras trigger ("extraneous bytes before marker") do
  * not. One page only: the first frame of an animation, the first page of a TIFF.
  */

@@ -54,15 +54,5 @@ export async function incompleteFiles(root: string): Promise<string[]> {
   return entries.filter((e) => e.isFile() && e.name.includes('.incomplete-')).map((e) => path.relative(root, path.join(e.parentPath, e.name)));
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Polls `fn` until it returns a truthy value, or fails with `what` after `timeoutMs`. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+/** The harness's one polling helper, for the fault tests that import it from here. */
+export { sleep, until } from '../../harness/until.js';

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The system programs media-ingest and its tests use, as one table: a check, the Debian
+# packages that provide it, and what needs it. Run before `npm test` (npm's pretest
+# hooks) and by .ci/run. As root with apt-get, installs what is missing; otherwise
+# prints the exact command and what will skip until then, and exits 0 (the suites that
+# need a missing program skip, saying why).
+#   --check   only report; install nothing
+set -euo pipefail
+
+# One row a program: a check (a shell command that succeeds when it is there), the
+# Debian packages that provide it, and what needs it.
+DEPS=(
+  'command -v redis-server'       'redis-server'      'npm start, and the integration and slow test tiers (their private Redis)'
+  'php -r "exit(function_exists(\"curl_init\") ? 0 : 1);"'  'php-cli php-curl'  'test/compat: the ResourceSpace and Copernica PHP/cURL clients'
+  'command -v curl'               'curl'              'test/compat: the documented curl examples'
+  'command -v heif-convert'       'libheif-examples'  'HEIC from phones (worker/imaging/source.ts), tested in test/integration/renditions-fixtures.test.ts'
+  'command -v docker-compose || docker compose version'  'docker-compose'  'test/unit/deploy-files.test.ts: validating docker-compose.yml'
+  'bash scripts/ceph-rgw.sh check'  'radosgw ceph-mon ceph-osd'  'the S3 suites: a one-node Ceph cluster with its S3 gateway (scripts/ceph-rgw.sh)'
+)
+
+install=1
+[ "${1:-}" = "--check" ] && install=0
+
+missing_pkgs=()
+missing_uses=()
+for ((i = 0; i < ${#DEPS[@]}; i += 3)); do
+  check=${DEPS[i]} pkgs=${DEPS[i + 1]} use=${DEPS[i + 2]}
+  if ! bash -c "$check" >/dev/null 2>&1; then
+    read -r -a p <<<"$pkgs"
+    missing_pkgs+=("${p[@]}")
+    missing_uses+=("$pkgs: $use")
+  fi
+done
+[ ${#missing_pkgs[@]} -eq 0 ] && exit 0
+
+if [ "$install" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "ensure-deps: installing ${missing_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # Quiet unless it fails: Ceph alone unpacks ~270 MB of packages line by line.
+  if ! apt_log=$(apt-get install -y -qq -o Dpkg::Use-Pty=0 "${missing_pkgs[@]}" 2>&1); then
+    echo "$apt_log" | tail -n 40 >&2
+    exit 1
+  fi
+  exit 0
+fi
+
+{
+  echo "ensure-deps: missing system packages; install them with:"
+  echo "  sudo apt-get install -y ${missing_pkgs[*]}"
+  echo "until then these skip:"
+  printf '  - %s\n' "${missing_uses[@]}"
+} >&2
