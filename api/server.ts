@@ -11,7 +11,9 @@ import { RenderWaiter } from '../shared/jobs/render-waiter.js';
 import type { Logger } from '../shared/logger.js';
 import { collectProcessMetrics, trackQueueDepth } from '../shared/metrics.js';
 import { createRedis } from '../shared/redis.js';
+import { TusService } from '../shared/services/tus-service.js';
 import { UploadService } from '../shared/services/upload-service.js';
+import { createTusData } from '../shared/upload/tus-data.js';
 import { HashPool } from '../shared/upload/hash-pool.js';
 import { createApp } from './app.js';
 
@@ -48,7 +50,24 @@ export async function startApi(config: Config, core: Core, redisUrl: string, log
     jobAttempts: config.jobAttempts,
     hashPool: new HashPool(config.uploadHashThreads),
   });
-  const app = createApp({ config, catalog: core.catalog, redis: core.redis, store: core.store, ingestQueue, bulkQueue, uploads, waiter, renders, logger });
+  const tus = new TusService({
+    catalog: core.catalog,
+    store: core.store,
+    redis: core.redis,
+    redisPrefix: config.redisPrefix,
+    uploads,
+    data: createTusData(config, core.store),
+    expirySeconds: config.tus.expirySeconds,
+    maxUploadBytes: config.maxUploadBytes,
+    partSize: config.storage.driver === 's3' ? config.storage.partSize : 0,
+    logger,
+  });
+  // Every replica sweeps; the upload's lock keeps two from removing the same one.
+  const tusSweep = config.tus.sweepIntervalSeconds > 0
+    ? setInterval(() => void tus.sweep().catch((err: unknown) => logger.warn({ err }, 'tus sweep failed')), config.tus.sweepIntervalSeconds * 1000)
+    : undefined;
+  tusSweep?.unref();
+  const app = createApp({ config, catalog: core.catalog, redis: core.redis, store: core.store, ingestQueue, bulkQueue, uploads, tus, waiter, renders, logger });
 
   const server = await new Promise<Server>((resolve) => {
     const s = serve(
@@ -89,6 +108,7 @@ export async function startApi(config: Config, core: Core, redisUrl: string, log
       const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
       await closed;
       clearTimeout(timer);
+      clearInterval(tusSweep);
       await waiter.close();
       await events.close();
       untrack();

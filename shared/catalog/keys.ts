@@ -12,6 +12,12 @@ export function catalogKeys(prefix: string) {
     resource: (id: number) => `${p}:res:${id}`,
     libraryResources: (libraryId: number) => `${p}:lib:${libraryId}:res`,
     allResources: `${p}:res:all`,
+    /** A resumable (tus) upload's state: a hash (shared/upload/tus-state.ts). */
+    tusUpload: (id: string) => `${p}:tus:${id}`,
+    /** Held by the one request writing a tus upload (SET NX with a token). */
+    tusLock: (id: string) => `${p}:tus:${id}:lock`,
+    /** Open tus uploads scored by when they expire, for the sweep. */
+    tusExpiring: `${p}:tus:expiring`,
   };
 }
 export type CatalogKeys = ReturnType<typeof catalogKeys>;
