@@ -164,10 +164,6 @@ export class TusService {
       return { upload: u, completion: this.completionOf(u) };
     }
     if (offset !== u.offset) throw offsetMismatch(u, offset);
-    if (opts.contentLength !== undefined && offset + opts.contentLength > u.length) {
-      await this.discardAll(u);
-      throw new PayloadTooLargeError(u.length, `request body (${opts.contentLength} bytes from offset ${offset}) of an upload declared as ${u.length} bytes`);
-    }
 
     const token = randomBytes(12).toString('hex');
     if (!(await this.acquire(id, token))) {
@@ -184,6 +180,10 @@ export class TusService {
       // Re-read under the lock: the request that held it may have moved the offset.
       u = await this.get(id, libraryId);
       if (u.status === 'done' || offset !== u.offset) throw offsetMismatch(u, offset);
+      if (opts.contentLength !== undefined && offset + opts.contentLength > u.length) {
+        await this.discardAll(u);
+        throw new PayloadTooLargeError(u.length, `request body (${opts.contentLength} bytes from offset ${offset}) of an upload declared as ${u.length} bytes`);
+      }
       return await this.receive(u, token, body, opts, lost.signal);
     } finally {
       clearInterval(renew);
