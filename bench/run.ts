@@ -13,10 +13,11 @@ import { preflightChecksums } from './scenarios/preflight-checksums.js';
 import { imageServing } from './scenarios/image-serving.js';
 import { onDemandRender } from './scenarios/on-demand-render.js';
 import { renditionsIngest } from './scenarios/renditions-ingest.js';
+import { tusThroughput } from './scenarios/tus-throughput.js';
 import { uploadThroughput } from './scenarios/upload-throughput.js';
 import { workerScaling } from './scenarios/worker-scaling.js';
 
-const scenarios: Scenario[] = [uploadThroughput, preflightChecksums, metadataRevert, cliVsCurl, renditionsIngest, imageServing, onDemandRender, workerScaling];
+const scenarios: Scenario[] = [uploadThroughput, tusThroughput, preflightChecksums, metadataRevert, cliVsCurl, renditionsIngest, imageServing, onDemandRender, workerScaling];
 
 const BENCHMARKS_MD = path.join(repoRoot, 'BENCHMARKS.md');
 

@@ -66,6 +66,7 @@ class FsTusWriter implements TusWriter {
   /** Offset of a checkpoint not yet confirmed committed. */
   private candidate: number;
   private closed = false;
+  private inflight: Promise<void> | undefined;
 
   constructor(
     private readonly handle: fs.FileHandle,
@@ -81,21 +82,35 @@ class FsTusWriter implements TusWriter {
   async write(chunk: Buffer): Promise<void> {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    if (this.pendingBytes >= WRITE_BATCH_BYTES) await this.drain();
+    if (this.pendingBytes < WRITE_BATCH_BYTES) return;
+    // One batch on its way to the disk while the next fills: the request keeps being read
+    // during a write, and memory stays at two batches.
+    if (this.inflight) await this.inflight;
+    this.inflight = this.writeBatch();
+    // Its error surfaces at the next await of it (the next batch, or drain).
+    this.inflight.catch(() => undefined);
   }
 
+  /** Wait for the batch in flight and write what is pending. */
   private async drain(): Promise<void> {
-    if (this.pendingBytes === 0) return;
+    if (this.inflight) await this.inflight;
+    this.inflight = undefined;
+    if (this.pendingBytes > 0) await this.writeBatch();
+  }
+
+  private async writeBatch(): Promise<void> {
     const buffers = this.pending;
     const n = this.pendingBytes;
+    const at = this.position;
     this.pending = [];
     this.pendingBytes = 0;
+    this.position += n;
     let done = 0;
-    // writev may write less than asked (a signal, a full pipe); continue where it stopped.
+    // writev may write less than asked (a full disk, a signal); continue where it stopped.
     while (done < n) {
-      const { bytesWritten } = await this.handle.writev(done === 0 ? buffers : [Buffer.concat(buffers).subarray(done)], this.position);
+      const { bytesWritten } = await this.handle.writev(done === 0 ? buffers : [Buffer.concat(buffers).subarray(done)], at + done);
+      if (bytesWritten === 0) throw new Error(`No bytes written to ${this.file} at ${at + done}.`);
       done += bytesWritten;
-      this.position += bytesWritten;
     }
   }
 
@@ -134,6 +149,8 @@ class FsTusWriter implements TusWriter {
   async discard(): Promise<void> {
     this.pending = [];
     this.pendingBytes = 0;
+    await this.inflight?.catch(() => undefined);
+    this.inflight = undefined;
     if (!this.closed) await this.handle.truncate(this.lastCheckpoint).catch(() => undefined);
     await this.close();
   }
