@@ -1,7 +1,7 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Catalog } from '../catalog/catalog.js';
-import { ChecksumMismatchError, ConflictError, GoneError, LockedError, NotFoundError, PayloadTooLargeError } from '../errors.js';
+import { AppError, ChecksumMismatchError, ConflictError, GoneError, LockedError, NotFoundError, PayloadTooLargeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Library } from '../model.js';
 import { originalKey } from '../storage/layout.js';
@@ -182,7 +182,7 @@ export class TusService {
       if (u.status === 'done' || offset !== u.offset) throw offsetMismatch(u, offset);
       if (opts.contentLength !== undefined && offset + opts.contentLength > u.length) {
         await this.discardAll(u);
-        throw new PayloadTooLargeError(u.length, `request body (${opts.contentLength} bytes from offset ${offset}) of an upload declared as ${u.length} bytes`);
+        throw tooLong(u, offset, `${opts.contentLength}`);
       }
       return await this.receive(u, token, body, opts, lost.signal);
     } finally {
@@ -238,7 +238,7 @@ export class TusService {
       if (overflow) {
         await rollback();
         await this.discardAll(u);
-        throw new PayloadTooLargeError(u.length, `upload (more than its declared ${u.length} bytes)`);
+        throw tooLong(u, start, 'more');
       }
       if (interrupted instanceof LockedError || (interrupted && !isClientGone(interrupted))) {
         await rollback();
@@ -407,6 +407,15 @@ export class TusService {
     this.chains.set(id, chain);
     if (this.chains.size > MAX_CHAINS) this.chains.delete(this.chains.keys().next().value!);
   }
+}
+
+/** A PATCH brought more bytes than the upload declared: a broken client, whose upload is discarded. */
+function tooLong(u: TusUpload, offset: number, brought: string): AppError {
+  return new AppError(
+    'payload_too_large',
+    `Expected at most ${u.length - offset} bytes from Upload-Offset ${offset} (Upload-Length ${u.length}) but the request brings ${brought}; the upload was discarded, start a new one.`,
+    { limit: u.length },
+  );
 }
 
 function offsetMismatch(u: TusUpload, offset: number): ConflictError {

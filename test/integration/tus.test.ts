@@ -235,6 +235,7 @@ describe.each(['fs', 's3'] as StorageKind[])('tus on %s', (storage) => {
     // More bytes than the upload declared: refused, and the upload is gone with its bytes.
     const over = await patch(svc, url, 3 * MiB, randomBytes(4 * MiB));
     expect(over.status).toBe(413);
+    expect((await over.json()).detail).toBe(`Expected at most ${3 * MiB} bytes from Upload-Offset ${3 * MiB} (Upload-Length ${6 * MiB}) but the request brings ${4 * MiB}; the upload was discarded, start a new one.`);
     expect((await tusFetch(svc, url, { method: 'HEAD' })).status).toBe(404);
     expect(await tusLeftovers(svc)).toEqual([]);
 
