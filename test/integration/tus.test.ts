@@ -3,11 +3,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import * as tus from 'tus-js-client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { startApi, type RunningApi } from '../../api/server.js';
 import { createLogger } from '../../shared/logger.js';
 import { makeJpeg } from '../harness/images.js';
 import { startService, type StorageKind, type TestService } from '../harness/service.js';
+
+// Megabytes through two replicas on a machine shared with other work: room beyond the default 30 s.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 60_000 });
 
 const MiB = 1024 * 1024;
 const V = { 'tus-resumable': '1.0.0' };
@@ -259,14 +262,17 @@ describe.each(['fs', 's3'] as StorageKind[])('tus on %s', (storage) => {
   it('two concurrent PATCHes at one offset: one wins, the other gets 409/423, the file is intact', async () => {
     const data = randomBytes(4 * MiB);
     const url = await create(svc, data.length);
-    // The first PATCH trickles in; the second arrives while it holds the lock.
+    // The first PATCH trickles in; the second arrives while it (most likely) holds the lock.
+    // Whichever wins, the loser must be refused and the stored bytes stay the file's.
     const slow = rawChunkedPatch(svc, url, 0, [data.subarray(0, MiB), data.subarray(MiB, 2 * MiB)], 4_000);
     await new Promise((r) => setTimeout(r, 500));
-    const rival = await patch(svc, url, 0, Buffer.from(randomBytes(MiB)));
-    expect([409, 423]).toContain(rival.status);
-    expect(await slow).toBe(204);
-    expect(await offsetOf(svc, url)).toBe(2 * MiB);
-    const rest = await patch(svc, url, 2 * MiB, data.subarray(2 * MiB));
+    const rival = patch(svc, url, 0, data.subarray(0, MiB)).then((r) => r.status);
+    const statuses = await Promise.all([slow, rival]);
+    expect(statuses.filter((st) => st === 204), `statuses ${statuses.join(', ')}`).toHaveLength(1);
+    expect(statuses.filter((st) => st === 409 || st === 423), `statuses ${statuses.join(', ')}`).toHaveLength(1);
+    const offset = await offsetOf(svc, url);
+    expect([MiB, 2 * MiB]).toContain(offset);
+    const rest = await patch(svc, url, offset, data.subarray(offset));
     expect(rest.status).toBe(204);
     const id = Number(rest.headers.get('x-resource-id'));
     const rec = (await (await svc.fetch(`/v1/resources/${id}?wait=30`)).json()) as Record<string, unknown>;
@@ -276,13 +282,15 @@ describe.each(['fs', 's3'] as StorageKind[])('tus on %s', (storage) => {
   it('a client that goes away mid-PATCH keeps what arrived; the upload continues from the HEAD offset', async () => {
     const data = randomBytes(7 * MiB + 1);
     const url = await create(svc, data.length);
-    await rawChunkedPatch(svc, url, 0, [data.subarray(0, 3 * MiB + 7)], 0, { destroyAfterMs: 300 });
+    await rawChunkedPatch(svc, url, 0, [data.subarray(0, 3 * MiB + 7)], 0, { destroyAfterMs: 1000 });
     let offset = 0;
     for (let i = 0; i < 50 && offset === 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
       offset = await offsetOf(svc, url);
     }
-    expect(offset).toBe(3 * MiB + 7);
+    // All that was sent, unless the cut came before the server read it all (a loaded machine).
+    expect(offset).toBeGreaterThan(0);
+    expect(offset).toBeLessThanOrEqual(3 * MiB + 7);
     const rest = await patch(svc, url, offset, data.subarray(offset));
     expect(rest.status).toBe(204);
     const id = Number(rest.headers.get('x-resource-id'));
