@@ -1,7 +1,7 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Catalog } from '../catalog/catalog.js';
-import { AppError, ChecksumMismatchError, ConflictError, GoneError, LockedError, NotFoundError, PayloadTooLargeError } from '../errors.js';
+import { AppError, ChecksumMismatchError, ClientAbortedError, ConflictError, GoneError, LockedError, NotFoundError, PayloadTooLargeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Library } from '../model.js';
 import { originalKey } from '../storage/layout.js';
@@ -226,7 +226,7 @@ export class TusService {
       }
     } catch (err) {
       // The client went away (or the socket idled out): keep what arrived, below.
-      interrupted = err;
+      interrupted = isClientGone(err) ? new ClientAbortedError() : err;
     }
 
     const end = start + received;
@@ -240,7 +240,7 @@ export class TusService {
         await this.discardAll(u);
         throw tooLong(u, start, 'more');
       }
-      if (interrupted instanceof LockedError || (interrupted && !isClientGone(interrupted))) {
+      if (interrupted && !(interrupted instanceof ClientAbortedError)) {
         await rollback();
         throw interrupted;
       }
