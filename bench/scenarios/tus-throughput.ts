@@ -225,8 +225,17 @@ async function request(url: string, method: string, headers: Record<string, stri
     });
   });
   answer.catch(() => undefined);
-  if (body) await pipeline(body, req);
-  else req.end();
+  if (!body) req.end();
+  else {
+    try {
+      await pipeline(body, req);
+    } catch (err) {
+      // The server may answer (and hang up) before taking the whole body: prefer its answer.
+      const early = await Promise.race([answer, new Promise<undefined>((r) => setTimeout(r, 1000, undefined))]).catch(() => undefined);
+      if (early) return early;
+      throw err;
+    }
+  }
   return answer;
 }
 
