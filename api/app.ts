@@ -37,6 +37,7 @@ import { librariesRoutes } from './routes/libraries.js';
 import { mappingsRoutes } from './routes/mappings.js';
 import { reprocessRoutes } from './routes/reprocess.js';
 import { resourcesRoutes } from './routes/resources.js';
+import { tusRoutes } from './routes/tus.js';
 
 /** Version of the native API in the OpenAPI document. */
 const API_VERSION = '1.0.0';
@@ -104,6 +105,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('/v1/libraries/:library/files', webhookUrl(deps.config.operations.webhookSecret, deps.config.operations.webhookAllowPrivate, libraryWebhook));
   app.use('/v1/resources/:id/file', webhookUrl(deps.config.operations.webhookSecret, deps.config.operations.webhookAllowPrivate, libraryWebhook));
   app.route('/', filesRoutes(deps));
+  app.route('/', tusRoutes(deps));
   app.route('/', adminRoutes(deps));
   app.route('/', apiKeysRoutes(deps, apiKeys));
   documented.route('/', librariesRoutes(deps));

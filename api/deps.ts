@@ -6,6 +6,7 @@ import type { BulkQueue } from '../shared/jobs/lanes.js';
 import type { IngestQueue } from '../shared/jobs/queues.js';
 import type { RenderWaiter } from '../shared/jobs/render-waiter.js';
 import type { Logger } from '../shared/logger.js';
+import type { TusService } from '../shared/services/tus-service.js';
 import type { UploadService } from '../shared/services/upload-service.js';
 import type { ObjectStore } from '../shared/storage/object-store.js';
 import type { Access } from './middleware/auth.js';
@@ -21,6 +22,8 @@ export interface AppDeps {
   /** The bulk lane (shared/jobs/lanes.ts): bulk reverts' fan-out. */
   bulkQueue: BulkQueue;
   uploads: UploadService;
+  /** Resumable (tus) uploads; built beside `uploads`, whose commit it ends in. */
+  tus: TusService;
   waiter: JobWaiter;
   /** On-demand renders for `/image/…` (the worker renders, the API waits). */
   renders: RenderWaiter;

@@ -27,6 +27,11 @@ export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
   rate_limited: 429,
   metadata_timeout: 504,
   upstream_failed: 502,
+  precondition_failed: 412,
+  gone: 410,
+  locked: 423,
+  // tus' checksum extension names this status (https://tus.io/protocols/resumable-upload#checksum).
+  checksum_mismatch: 460 as ContentfulStatusCode,
   internal: 500,
 };
 
@@ -36,10 +41,14 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
+  410: 'Gone',
+  412: 'Precondition Failed',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
+  423: 'Locked',
   429: 'Too Many Requests',
+  460: 'Checksum Mismatch',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',

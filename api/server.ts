@@ -11,7 +11,9 @@ import { RenderWaiter } from '../shared/jobs/render-waiter.js';
 import type { Logger } from '../shared/logger.js';
 import { collectProcessMetrics, trackQueueDepth } from '../shared/metrics.js';
 import { createRedis, type RedisTarget } from '../shared/redis.js';
+import { TusService } from '../shared/services/tus-service.js';
 import { UploadService } from '../shared/services/upload-service.js';
+import { createTusData } from '../shared/upload/tus-data.js';
 import { HashPool } from '../shared/upload/hash-pool.js';
 import { createApp } from './app.js';
 import { limitConnectionsPerClient } from './middleware/connection-limit.js';
@@ -49,6 +51,23 @@ export async function startApi(config: Config, core: Core, redis: RedisTarget, l
     jobAttempts: config.jobAttempts,
     hashPool: new HashPool(config.uploadHashThreads),
   });
+  const tus = new TusService({
+    catalog: core.catalog,
+    store: core.store,
+    redis: core.redis,
+    redisPrefix: config.redisPrefix,
+    uploads,
+    data: createTusData(config, core.store),
+    expirySeconds: config.tus.expirySeconds,
+    maxUploadBytes: config.maxUploadBytes,
+    partSize: config.storage.driver === 's3' ? config.storage.partSize : 0,
+    logger,
+  });
+  // Every replica sweeps; the upload's lock keeps two from removing the same one.
+  const tusSweep = config.tus.sweepIntervalSeconds > 0
+    ? setInterval(() => void tus.sweep().catch((err: unknown) => logger.warn({ err }, 'tus sweep failed')), config.tus.sweepIntervalSeconds * 1000)
+    : undefined;
+  tusSweep?.unref();
   // Built once the port is known: links use it when PUBLIC_URL is unset and PORT=0.
   const built: { app?: ReturnType<typeof createApp> } = {};
 
@@ -84,7 +103,7 @@ export async function startApi(config: Config, core: Core, redis: RedisTarget, l
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const url = config.port === 0 ? `http://127.0.0.1:${port}` : config.publicUrl;
-  built.app = createApp({ config, catalog: core.catalog, redis: core.redis, store: core.store, ingestQueue, bulkQueue, uploads, waiter, renders, logger, publicUrl: url });
+  built.app = createApp({ config, catalog: core.catalog, redis: core.redis, store: core.store, ingestQueue, bulkQueue, uploads, tus, waiter, renders, logger, publicUrl: url });
 
   return {
     server,
@@ -95,6 +114,7 @@ export async function startApi(config: Config, core: Core, redis: RedisTarget, l
       const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
       await closed;
       clearTimeout(timer);
+      clearInterval(tusSweep);
       await waiter.close();
       await events.close();
       untrack();

@@ -14,12 +14,14 @@ import { preflightChecksums } from './scenarios/preflight-checksums.js';
 import { imageServing, imageServingOn } from './scenarios/image-serving.js';
 import { onDemandRender } from './scenarios/on-demand-render.js';
 import { renditionsIngest } from './scenarios/renditions-ingest.js';
+import { tusThroughput } from './scenarios/tus-throughput.js';
 import { uploadThroughput, uploadThroughputOn } from './scenarios/upload-throughput.js';
 import { workerScaling } from './scenarios/worker-scaling.js';
 
 // The *-s3 scenarios are the same ones on STORAGE_DRIVER=s3 against Ceph's radosgw on this machine.
 const scenarios: Scenario[] = [
   uploadThroughput,
+  tusThroughput,
   preflightChecksums,
   metadataRevert,
   cliVsCurl,

@@ -146,6 +146,19 @@ export interface Config {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   readonly images: ImagesConfig;
   readonly operations: OperationsConfig;
+  readonly tus: TusConfig;
+}
+
+/** Resumable uploads (tus 1.0, `POST /v1/libraries/{library}/tus`). */
+export interface TusConfig {
+  /**
+   * An unfinished upload with no PATCH for this long expires: its bytes are removed
+   * (an S3 multipart upload aborted) and its URL answers 410. A finished upload's URL
+   * keeps telling its outcome (HEAD) for as long. @defaultValue 86400
+   */
+  readonly expirySeconds: number;
+  /** How often each API process removes expired uploads; 0 turns the sweep off. @defaultValue 60 */
+  readonly sweepIntervalSeconds: number;
 }
 
 /** Running many replicas: lanes, metrics, rate limits, the dashboard, webhooks. */
@@ -402,6 +415,10 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: p.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     images: parseImages(p, problems),
     operations: parseOperations(p, problems, workerConcurrency),
+    tus: {
+      expirySeconds: p.int('TUS_EXPIRY_SECONDS', 86_400, 1, 30 * 86_400),
+      sweepIntervalSeconds: p.int('TUS_SWEEP_INTERVAL_SECONDS', 60, 0, 86_400),
+    },
   };
   if (config.maxUploadBytes < 1) problems.push('MAX_UPLOAD_BYTES must be at least 1 byte');
   if (config.jsonBodyMaxBytes < 1024) problems.push(`JSON_BODY_MAX_BYTES must be at least 1K (got ${config.jsonBodyMaxBytes})`);

@@ -24,6 +24,10 @@ export type ErrorCode =
   | 'rate_limited'
   | 'metadata_timeout'
   | 'upstream_failed'
+  | 'precondition_failed'
+  | 'gone'
+  | 'locked'
+  | 'checksum_mismatch'
   | 'internal';
 
 export class AppError extends Error {
@@ -154,6 +158,34 @@ export class AuthThrottledError extends AppError {
 export class UpstreamError extends AppError {
   constructor(message: string, options?: ErrorOptions) {
     super('upstream_failed', message, {}, options);
+  }
+}
+
+/** A precondition header has another value than the server supports (tus: `Tus-Resumable`). */
+export class PreconditionFailedError extends AppError {
+  constructor(message: string, extra: Record<string, unknown> = {}) {
+    super('precondition_failed', message, extra);
+  }
+}
+
+/** The thing existed but is gone for good (an expired resumable upload). */
+export class GoneError extends AppError {
+  constructor(message: string) {
+    super('gone', message);
+  }
+}
+
+/** Another request holds the thing right now (a resumable upload being written); retry shortly. */
+export class LockedError extends AppError {
+  constructor(message: string) {
+    super('locked', message);
+  }
+}
+
+/** The bytes of a request do not match the checksum the client sent with them (tus checksum extension). */
+export class ChecksumMismatchError extends AppError {
+  constructor(message: string) {
+    super('checksum_mismatch', message);
   }
 }
 

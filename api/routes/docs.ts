@@ -166,7 +166,113 @@ const HAND_DOCUMENTED = [
       404: { description: 'No such resource', content: problem },
     },
   }),
+  ...tusRoutesDocumented(),
   createRoute({ method: 'get', path: '/healthz', tags: ['operations'], summary: 'Liveness', responses: { 200: { description: 'The process answers' } } }),
   createRoute({ method: 'get', path: '/readyz', tags: ['operations'], summary: 'Readiness', responses: { 200: { description: 'Redis and storage answer' }, 503: { description: 'Not ready' } } }),
   createRoute({ method: 'get', path: '/metrics', tags: ['operations'], summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text format' } } }),
 ];
+
+/** The tus routes (api/routes/tus.ts): the protocol's headers, and what a finished upload tells. */
+function tusRoutesDocumented() {
+  const tags = ['uploads'];
+  const security = [{ bearer: [] }];
+  const tusResumable = z.literal('1.0.0').openapi({ description: 'The protocol version; any other value (or none) answers 412' });
+  const library = z.object({ library: z.string() });
+  const upload = z.object({ library: z.string(), id: z.string().openapi({ pattern: '^[A-Za-z0-9_-]{22}$' }) });
+  const outcome =
+    'A finished upload also carries `X-Resource-Id`, `Link: </v1/jobs/{jobId}>; rel="job", </v1/resources/{id}>; rel="resource"` and ' +
+    '`X-Resource-Status` (processing, ready, failed); a failure adds `X-Resource-Error-Code` and `X-Resource-Error` (percent-encoded).';
+  const common = {
+    400: { description: 'A malformed header (Upload-Offset, Upload-Length, Upload-Metadata, Upload-Checksum)', content: problem },
+    404: { description: 'No such upload (or library), or one that was terminated', content: problem },
+    410: { description: 'The upload expired (TUS_EXPIRY_SECONDS) and its bytes were removed', content: problem },
+    412: { description: 'Tus-Resumable is not 1.0.0 (Tus-Version names what is)', content: problem },
+  };
+  return [
+    createRoute({
+      method: 'options',
+      path: '/v1/libraries/{library}/tus',
+      tags,
+      summary: 'tus: what this server offers',
+      security,
+      request: { params: library },
+      responses: { 204: { description: 'Tus-Version, Tus-Extension (creation, creation-with-upload, termination, expiration, checksum), Tus-Checksum-Algorithm (sha256), Tus-Max-Size (the library\'s or the global upload limit)' } },
+    }),
+    createRoute({
+      method: 'post',
+      path: '/v1/libraries/{library}/tus',
+      tags,
+      summary: 'tus: create a resumable upload (creation, creation-with-upload)',
+      description:
+        'Upload-Metadata keys `filename`, `filetype`, `title`, `tags` (comma-separated), `no_exif` are used, others ignored. ' +
+        'With `Content-Type: application/offset+octet-stream` the body is the first bytes. The upload URL (`Location`) works on every API replica.',
+      security,
+      request: {
+        params: library,
+        headers: z.object({
+          'tus-resumable': tusResumable,
+          'upload-length': z.string().openapi({ pattern: '^[0-9]+$', description: 'The file size in bytes (Upload-Defer-Length is not supported)' }),
+          'upload-metadata': z.string().optional(),
+        }),
+        body: { required: false, content: { 'application/offset+octet-stream': { schema: z.any().openapi({ type: 'string', format: 'binary' }) } } },
+      },
+      responses: {
+        201: { description: `Created: Location, Upload-Expires, Upload-Offset. ${outcome}` },
+        413: { description: 'Upload-Length over Tus-Max-Size; nothing is kept', content: problem },
+        ...common,
+      },
+    }),
+    ...(['get', 'head'] as const).map((method) =>
+      createRoute({
+        method,
+        path: '/v1/libraries/{library}/tus/{id}',
+        tags,
+        summary: method === 'head' ? 'tus: where an upload stands, and once finished what became of it' : 'The same headers as HEAD',
+        security,
+        request: { params: upload, headers: z.object({ 'tus-resumable': tusResumable }) },
+        responses: { 200: { description: `Upload-Offset, Upload-Length, Upload-Metadata, Upload-Expires (unfinished), Cache-Control: no-store. ${outcome}` }, ...common },
+      }),
+    ),
+    createRoute({
+      method: 'patch',
+      path: '/v1/libraries/{library}/tus/{id}',
+      tags,
+      summary: 'tus: send bytes from Upload-Offset on',
+      description:
+        'On any replica. `Upload-Checksum: sha256 <base64>` keeps the bytes only when they match (else 460). The last byte makes the upload a resource ' +
+        '(the same record, de-duplication and ingest job as a multipart upload); `?wait=N` or `Prefer: wait=N` on that PATCH waits for processing: ' +
+        '204 once processed, the failure\'s status and reason (problem+json) when it failed.',
+      security,
+      request: {
+        params: upload,
+        query: z.object({ wait: z.coerce.number().int().min(0).optional() }),
+        headers: z.object({ 'tus-resumable': tusResumable, 'upload-offset': z.string().openapi({ pattern: '^[0-9]+$' }), 'upload-checksum': z.string().optional(), prefer: z.string().optional() }),
+        body: { required: true, content: { 'application/offset+octet-stream': { schema: z.any().openapi({ type: 'string', format: 'binary' }) } } },
+      },
+      responses: {
+        204: { description: `Stored: Upload-Offset, Upload-Expires. ${outcome}` },
+        409: { description: 'Upload-Offset is not the upload\'s offset (HEAD tells it)', content: problem },
+        413: { description: 'More bytes than Upload-Length; the upload is discarded', content: problem },
+        415: { description: 'Content-Type is not application/offset+octet-stream', content: problem },
+        422: { description: 'With wait: the file could not be processed (the reason in detail)', content: problem },
+        423: { description: 'Another request is writing this upload; retry', content: problem },
+        460: { description: 'The bytes do not match Upload-Checksum; nothing of them was kept', content: problem },
+        ...common,
+      },
+    }),
+    createRoute({
+      method: 'delete',
+      path: '/v1/libraries/{library}/tus/{id}',
+      tags,
+      summary: 'tus: terminate an unfinished upload; its bytes are removed',
+      security,
+      request: { params: upload, headers: z.object({ 'tus-resumable': tusResumable }) },
+      responses: {
+        204: { description: 'Terminated' },
+        409: { description: 'The upload is finished: delete the resource instead', content: problem },
+        423: { description: 'Another request is writing this upload', content: problem },
+        ...common,
+      },
+    }),
+  ];
+}

@@ -92,6 +92,12 @@ export function catalogKeys(prefix: string) {
     layout: g('layout'),
     /** A direct upload to S3 waiting for its completion (shared/services/pending-direct-uploads.ts); expires. */
     directUpload: (resourceId: number) => g(`direct:${resourceId}`),
+    /** A resumable (tus) upload's state: a hash (shared/upload/tus-state.ts). */
+    tusUpload: (id: string) => g(`tus:${id}`),
+    /** Held by the one request writing a tus upload (SET NX with a token). */
+    tusLock: (id: string) => g(`tus:${id}:lock`),
+    /** Open tus uploads scored by when they expire, for the sweep. */
+    tusExpiring: g('tus:expiring'),
     // per-resource keys, in the resource's bucket
     /** The record: one string (shared/catalog/codec.ts). */
     resource: (id: number) => bucketKey(prefix, bucketOfId(id), `r:${id}`),

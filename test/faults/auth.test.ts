@@ -48,7 +48,7 @@ describe('every route refuses missing, wrong and tampered credentials', () => {
     });
     // Only the route table is read: the handlers are never called on this instance.
     const unused = {} as never;
-    const app = createApp({ ...svc.core, config: svc.config, logger: createLogger('silent', 'test'), ingestQueue: unused, bulkQueue: unused, uploads: unused, waiter: unused, renders: unused } as AppDeps);
+    const app = createApp({ ...svc.core, config: svc.config, logger: createLogger('silent', 'test'), ingestQueue: unused, bulkQueue: unused, uploads: unused, tus: unused, waiter: unused, renders: unused } as AppDeps);
     routes = [...new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`))].sort();
     const res = await svc.fetch('/v1/libraries/default/files?wait=30', { method: 'POST', body: form({ file: { name: 'p.jpg', data: await makeJpeg(64, 48), type: 'image/jpeg' } }) });
     expect(res.status).toBe(204);

@@ -34,6 +34,10 @@ describe('OpenAPI', () => {
       expect(op['x-validated-by-schema']).toBe(false);
       expect(Object.keys(op.requestBody!.content['multipart/form-data']!.schema.properties)).toEqual(expect.arrayContaining(['file', 'sha256', 'no_exif']));
     }
+    // The tus routes, by hand too.
+    expect(Object.keys(doc.paths['/v1/libraries/{library}/tus']!).sort()).toEqual(['options', 'post']);
+    expect(Object.keys(doc.paths['/v1/libraries/{library}/tus/{id}']!).sort()).toEqual(['delete', 'get', 'head', 'patch']);
+    expect(doc.paths['/v1/libraries/{library}/tus/{id}']!.patch!['x-validated-by-schema']).toBe(false);
     expect(doc.components.securitySchemes.bearer!.scheme).toBe('bearer');
   });
 

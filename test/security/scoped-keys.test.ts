@@ -18,7 +18,7 @@ describe('the scope table', () => {
     const svc = await startService('fs', { worker: false });
     try {
       const unused = {} as never;
-      const app = createApp({ ...svc.core, config: svc.config, logger: createLogger('silent', 'test'), ingestQueue: unused, bulkQueue: unused, uploads: unused, waiter: unused, renders: unused } as AppDeps);
+      const app = createApp({ ...svc.core, config: svc.config, logger: createLogger('silent', 'test'), ingestQueue: unused, bulkQueue: unused, uploads: unused, tus: unused, waiter: unused, renders: unused } as AppDeps);
       const v1 = [...new Set(app.routes.filter((r) => r.method !== 'ALL' && r.path.startsWith('/v1/') && !r.path.startsWith('/v1/admin/')).map((r) => `${r.method} ${r.path}`))];
       expect(v1.length).toBeGreaterThan(20);
       const uncovered = v1.filter((r) => {

@@ -45,6 +45,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ STORAGE_DRIVER: 's3', S3_ENDPOINT: 'http://m:9000', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', S3_PART_SIZE: '1M' })).toThrow(/at least 5 MiB/);
   });
 
+  it('takes the tus expiry and sweep interval, a day and a minute by default', () => {
+    expect(loadConfig({}).tus).toEqual({ expirySeconds: 86_400, sweepIntervalSeconds: 60 });
+    expect(loadConfig({ TUS_EXPIRY_SECONDS: '3600', TUS_SWEEP_INTERVAL_SECONDS: '0' }).tus).toEqual({ expirySeconds: 3600, sweepIntervalSeconds: 0 });
+    expect(() => loadConfig({ TUS_EXPIRY_SECONDS: '0' })).toThrow('TUS_EXPIRY_SECONDS must be an integer from 1 to 2592000 (got "0")');
+  });
+
   it('parses compat credentials as user:secret pairs, each confined to its libraries (default: `default`)', () => {
     const c = loadConfig({
       RESOURCESPACE_USERS: 'admin:k1-0123456789abcdef,bob:k:2-0123456789abcdef@photos|news',

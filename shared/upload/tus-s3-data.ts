@@ -1,0 +1,239 @@
+import { Readable } from 'node:stream';
+import { Client } from 'minio';
+import type { S3StorageConfig } from '../config.js';
+import { GoneError, StorageUnavailableError } from '../errors.js';
+import type { TusData, TusWriter } from './tus-data.js';
+import type { TusPatch, TusUpload } from './tus-state.js';
+
+/** Idle part buffers kept for reuse, per part size. */
+const SPARE_BUFFERS = 4;
+
+/** S3 numbers parts 1..10000. */
+export const MAX_PARTS = 10_000;
+
+interface Part {
+  part: number;
+  etag: string;
+}
+
+/**
+ * s3 driver: the upload is an S3 multipart upload at the resource's own key, started
+ * with the first whole part, so the last byte completes the object where it belongs —
+ * no copy. S3 wants parts of at least 5 MiB but a PATCH may bring any number of bytes:
+ * the bytes past the last whole part wait in one buffer (at most one part per upload in
+ * memory), and when a PATCH ends short of a part they are stored as a small object of
+ * their own (`tus/{id}/tail-{offset}`), which the next PATCH — on any replica — reads
+ * back first. Uses its own minio client: the ObjectStore interface has no multipart
+ * primitives, and this is the only caller that needs them.
+ */
+export class S3TusData implements TusData {
+  private readonly client: Client;
+  readonly bucket: string;
+
+  constructor(config: S3StorageConfig) {
+    this.bucket = config.bucket;
+    this.client = new Client({
+      endPoint: config.endPoint,
+      ...(config.port !== undefined ? { port: config.port } : {}),
+      useSSL: config.useSSL,
+      accessKey: config.accessKey,
+      secretKey: config.secretKey,
+      region: config.region,
+      partSize: Math.max(config.partSize, 5 * 1024 * 1024),
+    });
+  }
+
+  async open(u: TusUpload): Promise<TusWriter> {
+    const parts = JSON.parse(u.parts || '[]') as Part[];
+    const partsBytes = parts.length * u.partSize;
+    const tailBytes = u.offset - partsBytes;
+    // One buffer for the part being filled, no larger than what is left of the file.
+    const buffer = this.takeBuffer(u.partSize).subarray(0, Math.min(u.partSize, u.length - partsBytes));
+    if (tailBytes > 0) {
+      if (!u.tail) throw lost(u);
+      let filled = 0;
+      const body = await s3(() => this.client.getObject(this.bucket, u.tail)).catch((err: unknown) => {
+        throw (err as { code?: string }).code === 'NoSuchKey' ? lost(u) : err;
+      });
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        if (filled + chunk.length > tailBytes) {
+          body.destroy();
+          throw lost(u);
+        }
+        chunk.copy(buffer, filled);
+        filled += chunk.length;
+      }
+      if (filled !== tailBytes) throw lost(u);
+    }
+    return new S3TusWriter(this, u, parts, buffer, tailBytes);
+  }
+
+  /**
+   * Part buffers are reused: a client sending 64 MiB PATCHes would otherwise leave a
+   * 5 MiB buffer per PATCH for the garbage collector, and under many concurrent uploads
+   * those add up before it runs. Only idle buffers are kept, at most SPARE_BUFFERS.
+   */
+  private readonly spare = new Map<number, Buffer[]>();
+  takeBuffer(size: number): Buffer {
+    return this.spare.get(size)?.pop() ?? Buffer.allocUnsafe(size);
+  }
+  giveBuffer(buffer: Buffer): void {
+    const whole = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.buffer.byteLength - buffer.byteOffset);
+    const list = this.spare.get(whole.length) ?? [];
+    if (list.length < SPARE_BUFFERS) list.push(whole);
+    this.spare.set(whole.length, list);
+  }
+
+  async remove(u: TusUpload): Promise<void> {
+    if (u.multipart) await this.abort(u.key, u.multipart);
+    if (u.tail) await this.deleteObject(u.tail);
+  }
+
+  // The primitives, with storage errors translated.
+  initiate(key: string): Promise<string> {
+    return s3(() => this.client.initiateNewMultipartUpload(this.bucket, key, { 'Content-Type': 'application/octet-stream' }));
+  }
+  async uploadPart(key: string, uploadId: string, part: number, body: Buffer): Promise<Part> {
+    const r = await s3(() => this.client.uploadPart({ bucketName: this.bucket, objectName: key, uploadID: uploadId, partNumber: part, headers: {} }, body));
+    return { part, etag: r.etag };
+  }
+  async complete(key: string, uploadId: string, parts: Part[]): Promise<void> {
+    await s3(() => this.client.completeMultipartUpload(this.bucket, key, uploadId, parts));
+  }
+  async abort(key: string, uploadId: string): Promise<void> {
+    // Best effort: some S3-protocol servers (s3rver) answer AbortMultipartUpload with 405;
+    // a bucket lifecycle rule (AbortIncompleteMultipartUpload) is the backstop.
+    await this.client.abortMultipartUpload(this.bucket, key, uploadId).catch(() => undefined);
+  }
+  async putObject(key: string, body: Buffer): Promise<void> {
+    await s3(() => this.client.putObject(this.bucket, key, Readable.from([body]), body.length, { 'Content-Type': 'application/octet-stream' }));
+  }
+  async deleteObject(key: string): Promise<void> {
+    await this.client.removeObject(this.bucket, key).catch(() => undefined);
+  }
+}
+
+function lost(u: TusUpload): GoneError {
+  return new GoneError(`The stored bytes of upload ${u.id} do not reach its offset ${u.offset} (storage lost them); start a new upload.`);
+}
+
+class S3TusWriter implements TusWriter {
+  private multipart: string;
+  /** Parts as last committed, and as uploaded since. */
+  private committedParts: Part[];
+  private parts: Part[];
+  private filled: number;
+  /** The tail object the committed state points at, and one this PATCH wrote. */
+  private oldTail: string;
+  private newTail = '';
+  private startedMultipart = false;
+  private checkpointReady = false;
+  private released = false;
+
+  constructor(
+    private readonly data: S3TusData,
+    private readonly u: TusUpload,
+    parts: Part[],
+    private buffer: Buffer,
+    filled: number,
+  ) {
+    this.multipart = u.multipart;
+    this.committedParts = parts;
+    this.parts = [...parts];
+    this.filled = filled;
+    this.oldTail = u.tail;
+  }
+
+  private get partsBytes(): number {
+    return this.parts.length * this.u.partSize;
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    let from = 0;
+    while (from < chunk.length) {
+      const n = Math.min(chunk.length - from, this.buffer.length - this.filled);
+      if (n === 0) throw new Error(`Upload ${this.u.id} was sent more than its ${this.u.length} bytes.`);
+      chunk.copy(this.buffer, this.filled, from, from + n);
+      this.filled += n;
+      from += n;
+      // A whole part goes out at once; the last (shorter) part waits for finish().
+      if (this.filled === this.u.partSize) await this.sendPart();
+    }
+  }
+
+  private async sendPart(): Promise<void> {
+    if (!this.multipart) {
+      this.multipart = await this.data.initiate(this.u.key);
+      this.startedMultipart = true;
+    }
+    if (this.parts.length >= MAX_PARTS) throw new Error(`Upload ${this.u.id} exceeds ${MAX_PARTS} parts of ${this.u.partSize} bytes.`);
+    this.parts.push(await this.data.uploadPart(this.u.key, this.multipart, this.parts.length + 1, this.buffer.subarray(0, this.filled)));
+    this.filled = 0;
+    const left = this.u.length - this.partsBytes;
+    if (left < this.buffer.length) this.buffer = this.buffer.subarray(0, Math.max(left, 0));
+    this.checkpointReady = true;
+  }
+
+  async checkpoint(): Promise<{ offset: number; patch: TusPatch } | undefined> {
+    // Right after a part: everything up to it is in S3 and the tail (if any) was used up.
+    if (!this.checkpointReady || this.filled !== 0) return undefined;
+    this.checkpointReady = false;
+    return { offset: this.partsBytes, patch: { multipart: this.multipart, parts: JSON.stringify(this.parts), tail: '' } };
+  }
+
+  async flush(): Promise<TusPatch> {
+    if (this.filled > 0) {
+      this.newTail = `tus/${this.u.id}/tail-${this.partsBytes + this.filled}`;
+      await this.data.putObject(this.newTail, this.buffer.subarray(0, this.filled));
+    }
+    this.release();
+    return { multipart: this.multipart, parts: JSON.stringify(this.parts), tail: this.newTail };
+  }
+
+  async committed(): Promise<void> {
+    const current = this.newTail;
+    if (this.oldTail && this.oldTail !== current) await this.data.deleteObject(this.oldTail);
+    this.oldTail = current;
+    this.newTail = '';
+    this.committedParts = [...this.parts];
+    this.startedMultipart = false;
+  }
+
+  async finish(): Promise<void> {
+    if (this.multipart) {
+      if (this.filled > 0) await this.sendPart();
+      await this.data.complete(this.u.key, this.multipart, this.parts);
+    } else {
+      await this.data.putObject(this.u.key, this.buffer.subarray(0, this.filled));
+    }
+    if (this.oldTail) await this.data.deleteObject(this.oldTail);
+    this.release();
+  }
+
+  async discard(): Promise<void> {
+    // Parts uploaded since the last commit stay in the multipart upload until a later
+    // PATCH uploads the same part numbers again, or completion leaves them out.
+    if (this.newTail) await this.data.deleteObject(this.newTail);
+    if (this.startedMultipart && this.committedParts.length === 0) await this.data.abort(this.u.key, this.multipart);
+    this.parts = [...this.committedParts];
+    this.release();
+  }
+
+  /** Hand the part buffer back for the next PATCH; once, and only when nothing reads it any more. */
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.data.giveBuffer(this.buffer);
+    this.buffer = Buffer.alloc(0);
+  }
+}
+
+async function s3<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    if (e.code === 'NoSuchKey' || e.code === 'NoSuchUpload') throw err;
+    throw new StorageUnavailableError(`${e.code ? `${e.code} ` : ''}${e.message ?? String(err)}`, { cause: err });
+  }
+}
