@@ -231,18 +231,63 @@ export class Catalog {
   }
 
   /** Cursor pages in id order, from an index (never a scan of the whole keyspace). */
-  async listResources(opts: { library?: number; cursor?: string; limit: number }): Promise<Page<ResourceRecord>> {
+  async listResources(opts: { library?: number; cursor?: string; limit: number; filter?: ResourceFilter }): Promise<Page<ResourceRecord>> {
     const after = opts.cursor === undefined ? 0 : parseCursor(opts.cursor);
     const key = opts.library === undefined ? this.keys.allResources : this.keys.libraryResources(opts.library);
+    if (opts.filter?.status || opts.filter?.type) return this.listFiltered(key, after, opts.limit, opts.filter);
     const ids = await this.redis.zrangebyscore(key, `(${after}`, '+inf', 'LIMIT', 0, opts.limit + 1);
     const pageIds = ids.slice(0, opts.limit).map(Number);
     const recs = (await this.getResources(pageIds)).filter((r): r is ResourceRecord => r !== undefined);
     return { items: recs, nextCursor: ids.length > opts.limit ? String(pageIds[pageIds.length - 1]) : null };
   }
 
+  /**
+   * A filtered page: the index is read in chunks and each record's status and type
+   * checked (HMGET, two fields), until the page is full or FILTER_SCAN_MAX ids were
+   * looked at. There is no index per status (a status changes with every job), so a rare
+   * status costs a scan — bounded per request: the page may then hold fewer than `limit`
+   * (even none) with a `nextCursor` to go on from where the scan stopped.
+   */
+  private async listFiltered(key: string, after: number, limit: number, filter: ResourceFilter): Promise<Page<ResourceRecord>> {
+    const chunk = Math.max(limit * 2, 200);
+    const matches: number[] = [];
+    let scanned = 0;
+    let last = after;
+    for (;;) {
+      const ids = (await this.redis.zrangebyscore(key, `(${last}`, '+inf', 'LIMIT', 0, chunk)).map(Number);
+      const p = this.redis.pipeline();
+      for (const id of ids) p.hmget(this.keys.resource(id), 'status', 'type');
+      const rows = (await p.exec()) ?? [];
+      for (let i = 0; i < ids.length; i++) {
+        const [err, row] = rows[i]!;
+        if (err) throw err;
+        const [status, type] = row as (string | null)[];
+        last = ids[i]!;
+        scanned++;
+        if (status !== null && (!filter.status || status === filter.status) && (!filter.type || type === filter.type)) {
+          matches.push(ids[i]!);
+          if (matches.length === limit) break;
+        }
+      }
+      if (matches.length === limit || scanned >= FILTER_SCAN_MAX || ids.length < chunk) {
+        const more = (await this.redis.zcount(key, `(${last}`, '+inf')) > 0;
+        const recs = (await this.getResources(matches)).filter((r): r is ResourceRecord => r !== undefined);
+        return { items: recs, nextCursor: more ? String(last) : null };
+      }
+    }
+  }
+
   async countResources(library?: number): Promise<number> {
     return this.redis.zcard(library === undefined ? this.keys.allResources : this.keys.libraryResources(library));
   }
+}
+
+/** Most index entries one filtered page looks at (see listFiltered). */
+const FILTER_SCAN_MAX = 5_000;
+
+export interface ResourceFilter {
+  status?: string;
+  type?: string;
 }
 
 function parseCursor(c: string): number {

@@ -1,0 +1,204 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import sharp from 'sharp';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startService, type TestService } from '../harness/service.js';
+import { ARTIFACTS, buildConsole, CHROMIUM, launch, ROOT } from './chromium.js';
+
+/** Three real, different JPEGs; two carry an EXIF Artist for the mapping to pick up. */
+async function photos(dir: string): Promise<string[]> {
+  const colours = [
+    { r: 210, g: 70, b: 40 },
+    { r: 40, g: 140, b: 90 },
+    { r: 50, g: 90, b: 200 },
+  ];
+  return Promise.all(
+    colours.map(async (background, i) => {
+      const file = path.join(dir, `photo-${i + 1}.jpg`);
+      let img = sharp({ create: { width: 640 + i * 40, height: 480, channels: 3, background } }).jpeg({ quality: 85 });
+      if (i < 2) img = img.withExif({ IFD0: { Artist: `Artist ${i + 1}`, ImageDescription: `photo ${i + 1}` } });
+      await img.toFile(file);
+      return file;
+    }),
+  );
+}
+
+describe.skipIf(!CHROMIUM)(CHROMIUM ? 'web console in headless Chromium' : 'skipped: no Chromium at /usr/bin/chromium (apt-get install chromium)', () => {
+  let svc: TestService;
+  let browser: Browser;
+  let page: Page;
+  let origin: string;
+  const problems: string[] = [];
+  const requests: string[] = [];
+  let shot = 0;
+  const screenshot = async (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${String(++shot).padStart(2, '0')}-${name}.png`) });
+
+  beforeAll(async () => {
+    buildConsole();
+    await fs.mkdir(ARTIFACTS, { recursive: true });
+    svc = await startService('fs');
+    origin = new URL(svc.url).origin;
+    browser = await launch();
+    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+    page.on('request', (r) => requests.push(r.url()));
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await svc?.close();
+  });
+
+  it('loads under a strict CSP, from this origin only, and measures itself', async () => {
+    const res = await fetch(`${svc.url}/console`);
+    expect(res.status).toBe(200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(csp).not.toContain('unsafe-eval');
+
+    const started = Date.now();
+    await page.goto(`${origin}/console`);
+    await page.getByTestId('api-key').waitFor();
+    const firstLoadMs = Date.now() - started;
+    const nav = await page.evaluate(() => JSON.parse(JSON.stringify(performance.getEntriesByType('navigation')[0])) as { domContentLoadedEventEnd: number; loadEventEnd: number });
+
+    const assets = await fs.readdir(path.join(ROOT, 'dist', 'console', 'assets'));
+    let raw = 0;
+    let gz = 0;
+    for (const f of assets) {
+      const bytes = await fs.readFile(path.join(ROOT, 'dist', 'console', 'assets', f));
+      raw += bytes.length;
+      gz += gzipSync(bytes).length;
+    }
+    // Figures for docs/console.md; a record, not an assertion on time.
+    await fs.writeFile(
+      path.join(ARTIFACTS, 'figures.json'),
+      JSON.stringify({ bundleBytes: raw, bundleGzipBytes: gz, firstLoadMs, domContentLoadedMs: Math.round(nav.domContentLoadedEventEnd), loadMs: Math.round(nav.loadEventEnd) }, null, 2),
+    );
+    await screenshot('sign-in');
+  });
+
+  it('refuses a wrong key with the reason, then signs in with the right one', async () => {
+    await page.getByTestId('api-key').fill('not-the-key-0123456789');
+    await page.getByTestId('api-key-submit').click();
+    await page.getByText('The API key is not valid.').waitFor();
+    // The refusal is the 401 the console asked for; nothing else may complain.
+    problems.splice(0, problems.length, ...problems.filter((p) => !/401/.test(p)));
+    await page.getByTestId('api-key').fill(svc.key);
+    await page.getByTestId('api-key-submit').click();
+    await page.getByTestId('upload-input').waitFor({ state: 'attached' });
+    expect(await page.evaluate(() => Object.values(sessionStorage))).toContain(svc.key);
+    expect(await page.evaluate(() => Object.values(localStorage))).not.toContain(svc.key);
+    // The harness's key is an admin key too.
+    await page.locator('.badge', { hasText: 'admin' }).waitFor();
+  });
+
+  it('uploads three files chosen in the picker at once, and shows them as thumbnails', async () => {
+    const dir = await fs.mkdtemp(path.join(ARTIFACTS, 'tmp-'));
+    try {
+      await page.getByTestId('upload-input').setInputFiles(await photos(dir));
+      // Each line ends in its outcome, without another click.
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="upload-outcome"]')].filter((e) => e.textContent?.startsWith('ready')).length === 3, null, { timeout: 90_000 });
+      await page.waitForFunction(
+        () => {
+          const imgs = [...document.querySelectorAll<HTMLImageElement>('[data-testid="resource"] img')];
+          return imgs.length === 3 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+        },
+        null,
+        { timeout: 60_000 },
+      );
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+    const ids = await page.locator('[data-testid="resource"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-resource-id')));
+    expect(ids).toHaveLength(3);
+    for (const id of ids) expect((await (await svc.fetch(`/v1/resources/${id}`)).json()).status).toBe('ready');
+    await screenshot('library');
+  });
+
+  it('uploading the same file again says which resource it duplicates', async () => {
+    const dir = await fs.mkdtemp(path.join(ARTIFACTS, 'tmp-'));
+    try {
+      const [first] = await photos(dir);
+      await page.getByTestId('upload-input').setInputFiles([first!]);
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="upload-outcome"]')].some((e) => e.textContent?.startsWith('duplicate of #')), null, { timeout: 60_000 });
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('opens a resource: renditions, fields, metadata and its jobs', async () => {
+    await page.locator('[data-testid="resource"]').first().click();
+    await page.getByTestId('resource-page').waitFor();
+    await page.waitForFunction(() => {
+      const imgs = [...document.querySelectorAll<HTMLImageElement>('.renditions img')];
+      return imgs.length >= 2 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+    });
+    await page.getByTestId('jobs').getByText('completed').first().waitFor();
+    await expect(page.getByTestId('mappings-version').textContent()).resolves.toBe('1');
+    await screenshot('resource');
+  });
+
+  it('edits a mapping: the bad tag is refused next to its field, the fixed one saved', async () => {
+    await page.goto(`${origin}/console#/mappings`);
+    await page.getByTestId('mapping-field').first().waitFor();
+    await page.getByRole('button', { name: 'Add field' }).click();
+    const row = page.getByTestId('mapping-field').last();
+    await row.getByTestId('mapping-name').fill('artist');
+    await row.getByTestId('mapping-tags').fill('Artist');
+    await page.getByTestId('mappings-save').click();
+    await expect(row.getByTestId('mapping-error').textContent()).resolves.toMatch(/fields\.artist\.tags\[0\]: expected "Group:Tag"/);
+    problems.splice(0, problems.length, ...problems.filter((p) => !/400/.test(p)));
+    await screenshot('mapping-error');
+    await row.getByTestId('mapping-tags').fill('EXIF:Artist');
+    await page.getByTestId('mappings-save').click();
+    await page.getByTestId('mappings-note').getByText('Saved as version 2').waitFor();
+    expect((await (await svc.fetch('/v1/mappings')).json()).fields.artist).toEqual({ tags: ['EXIF:Artist'], type: 'text' });
+  });
+
+  it('runs a bulk revert and follows the batch to completion', async () => {
+    await page.locator('.bulk select').selectOption('default');
+    await page.getByTestId('bulk-revert-start').click();
+    await page.locator('[data-testid="batch"][data-state="completed"]').waitFor({ timeout: 90_000 });
+    await expect(page.locator('.batch').textContent()).resolves.toContain('100%');
+    await screenshot('batch');
+    const { resources } = await (await svc.fetch('/v1/resources')).json();
+    expect(resources.map((r: { fields: { artist?: string } }) => r.fields.artist).sort()).toEqual(['Artist 1', 'Artist 2', undefined]);
+  });
+
+  it('shows the new field on the resource page after the revert', async () => {
+    const { resources } = await (await svc.fetch('/v1/resources')).json();
+    const withArtist = resources.find((r: { fields: { artist?: string } }) => r.fields.artist);
+    await page.goto(`${origin}/console#/resources/${withArtist.id}`);
+    await page.locator('[data-testid="fields"] tr[data-field="artist"]').getByText(withArtist.fields.artist).waitFor();
+    await expect(page.getByTestId('mappings-version').textContent()).resolves.toBe('2');
+  });
+
+  it('shows queue depth per lane, with the dashboard link for an admin key', async () => {
+    await page.goto(`${origin}/console#/queues`);
+    await page.getByTestId('lanes').getByText('ingest').first().waitFor();
+    await expect(page.getByTestId('dashboard-link').getAttribute('href')).resolves.toBe('/admin/queues');
+    await screenshot('queues');
+  });
+
+  it('serves /docs (Swagger UI) from local assets under the same CSP', async () => {
+    await page.goto(`${origin}/docs`);
+    await page.locator('.swagger-ui .info .title').getByText('media-ingest').waitFor({ timeout: 30_000 });
+    await page.locator('.opblock-summary-path', { hasText: '/v1/resources' }).first().waitFor();
+    await screenshot('docs');
+  });
+
+  it('made every request to its own origin, and nothing complained', () => {
+    const foreign = requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('blob:') && !u.startsWith('data:'));
+    expect(foreign).toEqual([]);
+    expect(problems).toEqual([]);
+  });
+});
