@@ -7,17 +7,28 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type TestService } from '../harness/service.js';
 import { ARTIFACTS, buildConsole, CHROMIUM, launch, ROOT } from './chromium.js';
 
+/** A small landscape (sky, sun, hills) drawn from SVG by sharp: a real JPEG, a different one per palette. */
+function landscape(width: number, height: number, sky: [string, string], sun: string, hills: [string, string]): Buffer {
+  return Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
+  <defs><linearGradient id="s" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="${sky[0]}"/><stop offset="1" stop-color="${sky[1]}"/></linearGradient></defs>
+  <rect width="100%" height="100%" fill="url(#s)"/>
+  <circle cx="${width * 0.7}" cy="${height * 0.35}" r="${height * 0.12}" fill="${sun}"/>
+  <path d="M0 ${height * 0.7} Q ${width * 0.25} ${height * 0.5} ${width * 0.5} ${height * 0.68} T ${width} ${height * 0.62} V ${height} H 0 Z" fill="${hills[0]}"/>
+  <path d="M0 ${height * 0.85} Q ${width * 0.4} ${height * 0.7} ${width} ${height * 0.82} V ${height} H 0 Z" fill="${hills[1]}"/>
+</svg>`);
+}
+
 /** Three real, different JPEGs; two carry an EXIF Artist for the mapping to pick up. */
 async function photos(dir: string): Promise<string[]> {
-  const colours = [
-    { r: 210, g: 70, b: 40 },
-    { r: 40, g: 140, b: 90 },
-    { r: 50, g: 90, b: 200 },
+  const palettes: [[string, string], string, [string, string]][] = [
+    [['#f7b267', '#f25c54'], '#fff3b0', ['#6a4c93', '#3d2c5e']],
+    [['#8ecae6', '#e0f4ff'], '#ffd166', ['#52b788', '#2d6a4f']],
+    [['#1d3557', '#457b9d'], '#f1faee', ['#264653', '#0b2027']],
   ];
   return Promise.all(
-    colours.map(async (background, i) => {
+    palettes.map(async ([sky, sun, hills], i) => {
       const file = path.join(dir, `photo-${i + 1}.jpg`);
-      let img = sharp({ create: { width: 640 + i * 40, height: 480, channels: 3, background } }).jpeg({ quality: 85 });
+      let img = sharp(landscape(640 + i * 40, 480, sky, sun, hills)).jpeg({ quality: 85 });
       if (i < 2) img = img.withExif({ IFD0: { Artist: `Artist ${i + 1}`, ImageDescription: `photo ${i + 1}` } });
       await img.toFile(file);
       return file;
@@ -133,6 +144,8 @@ describe.skipIf(!CHROMIUM)(CHROMIUM ? 'web console in headless Chromium' : 'skip
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
+    // The README's picture (docs/console.png) is this one.
+    await page.screenshot({ path: path.join(ARTIFACTS, 'console.png'), clip: { x: 0, y: 0, width: 1280, height: 600 } });
   });
 
   it('opens a resource: renditions, fields, metadata and its jobs', async () => {
