@@ -30,6 +30,7 @@ import { jobsRoutes } from './routes/jobs.js';
 import { librariesRoutes } from './routes/libraries.js';
 import { mappingsRoutes } from './routes/mappings.js';
 import { queuesRoutes } from './routes/queues.js';
+import { whoamiRoutes } from './routes/whoami.js';
 import { reprocessRoutes } from './routes/reprocess.js';
 import { resourcesRoutes } from './routes/resources.js';
 
@@ -87,6 +88,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   documented.route('/', mappingsRoutes(deps));
   documented.route('/', reprocessRoutes(deps));
   documented.route('/', queuesRoutes(deps));
+  documented.route('/', whoamiRoutes(deps));
   documented.route('/', webhooksRoutes(deps));
   documented.route('/', directUploadsRoutes(deps));
   app.route('/', documented);

@@ -58,13 +58,9 @@ export async function problemOf(res: Response): Promise<ApiError> {
   return new ApiError(res.status, detail, body);
 }
 
-/**
- * Whether the key opens the operator routes: `/admin/lanes` answers 200 to an admin key,
- * 401 to another key and 404 where no admin keys are configured.
- */
+/** Whether the key is also an admin key (`GET /v1/whoami` answers 200 either way). */
 export async function isAdminKey(): Promise<boolean> {
-  const res = await fetch('/admin/lanes', { headers: authHeaders() }).catch(() => undefined);
-  return res?.status === 200;
+  return (await getJson<{ admin: boolean }>('/v1/whoami')).admin;
 }
 
 // ── shapes the console reads (the API's JSON, only the members used here) ──

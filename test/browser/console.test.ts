@@ -43,6 +43,8 @@ describe.skipIf(!CHROMIUM)(CHROMIUM ? 'web console in headless Chromium' : 'skip
   let origin: string;
   const problems: string[] = [];
   const requests: string[] = [];
+  /** Answers of 400 and above: a browser logs each as a failed request. */
+  const refusals: string[] = [];
   let shot = 0;
   const screenshot = async (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${String(++shot).padStart(2, '0')}-${name}.png`) });
 
@@ -59,6 +61,7 @@ describe.skipIf(!CHROMIUM)(CHROMIUM ? 'web console in headless Chromium' : 'skip
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
     page.on('request', (r) => requests.push(r.url()));
+    page.on('response', (r) => r.status() >= 400 && refusals.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`));
   }, 60_000);
 
   afterAll(async () => {
@@ -213,5 +216,7 @@ describe.skipIf(!CHROMIUM)(CHROMIUM ? 'web console in headless Chromium' : 'skip
     const foreign = requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('blob:') && !u.startsWith('data:'));
     expect(foreign).toEqual([]);
     expect(problems).toEqual([]);
+    // Only the two refusals the test asked for: the wrong key, and the bad mapping.
+    expect(refusals).toEqual(['401 GET /v1/whoami', '400 PUT /v1/mappings']);
   });
 });

@@ -4,14 +4,17 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newResourceRecord } from '../../shared/catalog/new-record.js';
 import { makeJpeg } from '../harness/images.js';
-import { form, startService, type TestService } from '../harness/service.js';
+import { form, startService, TEST_KEY, type TestService } from '../harness/service.js';
 import { buildConsole } from '../browser/chromium.js';
+
+/** An API key that is not an admin key. */
+const PLAIN_KEY = 'plain-key-0123456789abcdef';
 
 describe('console routes', () => {
   let svc: TestService;
   beforeAll(async () => {
     buildConsole();
-    svc = await startService('fs');
+    svc = await startService('fs', { env: { API_KEYS: `${TEST_KEY},${PLAIN_KEY}`, ADMIN_KEYS: TEST_KEY } });
   }, 60_000);
   afterAll(async () => svc?.close());
 
@@ -38,6 +41,14 @@ describe('console routes', () => {
     expect((await fetch(`${svc.url}/console/`, { redirect: 'manual' })).headers.get('location')).toBe('/console');
     expect((await fetch(`${svc.url}/console/assets/nothing.js`)).status).toBe(404);
     expect((await fetch(`${svc.url}/console/assets/..%2Findex.html`)).status).toBe(404);
+  });
+
+  it('GET /v1/whoami says whether the key is an admin key, answering 200 either way', async () => {
+    expect(await (await svc.fetch('/v1/whoami')).json()).toEqual({ admin: true });
+    const plain = await fetch(`${svc.url}/v1/whoami`, { headers: { authorization: `Bearer ${PLAIN_KEY}` } });
+    expect(plain.status).toBe(200);
+    expect(await plain.json()).toEqual({ admin: false });
+    expect((await fetch(`${svc.url}/v1/whoami`, { headers: { authorization: 'Bearer wrong-key-0123456789abcdef' } })).status).toBe(401);
   });
 
   it('GET /v1/queues: depth per lane and the latest failures with their reasons, for an API key', async () => {

@@ -1,22 +1,25 @@
-import { ApiError, authHeaders, errorText, getJson, type Job } from '../api.js';
+import { ApiError, errorText, getJson, type Job } from '../api.js';
 
 export type Outcome = { kind: 'ready'; resourceId: number } | { kind: 'duplicate'; of: number[] } | { kind: 'failed'; reason: string };
 
 /**
- * Follows an upload's job to its outcome: `/wait` holds the request until the job ends
- * (204 when it completed), and the job's state says what became of a failure — a
- * duplicate the library's policy removed, or the reason processing failed.
+ * Follows an upload's job to its outcome by polling `GET /v1/jobs/{id}`, which answers 200
+ * in every state — a duplicate the library's policy removed, or the reason processing
+ * failed, included. (`/wait` would hold the request instead, but answers a failed job
+ * with its error status, which a browser logs as a failed request.) Every half second at
+ * first, then less often.
  */
 export async function followJob(jobId: string, signal: AbortSignal): Promise<Outcome> {
   const path = `/v1/jobs/${encodeURIComponent(jobId)}`;
-  for (;;) {
+  for (let delay = 300; ; delay = Math.min(delay * 1.5, 3000)) {
     if (signal.aborted) throw new ApiError(0, 'Cancelled.');
-    const res = await fetch(`${path}/wait?timeout=20`, { headers: authHeaders(), signal }).catch(() => undefined);
-    if (res && res.status !== 202) {
-      const job = await getJson<Job>(path, { signal });
-      return outcomeOf(job);
-    }
-    if (!res) await new Promise((r) => setTimeout(r, 1000));
+    const job = await getJson<Job>(path, { signal }).catch((err: ApiError) => {
+      // The API not answering for a moment is not the file's outcome.
+      if (err.status === 0 || err.status >= 500) return undefined;
+      throw err;
+    });
+    if (job?.state === 'completed' || job?.state === 'failed') return outcomeOf(job);
+    await new Promise((r) => setTimeout(r, delay));
   }
 }
 
