@@ -151,6 +151,23 @@ describe.skipIf(!CHROMIUM)(CHROMIUM ? 'web console in headless Chromium' : 'skip
     await page.screenshot({ path: path.join(ARTIFACTS, 'console.png'), clip: { x: 0, y: 0, width: 1280, height: 600 } });
   });
 
+  it('takes files dropped on the panel, and filters the grid by type', async () => {
+    const dropped = await page.evaluateHandle(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([`notes ${Date.now()}`], 'notes.txt', { type: 'text/plain' }));
+      return dt;
+    });
+    await page.dispatchEvent('.drop', 'drop', { dataTransfer: dropped });
+    await page.locator('[data-testid="upload-item"]', { hasText: 'notes.txt' }).getByText(/^ready/).waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid="resource"]').nth(3).waitFor();
+    await page.getByLabel('Type').selectOption('file');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="resource"]').length === 1);
+    await expect(page.locator('[data-testid="resource"]').textContent()).resolves.toContain('notes.txt');
+    await page.getByLabel('Type').selectOption('image');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="resource"] img').length === 3);
+    await page.getByLabel('Type').selectOption('');
+  });
+
   it('opens a resource: renditions, fields, metadata and its jobs', async () => {
     await page.locator('[data-testid="resource"]').first().click();
     await page.getByTestId('resource-page').waitFor();
@@ -187,7 +204,7 @@ describe.skipIf(!CHROMIUM)(CHROMIUM ? 'web console in headless Chromium' : 'skip
     await expect(page.locator('.batch').textContent()).resolves.toContain('100%');
     await screenshot('batch');
     const { resources } = await (await svc.fetch('/v1/resources')).json();
-    expect(resources.map((r: { fields: { artist?: string } }) => r.fields.artist).sort()).toEqual(['Artist 1', 'Artist 2', undefined]);
+    expect(resources.map((r: { fields: { artist?: string } }) => r.fields.artist).sort()).toEqual(['Artist 1', 'Artist 2', undefined, undefined]);
   });
 
   it('shows the new field on the resource page after the revert', async () => {
