@@ -36,7 +36,8 @@ async function photos(dir: string): Promise<string[]> {
   );
 }
 
-describe.skipIf(!CHROMIUM)(CHROMIUM ? 'web console in headless Chromium' : 'skipped: no Chromium at /usr/bin/chromium (apt-get install chromium)', () => {
+// Steps wait for real uploads, jobs and renders on a shared 2-core machine: room to spare.
+describe.skipIf(!CHROMIUM)(CHROMIUM ? 'web console in headless Chromium' : 'skipped: no Chromium at /usr/bin/chromium (apt-get install chromium)', { timeout: 120_000 }, () => {
   let svc: TestService;
   let browser: Browser;
   let page: Page;
@@ -213,6 +214,20 @@ describe.skipIf(!CHROMIUM)(CHROMIUM ? 'web console in headless Chromium' : 'skip
     await page.goto(`${origin}/console#/resources/${withArtist.id}`);
     await page.locator('[data-testid="fields"] tr[data-field="artist"]').getByText(withArtist.fields.artist).waitFor();
     await expect(page.getByTestId('mappings-version').textContent()).resolves.toBe('2');
+  });
+
+  it('reverts one resource from its page, then deletes it', async () => {
+    const { resources } = await (await svc.fetch('/v1/resources?type=file')).json();
+    const id = resources[0].id as number;
+    await page.goto(`${origin}/console#/resources/${id}`);
+    await page.getByTestId('revert').click();
+    await page.getByTestId('resource-note').getByText('Revert done.').waitFor({ timeout: 60_000 });
+    await page.getByTestId('jobs').getByText(new RegExp(`ingest-${id}-1-r`)).waitFor();
+    page.once('dialog', (d) => void d.accept());
+    await page.getByTestId('delete').click();
+    await page.waitForFunction(() => location.hash === '#/');
+    expect((await svc.fetch(`/v1/resources/${id}`)).status).toBe(404);
+    await page.locator(`[data-testid="resource"][data-resource-id="${id}"]`).waitFor({ state: 'detached' });
   });
 
   it('shows queue depth per lane, with the dashboard link for an admin key', async () => {

@@ -48,7 +48,7 @@ export function ResourceView({ id }: { id: number }) {
     setBusy('delete');
     try {
       await request(`/v1/resources/${id}`, { method: 'DELETE' });
-      history.back();
+      location.hash = '#/';
     } catch (err) {
       setNote(`Delete failed: ${(err as ApiError).message}`);
       setBusy(null);
