@@ -20,16 +20,24 @@ const result = await build({
   target: 'es2020',
   outdir: path.join(out, 'assets'),
   entryNames: '[name]-[hash]',
-  metafile: true,
   legalComments: 'none',
   logLevel: 'warning',
+  write: false,
 });
 
-// Only this build's files stay: a hashed name is served as immutable.
-const built = new Set(Object.keys(result.metafile.outputs).map((f) => path.basename(f)));
-for (const f of await fs.readdir(path.join(out, 'assets'))) if (!built.has(f)) await fs.rm(path.join(out, 'assets', f));
+// Each file is written beside its place and renamed into it, the page last: a running API
+// (or a test building at the same time) never serves half a file or a page naming a
+// file not there yet.
+async function put(file: string, contents: Uint8Array | string): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, contents);
+  await fs.rename(tmp, file);
+}
+const built = new Map(result.outputFiles.map((f) => [path.basename(f.path), f.contents]));
+for (const f of result.outputFiles) await put(f.path, f.contents);
 
-const asset = (ext: string) => [...built].find((f) => f.endsWith(ext))!;
+const asset = (ext: string) => [...built.keys()].find((f) => f.endsWith(ext))!;
 const index = `<!doctype html>
 <html lang="en">
 <head>
@@ -43,12 +51,14 @@ const index = `<!doctype html>
 <body><div id="app"></div></body>
 </html>
 `;
-await fs.writeFile(path.join(out, 'index.html'), index);
+await put(path.join(out, 'index.html'), index);
+
+// Older builds' assets go; a hashed name is served as immutable, so the page's are enough.
+for (const f of await fs.readdir(path.join(out, 'assets'))) if (!built.has(f) && !f.endsWith('.tmp')) await fs.rm(path.join(out, 'assets', f), { force: true });
 
 let raw = 0;
 let gz = 0;
-for (const f of built) {
-  const bytes = await fs.readFile(path.join(out, 'assets', f));
+for (const bytes of built.values()) {
   raw += bytes.length;
   gz += gzipSync(bytes).length;
 }
