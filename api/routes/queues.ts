@@ -37,10 +37,14 @@ const get = createRoute({
 export function queuesRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const prefix = keyPrefix(deps.config.redisPrefix);
-  // Producers only (no blocking reads), so the catalog's connection serves them.
-  const queues = new Map<Lane, Queue[]>(LANES.map((lane) => [lane, LANE_QUEUES[lane].map((name) => new Queue(name, { connection: deps.redis, prefix }))]));
+  // Producers only (no blocking reads), so the catalog's connection serves them. Made on
+  // the first request: a BullMQ Queue starts talking to Redis when constructed.
+  let made: Map<Lane, Queue[]> | undefined;
+  const lanesQueues = () =>
+    (made ??= new Map<Lane, Queue[]>(LANES.map((lane) => [lane, LANE_QUEUES[lane].map((name) => new Queue(name, { connection: deps.redis, prefix }))])));
 
   app.openapi(get, async (c) => {
+    const queues = lanesQueues();
     const lanes = await Promise.all(
       LANES.map(async (lane) => ({
         lane,

@@ -49,6 +49,15 @@ describe('console routes', () => {
     expect(plain.status).toBe(200);
     expect(await plain.json()).toEqual({ admin: false });
     expect((await fetch(`${svc.url}/v1/whoami`, { headers: { authorization: 'Bearer wrong-key-0123456789abcdef' } })).status).toBe(401);
+    // Without ADMIN_KEYS the admin routes do not exist, and no key is an admin key.
+    const noAdmins = await startService('fs', { worker: false, env: { ADMIN_KEYS: '' } });
+    try {
+      const res = await noAdmins.fetch('/v1/whoami');
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ admin: false });
+    } finally {
+      await noAdmins.close();
+    }
   });
 
   it('GET /v1/queues: depth per lane and the latest failures with their reasons, for an API key', async () => {
