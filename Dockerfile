@@ -26,6 +26,9 @@ COPY api ./api
 COPY worker ./worker
 COPY shared ./shared
 COPY cli ./cli
+# The web console (console/ → dist/console, served at /console): Preact bundled by esbuild.
+COPY console ./console
+RUN npm run build:console
 RUN npm run build
 
 # ---- deps: production node_modules only ---------------------------------------------

@@ -23,6 +23,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { queuesAdminRoutes } from './routes/queues-admin.js';
 import { webhooksRoutes } from './routes/webhooks.js';
 import { docsRoutes } from './routes/docs.js';
+import { consoleRoutes } from './routes/console.js';
 import { directUploadsRoutes } from './routes/direct-uploads.js';
 import { validationHook } from './validation.js';
 import { compatRoutes } from './compat/routes.js';
@@ -35,6 +36,8 @@ import { imagesRoutes } from './routes/images.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { librariesRoutes } from './routes/libraries.js';
 import { mappingsRoutes } from './routes/mappings.js';
+import { queuesRoutes } from './routes/queues.js';
+import { whoamiRoutes } from './routes/whoami.js';
 import { reprocessRoutes } from './routes/reprocess.js';
 import { resourcesRoutes } from './routes/resources.js';
 import { tusRoutes } from './routes/tus.js';
@@ -80,6 +83,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Routes declared with schemas: validated by them, and the OpenAPI document at /docs.
   const documented = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.route('/', docsRoutes(documented, API_VERSION));
+  // The web console's page and assets (no key: the page asks for one).
+  app.route('/', consoleRoutes());
   // The queue dashboard and per-lane pause/resume/retry, behind ADMIN_KEYS (not API keys).
   app.route('/', queuesAdminRoutes(deps, adminGuard));
   // The compatibility faces: outside /v1, each authenticates as its system does.
@@ -114,6 +119,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   documented.route('/', jobsRoutes(deps));
   documented.route('/', mappingsRoutes(deps));
   documented.route('/', reprocessRoutes(deps));
+  documented.route('/', queuesRoutes(deps));
+  documented.route('/', whoamiRoutes(deps));
   documented.route('/', webhooksRoutes(deps));
   documented.route('/', directUploadsRoutes(deps));
   app.route('/', documented);

@@ -9,6 +9,7 @@ import { repoRoot } from './lib/proc.js';
 import type { Scenario } from './scenario.js';
 import { catalogMemory } from './scenarios/catalog-memory.js';
 import { cliVsCurl } from './scenarios/cli-vs-curl.js';
+import { consolePaging } from './scenarios/console-paging.js';
 import { metadataRevert } from './scenarios/metadata-revert.js';
 import { preflightChecksums } from './scenarios/preflight-checksums.js';
 import { imageServing, imageServingOn } from './scenarios/image-serving.js';
@@ -30,6 +31,7 @@ const scenarios: Scenario[] = [
   onDemandRender,
   workerScaling,
   catalogMemory,
+  consolePaging,
   uploadThroughputOn('s3'),
   imageServingOn('s3'),
 ];

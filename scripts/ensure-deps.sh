@@ -11,10 +11,12 @@ set -euo pipefail
 # Debian packages that provide it, and what needs it.
 DEPS=(
   'command -v redis-server'       'redis-server'      'npm start, and the integration and slow test tiers (their private Redis)'
+  'command -v redis-cli'          'redis-tools'       'the Redis Cluster the test harness builds (redis-cli --cluster create)'
   'php -r "exit(function_exists(\"curl_init\") ? 0 : 1);"'  'php-cli php-curl'  'test/compat: the ResourceSpace and Copernica PHP/cURL clients'
   'command -v curl'               'curl'              'test/compat: the documented curl examples'
   'command -v heif-convert'       'libheif-examples'  'HEIC from phones (worker/imaging/source.ts), tested in test/integration/renditions-fixtures.test.ts'
   'command -v docker-compose || docker compose version'  'docker-compose'  'test/unit/deploy-files.test.ts: validating docker-compose.yml'
+  'command -v chromium'  'chromium'  'test/browser: the web console in headless Chromium (playwright-core)'
   'bash scripts/ceph-rgw.sh check'  'radosgw ceph-mon ceph-osd'  'the S3 suites: a one-node Ceph cluster with its S3 gateway (scripts/ceph-rgw.sh)'
 )
 

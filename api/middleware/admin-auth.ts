@@ -54,6 +54,22 @@ export function adminAuth(keys: readonly string[], throttle: AuthThrottle, publi
   };
 }
 
+/**
+ * Whether an Authorization header carries an admin key — for a page asking what to show
+ * (GET /v1/whoami); unlike the guard it counts no failure, the caller is authenticated.
+ */
+export function isAdminCredential(keys: readonly string[]): (authorization: string) => boolean {
+  const digests = keys.map(sha256);
+  return (authorization) => {
+    const given = credential(authorization);
+    if (given === undefined) return false;
+    const d = sha256(given);
+    let ok = false;
+    for (const k of digests) ok = timingSafeEqual(k, d) || ok;
+    return ok;
+  };
+}
+
 function refuseCrossSite(c: Context, ownOrigin: string): void {
   const origin = c.req.header('origin');
   if (origin !== undefined) {

@@ -1,13 +1,18 @@
-import { swaggerUI } from '@hono/swagger-ui';
+import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { Hono } from 'hono';
+import { NotFoundError } from '../../shared/errors.js';
 import type { AppEnv } from '../deps.js';
+import { pageSecurity } from '../middleware/page-security.js';
 
 /**
  * `GET /openapi.json` — the OpenAPI 3.1 document generated from the schemas of the
  * routes declared with them (`documented`), which also validate those routes' requests
  * — and `GET /docs`, Swagger UI over it. No key: the document holds no data. The UI's
- * scripts come from a CDN (jsDelivr); without internet access the JSON is still served.
+ * script and stylesheet are served from the swagger-ui-dist package (no CDN: the page
+ * works offline), under the same Content-Security-Policy as the console.
  *
  * Routes declared before schemas existed are listed too (registered by hand below, so
  * clients see them), marked "x-validated-by-schema: false": their handlers validate.
@@ -30,9 +35,40 @@ export function docsRoutes(documented: OpenAPIHono<AppEnv>, version: string) {
     });
     return c.json(document);
   });
-  app.get('/docs', swaggerUI({ url: '/openapi.json', title: 'media-ingest API' }));
+  app.use('/docs', pageSecurity());
+  app.use('/docs/*', pageSecurity());
+  app.get('/docs', (c) => c.html(SWAGGER_PAGE));
+  app.get('/docs/assets/:file', async (c) => {
+    const file = c.req.param('file');
+    if (file === 'init.js') return c.body(SWAGGER_INIT, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-cache' });
+    const type = SWAGGER_ASSETS[file];
+    if (!type) throw new NotFoundError('docs asset', file.slice(0, 80));
+    const body = await fs.readFile(path.join(swaggerDir, file));
+    return c.body(new Uint8Array(body), 200, { 'Content-Type': type, 'Cache-Control': 'public, max-age=86400' });
+  });
   return app;
 }
+
+const swaggerDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+const SWAGGER_ASSETS: Record<string, string> = { 'swagger-ui.css': 'text/css; charset=utf-8', 'swagger-ui-bundle.js': 'text/javascript; charset=utf-8' };
+/** Started from a file, not an inline script: the CSP allows scripts of this origin only. */
+const SWAGGER_INIT = "window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui' });\n";
+const SWAGGER_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>media-ingest API</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/init.js"></script>
+</body>
+</html>
+`;
 
 const problem = { 'application/problem+json': { schema: z.object({ type: z.string(), status: z.number(), detail: z.string(), code: z.string() }).passthrough() } };
 const accepted = z.object({ resources: z.array(z.object({ id: z.number(), jobId: z.string(), status: z.string() }).passthrough()) });

@@ -22,6 +22,8 @@ const list = createRoute({
     query: z.object({
       library: z.string().optional().openapi({ description: 'Only this library (id or name)' }),
       cursor: z.string().optional().openapi({ description: 'The `nextCursor` of the previous page' }),
+      status: z.enum(['processing', 'ready', 'failed']).optional().openapi({ description: 'Only resources in this state (a filtered page looks at up to 5,000 resources: it may be short, even empty, with a `nextCursor`)' }),
+      type: z.enum(['image', 'file']).optional().openapi({ description: 'Only images, or only other files (as `status`)' }),
       // Checked by the handler, which names the value it received.
       limit: z.string().optional().openapi({ type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 } as never),
     }),
@@ -72,10 +74,11 @@ export function resourcesRoutes(deps: AppDeps & { resources: ResourceService }) 
     // A scoped key without ?library= lists its own libraries: the one, or all filtered (a page may then hold fewer than limit).
     const allowed = allowedLibraries(c);
     const library = q.library ? (await deps.catalog.getLibrary(q.library)).id : allowed !== '*' && allowed.length === 1 ? allowed[0] : undefined;
-    const page = await deps.catalog.listResources({ library, cursor: q.cursor, limit: Number(limitRaw) });
+    const filter = { status: q.status, type: q.type };
+    const page = await deps.catalog.listResources({ library, cursor: q.cursor, limit: Number(limitRaw), filter });
     if (library === undefined && allowed !== '*') page.items = page.items.filter((r) => allowed.includes(r.library));
     const next = page.nextCursor
-      ? `/v1/resources?${new URLSearchParams({ ...(q.library ? { library: q.library } : {}), cursor: page.nextCursor, limit: limitRaw })}`
+      ? `/v1/resources?${new URLSearchParams({ ...(q.library ? { library: q.library } : {}), ...(q.status ? { status: q.status } : {}), ...(q.type ? { type: q.type } : {}), cursor: page.nextCursor, limit: limitRaw })}`
       : null;
     return c.json({ resources: page.items.map((r) => resourceView(r)), nextCursor: page.nextCursor, links: { next } }, 200);
   });

@@ -306,8 +306,10 @@ export class Catalog {
    * Cursor pages in id order, from the index (never a scan of the whole keyspace): the
    * index chunks in order, each read from every bucket at once, until the page is full.
    */
-  async listResources(opts: { library?: number; cursor?: string; limit: number }): Promise<Page<ResourceRecord>> {
-    const ids = await this.listIds({ ...(opts.library !== undefined ? { library: opts.library } : {}), after: opts.cursor === undefined ? 0 : parseCursor(opts.cursor), limit: opts.limit + 1 });
+  async listResources(opts: { library?: number; cursor?: string; limit: number; filter?: ResourceFilter }): Promise<Page<ResourceRecord>> {
+    const after = opts.cursor === undefined ? 0 : parseCursor(opts.cursor);
+    if (opts.filter?.status || opts.filter?.type) return this.listFiltered(opts.library, after, opts.limit, opts.filter);
+    const ids = await this.listIds({ ...(opts.library !== undefined ? { library: opts.library } : {}), after, limit: opts.limit + 1 });
     const pageIds = ids.slice(0, opts.limit);
     const recs = (await this.getResources(pageIds)).filter((r): r is ResourceRecord => r !== undefined);
     return { items: recs, nextCursor: ids.length > opts.limit ? String(pageIds[pageIds.length - 1]) : null };
@@ -328,6 +330,35 @@ export class Catalog {
     return out;
   }
 
+  /**
+   * A filtered page: the index is read in chunks and each record's status and type
+   * checked, until the page is full or FILTER_SCAN_MAX ids were looked at. There is no
+   * index per status (a status changes with every job), so a rare status costs a scan —
+   * bounded per request: the page may then hold fewer than `limit` (even none) with a
+   * `nextCursor` to go on from where the scan stopped.
+   */
+  private async listFiltered(library: number | undefined, after: number, limit: number, filter: ResourceFilter): Promise<Page<ResourceRecord>> {
+    const chunk = Math.max(limit * 2, 200);
+    const matches: ResourceRecord[] = [];
+    let scanned = 0;
+    let last = after;
+    for (;;) {
+      const ids = await this.listIds({ ...(library !== undefined ? { library } : {}), after: last, limit: chunk });
+      const recs = await this.getResources(ids);
+      for (let i = 0; i < ids.length && matches.length < limit; i++) {
+        last = ids[i]!;
+        scanned++;
+        const r = recs[i];
+        if (r && (!filter.status || r.status === filter.status) && (!filter.type || r.type === filter.type)) matches.push(r);
+      }
+      const stopped = matches.length === limit || scanned >= FILTER_SCAN_MAX;
+      if (stopped || ids.length < chunk) {
+        const more = stopped && (await this.listIds({ ...(library !== undefined ? { library } : {}), after: last, limit: 1 })).length > 0;
+        return { items: matches, nextCursor: more ? String(last) : null };
+      }
+    }
+  }
+
   async countResources(library?: number): Promise<number> {
     const field = library === undefined ? 'a' : String(library);
     const counts = await perKey<string | null>(this.redis, Array.from({ length: BUCKETS }, (_, b) => this.keys.counts(b)), (p, key) => p.hget(key, field));
@@ -337,6 +368,14 @@ export class Catalog {
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Most index entries one filtered page looks at (see listFiltered). */
+const FILTER_SCAN_MAX = 5_000;
+
+export interface ResourceFilter {
+  status?: string;
+  type?: string;
 }
 
 function parseCursor(c: string): number {

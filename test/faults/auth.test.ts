@@ -22,7 +22,7 @@ const IMAGE_SECRET = 'image-url-secret-0123456789abcdef0123456789';
 const ADMIN_KEY = 'admin-key-0123456789abcdef';
 
 /** Routes that answer without any credential, by design: probes, the scrape, the API's own documentation. */
-const PUBLIC = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /docs', 'GET /openapi.json'];
+const PUBLIC = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /docs', 'GET /openapi.json', 'GET /docs/assets/:file', 'GET /console', 'GET /console/', 'GET /console/assets/:file'];
 
 /** One character changed: the most likely forgery, and the one a prefix compare misses. */
 const tamper = (s: string) => s.slice(0, -1) + (s.endsWith('x') ? 'y' : 'x');

@@ -55,7 +55,7 @@ describe('OpenAPI', () => {
       ['/v1/libraries/{library}', 'get', { params: ['library'] }],
       ['/v1/checksums', 'post', { body: ['checksums', 'library'], required: ['checksums'] }],
       ['/v1/checksums/{sha}', 'get', { params: ['sha'], query: ['library'] }],
-      ['/v1/resources', 'get', { query: ['library', 'cursor', 'limit'] }],
+      ['/v1/resources', 'get', { query: ['library', 'cursor', 'limit', 'status', 'type'] }],
       ['/v1/resources/{id}', 'get', { params: ['id'] }],
       ['/v1/resources/{id}', 'delete', { params: ['id'] }],
       ['/v1/jobs/{id}', 'get', { params: ['id'] }],
@@ -66,6 +66,7 @@ describe('OpenAPI', () => {
       ['/v1/resources/{id}/reprocess', 'post', { params: ['id'], query: ['wait'], body: ['reread', 'renditions'] }],
       ['/v1/batches/{id}', 'get', { params: ['id'] }],
       ['/v1/batches/{id}', 'delete', { params: ['id'] }],
+      ['/v1/queues', 'get', {}],
     ];
     for (const [path, method, want] of declared) {
       const op = doc.paths[path]?.[method];
@@ -83,12 +84,23 @@ describe('OpenAPI', () => {
     }
   });
 
-  it('serves Swagger UI over it at /docs', async () => {
+  it('serves Swagger UI over it at /docs from its own assets (no CDN), under a strict CSP', async () => {
     const res = await fetch(`${svc.url}/docs`);
     expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'; .*script-src 'self'/);
     const html = await res.text();
-    expect(html).toContain('SwaggerUIBundle');
-    expect(html).toContain('/openapi.json');
+    const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!).filter((u) => u !== 'data:,');
+    expect(refs.sort()).toEqual(['/docs/assets/init.js', '/docs/assets/swagger-ui-bundle.js', '/docs/assets/swagger-ui.css']);
+    expect(html).not.toMatch(/<script>|<style>/);
+    for (const ref of refs) {
+      const asset = await fetch(`${svc.url}${ref}`);
+      expect(asset.status, ref).toBe(200);
+      expect(asset.headers.get('content-type'), ref).toMatch(/^text\/(javascript|css)/);
+      const text = await asset.text();
+      if (ref.endsWith('init.js')) expect(text).toMatch(/SwaggerUIBundle\(\{ url: '\/openapi\.json'/);
+      else expect(text.length).toBeGreaterThan(10_000);
+    }
+    expect((await fetch(`${svc.url}/docs/assets/package.json`)).status).toBe(404);
   });
 
   it('validates requests with the same schemas, answering problem+json 400s that name the member', async () => {
