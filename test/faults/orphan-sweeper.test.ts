@@ -180,10 +180,12 @@ describe.each<StorageKind>(storageKinds())('orphan sweeper and missing-object ch
   });
 
   it('refuses bad paging and grace values with a 400 that says what to send', async () => {
-    const res = await svc.fetch('/v1/admin/sweep', { method: 'POST', body: JSON.stringify({ graceSeconds: -1 }) });
+    // Admin actions take JSON only (a text/plain body is what a cross-site form posts: 415, issue 21).
+    const json = { 'content-type': 'application/json' };
+    const res = await svc.fetch('/v1/admin/sweep', { method: 'POST', headers: json, body: JSON.stringify({ graceSeconds: -1 }) });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { detail: string }).detail).toMatch(/graceSeconds/);
-    const res2 = await svc.fetch('/v1/admin/sweep', { method: 'POST', body: JSON.stringify({ shards: 100000 }) });
+    const res2 = await svc.fetch('/v1/admin/sweep', { method: 'POST', headers: json, body: JSON.stringify({ shards: 100000 }) });
     expect(res2.status).toBe(400);
   });
 });
