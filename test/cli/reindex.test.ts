@@ -4,17 +4,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyPrefix } from '../../shared/redis.js';
-import { startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
+import { startService, type TestService } from '../harness/service.js';
 import { runInProcess } from './harness.js';
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
-describe.each<StorageKind>(storageKinds())('media-ingest reindex (%s store)', (storage) => {
+describe('media-ingest reindex', () => {
   let svc: TestService;
   let tmp: string;
   let env: Record<string, string>;
   beforeAll(async () => {
-    svc = await startService(storage, { env: { WORKER_CONCURRENCY: '4' } });
+    svc = await startService('fs', { env: { WORKER_CONCURRENCY: '4' } });
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-cli-reindex-'));
     env = { MEDIA_INGEST_URL: svc.url, MEDIA_INGEST_KEY: svc.key };
   });
