@@ -1,4 +1,4 @@
-import type { RedisConnection } from '../redis.js';
+import { isCluster, type RedisConnection } from '../redis.js';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js';
 import type { DedupePolicy, Library, RenditionPreset, ResourceRecord } from '../model.js';
 import { BatchStore } from './batches.js';
@@ -188,22 +188,22 @@ export class Catalog {
    * Ids are allocated before the bytes are stored (the storage key carries the id); gaps
    * are harmless. An id whose record exists is skipped: after a cluster failover the
    * promoted replica's sequence can lag behind ids already handed out (asynchronous
-   * replication), and reusing one would overwrite another resource's objects.
+   * replication), and reusing one would overwrite another resource's objects. (One
+   * Redis with AOF keeps its sequence with its records: no check there.)
    */
   async allocateResourceId(): Promise<number> {
     for (;;) {
       const id = await this.redis.incr(this.keys.resourceSeq);
-      if ((await this.redis.exists(this.keys.resource(id))) === 0) return id;
+      if (!isCluster(this.redis) || (await this.redis.exists(this.keys.resource(id))) === 0) return id;
     }
   }
 
   async createResources(records: ResourceRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await this.noteChunks(records);
     // Indexed by checksum from the start, so pre-flight and declared digests see
     // uploads still in processing; the ingest job's claim decides who stays. Before
     // the record: a member without a record is ignored (and pruned) by readers.
-    await Promise.all(records.filter((r) => r.checksum).map((r) => this.checksums.add(r.checksum, r.id)));
+    await Promise.all([this.noteChunks(records), ...records.filter((r) => r.checksum).map((r) => this.checksums.add(r.checksum, r.id))]);
     // Creating twice (a retried request) leaves the first record: its id is ours alone.
     await perKey(this.redis, records.map((r) => this.keys.resource(r.id)), (p, _key, i) => {
       const r = records[i]!;

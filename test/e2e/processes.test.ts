@@ -38,7 +38,7 @@ describe('npm run api + npm run worker', () => {
     const api = runEntry(apiEntry, { DATA_DIR: os.tmpdir() });
     procs.push(api);
     expect((await api.exited).code).toBe(1);
-    expect(api.output()).toMatch(/REDIS_URL is required/);
+    expect(api.output()).toMatch(/REDIS_URL \(e\.g\. redis:\/\/localhost:6379\) or REDIS_CLUSTER_NODES \(.*\) is required/);
     expect(api.output()).toMatch(/API_KEYS is required/);
   });
 

@@ -13,7 +13,7 @@ describe.each(REDIS_MODES)('revert and bulk revert (fs store, %s redis)', (redis
   });
   afterAll(async () => {
     await svc?.close();
-  });
+  }, 60_000);
 
   it('mappings: GET defaults at version 1, PUT bumps the version once (an identical PUT does not), stale version → 409, bad entry → 400', async () => {
     const first = await (await svc.fetch('/v1/mappings')).json();
