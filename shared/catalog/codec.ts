@@ -4,11 +4,12 @@ import type { ResourceRecord } from '../model.js';
  * A resource record is a Redis hash of flat string fields, so the worker can update a
  * few fields atomically without rewriting the record. Lists and objects are JSON.
  */
-const JSON_FIELDS = new Set(['tags', 'fields', 'renditions', 'warnings']);
+const JSON_FIELDS = new Set(['tags', 'fields', 'renditions', 'warnings', 'media']);
 const NUMBER_FIELDS = new Set(['id', 'library', 'size', 'fileVersion', 'mappingsVersion']);
-const NULLABLE_NUMBER_FIELDS = new Set(['width', 'height', 'orientation']);
+const NULLABLE_NUMBER_FIELDS = new Set(['width', 'height', 'orientation', 'duration', 'pageCount']);
 const BOOLEAN_FIELDS = new Set(['noExif']);
-const NULLABLE_STRING_FIELDS = new Set(['title', 'error', 'errorCode', 'declaredType']);
+// `media` is JSON that defaults to null (not []) on records written before it existed.
+const NULLABLE_STRING_FIELDS = new Set(['title', 'error', 'errorCode', 'declaredType', 'media']);
 
 /** Sentinel for null: a hash cannot hold one, and '' is a legitimate title. */
 const NULL = '\u0000';

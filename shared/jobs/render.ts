@@ -1,5 +1,6 @@
 import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { sanitizeDetail } from '../error-detail.js';
 import type { ErrorCode } from '../errors.js';
 import type { RenditionFormat } from '../model.js';
 import { keyPrefix } from '../redis.js';
@@ -59,7 +60,7 @@ export function createRenderEvents(connection: Redis, prefix: string): QueueEven
  * answers a bomb with 422 and a missing original with 404, as if it had rendered itself.
  */
 export function encodeRenderFailure(code: ErrorCode, message: string): string {
-  return `[${code}] ${message}`;
+  return `[${code}] ${sanitizeDetail(message)}`;
 }
 
 export function decodeRenderFailure(reason: string | undefined): { code: ErrorCode; message: string } {
