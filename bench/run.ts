@@ -8,6 +8,7 @@ import { commandLine, failedChecks, markdownSection, printResult, writeSection }
 import { repoRoot } from './lib/proc.js';
 import type { Scenario } from './scenario.js';
 import { cliVsCurl } from './scenarios/cli-vs-curl.js';
+import { mediaPreviews } from './scenarios/media-previews.js';
 import { metadataRevert } from './scenarios/metadata-revert.js';
 import { preflightChecksums } from './scenarios/preflight-checksums.js';
 import { imageServing } from './scenarios/image-serving.js';
@@ -16,7 +17,7 @@ import { renditionsIngest } from './scenarios/renditions-ingest.js';
 import { uploadThroughput } from './scenarios/upload-throughput.js';
 import { workerScaling } from './scenarios/worker-scaling.js';
 
-const scenarios: Scenario[] = [uploadThroughput, preflightChecksums, metadataRevert, cliVsCurl, renditionsIngest, imageServing, onDemandRender, workerScaling];
+const scenarios: Scenario[] = [uploadThroughput, preflightChecksums, metadataRevert, cliVsCurl, renditionsIngest, imageServing, onDemandRender, workerScaling, mediaPreviews];
 
 const BENCHMARKS_MD = path.join(repoRoot, 'BENCHMARKS.md');
 

@@ -11,7 +11,7 @@ const ABSOLUTE_PATH =
   /(?:file:\/\/)?(?<![\w/.])\/(?:tmp|var|home|root|usr|opt|srv|mnt|media|data|app|work|private|Users|etc|proc|dev|run|sys|nix|snap|workspace|builds?)(?:\/[^\s'"`,;:()<>[\]{}]*)?/g;
 const WINDOWS_PATH = /\b[A-Za-z]:\\[^\s'"`,;:()<>]*/g;
 /** Storage keys (resources/3f2/17/v1/original.tif, renditions…) and scratch files the worker makes. */
-const STORAGE_KEY = /\b(?:resources|renditions|records|staging|uploads)\/[^\s'"`,;:()<>]+/g;
+const STORAGE_KEY = /\b(?:resources\/[0-9a-f]{3}|staging|uploads)\/[^\s'"`,;:()<>]+/g;
 const INTERNAL_FILE = /\b(?:original|decoded|poster|page|frame|cover|JpgFromRaw|PreviewImage|ThumbnailImage)(?:-\d+)?\.[a-z0-9]{2,5}\b/g;
 const SCRATCH_NAME = /\b(?:media-ingest-worker-\d+|mi-[\w-]{6,})\b/g;
 

@@ -57,6 +57,10 @@ export async function probeMedia(file: string): Promise<MediaProbe> {
   const video = streams.find((s) => s.codec_type === 'video' && s.disposition?.attached_pic !== 1 && (s.width ?? 0) > 0);
   const cover = streams.find((s) => s.codec_type === 'video' && s.disposition?.attached_pic === 1);
   const audio = streams.find((s) => s.codec_type === 'audio');
+  const sizeless = streams.find((s) => s.codec_type === 'video' && s.disposition?.attached_pic !== 1);
+  if (!video && !audio && sizeless) {
+    throw new UnreadableFileError(`The video stream declares no size ffprobe can use (codec ${sizeless.codec_name ?? 'unknown'}, width ${sizeless.width ?? 'missing'}); its frames cannot be decoded within limits.`);
+  }
   if (!video && !audio) {
     const found = streams.map((s) => s.codec_type ?? 'unknown').join(', ') || 'none';
     throw new UnreadableFileError(`The file has no video or audio stream ffprobe can read (streams found: ${found}).`);
