@@ -12,6 +12,7 @@ import { hasRedisServer, startEmbeddedRedis, type EmbeddedRedis } from './shared
 import { createLogger } from './shared/logger.js';
 import { createRedis } from './shared/redis.js';
 import { onShutdown } from './shared/shutdown.js';
+import { ensureMediaPrograms } from './worker/media-programs.js';
 import { closeWorkers, createWorkers } from './worker/worker.js';
 
 async function main() {
@@ -32,6 +33,9 @@ async function main() {
     redisUrl = embedded.url;
   }
 
+  // Missing decoders (ffmpeg, poppler, ImageMagick) are installed where we can; otherwise
+  // their types are stored as plain files, and this says so.
+  ensureMediaPrograms({ install: true, log: (l) => logger.warn(l) });
   const core = await openCore(config, redisUrl);
   const api = await startApi(config, core, redisUrl, logger);
   const workerConnection = createRedis(redisUrl, 'worker');

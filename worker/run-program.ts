@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
 import { UnreadableFileError } from '../shared/errors.js';
+import { MEDIA_PROGRAMS, whichProgram } from './media-programs.js';
+
+export { whichProgram };
 
 /**
  * Limits of one external decoder run (ffmpeg, ffprobe, pdftoppm, ImageMagick…): hostile
@@ -32,41 +33,9 @@ export class ProgramMissingError extends Error {
   }
 }
 
-/** The Debian package that brings each program, for the warning a missing one leaves. */
-const PACKAGES: Record<string, string> = {
-  ffmpeg: 'ffmpeg',
-  ffprobe: 'ffmpeg',
-  pdftoppm: 'poppler-utils',
-  pdfinfo: 'poppler-utils',
-  'convert-im6.q16': 'imagemagick',
-  magick: 'imagemagick',
-  soffice: 'libreoffice-core',
-  'heif-convert': 'libheif-examples',
-};
-
-const found = new Map<string, string | null>();
-
-/** Absolute path of a program on PATH, or null (looked up once per process). */
-export function whichProgram(name: string): string | null {
-  if (found.has(name)) return found.get(name)!;
-  let hit: string | null = null;
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const p = path.join(dir, name);
-    try {
-      accessSync(p, constants.X_OK);
-      hit = p;
-      break;
-    } catch {
-      // not here
-    }
-  }
-  found.set(name, hit);
-  return hit;
-}
-
 export function missingProgram(name: string): ProgramMissingError {
-  return new ProgramMissingError(name, `apt-get install ${PACKAGES[name] ?? name}`);
+  const pkg = MEDIA_PROGRAMS.find((p) => p.program === name)?.pkg ?? name;
+  return new ProgramMissingError(name, `apt-get install ${pkg}`);
 }
 
 export interface ProgramResult {

@@ -50,7 +50,7 @@ export const mediaPreviews: Scenario = {
       for (let i = 0; i < rounds; i++) {
         await time(t.ffmpeg, () => run('ffmpeg', ['-v', 'error', '-nostdin', '-y', '-ss', at, '-i', clip, '-frames:v', '1', path.join(root, 'baseline.jpg')]));
         await time(t.poster, () => withDecodableSource(clip, { mimeType: 'video/mp4', duration, maxSide }, async (src) => src.input));
-        await time(t.pdftoppm, () => run('pdftoppm', ['-f', '1', '-l', '1', '-singlefile', '-scale-to', String(maxSide), '-png', pdf, path.join(root, 'baseline')]));
+        await time(t.pdftoppm, () => run('pdftoppm', ['-f', '1', '-l', '1', '-singlefile', '-scale-to', String(maxSide), '-tiff', '-tiffcompression', 'none', pdf, path.join(root, 'baseline')]));
         await time(t.page, () => withDecodableSource(pdf, { mimeType: 'application/pdf', maxSide }, async (src) => src.input));
         if (i < 3) {
           await time(t.posterAll, () => withDecodableSource(clip, { mimeType: 'video/mp4', duration, maxSide }, (src) => renderPresets(src.input, presets, { maxPixels: 100e6 })));
@@ -61,7 +61,7 @@ export const mediaPreviews: Scenario = {
       const row = (name: string, role: VariantResult['role'], xs: number[]): VariantResult => ({
         name,
         role,
-        figures: { 'median (ms)': { value: med(xs), unit: 'ms', digits: 0 }, 'fastest (ms)': { value: Math.min(...xs), unit: 'ms', digits: 0 }, 'previews/s': { value: 1000 / med(xs), unit: '', digits: 2 } },
+        figures: { median: { value: med(xs), unit: 'ms', digits: 0 }, fastest: { value: Math.min(...xs), unit: 'ms', digits: 0 }, 'previews/s': { value: 1000 / med(xs), unit: '', digits: 2 } },
       });
       const checks: Check[] = [
         { name: 'poster frames/s decoder / ffmpeg alone', value: med(t.ffmpeg) / med(t.poster), unit: '', digits: 2, target: { op: '>=', value: 0.85 } },
@@ -74,13 +74,13 @@ export const mediaPreviews: Scenario = {
         variants: [
           row('ffmpeg -ss T -i clip -frames:v 1 poster.jpg', 'baseline', t.ffmpeg),
           row('poster frame (decoder table)', 'subject', t.poster),
-          row(`pdftoppm -f 1 -l 1 -scale-to ${maxSide} -png`, 'baseline', t.pdftoppm),
+          row(`pdftoppm -f 1 -l 1 -scale-to ${maxSide} -tiff`, 'baseline', t.pdftoppm),
           row('PDF page 1 (decoder table)', 'subject', t.page),
         ],
         checks,
         notes: [
           'Each round runs the four commands one after another, so drift of the shared machine hits all alike; figures are medians over the rounds.',
-          'The decoder runs the program under `prlimit --as` with a kill timer (worker/run-program.ts), reads the output (an uncompressed TIFF: ffmpeg through a pipe, pdftoppm to a scratch file) and checks that it is not one flat colour — the blank-frame/blank-page check. The baselines write a JPEG (ffmpeg) or PNG (pdftoppm) file and check nothing.',
+          'The decoder runs the program under `prlimit --as` with a kill timer (worker/run-program.ts), reads the output (an uncompressed TIFF: ffmpeg through a pipe, pdftoppm to a scratch file) and checks that it is not one flat colour — the blank-frame/blank-page check. The baselines write a JPEG (ffmpeg) or the same uncompressed TIFF (pdftoppm) to a file and check nothing.',
           'The poster is the frame at 10 % of the clip; an all-black one would cost one more seek per retry (up to four). Renditions from the poster or page (last two checks) are reported, not judged.',
         ],
       };
