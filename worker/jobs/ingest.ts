@@ -98,7 +98,7 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
         if (finished.error) throw new UnrecoverableError(finished.error.message);
         return;
       }
-      const patch = { ...ctx.patch, warnings: ctx.warnings.slice(0, MAX_WARNINGS), status: 'ready' as const, error: null, errorCode: null };
+      const patch = { ...ctx.patch, warnings: ctx.warnings.slice(0, MAX_WARNINGS).map((w) => sanitizeDetail(w)), status: 'ready' as const, error: null, errorCode: null };
       // The full record (with the tag set) lands in storage before Redis says `ready`:
       // a client that sees `ready` and reads the resource must get its metadata.
       if (!(await stillCurrent(deps.catalog, resourceId, fileVersion))) {
