@@ -6,9 +6,13 @@
  */
 export const MAX_DETAIL = 500;
 
-/** Absolute paths under the roots a server's files live in (URL paths like /v1/… or /image/… are kept). */
+/**
+ * Absolute paths at least three folders deep under the roots a server's files live in:
+ * data and scratch files always are. URL paths (/v1/…, /image/…) are kept, and so is a
+ * short path a client sent and is shown back ("received /etc/passwd").
+ */
 const ABSOLUTE_PATH =
-  /(?:file:\/\/)?(?<![\w/.])\/(?:tmp|var|home|root|usr|opt|srv|mnt|media|data|app|work|private|Users|etc|proc|dev|run|sys|nix|snap|workspace|builds?)(?:\/[^\s'"`,;:()<>[\]{}]*)?/g;
+  /(?:file:\/\/)?(?<![\w/.])\/(?:tmp|var|home|root|usr|opt|srv|mnt|media|data|app|work|private|Users|etc|proc|dev|run|sys|nix|snap|workspace|builds?)(?:\/[^\s'"`,;:()<>[\]{}/]+){2,}\/?/g;
 const WINDOWS_PATH = /\b[A-Za-z]:\\[^\s'"`,;:()<>]*/g;
 /** Storage keys (resources/3f2/17/v1/original.tif, renditions…) and scratch files the worker makes. */
 const STORAGE_KEY = /\b(?:resources\/[0-9a-f]{3}|staging|uploads)\/[^\s'"`,;:()<>]+/g;

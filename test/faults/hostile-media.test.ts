@@ -29,6 +29,7 @@ describe('error details', () => {
     expect(out).toMatch(/^The image could not be decoded: the file: bad seek TIFFReadDirectory: Warning/);
     expect(sanitizeDetail('Open /tmp/media-ingest-worker-812/mi-source-AbC123/decoded.jpg failed')).toBe('Open the file failed');
     // URL paths a client should follow stay.
+    expect(sanitizeDetail('Expected path like /image/300x0/7.webp but received "/etc/passwd".')).toBe('Expected path like /image/300x0/7.webp but received "/etc/passwd".');
     expect(sanitizeDetail('its original is /image/0x0/12.pdf; upload with PUT /v1/resources/12/file.')).toBe('its original is /image/0x0/12.pdf; upload with PUT /v1/resources/12/file.');
   });
 });
