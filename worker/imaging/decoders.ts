@@ -81,7 +81,7 @@ export async function decodeWith(way: Exclude<DecodeWay, 'original' | 'heif-conv
     case 'magick':
       return magick(req);
     case 'ffmpeg-image':
-      return { input: await ffmpegFrame(req.original, [], null), warnings: [] };
+      return { input: (await ffmpegFrame(req.original, [], null)).data, warnings: [] };
     case 'video-frame':
       return posterFrame(req);
     case 'audio-cover':
@@ -133,28 +133,40 @@ async function magick(req: DecodeRequest): Promise<Decoded> {
 /**
  * One frame through ffmpeg as an uncompressed TIFF (which sharp reads; PPM it does not),
  * turned as the container says (ffmpeg applies the display matrix), scaled down to
- * `maxSide` with non-square pixels made square in the same pass.
+ * `maxSide` with non-square pixels made square in the same pass. With `measure`,
+ * ffmpeg's signalstats filter also says whether the frame is flat (one colour, or
+ * nearly: 80 % of its pixels within a few levels) — measured by ffmpeg on the frame it
+ * already has, so avoiding a black poster costs no second decode.
  */
-async function ffmpegFrame(file: string, pre: string[], maxSide: number | null, post: string[] = []): Promise<Buffer> {
+async function ffmpegFrame(file: string, pre: string[], maxSide: number | null, measure = false): Promise<{ data: Buffer; flat: boolean }> {
   // An image keeps its size (it is measured from this output); a frame is made no larger than needed.
   const scale = maxSide === null ? 'setsar=1' : `scale='trunc(min(1,${maxSide}/max(iw*sar,ih))*iw*sar/2)*2':'trunc(min(1,${maxSide}/max(iw*sar,ih))*ih/2)*2',setsar=1`;
   const run = await runProgram('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-nostdin', '-threads', '2',
-    ...pre, '-i', file, ...post,
-    '-map', '0:v:0', '-frames:v', '1', '-an', '-sn', '-dn', '-vf', scale,
+    ...pre, '-i', file,
+    '-map', '0:v:0', '-frames:v', '1', '-an', '-sn', '-dn', '-vf', measure ? `${scale},signalstats,metadata=mode=print:file=pipe\\\\:2` : scale,
     '-f', 'image2pipe', '-c:v', 'tiff', '-compression_algo', 'raw', '-pix_fmt', 'rgb24', 'pipe:1',
   ], { timeoutMs: 60_000 });
-  if (run.code !== 0 || run.stdout.length === 0) {
-    throw new UnreadableFileError(`No frame could be decoded (ffmpeg: ${run.code === 0 ? 'the stream has no decodable frame' : reasonFrom(run.stderr)}).`);
+  const stats = new Map<string, number>();
+  const messages: string[] = [];
+  for (const line of run.stderr.split('\n')) {
+    const m = /^lavfi\.signalstats\.(\w+)=([\d.]+)/.exec(line);
+    if (m) {
+      if (!stats.has(m[1]!)) stats.set(m[1]!, Number(m[2]));
+    } else if (!/^frame:\d+/.test(line)) messages.push(line);
   }
-  return run.stdout;
+  if (run.code !== 0 || run.stdout.length === 0) {
+    throw new UnreadableFileError(`No frame could be decoded (ffmpeg: ${run.code === 0 ? 'the stream has no decodable frame' : reasonFrom(messages.join('\n'))}).`);
+  }
+  const spread = (c: string) => (stats.get(`${c}HIGH`) ?? 255) - (stats.get(`${c}LOW`) ?? 0);
+  return { data: run.stdout, flat: measure && spread('Y') <= 3 && spread('U') <= 3 && spread('V') <= 3 };
 }
 
 /**
  * A poster frame that shows something: a frame at 10 % of the clip (past the black of a
- * fade-in, before the credits), and when that one is all one colour, a few later ones.
- * Seeking (-ss before -i) jumps to the key frame before the time and decodes from there:
- * one frame's work, not a scan of the clip. An all-black clip keeps its first try.
+ * fade-in, before the credits), and when that one is flat, a few later ones. Seeking
+ * (-ss before -i) jumps to the key frame before the time and decodes from there: one
+ * frame's work, not a scan of the clip. An all-black clip keeps its first try.
  */
 async function posterFrame(req: DecodeRequest): Promise<Decoded> {
   const d = req.duration ?? 0;
@@ -162,21 +174,21 @@ async function posterFrame(req: DecodeRequest): Promise<Decoded> {
   let first: Buffer | undefined;
   let lastError: unknown;
   for (const t of times) {
-    let frame: Buffer;
+    let frame: { data: Buffer; flat: boolean };
     try {
-      frame = await ffmpegFrame(req.original, t > 0 ? ['-ss', t.toFixed(3)] : [], req.maxSide);
+      frame = await ffmpegFrame(req.original, t > 0 ? ['-ss', t.toFixed(3)] : [], req.maxSide, true);
     } catch (err) {
       if (!(err instanceof UnreadableFileError)) throw err;
       lastError = err;
       continue;
     }
-    first ??= frame;
-    if (!(await isBlank(frame))) return { input: frame, warnings: [] };
+    first ??= frame.data;
+    if (!frame.flat) return { input: frame.data, warnings: [] };
   }
   if (!first && times[0] !== 0) {
     // A duration the stream does not live up to (truncated file): the very first frame.
     try {
-      first = await ffmpegFrame(req.original, [], req.maxSide);
+      first = (await ffmpegFrame(req.original, [], req.maxSide)).data;
     } catch (err) {
       lastError = err;
     }
@@ -186,7 +198,7 @@ async function posterFrame(req: DecodeRequest): Promise<Decoded> {
 }
 
 async function coverArt(req: DecodeRequest): Promise<Decoded> {
-  return { input: await ffmpegFrame(req.original, [], req.maxSide), warnings: [] };
+  return { input: (await ffmpegFrame(req.original, [], req.maxSide)).data, warnings: [] };
 }
 
 /**
@@ -205,12 +217,12 @@ async function pdfPage(file: string, page: number, maxSide: number, dir: string)
     if (/wrong page range|first page .* after the last/i.test(run.stderr)) throw new UnreadableFileError(`The document has no page ${page}.`);
     throw new UnreadableFileError(`Page ${page} of the PDF could not be rendered (pdftoppm: ${reasonFrom(run.stderr)}).`);
   }
-  const damaged = /error/i.test(run.stderr);
-  if (await isBlank(out)) {
-    if (damaged) throw new UnreadableFileError(`The PDF is damaged: page ${page} rendered blank (pdftoppm: ${reasonFrom(run.stderr)}).`);
-    return { input: out, warnings: [`Page ${page} of the document is blank.`] };
-  }
-  return { input: out, warnings: damaged ? [`The PDF is damaged; poppler rendered what it could (${reasonFrom(run.stderr)}).`] : [] };
+  // Poppler renders what it can of a damaged file and says so on stderr; damage with
+  // nothing drawn is a failure, not a preview. (A clean blank page is a blank page: the
+  // check costs a decode, so it runs only when poppler complained.)
+  if (!/error/i.test(run.stderr)) return { input: out, warnings: [] };
+  if (await isBlank(out)) throw new UnreadableFileError(`The PDF is damaged: page ${page} rendered blank (pdftoppm: ${reasonFrom(run.stderr)}).`);
+  return { input: out, warnings: [`The PDF is damaged; poppler rendered what it could (${reasonFrom(run.stderr)}).`] };
 }
 
 /** LibreOffice converts the document to PDF (in the scratch folder, with a profile of its own there), then page 1 as any PDF. */
