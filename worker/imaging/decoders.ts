@@ -81,7 +81,7 @@ export async function decodeWith(way: Exclude<DecodeWay, 'original' | 'heif-conv
     case 'magick':
       return magick(req);
     case 'ffmpeg-image':
-      return { input: (await ffmpegFrame(req.original, [], null)).data, warnings: [] };
+      return { input: (await ffmpegFrame(req.original, [], null, req.dir)).data, warnings: [] };
     case 'video-frame':
       return posterFrame(req);
     case 'audio-cover':
@@ -131,21 +131,25 @@ async function magick(req: DecodeRequest): Promise<Decoded> {
 }
 
 /**
- * One frame through ffmpeg as an uncompressed TIFF (which sharp reads; PPM it does not),
+ * One frame through ffmpeg into an uncompressed TIFF file (which sharp reads; PPM it does not),
  * turned as the container says (ffmpeg applies the display matrix), scaled down to
  * `maxSide` with non-square pixels made square in the same pass. With `measure`,
  * ffmpeg's signalstats filter also says whether the frame is flat (one colour, or
  * nearly: 80 % of its pixels within a few levels) — measured by ffmpeg on the frame it
  * already has, so avoiding a black poster costs no second decode.
  */
-async function ffmpegFrame(file: string, pre: string[], maxSide: number | null, measure = false): Promise<{ data: Buffer; flat: boolean }> {
+let frames = 0;
+
+async function ffmpegFrame(file: string, pre: string[], maxSide: number | null, dir: string, measure = false): Promise<{ data: string; flat: boolean }> {
   // An image keeps its size (it is measured from this output); a frame is made no larger than needed.
+  const out = path.join(dir, `frame-${++frames}.tif`);
   const scale = maxSide === null ? 'setsar=1' : `scale='trunc(min(1,${maxSide}/max(iw*sar,ih))*iw*sar/2)*2':'trunc(min(1,${maxSide}/max(iw*sar,ih))*ih/2)*2',setsar=1`;
   const run = await runProgram('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-nostdin', '-threads', '2',
     ...pre, '-i', file,
     '-map', '0:v:0', '-frames:v', '1', '-an', '-sn', '-dn', '-vf', measure ? `${scale},signalstats,metadata=mode=print:file=pipe\\\\:2` : scale,
-    '-f', 'image2pipe', '-c:v', 'tiff', '-compression_algo', 'raw', '-pix_fmt', 'rgb24', 'pipe:1',
+    // A file, not a pipe: megabytes of pixels need not pass through this process.
+    '-f', 'image2', '-update', '1', '-c:v', 'tiff', '-compression_algo', 'raw', '-pix_fmt', 'rgb24', '-y', out,
   ], { timeoutMs: 60_000 });
   const stats = new Map<string, number>();
   const messages: string[] = [];
@@ -155,11 +159,12 @@ async function ffmpegFrame(file: string, pre: string[], maxSide: number | null, 
       if (!stats.has(m[1]!)) stats.set(m[1]!, Number(m[2]));
     } else if (!/^frame:\d+/.test(line)) messages.push(line);
   }
-  if (run.code !== 0 || run.stdout.length === 0) {
+  const written = (await fs.stat(out).catch(() => undefined))?.size ?? 0;
+  if (run.code !== 0 || written === 0) {
     throw new UnreadableFileError(`No frame could be decoded (ffmpeg: ${run.code === 0 ? 'the stream has no decodable frame' : reasonFrom(messages.join('\n'))}).`);
   }
   const spread = (c: string) => (stats.get(`${c}HIGH`) ?? 255) - (stats.get(`${c}LOW`) ?? 0);
-  return { data: run.stdout, flat: measure && spread('Y') <= 3 && spread('U') <= 3 && spread('V') <= 3 };
+  return { data: out, flat: measure && spread('Y') <= 3 && spread('U') <= 3 && spread('V') <= 3 };
 }
 
 /**
@@ -171,12 +176,12 @@ async function ffmpegFrame(file: string, pre: string[], maxSide: number | null, 
 async function posterFrame(req: DecodeRequest): Promise<Decoded> {
   const d = req.duration ?? 0;
   const times = d > 0 ? [0.1, 0.33, 0.55, 0.8].map((f) => Math.min(d * f, Math.max(0, d - 0.1))) : [0];
-  let first: Buffer | undefined;
+  let first: string | undefined;
   let lastError: unknown;
   for (const t of times) {
-    let frame: { data: Buffer; flat: boolean };
+    let frame: { data: string; flat: boolean };
     try {
-      frame = await ffmpegFrame(req.original, t > 0 ? ['-ss', t.toFixed(3)] : [], req.maxSide, true);
+      frame = await ffmpegFrame(req.original, t > 0 ? ['-ss', t.toFixed(3)] : [], req.maxSide, req.dir, true);
     } catch (err) {
       if (!(err instanceof UnreadableFileError)) throw err;
       lastError = err;
@@ -188,7 +193,7 @@ async function posterFrame(req: DecodeRequest): Promise<Decoded> {
   if (!first && times[0] !== 0) {
     // A duration the stream does not live up to (truncated file): the very first frame.
     try {
-      first = (await ffmpegFrame(req.original, [], req.maxSide)).data;
+      first = (await ffmpegFrame(req.original, [], req.maxSide, req.dir)).data;
     } catch (err) {
       lastError = err;
     }
@@ -198,7 +203,7 @@ async function posterFrame(req: DecodeRequest): Promise<Decoded> {
 }
 
 async function coverArt(req: DecodeRequest): Promise<Decoded> {
-  return { input: (await ffmpegFrame(req.original, [], req.maxSide)).data, warnings: [] };
+  return { input: (await ffmpegFrame(req.original, [], req.maxSide, req.dir)).data, warnings: [] };
 }
 
 /**
