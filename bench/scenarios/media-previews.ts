@@ -80,7 +80,7 @@ export const mediaPreviews: Scenario = {
         checks,
         notes: [
           'Each round runs the four commands one after another, so drift of the shared machine hits all alike; figures are medians over the rounds.',
-          'The decoder runs the program under `prlimit --as` with a kill timer (worker/run-program.ts), reads the output (an uncompressed TIFF in a scratch folder) and checks that it is not one flat colour — the blank-frame/blank-page check. The baselines write a JPEG (ffmpeg) or the same uncompressed TIFF (pdftoppm) to a file and check nothing.',
+          'The decoder runs the program under `prlimit --as` with a kill timer (worker/run-program.ts), writes an uncompressed TIFF into a scratch folder, and checks the frame is not one flat colour (ffmpeg\'s signalstats on the decoded frame — the blank-frame check; a PDF page is checked only when poppler reports damage). The baselines write a JPEG (ffmpeg) or the same uncompressed TIFF (pdftoppm) to a file and check nothing.',
           'The poster is the frame at 10 % of the clip; an all-black one would cost one more seek per retry (up to four). Renditions from the poster or page (last two checks) are reported, not judged.',
         ],
       };
