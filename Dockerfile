@@ -66,8 +66,15 @@ FROM ${NODE_IMAGE} AS runtime
 # libheif-examples brings heif-convert with Debian's libheif, which decodes HEVC: the
 # HEIC photos of every iPhone, which sharp's prebuilt libvips cannot decode (HEVC is
 # left out for patent reasons). The worker renders those through it (worker/imaging/source.ts).
+#
+# ffmpeg (video poster frames, audio cover art, durations; QOI and JPEG XL), poppler-utils
+# (PDF page 1 and page counts) and imagemagick (BMP, ICO, JPEG 2000, TGA, PSD, PCX, PNM,
+# DDS, TIFF layouts sharp lacks) feed the decoder table (docs/media-types.md); each runs
+# under a time and memory limit. LibreOffice for office-document previews is left out
+# (~600 MB): build with --build-arg OFFICE=libreoffice-core to add it.
+ARG OFFICE=""
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini libjemalloc2 libheif-examples \
+ && apt-get install -y --no-install-recommends tini libjemalloc2 libheif-examples ffmpeg poppler-utils imagemagick ${OFFICE} \
  && rm -rf /var/lib/apt/lists/* \
  && ln -s "$(dpkg -L libjemalloc2 | grep '/libjemalloc\.so\.2$')" /usr/local/lib/libjemalloc.so.2 \
  && test -e /usr/local/lib/libjemalloc.so.2

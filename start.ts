@@ -19,6 +19,7 @@ import { hasRedisServer, startEmbeddedRedis, type EmbeddedRedis } from './shared
 import { createLogger } from './shared/logger.js';
 import { createRedis, describeEndpoint } from './shared/redis.js';
 import { onShutdown } from './shared/shutdown.js';
+import { ensureMediaPrograms } from './worker/media-programs.js';
 import { closeWorkers, createWorkers } from './worker/worker.js';
 
 async function main() {
@@ -39,6 +40,9 @@ async function main() {
     redis = { url: embedded.url };
   }
 
+  // Missing decoders (ffmpeg, poppler, ImageMagick) are installed where we can; otherwise
+  // their types are stored as plain files, and this says so.
+  ensureMediaPrograms({ install: true, log: (l) => logger.warn(l) });
   const core = await openCore(config, redis);
   const api = await startApi(config, core, redis, logger);
   const workerConnection = createRedis(redis, 'worker');

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { sanitizeDetail } from '../shared/error-detail.js';
 import { AppError, type ErrorCode } from '../shared/errors.js';
 import { ObjectNotFoundError } from '../shared/storage/object-store.js';
 import { isRedisUnavailable } from '../shared/redis.js';
@@ -65,8 +66,13 @@ export interface Problem {
   extra: Record<string, unknown>;
 }
 
-/** Any thrown value → the problem to report. Unknown errors become a 500 without internals. */
+/** Any thrown value → the problem to report, its detail one clean line. Unknown errors become a 500 without internals. */
 export function toProblem(err: unknown): Problem {
+  const p = problemOf(err);
+  return { ...p, detail: sanitizeDetail(p.detail) };
+}
+
+function problemOf(err: unknown): Problem {
   if (err instanceof AppError) return { status: STATUS_BY_CODE[err.code], code: err.code, detail: err.message, extra: err.extra };
   // Hono's own refusals (a schema route's content-type gate, malformed JSON) are the client's.
   if (err instanceof HTTPException && (err.status === 400 || err.status === 415)) {
@@ -87,7 +93,7 @@ export function problemResponse(c: Context, p: Problem, headers: Record<string, 
     type: `urn:media-ingest:problem:${p.code}`,
     title: TITLES[p.status] ?? 'Error',
     status: p.status,
-    detail: p.detail,
+    detail: sanitizeDetail(p.detail),
     instance: c.req.path,
     code: p.code,
     requestId: c.get('requestId') as string | undefined,

@@ -16,6 +16,9 @@ DEPS=(
   'command -v curl'               'curl'              'test/compat: the documented curl examples'
   'command -v heif-convert'       'libheif-examples'  'HEIC from phones (worker/imaging/source.ts), tested in test/integration/renditions-fixtures.test.ts'
   'command -v docker-compose || docker compose version'  'docker-compose'  'test/unit/deploy-files.test.ts: validating docker-compose.yml'
+  'command -v ffmpeg'             'ffmpeg'            'video and audio: probing and poster frames (worker/media-programs.ts, docs/media-types.md)'
+  'command -v pdftoppm'           'poppler-utils'     'PDF: page count and page-1 previews'
+  'command -v convert-im6.q16 || command -v magick'  'imagemagick'  'raster formats sharp cannot read: BMP, ICO, TGA, PSD, PCX, JPEG 2000, …'
   'command -v chromium'  'chromium'  'test/browser: the web console in headless Chromium (playwright-core)'
   'bash scripts/ceph-rgw.sh check'  'radosgw ceph-mon ceph-osd'  'the S3 suites: a one-node Ceph cluster with its S3 gateway (scripts/ceph-rgw.sh)'
 )

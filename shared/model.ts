@@ -2,7 +2,8 @@
 
 export type DedupePolicy = 'reject' | 'reuse' | 'allow';
 export type ResourceStatus = 'processing' | 'ready' | 'failed';
-export type ResourceType = 'image' | 'file';
+/** What a resource is, which decides what processing gives it (docs/media-types.md). */
+export type ResourceType = 'image' | 'video' | 'audio' | 'document' | 'file';
 export type Visibility = 'private' | 'public';
 
 export interface Library {
@@ -60,6 +61,12 @@ export interface Resource {
   width: number | null;
   height: number | null;
   orientation: number | null;
+  /** Seconds, for video and audio (ffprobe); null otherwise. */
+  duration: number | null;
+  /** Pages of a document (PDF, or an office document LibreOffice converted); null otherwise. */
+  pageCount: number | null;
+  /** Stream facts of video and audio (codec, frame rate…); null for other types. */
+  media: MediaInfo | null;
   title: string | null;
   tags: string[];
   visibility: Visibility;
@@ -83,6 +90,25 @@ export interface Resource {
   jobId: string;
   /** Client content type, as sent; a hint only. */
   declaredType: string | null;
+}
+
+/** What ffprobe says of a video's or audio file's main streams. */
+export interface MediaInfo {
+  /** Video codec (ffprobe's name: h264, hevc, vp9, av1…); absent for audio. */
+  videoCodec?: string;
+  /** Frames per second of the video stream (average), rounded to 3 decimals. */
+  frameRate?: number;
+  /** Degrees the player turns the stored frames (0, 90, 180, 270); width/height are already turned. */
+  rotation?: number;
+  audioCodec?: string;
+  sampleRate?: number;
+  channels?: number;
+  /** Bits per second of the whole file. */
+  bitRate?: number;
+  /** Container format (ffprobe's format_name). */
+  container?: string;
+  /** An audio file with embedded cover art: it is what its renditions show. */
+  coverArt?: boolean;
 }
 
 /** The compact form kept in Redis: everything but the full metadata tag set. */

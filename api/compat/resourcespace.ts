@@ -266,7 +266,8 @@ function resourceData(r: ResourceRecord): Record<string, string | null> {
   return {
     ref: String(r.id),
     title: r.title ?? '',
-    resource_type: r.type === 'image' ? '1' : '2',
+    // ResourceSpace's stock types: 1 Photo, 2 Document, 3 Video, 4 Audio.
+    resource_type: { image: '1', video: '3', audio: '4', document: '2', file: '2' }[r.type],
     has_image: r.renditions.length > 0 ? '1' : '0',
     creation_date: mysqlDate(r.created),
     modified: mysqlDate(r.modified),

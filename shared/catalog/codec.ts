@@ -44,6 +44,9 @@ const SHORT: Readonly<Record<string, string>> = {
   storageKey: 'k',
   jobId: 'j',
   declaredType: 'D',
+  duration: 'y',
+  pageCount: 'P',
+  media: 'Q',
 };
 const LONG: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(SHORT).map(([k, v]) => [v, k]));
 
@@ -59,6 +62,9 @@ const DEFAULTS: Partial<Record<keyof ResourceRecord, unknown>> = {
   error: null,
   errorCode: null,
   declaredType: null,
+  duration: null,
+  pageCount: null,
+  media: null,
   fileVersion: 1,
   mappingsVersion: 0,
   noExif: false,

@@ -1,4 +1,5 @@
 import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
+import { sanitizeDetail } from '../error-detail.js';
 import type { ErrorCode } from '../errors.js';
 import type { RenditionFormat } from '../model.js';
 import type { RedisConnection } from '../redis.js';
@@ -59,7 +60,7 @@ export function createRenderEvents(connection: RedisConnection, prefix: string):
  * answers a bomb with 422 and a missing original with 404, as if it had rendered itself.
  */
 export function encodeRenderFailure(code: ErrorCode, message: string): string {
-  return `[${code}] ${message}`;
+  return `[${code}] ${sanitizeDetail(message)}`;
 }
 
 export function decodeRenderFailure(reason: string | undefined): { code: ErrorCode; message: string } {

@@ -3,6 +3,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config.js';
 import { AppError, InvalidRequestError, NotFoundError, UnauthorizedError, type ErrorCode } from '../errors.js';
 import type { RenderWaiter } from '../jobs/render-waiter.js';
+import { hasRenditions } from '../media/media-types.js';
 import type { ResourceRecord } from '../model.js';
 import { ACTIVE_CONTENT_MIME } from '../renditions/formats.js';
 import { effectivePresets, extensionOfFormat, formatOfExtension } from '../renditions/presets.js';
@@ -80,8 +81,8 @@ export class ImageService {
 
     if (req.width === 0 && req.height === 0) return this.original(record, req, isPublic);
 
-    if (record.type !== 'image') {
-      throw new AppError('not_found', `Resource ${record.id} is not an image (${record.mimeType}); only its original is served, at /image/0x0/${record.id}.${originalExtension(record)}.`);
+    if (!hasRenditions(record)) {
+      throw new AppError('not_found', `Resource ${record.id} is ${record.type === 'audio' ? 'audio without cover art' : 'not an image, video or document'} (${record.mimeType}); only its original is served, at /image/0x0/${record.id}.${originalExtension(record)}.`);
     }
     const format = formatOfExtension(req.extension);
     if (!format) throw new InvalidRequestError(`Expected a rendition extension of webp, jpg, png or avif but received ".${req.extension}".`);

@@ -179,7 +179,7 @@ describe('image delivery', () => {
       await res.arrayBuffer();
       const sized = await svc.fetch(`/image/300x0/${rid}.webp`);
       expect(sized.status).toBe(404);
-      expect((await sized.json()).detail).toBe(`Resource ${rid} is not an image (${type}); only its original is served, at /image/0x0/${rid}.${ext}.`);
+      expect((await sized.json()).detail).toBe(`Resource ${rid} is not an image, video or document (${type}); only its original is served, at /image/0x0/${rid}.${ext}.`);
     }
   });
 

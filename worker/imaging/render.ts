@@ -81,6 +81,7 @@ export async function renderPresets(
   }
   const { data, info } = decoded;
   const raw = { width: info.width, height: info.height, channels: info.channels };
+  await assertNotHalfDecoded(input, data, raw, limits);
 
   const out: RenderedImage[] = [];
   // Sequentially: the per-image libvips threads already use the cores given to this job.
@@ -101,6 +102,28 @@ export async function renderOne(input: string | Buffer, preset: RenditionPreset,
     return { preset, data, width: info.width, height: info.height };
   } catch (err) {
     throw decodeError(err);
+  }
+}
+
+/**
+ * A decoder that gives up part-way (libtiff on a damaged strip, libjpeg on lost scan
+ * data) may only warn and hand back an image of one colour: rendered, that is a set of
+ * black squares marked `ready`. A single-colour result is decoded once more with
+ * warnings as errors; if the decoder complains, the file fails with its reason. A truly
+ * uniform image (a white page, a flat swatch) decodes without a warning and stays.
+ */
+async function assertNotHalfDecoded(
+  input: string | Buffer,
+  data: Buffer,
+  raw: { width: number; height: number; channels: 1 | 2 | 3 | 4 },
+  limits: DecodeLimits,
+): Promise<void> {
+  const stats = await sharp(data, { raw }).stats();
+  if (!stats.channels.every((c) => c.stdev < 1)) return;
+  try {
+    await sharp(input, { ...decodeOptions(limits), failOn: 'warning' }).resize(64, 64, { fit: 'inside' }).raw().toBuffer();
+  } catch (err) {
+    throw new UnreadableFileError(`The image is damaged: it decodes to a single colour (${(err as Error).message.split('\n')[0]}).`, { cause: err });
   }
 }
 
@@ -131,6 +154,21 @@ function encode(img: Sharp, p: RenditionPreset): Sharp {
     default:
       return tagged.webp({ quality: p.quality, effort: 3 });
   }
+}
+
+/**
+ * Longest side a page or a video frame is rendered at so that every preset gets its full
+ * size: a box's longer side for `inside`/`contain`/`fill`; for a crop (`cover`,
+ * `outside`) or a box with one free side the source's other side must reach it too,
+ * which for aspect ratios up to 4:1 takes four times as much. Capped at `maxDimension`.
+ */
+export function sourceSideFor(presets: readonly Pick<RenditionPreset, 'width' | 'height' | 'fit'>[], maxDimension: number): number {
+  let side = 1;
+  for (const p of presets) {
+    const crop = p.fit === 'cover' || p.fit === 'outside' || p.width === 0 || p.height === 0;
+    side = Math.max(side, Math.max(p.width, p.height) * (crop ? 4 : 1));
+  }
+  return Math.min(side, maxDimension);
 }
 
 /** Scale (relative to the displayed size) at which the preset's box is filled as its fit requires. */

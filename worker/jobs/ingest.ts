@@ -3,6 +3,7 @@ import path from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Catalog } from '../../shared/catalog/catalog.js';
 import type { Config } from '../../shared/config.js';
+import { sanitizeDetail } from '../../shared/error-detail.js';
 import { AppError } from '../../shared/errors.js';
 import type { IngestPayload } from '../../shared/jobs/ingest.js';
 import type { Logger } from '../../shared/logger.js';
@@ -12,7 +13,9 @@ import type { ObjectStore } from '../../shared/storage/object-store.js';
 import { dedupe } from '../steps/dedupe.js';
 import { applyMappings } from '../steps/apply-mappings.js';
 import { extractMetadata } from '../steps/extract-metadata.js';
+import { identify } from '../steps/identify.js';
 import { probeImage } from '../steps/probe-image.js';
+import { probeMediaStep } from '../steps/probe-media.js';
 import { renditions } from '../steps/renditions.js';
 import type { IngestContext, IngestFinish, IngestStep } from '../steps/step.js';
 import { verifyChecksum } from '../steps/verify-checksum.js';
@@ -30,7 +33,7 @@ export interface IngestDeps {
  * The steps of ingest, in order. Metadata extraction, de-duplication and renditions
  * slot in here as they are built.
  */
-export const INGEST_STEPS: readonly IngestStep[] = [verifyStored, verifyChecksum, dedupe, extractMetadata, applyMappings, probeImage, renditions];
+export const INGEST_STEPS: readonly IngestStep[] = [verifyStored, verifyChecksum, identify, dedupe, extractMetadata, applyMappings, probeImage, probeMediaStep, renditions];
 
 /** A hostile file can make exiftool warn without end; the record stays small. */
 const MAX_WARNINGS = 50;
@@ -95,7 +98,7 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
         if (finished.error) throw new UnrecoverableError(finished.error.message);
         return;
       }
-      const patch = { ...ctx.patch, warnings: ctx.warnings.slice(0, MAX_WARNINGS), status: 'ready' as const, error: null, errorCode: null };
+      const patch = { ...ctx.patch, warnings: ctx.warnings.slice(0, MAX_WARNINGS).map((w) => sanitizeDetail(w)), status: 'ready' as const, error: null, errorCode: null };
       // The full record (with the tag set) lands in storage before Redis says `ready`:
       // a client that sees `ready` and reads the resource must get its metadata.
       if (!(await stillCurrent(deps.catalog, resourceId, fileVersion))) {
@@ -116,7 +119,8 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
       const permanent = PERMANENT.has(code) || err instanceof UnrecoverableError;
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (permanent || lastAttempt) {
-        const message = (err as Error).message;
+        // What clients read as the resource's `error`: one line, no server paths.
+        const message = sanitizeDetail((err as Error).message);
         logger.warn({ err, code, attempt: job.attemptsMade + 1 }, 'ingest failed');
         if (await stillCurrent(deps.catalog, resourceId, fileVersion)) {
           await writeRecordCopy(deps.store, { ...record, status: 'failed', error: message, errorCode: code }, ctx.metadata).catch(() => undefined);

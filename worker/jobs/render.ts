@@ -9,7 +9,7 @@ import type { Logger } from '../../shared/logger.js';
 import { effectivePresets, extensionOfFormat, onDemandSpec } from '../../shared/renditions/presets.js';
 import { renditionKey } from '../../shared/storage/layout.js';
 import type { ObjectStore } from '../../shared/storage/object-store.js';
-import { renderOne } from '../imaging/render.js';
+import { renderOne, sourceSideFor } from '../imaging/render.js';
 import { withDecodableSource } from '../imaging/source.js';
 import { downloadToScratch } from '../scratch.js';
 
@@ -40,7 +40,9 @@ export function renderProcessor(deps: RenderDeps) {
       const local = deps.store.localPath(record.storageKey);
       const file = local ?? (await downloadToScratch(deps.store, record.storageKey, `mi-${job.id}`));
       try {
-        const out = await withDecodableSource(file, record.mimeType, (src) => renderOne(src.path, spec, { maxPixels: deps.config.images.maxPixels }));
+        const maxSide = sourceSideFor([spec], deps.config.images.maxDimension);
+        const source = { mimeType: record.mimeType, duration: record.duration, maxSide };
+        const out = await withDecodableSource(file, source, (src) => renderOne(src.input, spec, { maxPixels: deps.config.images.maxPixels }));
         const key = renditionKey(record.id, record.fileVersion, p.width, p.height, extensionOfFormat(p.format));
         await deps.store.put(key, out.data, { contentType: `image/${p.format}` });
       } finally {

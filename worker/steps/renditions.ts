@@ -1,21 +1,28 @@
 import type { Rendition } from '../../shared/model.js';
+import { hasRenditions } from '../../shared/media/media-types.js';
 import { effectivePresets, extensionOfFormat } from '../../shared/renditions/presets.js';
 import { renditionKey } from '../../shared/storage/layout.js';
-import { renderPresets } from '../imaging/render.js';
+import { renderPresets, sourceSideFor } from '../imaging/render.js';
 import { withDecodableSource } from '../imaging/source.js';
 import type { IngestStep } from './step.js';
 
 /**
  * Pre-renders the presets of the resource's library (or the global set) and lists them
- * on the record. Idempotent: keys are fixed per box and format of a file version, so a
- * re-run overwrites what an interrupted run left. Decoding fails → the job fails with
- * the reason (pixel bomb, truncated or corrupt data); the original stays stored.
+ * on the record: from the image itself, a video's poster frame, a document's first page
+ * or an audio file's cover art (the decoder table decides how). Idempotent: keys are
+ * fixed per box and format of a file version, so a re-run overwrites what an
+ * interrupted run left. Decoding fails → the job fails with the reason (pixel bomb,
+ * truncated or corrupt data); the original stays stored.
  */
 export const renditions: IngestStep = {
   name: 'renditions',
   async run(ctx) {
     const { record, config } = ctx;
-    if (record.type !== 'image') return;
+    const cur = { ...record, ...ctx.patch };
+    if (!hasRenditions(cur)) {
+      ctx.patch.renditions = [];
+      return;
+    }
     const library = await ctx.catalog.findLibrary(record.library);
     const presets = effectivePresets(library, config.images.presets);
     if (presets.length === 0) {
@@ -23,12 +30,15 @@ export const renditions: IngestStep = {
       return;
     }
     const file = await ctx.localFile();
-    const { source, renditions: rendered } = await withDecodableSource(file, record.mimeType, async (src) => {
-      if (src.via !== 'original') ctx.logger.info({ via: src.via }, 'renditions made from a fallback decode of the original');
-      if (src.via === 'embedded-preview') {
+    const maxSide = sourceSideFor(presets, config.images.maxDimension);
+    const { source, renditions: rendered } = await withDecodableSource(file, { mimeType: cur.mimeType, duration: cur.duration, maxSide }, async (src) => {
+      if (src.via !== 'original') ctx.logger.info({ via: src.via }, 'renditions made through the decoder table');
+      if (src.via === 'preview') {
         ctx.warnings.push('Renditions were made from the preview JPEG embedded in the file; its full-resolution image data cannot be decoded here.');
       }
-      return renderPresets(src.path, presets, { maxPixels: config.images.maxPixels });
+      ctx.warnings.push(...src.warnings);
+      if (src.pageCount) ctx.patch.pageCount = src.pageCount;
+      return renderPresets(src.input, presets, { maxPixels: config.images.maxPixels });
     });
     const list: Rendition[] = [];
     for (const r of rendered) {
@@ -47,7 +57,7 @@ export const renditions: IngestStep = {
     ctx.patch.renditions = list;
     // RAW is not measured by probe-image (its TIFF structure would give the sensor's or
     // a thumbnail's size): the embedded preview's is the best there is.
-    if (ctx.patch.width == null && record.width == null) {
+    if (cur.type === 'image' && ctx.patch.width == null && record.width == null) {
       ctx.patch.width = source.width;
       ctx.patch.height = source.height;
     }
