@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Resource } from '../../shared/model.js';
 import { ffmpeg, magick, makeAudio, makePdf, makePicture, makeVideo, rand, spread } from '../harness/media-samples.js';
 import { whichProgram } from '../../worker/media-programs.js';
-import { form, startService, type StorageKind, type TestService } from '../harness/service.js';
+import { form, startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
 
 interface Sample {
   name: string;
@@ -138,7 +138,7 @@ afterAll(async () => {
 const lacking = ['ffmpeg', 'ffprobe', 'pdftoppm', 'pdfinfo', 'convert-im6.q16'].filter((p) => !whichProgram(p));
 if (lacking.length) console.log(`[media] skipped: ${lacking.join(', ')} not installed (apt-get install ffmpeg poppler-utils imagemagick)`);
 
-describe.skipIf(lacking.length > 0).each<StorageKind>(['fs', 's3'])('every media type gets what it should (%s store)', (storage) => {
+describe.skipIf(lacking.length > 0).each<StorageKind>(storageKinds())('every media type gets what it should (%s store)', (storage) => {
   let svc: TestService;
   beforeAll(async () => {
     svc = await startService(storage, { env: { RENDITION_PRESETS: PRESETS, WORKER_CONCURRENCY: '2' } });

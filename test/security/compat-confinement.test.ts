@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaObjectStore } from '../../shared/catalog/media-objects.js';
 import { makeJpeg } from '../harness/images.js';
-import { form, startService, type StorageKind, type TestService } from '../harness/service.js';
+import { form, startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
 
 const RS_KEY = 'rs-private-key-0123456789abcdef';
 const COPERNICA = 'copernica-token-0123456789abcdef';
@@ -20,7 +20,7 @@ const DAVE = 'dave-password-0123456789';
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 const sha = (s: string | Uint8Array) => createHash('sha256').update(s).digest('hex');
 
-describe.each<StorageKind>(['fs', 's3'])('compatibility credentials stay in their libraries (%s store)', (storage) => {
+describe.each<StorageKind>(storageKinds())('compatibility credentials stay in their libraries (%s store)', (storage) => {
   let svc: TestService;
   let carolFile: number;
   let carolBytes: Buffer;

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeJpeg } from '../harness/images.js';
-import { form, startService, TEST_KEY, type StorageKind, type TestService } from '../harness/service.js';
+import { form, startService, storageKinds, TEST_KEY, type StorageKind, type TestService } from '../harness/service.js';
 
 const ADMIN_KEY = 'admin-key-0123456789abcdef';
 const CONN_PASS = 'conn-password-0123456789';
@@ -14,7 +14,7 @@ const COPERNICA = 'copernica-token-0123456789abcdef';
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe.each<StorageKind>(['fs', 's3'])('issue 21 lows (%s store)', (storage) => {
+describe.each<StorageKind>(storageKinds())('issue 21 lows (%s store)', (storage) => {
   let svc: TestService;
   let publicImage: number;
   beforeAll(async () => {

@@ -9,7 +9,7 @@ import { scopeRuleFor } from '../../api/middleware/scope.js';
 import { startApi, type RunningApi } from '../../api/server.js';
 import { createLogger } from '../../shared/logger.js';
 import { makeJpeg } from '../harness/images.js';
-import { form, startService, TEST_KEY, type StorageKind, type TestService } from '../harness/service.js';
+import { form, startService, storageKinds, TEST_KEY, type StorageKind, type TestService } from '../harness/service.js';
 
 const ADMIN_KEY = 'admin-key-0123456789abcdef';
 
@@ -32,7 +32,7 @@ describe('the scope table', () => {
   });
 });
 
-describe.each<StorageKind>(['fs', 's3'])('scoped API keys (%s store)', (storage) => {
+describe.each<StorageKind>(storageKinds())('scoped API keys (%s store)', (storage) => {
   let svc: TestService;
   let replica: RunningApi;
   const ids: Record<string, number> = {};
