@@ -47,6 +47,8 @@ const API_VERSION = '1.0.0';
 
 /** Routes that decide on the headers whether they want the body (see expect-continue.ts). */
 const UPLOAD_ROUTE = /^\/v1\/(libraries\/[^/]+\/files|resources\/\d+\/file)$/;
+/** Routes that stream their body themselves (file bytes): the JSON body cap does not read them. */
+const STREAMED_ROUTE = /^\/v1\/(libraries\/[^/]+\/files|resources\/\d+\/file|libraries\/[^/]+\/tus(\/[^/]+)?)$/;
 
 const KiB = 1024;
 /** JSON bodies that may be larger (or must be smaller) than JSON_BODY_MAX_BYTES: lists, and what routes cap themselves. */
@@ -99,7 +101,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('/v1/*', (c, next) => (c.req.path.startsWith('/v1/admin/') ? next() : apiAuth(c, next)));
   app.use('/v1/*', rateLimit(deps.redis, deps.config.redisPrefix, deps.config.operations.rateLimitPerMinute, deps.logger));
   // Only now, authenticated, is a body read: capped, and within REQUEST_TIMEOUT_MS.
-  app.use('/v1/*', bodyLimit({ defaultMaxBytes: deps.config.jsonBodyMaxBytes, routes: BODY_LIMITS, streamed: UPLOAD_ROUTE }));
+  app.use('/v1/*', bodyLimit({ defaultMaxBytes: deps.config.jsonBodyMaxBytes, routes: BODY_LIMITS, streamed: STREAMED_ROUTE }));
   app.use('/v1/*', scope(deps));
   // The completion webhook of an upload (its own, or its library's), before the body.
   const libraryWebhooks = new LibraryWebhooks(deps.redis, deps.config.redisPrefix);

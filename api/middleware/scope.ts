@@ -32,6 +32,12 @@ const RULES: { method: string; path: RegExp; permission: Permission; target: Tar
   { method: 'GET', path: /^\/v1\/libraries\/[^/]+$/, permission: 'read', target: 'library' },
   { method: 'POST', path: /^\/v1\/libraries\/[^/]+\/files$/, permission: 'upload', target: 'library' },
   { method: 'POST', path: /^\/v1\/libraries\/[^/]+\/direct-uploads$/, permission: 'upload', target: 'library' },
+  // Resumable (tus) uploads: every request names the library in its path.
+  { method: 'OPTIONS', path: /^\/v1\/libraries\/[^/]+\/tus$/, permission: 'upload', target: 'library' },
+  { method: 'POST', path: /^\/v1\/libraries\/[^/]+\/tus$/, permission: 'upload', target: 'library' },
+  { method: 'GET', path: /^\/v1\/libraries\/[^/]+\/tus\/[^/]+$/, permission: 'upload', target: 'library' },
+  { method: 'PATCH', path: /^\/v1\/libraries\/[^/]+\/tus\/[^/]+$/, permission: 'upload', target: 'library' },
+  { method: 'DELETE', path: /^\/v1\/libraries\/[^/]+\/tus\/[^/]+$/, permission: 'upload', target: 'library' },
   { method: 'GET', path: /^\/v1\/libraries\/[^/]+\/webhook$/, permission: 'read', target: 'library' },
   { method: 'PUT', path: /^\/v1\/libraries\/[^/]+\/webhook$/, permission: 'upload', target: 'library' },
   { method: 'DELETE', path: /^\/v1\/libraries\/[^/]+\/webhook$/, permission: 'upload', target: 'library' },
@@ -50,7 +56,11 @@ const RULES: { method: string; path: RegExp; permission: Permission; target: Tar
   { method: 'GET', path: /^\/v1\/mappings$/, permission: 'read', target: 'none' },
   { method: 'PUT', path: /^\/v1\/mappings$/, permission: 'reprocess', target: 'every' },
   { method: 'POST', path: /^\/v1\/direct-uploads\/[^/]+\/complete$/, permission: 'upload', target: 'direct-upload' },
+  { method: 'DELETE', path: /^\/v1\/direct-uploads\/[^/]+$/, permission: 'upload', target: 'direct-upload' },
   { method: 'GET', path: /^\/v1\/image-url$/, permission: 'read', target: 'image-path' },
+  // The console's reads: what the key may do, and the queues (every library's failures).
+  { method: 'GET', path: /^\/v1\/whoami$/, permission: 'read', target: 'none' },
+  { method: 'GET', path: /^\/v1\/queues$/, permission: 'read', target: 'every' },
 ];
 
 /** The rule of a request, if any (a route without one is closed to scoped keys). */

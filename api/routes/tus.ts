@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono';
+import { releaseDeadline } from '../middleware/request-timeout.js';
 import { InvalidRequestError, PreconditionFailedError, UnsupportedMediaTypeError } from '../../shared/errors.js';
 import type { Library } from '../../shared/model.js';
 import { TUS_FIELD_KEYS, type TusCompletion } from '../../shared/services/tus-service.js';
@@ -45,6 +46,8 @@ export function tusRoutes(deps: AppDeps) {
   });
 
   app.post(COLLECTION, async (c) => {
+    // Authenticated: creation-with-upload's bytes may take as long as they take (idle timeout aside).
+    releaseDeadline(c);
     const library = await deps.catalog.getLibrary(c.req.param('library'));
     if (c.req.header('upload-defer-length') !== undefined) {
       throw new InvalidRequestError('Upload-Defer-Length is not supported (the creation-defer-length extension is not offered); send Upload-Length.');
@@ -88,6 +91,7 @@ export function tusRoutes(deps: AppDeps) {
   });
 
   app.patch(UPLOAD, async (c) => {
+    releaseDeadline(c);
     const library = await deps.catalog.getLibrary(c.req.param('library'));
     const type = c.req.header('content-type');
     if (type === undefined || mediaType(type) !== OFFSET_TYPE) {
