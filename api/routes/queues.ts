@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { Queue } from 'bullmq';
 import { LANE_QUEUES, LANES, type Lane } from '../../shared/jobs/lanes.js';
-import { keyPrefix } from '../../shared/redis.js';
+import { queuePrefix } from '../../shared/catalog/keys.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { validationHook } from '../validation.js';
 
@@ -36,12 +36,11 @@ const get = createRoute({
 /** `GET /v1/queues`: what the bull-board dashboard shows at a glance, without an admin key. */
 export function queuesRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  const prefix = keyPrefix(deps.config.redisPrefix);
   // Producers only (no blocking reads), so the catalog's connection serves them. Made on
   // the first request: a BullMQ Queue starts talking to Redis when constructed.
   let made: Map<Lane, Queue[]> | undefined;
   const lanesQueues = () =>
-    (made ??= new Map<Lane, Queue[]>(LANES.map((lane) => [lane, LANE_QUEUES[lane].map((name) => new Queue(name, { connection: deps.redis, prefix }))])));
+    (made ??= new Map<Lane, Queue[]>(LANES.map((lane) => [lane, LANE_QUEUES[lane].map((name) => new Queue(name, { connection: deps.redis, prefix: queuePrefix(deps.config.redisPrefix, name) }))])));
 
   app.openapi(get, async (c) => {
     const queues = lanesQueues();
