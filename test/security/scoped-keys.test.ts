@@ -27,6 +27,9 @@ describe('the scope table', () => {
       });
       expect(uncovered).toEqual([]);
     } finally {
+      // The app opened BullMQ queues (the admin lanes) on the service's connection: let
+      // their first commands answer before it closes, or they reject unhandled.
+      await new Promise((r) => setTimeout(r, 1000));
       await svc.close();
     }
   });
