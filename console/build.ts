@@ -17,6 +17,9 @@ const result = await build({
   bundle: true,
   minify: true,
   format: 'esm',
+  // Code loaded on first use (tus-js-client) becomes its own chunk, fetched from /console/assets.
+  splitting: true,
+  chunkNames: 'chunk-[hash]',
   target: 'es2020',
   outdir: path.join(out, 'assets'),
   entryNames: '[name]-[hash]',
@@ -37,7 +40,7 @@ async function put(file: string, contents: Uint8Array | string): Promise<void> {
 const built = new Map(result.outputFiles.map((f) => [path.basename(f.path), f.contents]));
 for (const f of result.outputFiles) await put(f.path, f.contents);
 
-const asset = (ext: string) => [...built.keys()].find((f) => f.endsWith(ext))!;
+const asset = (ext: string) => [...built.keys()].find((f) => f.startsWith(ext === '.js' ? 'main-' : 'style-') && f.endsWith(ext))!;
 const index = `<!doctype html>
 <html lang="en">
 <head>

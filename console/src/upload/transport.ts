@@ -1,8 +1,8 @@
 /**
  * How one file's bytes reach the API. The uploader (uploader.ts) picks a transport per
  * file; each answers the resource and job the API created, or throws an ApiError.
- * Adding tus for large files is a second implementation of this interface, chosen in
- * `transportFor` (uploader.ts) — nothing else changes.
+ * Two exist: multipart (multipart.ts) and tus for large files (tus.ts), chosen by size in
+ * `transportFor` (uploader.ts).
  */
 export interface Accepted {
   resourceId: number;

@@ -1,5 +1,6 @@
 import type { ApiError } from '../api.js';
 import { multipartTransport } from './multipart.js';
+import { tusTransport } from './tus.js';
 import { followJob, type Outcome } from './outcome.js';
 import type { Transport } from './transport.js';
 
@@ -20,9 +21,16 @@ export interface UploadItem {
 /** Files sent at once; the rest wait their turn (a browser opens ~6 connections per origin). */
 const PARALLEL = 3;
 
-/** The transport of one file: plain multipart for now; large files will go through tus. */
-export function transportFor(_file: File): Transport {
-  return multipartTransport;
+/**
+ * Files from this size on go through tus: a dropped connection costs the bytes since the
+ * last one the API holds, not the whole file. Smaller files take one multipart request
+ * (one round trip instead of tus's two).
+ */
+export const TUS_FROM_BYTES = 8 * 1024 * 1024;
+
+/** The transport of one file. */
+export function transportFor(file: File): Transport {
+  return file.size >= TUS_FROM_BYTES ? tusTransport : multipartTransport;
 }
 
 /**

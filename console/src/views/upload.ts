@@ -86,8 +86,9 @@ function Line({ item }: { item: UploadItem }) {
           : html`failed: ${o.reason}`;
   }
   return html`
-    <li class="upload-line ${cls}" data-testid="upload-item">
+    <li class="upload-line ${cls}" data-testid="upload-item" data-transport=${item.transport}>
       <span class="name">${item.file.name}</span>
+      ${item.transport === 'tus' ? html`<span class="via" title="sent through tus: a dropped connection resumes where it stopped">resumable</span>` : null}
       <span class="size">${bytes(item.file.size)}</span>
       <progress max="100" value=${percent}></progress>
       <span class="outcome" data-testid="upload-outcome">${text}</span>
