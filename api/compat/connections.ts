@@ -11,7 +11,8 @@ import { UploadFieldsBuilder, type UploadFields } from '../../shared/upload/uplo
 import type { AppDeps, AppEnv } from '../deps.js';
 import { STATUS_BY_CODE, toProblem } from '../error-handler.js';
 import type { AuthThrottle } from '../middleware/auth-throttle.js';
-import { readSmallText, receiveBody } from './receive.js';
+import { readSmallText } from '../json-body.js';
+import { receiveBody } from '../upload/intake.js';
 import { sameSecret, secretOf } from './secrets.js';
 import { settle } from './settle.js';
 
@@ -108,7 +109,7 @@ export function connectionsRoutes(deps: AppDeps, throttle: AuthThrottle) {
           c.header('Connection', 'close');
           throw err;
         });
-        const staged = await receiveBody(c, deps.uploads, { fileName: label, declaredType: type && type !== 'application/octet-stream' ? type : null }, library.maxUploadBytes ?? deps.config.maxUploadBytes);
+        const staged = await receiveBody(c, deps.uploads, { fileName: label, declaredType: type && type !== 'application/octet-stream' ? type : null }, deps.uploads.limitOf(library));
         [record] = (await deps.uploads.commit([staged], { ...fields, title: label }, library, SOURCE)) as [ResourceRecord];
       }
       c.header('X-Resource-Id', String(record.id));

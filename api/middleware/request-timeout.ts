@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
+import { nodeIo } from '../deps.js';
 
 const timers = new WeakMap<IncomingMessage, NodeJS.Timeout>();
 
@@ -56,7 +57,7 @@ function expire(incoming: IncomingMessage, ms: number): void {
 }
 
 function incomingOf(c: Context): IncomingMessage | undefined {
-  return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  return nodeIo(c).incoming;
 }
 
 function hasBody(incoming: IncomingMessage): boolean {

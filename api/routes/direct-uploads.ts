@@ -98,14 +98,11 @@ export function directUploadsRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const { config } = deps;
   const service = new DirectUploadService({
-    catalog: deps.catalog,
-    store: deps.store,
+    uploads: deps.uploads,
     redis: deps.redis,
     redisPrefix: config.redisPrefix,
-    uploads: deps.uploads,
     presigner: config.storage.driver === 's3' ? new S3Presigner(config.storage) : undefined,
     partSize: config.storage.driver === 's3' ? config.storage.partSize : 5 * 1048576,
-    maxUploadBytes: config.maxUploadBytes,
     expirySeconds: EXPIRY_SECONDS,
   });
 

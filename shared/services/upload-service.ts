@@ -51,10 +51,26 @@ export class UploadService {
       store: ObjectStore;
       ingestQueue: IngestQueue;
       jobAttempts: number;
+      /** The global upload limit (MAX_UPLOAD_BYTES); a library's own limit wins. */
+      maxUploadBytes: number;
       /** Threads that hash large uploads (UPLOAD_HASH_THREADS); without, hashing runs on the event loop. */
       hashPool?: HashPool;
     },
   ) {}
+
+  /** The catalog and store uploads commit into, for the upload paths built on this service (tus, direct). */
+  get catalog(): Catalog {
+    return this.deps.catalog;
+  }
+
+  get store(): ObjectStore {
+    return this.deps.store;
+  }
+
+  /** The largest file `library` accepts: its own limit, else the global one. */
+  limitOf(library: Library): number {
+    return library.maxUploadBytes ?? this.deps.maxUploadBytes;
+  }
 
   /** Streams one file into storage. On error nothing of it is left under its key. */
   async stage(file: IncomingFile, limit: number, signal?: AbortSignal, replacing?: ResourceRecord): Promise<StagedFile> {
@@ -64,6 +80,9 @@ export class UploadService {
     const inspect = new InspectStream(limit, this.deps.hashPool);
     inspect.on('error', () => undefined);
     file.stream.on('error', (err) => inspect.destroy(err));
+    // A source that failed before it got here (while the face checked the fields before
+    // it, the request was already refused) emitted its error to no one: fail now.
+    if (file.stream.destroyed) inspect.destroy(file.stream.errored ?? new Error('The file stream closed before it was stored.'));
     file.stream.pipe(inspect);
     let id: number;
     try {
