@@ -15,6 +15,7 @@ import { readSmallText } from '../json-body.js';
 import { receiveBody } from '../upload/intake.js';
 import { sameSecret, secretOf } from './secrets.js';
 import { settle } from './settle.js';
+import { logFailure } from '../../shared/logger.js';
 
 const SOURCE = 'connections';
 const FEED = '/files/basic/api/myuserlibrary/feed';
@@ -116,7 +117,7 @@ export function connectionsRoutes(deps: AppDeps, throttle: AuthThrottle) {
       const holder = await labels.claim(library.id, label, record.id, isLive);
       if (holder !== undefined) {
         // Another request took the label between the check and now: this one loses.
-        await resources.delete(record.id).catch(() => undefined);
+        await resources.delete(record.id).catch(logFailure(deps.logger, 'losing upload of a taken label could not be removed', { resourceId: record.id }));
         throw taken(label, holder);
       }
       let current = record;

@@ -70,7 +70,7 @@ interface Call {
  */
 export function resourceSpaceRoutes(deps: AppDeps, throttle: AuthThrottle) {
   const app = new Hono<AppEnv>();
-  const revert = new ReprocessService({ catalog: deps.catalog, ingestQueue: deps.ingestQueue, jobAttempts: deps.config.jobAttempts });
+  const revert = new ReprocessService({ catalog: deps.catalog, ingestQueue: deps.ingestQueue, jobAttempts: deps.config.jobAttempts, logger: deps.logger });
   const verify = (c: Context, query: string, sign: string | undefined, user: string | undefined) => throttle.guard(c, () => authenticate(deps, query, sign, user));
 
   const handle = async (c: Context) => {

@@ -102,6 +102,7 @@ export function directUploadsRoutes(deps: AppDeps) {
     redis: deps.redis,
     redisPrefix: config.redisPrefix,
     presigner: config.storage.driver === 's3' ? new S3Presigner(config.storage) : undefined,
+    logger: deps.logger,
     partSize: config.storage.driver === 's3' ? config.storage.partSize : 5 * 1048576,
     expirySeconds: EXPIRY_SECONDS,
   });

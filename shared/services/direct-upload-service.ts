@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { InvalidRequestError, NotFoundError, PayloadTooLargeError, StorageUnavailableError } from '../errors.js';
+import { logFailure, type Logger } from '../logger.js';
 import type { Library, ResourceRecord } from '../model.js';
 import type { RedisConnection } from '../redis.js';
 import { originalKey } from '../storage/layout.js';
@@ -56,6 +57,7 @@ export class DirectUploadService {
       redis: RedisConnection;
       redisPrefix: string;
       presigner: S3Presigner | undefined;
+      logger: Logger;
       partSize: number;
       expirySeconds: number;
     },
@@ -101,7 +103,7 @@ export class DirectUploadService {
       await this.pending.save(upload);
       return { id: `du-${resourceId}-${token}`, resourceId, partSize, parts: urls.map((url, i) => ({ partNumber: i + 1, url })), expiresAt: new Date(expiresAt).toISOString() };
     } catch (err) {
-      await this.abort(upload).catch(() => undefined);
+      await this.abort(upload).catch(logFailure(this.deps.logger, 'direct upload could not be aborted; the orphan sweeper removes it', { resourceId }));
       throw err;
     }
   }
@@ -111,7 +113,7 @@ export class DirectUploadService {
     // One completion per upload, even when a client retries it concurrently.
     const s = await this.take(id);
     if (Date.now() > s.completeBy) {
-      await this.abort(s).catch(() => undefined);
+      await this.abort(s).catch(logFailure(this.deps.logger, 'expired direct upload could not be aborted; the orphan sweeper removes it', { resourceId: s.resourceId }));
       throw new NotFoundError('direct upload', id);
     }
     try {
@@ -136,7 +138,7 @@ export class DirectUploadService {
       staged = { id: s.resourceId, key: s.key, fileName: s.fileName, declaredType: s.contentType || null, size: s.size, checksum: s.sha256, sniffed };
     } catch (err) {
       // Nothing was recorded, so the completed object must not stay either.
-      await this.deps.uploads.store.delete(s.key).catch(() => undefined);
+      await this.deps.uploads.store.delete(s.key).catch(logFailure(this.deps.logger, 'refused direct upload\'s object could not be removed; the orphan sweeper removes it', { resourceId: s.resourceId }));
       throw err;
     }
     // The commit removes the object itself when it fails.

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import type { RedisConnection } from '../redis.js';
 import { AppError, ChecksumMismatchError, ClientAbortedError, ConflictError, GoneError, LockedError, NotFoundError, PayloadTooLargeError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { logFailure, type Logger } from '../logger.js';
 import type { Library } from '../model.js';
 import { originalKey } from '../storage/layout.js';
 import { SNIFF_BYTES } from '../upload/inspect-stream.js';
@@ -183,7 +183,7 @@ export class TusService {
       return await this.receive(u, token, body, opts, lost.signal);
     } finally {
       clearInterval(renew);
-      await this.state.release(id, token).catch(() => undefined);
+      await this.state.release(id, token).catch(logFailure(this.deps.logger, 'tus lock release failed; it expires by itself', { upload: id }));
     }
   }
 
@@ -307,7 +307,7 @@ export class TusService {
       );
     } catch (err) {
       // commit removed the file with the record it could not create: the upload cannot go on.
-      await this.state.remove(u.id).catch(() => undefined);
+      await this.state.remove(u.id).catch(logFailure(this.deps.logger, 'tus upload state could not be removed; the sweep retries', { upload: u.id }));
       throw err;
     }
     const completion = { resourceId: record!.id, jobId: record!.jobId, fileVersion: record!.fileVersion };
@@ -339,7 +339,7 @@ export class TusService {
     try {
       await this.discardAll(await this.get(id, libraryId));
     } finally {
-      await this.state.release(id, token).catch(() => undefined);
+      await this.state.release(id, token).catch(logFailure(this.deps.logger, 'tus lock release failed; it expires by itself', { upload: id }));
     }
   }
 
@@ -363,7 +363,7 @@ export class TusService {
       try {
         const u = await this.state.get(id);
         if (!u || u.status !== 'open') {
-          await this.state.remove(id).catch(() => undefined);
+          await this.state.remove(id).catch(logFailure(this.deps.logger, 'tus upload state could not be removed; the sweep retries', { upload: id }));
           continue;
         }
         if (u.expiresAt > now) {
@@ -377,7 +377,7 @@ export class TusService {
       } catch (err) {
         this.deps.logger.warn({ err, upload: id }, 'tus sweep could not remove an expired upload; next round retries');
       } finally {
-        await this.state.release(id, token).catch(() => undefined);
+        await this.state.release(id, token).catch(logFailure(this.deps.logger, 'tus lock release failed; it expires by itself', { upload: id }));
       }
     }
     return removed;

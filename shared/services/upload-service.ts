@@ -10,7 +10,8 @@ import { bytesIngested, filesIngested } from '../metrics.js';
 import type { Library, ResourceRecord } from '../model.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { currentRequest } from '../request-context.js';
-import { originalKey, recordKey, versionPrefix } from '../storage/layout.js';
+import { originalKey, versionPrefix } from '../storage/layout.js';
+import { writeRecordCopy } from './record-copy.js';
 import { removeResourceObjects } from './resource-service.js';
 import type { HashPool } from '../upload/hash-pool.js';
 import { InspectStream } from '../upload/inspect-stream.js';
@@ -243,9 +244,4 @@ export async function replaceFile(
   for await (const o of deps.store.list(versionPrefix(current.id, current.fileVersion))) old.push(o.key);
   await Promise.allSettled(old.map((k) => deps.store.delete(k)));
   return next;
-}
-
-export async function writeRecordCopy(store: ObjectStore, rec: ResourceRecord, metadata: Record<string, unknown>): Promise<void> {
-  const body = Buffer.from(JSON.stringify({ ...rec, metadata }));
-  await store.put(recordKey(rec.id), body, { contentType: 'application/json' });
 }
