@@ -4,11 +4,11 @@ import { S3Presigner } from '../../shared/storage/s3-presigner.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { validationHook } from '../validation.js';
 import { resourceView } from '../views/resource.js';
+import { problem } from '../schemas.js';
 
 /** How long presigned part URLs stay valid. */
 const EXPIRY_SECONDS = 6 * 3600;
 
-const problem = { 'application/problem+json': { schema: z.object({}).passthrough().openapi('Problem') } };
 
 const start = createRoute({
   method: 'post',
