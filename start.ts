@@ -86,23 +86,18 @@ async function ensureLocalKey(dataDir: string): Promise<string> {
   return key;
 }
 
-/** redis-server missing: install it where we can (root with apt-get), else say exactly how. */
+/**
+ * redis-server missing: scripts/ensure-deps.sh (the one table of system dependencies)
+ * installs it where it can (root with apt-get), else we say exactly how.
+ */
 function ensureRedisServer() {
   if (hasRedisServer()) return;
-  const isRoot = process.getuid?.() === 0;
-  let hasApt = false;
   try {
-    execFileSync('apt-get', ['--version'], { stdio: 'ignore' });
-    hasApt = true;
+    execFileSync('bash', [path.join(import.meta.dirname, 'scripts', 'ensure-deps.sh'), '--only', 'redis-server'], { stdio: 'inherit' });
   } catch {
-    // not Debian/Ubuntu
+    // It said why; the message below says what to do.
   }
-  if (isRoot && hasApt) {
-    process.stdout.write('redis-server is not installed; installing it with apt-get …\n');
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-    execFileSync('apt-get', ['install', '-y', '-qq', 'redis-server'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    if (hasRedisServer()) return;
-  }
+  if (hasRedisServer()) return;
   throw new Error(
     [
       'redis-server is not installed, and npm start needs it to run its private Redis. Either:',

@@ -1,3 +1,4 @@
+import type { HttpBindings } from '@hono/node-server';
 import type { RedisConnection } from '../shared/redis.js';
 import type { Config } from '../shared/config.js';
 import type { Catalog } from '../shared/catalog/catalog.js';
@@ -32,4 +33,17 @@ export interface AppDeps {
   publicUrl?: string;
 }
 
-export type AppEnv = { Variables: { requestId: string; access: Access } };
+/**
+ * The app's Hono environment: @hono/node-server's bindings (the Node request and
+ * response, for streaming bodies, `100 Continue` and the socket) and the per-request
+ * variables the middleware sets.
+ */
+export type AppEnv = { Bindings: HttpBindings; Variables: { requestId: string; access: Access } };
+
+/**
+ * The Node request and response of `c`. Empty when the app is driven without
+ * @hono/node-server (`app.request()` with no bindings): callers fall back to the Web request.
+ */
+export function nodeIo(c: { env: AppEnv['Bindings'] | undefined }): Partial<HttpBindings> {
+  return c.env ?? {};
+}

@@ -41,6 +41,7 @@ const TITLES: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  408: 'Request Timeout',
   409: 'Conflict',
   410: 'Gone',
   412: 'Precondition Failed',
@@ -87,18 +88,23 @@ function problemOf(err: unknown): Problem {
   return { status: 500, code: 'internal', detail: 'An unexpected error occurred; the server log has the details under this request id.', extra: {} };
 }
 
-/** Renders an RFC 9457 problem+json response. */
-export function problemResponse(c: Context, p: Problem, headers: Record<string, string> = {}): Response {
-  const body = {
+/** The RFC 9457 problem+json body (the `Problem` schema of api/schemas.ts): the one shape every error is rendered in. */
+export function problemBody(p: { status: number; code: string; detail: string; extra?: Record<string, unknown> }, instance: string, requestId?: string) {
+  return {
     type: `urn:media-ingest:problem:${p.code}`,
     title: TITLES[p.status] ?? 'Error',
     status: p.status,
     detail: sanitizeDetail(p.detail),
-    instance: c.req.path,
+    instance,
     code: p.code,
-    requestId: c.get('requestId') as string | undefined,
+    requestId,
     ...p.extra,
   };
+}
+
+/** Renders an RFC 9457 problem+json response. */
+export function problemResponse(c: Context, p: Problem, headers: Record<string, string> = {}): Response {
+  const body = problemBody(p, c.req.path, c.get('requestId') as string | undefined);
   const h: Record<string, string> = { 'Content-Type': 'application/problem+json', ...headers };
   if (p.status === 503) h['Retry-After'] = String(RETRY_AFTER_SECONDS);
   if (p.status === 429 && typeof p.extra.retryAfter === 'number') h['Retry-After'] = String(p.extra.retryAfter);

@@ -1,7 +1,25 @@
 import { z } from '@hono/zod-openapi';
 
-/** The problem+json body of every error (api/error-handler.ts). */
-export const problem = { 'application/problem+json': { schema: z.object({}).passthrough().openapi('Problem') } };
+/**
+ * The problem+json body of every error (RFC 9457; rendered by `problemBody` in
+ * api/error-handler.ts): one schema, `Problem` in the document, for every route.
+ * Extension members (`limit`, `matches`, `retryAfter`, …) ride along.
+ */
+export const problemSchema = z
+  .object({
+    type: z.string().openapi({ example: 'urn:media-ingest:problem:not_found' }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().openapi({ description: 'One line saying what was expected and what came.' }),
+    instance: z.string(),
+    code: z.string().openapi({ description: 'Stable error code (docs/api.md)' }),
+    requestId: z.string().optional(),
+  })
+  .passthrough()
+  .openapi('Problem');
+
+/** The `content` of an error response in a route's OpenAPI definition. */
+export const problem = { 'application/problem+json': { schema: problemSchema } };
 
 /**
  * A member the route's handler checks itself, with messages clients and tests rely on:

@@ -49,17 +49,15 @@ export async function startApi(config: Config, core: Core, redis: RedisTarget, l
     store: core.store,
     ingestQueue,
     jobAttempts: config.jobAttempts,
+    maxUploadBytes: config.maxUploadBytes,
     hashPool: new HashPool(config.uploadHashThreads),
   });
   const tus = new TusService({
-    catalog: core.catalog,
-    store: core.store,
+    uploads,
     redis: core.redis,
     redisPrefix: config.redisPrefix,
-    uploads,
     data: createTusData(config, core.store),
     expirySeconds: config.tus.expirySeconds,
-    maxUploadBytes: config.maxUploadBytes,
     partSize: config.storage.driver === 's3' ? config.storage.partSize : 0,
     logger,
   });

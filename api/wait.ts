@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { InvalidRequestError, type ErrorCode } from '../shared/errors.js';
 import type { JobWaiter, TargetState, WaitTarget } from '../shared/jobs/job-waiter.js';
 import { problemResponse, STATUS_BY_CODE } from './error-handler.js';
+import { nodeIo } from './deps.js';
 
 /**
  * How long the client asked to wait: `?wait=N` (or `?timeout=N` on /wait), else
@@ -37,7 +38,7 @@ export async function waitAndRespond(
   const ac = new AbortController();
   // The response's 'close' before we answered means the connection is gone (the
   // request's 'close' would also fire when its body was merely consumed).
-  const outgoing = (c.env as { outgoing?: NodeJS.EventEmitter } | undefined)?.outgoing;
+  const outgoing = nodeIo(c).outgoing;
   const onClose = () => ac.abort();
   outgoing?.once('close', onClose);
   try {

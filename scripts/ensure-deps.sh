@@ -4,7 +4,9 @@
 # hooks) and by .ci/run. As root with apt-get, installs what is missing; otherwise
 # prints the exact command and what will skip until then, and exits 0 (the suites that
 # need a missing program skip, saying why).
-#   --check   only report; install nothing
+#   --check       only report; install nothing
+#   --only PKG    only the rows that install PKG (repeatable): `npm start` asks for
+#                 redis-server this way, so the list of system dependencies is this one
 set -euo pipefail
 
 # One row a program: a check (a shell command that succeeds when it is there), the
@@ -24,12 +26,31 @@ DEPS=(
 )
 
 install=1
-[ "${1:-}" = "--check" ] && install=0
+only=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --check) install=0 ;;
+    --only) only+=("$2"); shift ;;
+    *) echo "ensure-deps: unknown argument $1 (expected --check or --only PKG)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# The row is wanted: no --only, or one of its packages was named.
+wanted() {
+  [ ${#only[@]} -eq 0 ] && return 0
+  local pkg
+  for pkg in $1; do
+    for o in "${only[@]}"; do [ "$pkg" = "$o" ] && return 0; done
+  done
+  return 1
+}
 
 missing_pkgs=()
 missing_uses=()
 for ((i = 0; i < ${#DEPS[@]}; i += 3)); do
   check=${DEPS[i]} pkgs=${DEPS[i + 1]} use=${DEPS[i + 2]}
+  wanted "$pkgs" || continue
   if ! bash -c "$check" >/dev/null 2>&1; then
     read -r -a p <<<"$pkgs"
     missing_pkgs+=("${p[@]}")

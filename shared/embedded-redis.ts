@@ -59,6 +59,7 @@ export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<Em
     proc.once('error', (err) => reject(new Error(`could not start redis-server: ${err.message}`)));
     proc.once('exit', (code) => reject(new Error(`redis-server exited with code ${code}:\n${output}`)));
   });
+  // Raced below and awaited by its caller; this only keeps a later exit from being an unhandled rejection.
   failed.catch(() => undefined);
   const url = `redis://127.0.0.1:${port}`;
   await Promise.race([failed, waitForPing(url)]);

@@ -30,6 +30,43 @@ export type ErrorCode =
   | 'checksum_mismatch'
   | 'internal';
 
+/**
+ * Whether a job that failed with the code may succeed when run again: the one answer
+ * every worker reads (ingest, render, …). Not retryable: the input or the request is
+ * wrong and stays wrong (a corrupt file, a duplicate, a deleted library). Retryable:
+ * something outside the input failed (storage, Redis, a timeout, an upstream, a bug).
+ */
+export const RETRYABLE: Readonly<Record<ErrorCode, boolean>> = {
+  unauthorized: false,
+  forbidden: false,
+  not_found: false,
+  invalid_request: false,
+  malformed_multipart: false,
+  no_file: false,
+  unsupported_media_type: false,
+  payload_too_large: false,
+  conflict: true,
+  duplicate: false,
+  unreadable_file: false,
+  render_pending: true,
+  storage_unavailable: true,
+  catalog_unavailable: true,
+  client_aborted: true,
+  rate_limited: true,
+  metadata_timeout: true,
+  upstream_failed: true,
+  precondition_failed: false,
+  gone: false,
+  locked: true,
+  checksum_mismatch: false,
+  internal: true,
+};
+
+/** The code of any thrown value: an AppError's own, else `internal`. */
+export function errorCodeOf(err: unknown): ErrorCode {
+  return err instanceof AppError ? err.code : 'internal';
+}
+
 export class AppError extends Error {
   readonly code: ErrorCode;
   /** Extra members for the problem+json body (RFC 9457 extension members). */

@@ -8,7 +8,7 @@ import { LibraryWebhooks } from '../shared/catalog/webhooks.js';
 import { createWebhookQueue, WEBHOOK_QUEUE, type WebhookPayload } from '../shared/jobs/webhook.js';
 import { REPROCESS_BATCH_JOB, type ReprocessBatchPayload } from '../shared/jobs/reprocess-batch.js';
 import { REPROCESS_JOB, type ReprocessPayload } from '../shared/jobs/reprocess.js';
-import type { Logger } from '../shared/logger.js';
+import { logFailure, type Logger } from '../shared/logger.js';
 import { queuePrefix } from '../shared/catalog/keys.js';
 import type { RedisConnection } from '../shared/redis.js';
 import { ReprocessService } from '../shared/services/reprocess-service.js';
@@ -48,7 +48,7 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
   const queue = createIngestQueue(deps.connection, deps.redisPrefix);
   const bulkQueue = createBulkQueue(deps.connection, deps.redisPrefix);
   const webhookQueue = createWebhookQueue(deps.connection, deps.redisPrefix);
-  const reprocess = new ReprocessService({ catalog: deps.catalog, ingestQueue: queue, bulkQueue, jobAttempts: deps.config.jobAttempts });
+  const reprocess = new ReprocessService({ catalog: deps.catalog, ingestQueue: queue, bulkQueue, jobAttempts: deps.config.jobAttempts, logger: deps.logger });
   const processors = {
     // Without WEBHOOK_SECRET nothing can be signed: no webhooks (the API refuses to take any).
     ingest: webhookSecret
@@ -100,7 +100,7 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
         }
         return undefined;
       })
-      .catch(() => undefined);
+      .catch(logFailure(deps.logger, 'a job that failed for good could not mark its resource failed', { resourceId, fileVersion }));
   };
 
   const workers: Worker[] = [];
@@ -133,7 +133,7 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
     observeJobs(w, deps.logger);
     // The producer queues serve every lane's processors: closed with the last worker.
     w.on('closed', () => {
-      if (--open === 0) void Promise.all([queue.close(), bulkQueue.close(), webhookQueue.close()]).catch(() => undefined);
+      if (--open === 0) void Promise.all([queue.close(), bulkQueue.close(), webhookQueue.close()]).catch(logFailure(deps.logger, 'producer queues did not close cleanly'));
     });
   }
   return workers;
@@ -145,6 +145,7 @@ export async function closeWorkers(workers: Worker[], timeoutMs: number): Promis
     Promise.all(workers.map((w) => w.close())),
     new Promise((r) => setTimeout(r, timeoutMs).unref()),
   ]);
+  // Forced: what it cuts is left to stalled-job recovery, which is the point; an error here says no more.
   await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
   // The exiftool processes would keep the event loop (and the process) alive.
   await endExifTool();

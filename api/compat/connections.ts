@@ -11,9 +11,11 @@ import { UploadFieldsBuilder, type UploadFields } from '../../shared/upload/uplo
 import type { AppDeps, AppEnv } from '../deps.js';
 import { STATUS_BY_CODE, toProblem } from '../error-handler.js';
 import type { AuthThrottle } from '../middleware/auth-throttle.js';
-import { readSmallText, receiveBody } from './receive.js';
+import { readSmallText } from '../json-body.js';
+import { receiveBody } from '../upload/intake.js';
 import { sameSecret, secretOf } from './secrets.js';
 import { settle } from './settle.js';
+import { logFailure } from '../../shared/logger.js';
 
 const SOURCE = 'connections';
 const FEED = '/files/basic/api/myuserlibrary/feed';
@@ -108,14 +110,14 @@ export function connectionsRoutes(deps: AppDeps, throttle: AuthThrottle) {
           c.header('Connection', 'close');
           throw err;
         });
-        const staged = await receiveBody(c, deps.uploads, { fileName: label, declaredType: type && type !== 'application/octet-stream' ? type : null }, library.maxUploadBytes ?? deps.config.maxUploadBytes);
+        const staged = await receiveBody(c, deps.uploads, { fileName: label, declaredType: type && type !== 'application/octet-stream' ? type : null }, deps.uploads.limitOf(library));
         [record] = (await deps.uploads.commit([staged], { ...fields, title: label }, library, SOURCE)) as [ResourceRecord];
       }
       c.header('X-Resource-Id', String(record.id));
       const holder = await labels.claim(library.id, label, record.id, isLive);
       if (holder !== undefined) {
         // Another request took the label between the check and now: this one loses.
-        await resources.delete(record.id).catch(() => undefined);
+        await resources.delete(record.id).catch(logFailure(deps.logger, 'losing upload of a taken label could not be removed', { resourceId: record.id }));
         throw taken(label, holder);
       }
       let current = record;

@@ -7,7 +7,7 @@ import type { AppDeps, AppEnv } from '../deps.js';
 import { STATUS_BY_CODE, toProblem } from '../error-handler.js';
 import type { AuthThrottle } from '../middleware/auth-throttle.js';
 import { Confinement } from './confine.js';
-import { receiveMultipart } from './receive.js';
+import { receiveMultipart } from '../upload/intake.js';
 import { findCredential } from './secrets.js';
 import { settle } from './settle.js';
 
@@ -46,7 +46,7 @@ export function copernicaRoutes(deps: AppDeps, throttle: AuthThrottle) {
       const library = await new Confinement(deps.catalog, token.libraries).library(c.req.param('library'));
       const fields = new UploadFieldsBuilder();
       const staged = await receiveMultipart(c, deps.uploads, {
-        limit: library.maxUploadBytes ?? deps.config.maxUploadBytes,
+        limit: deps.uploads.limitOf(library),
         maxFiles: deps.config.maxFilesPerRequest,
         // Only the native field names mean something; Copernica's own form carries none.
         field: (name, value) => fields.add(name, value),

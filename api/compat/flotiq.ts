@@ -11,7 +11,8 @@ import type { AppDeps, AppEnv } from '../deps.js';
 import { STATUS_BY_CODE, toProblem } from '../error-handler.js';
 import type { AuthThrottle } from '../middleware/auth-throttle.js';
 import { Confinement } from './confine.js';
-import { readSmallText, receiveMultipart } from './receive.js';
+import { readSmallText } from '../json-body.js';
+import { receiveMultipart } from '../upload/intake.js';
 import { findCredential } from './secrets.js';
 import { settle } from './settle.js';
 
@@ -80,7 +81,7 @@ export function flotiqRoutes(deps: AppDeps, throttle: AuthThrottle) {
       const form = new Map<string, string>();
       // The documented client appends `type` and `save` after the file: both are read once the body is in.
       const staged = await receiveMultipart(c, deps.uploads, {
-        limit: library.maxUploadBytes ?? deps.config.maxUploadBytes,
+        limit: deps.uploads.limitOf(library),
         maxFiles: 1,
         field: (name, value) => void form.set(name, value),
       });
@@ -212,7 +213,7 @@ export function flotiqRoutes(deps: AppDeps, throttle: AuthThrottle) {
       const ac = new AbortController();
       let staged: StagedFile;
       try {
-        staged = await deps.uploads.stage({ fileName: `${externalId}.jpg`, declaredType: type, stream: body }, library.maxUploadBytes ?? deps.config.maxUploadBytes, ac.signal);
+        staged = await deps.uploads.stage({ fileName: `${externalId}.jpg`, declaredType: type, stream: body }, deps.uploads.limitOf(library), ac.signal);
       } catch (err) {
         ac.abort();
         body.destroy();

@@ -11,7 +11,8 @@ import type { AppDeps, AppEnv } from '../deps.js';
 import { STATUS_BY_CODE, toProblem } from '../error-handler.js';
 import type { AuthThrottle } from '../middleware/auth-throttle.js';
 import { Confinement } from './confine.js';
-import { readSmallText, receiveMultipart } from './receive.js';
+import { readSmallText } from '../json-body.js';
+import { receiveMultipart } from '../upload/intake.js';
 import { secretOf, sameSecret } from './secrets.js';
 import { settle } from './settle.js';
 
@@ -69,7 +70,7 @@ interface Call {
  */
 export function resourceSpaceRoutes(deps: AppDeps, throttle: AuthThrottle) {
   const app = new Hono<AppEnv>();
-  const revert = new ReprocessService({ catalog: deps.catalog, ingestQueue: deps.ingestQueue, jobAttempts: deps.config.jobAttempts });
+  const revert = new ReprocessService({ catalog: deps.catalog, ingestQueue: deps.ingestQueue, jobAttempts: deps.config.jobAttempts, logger: deps.logger });
   const verify = (c: Context, query: string, sign: string | undefined, user: string | undefined) => throttle.guard(c, () => authenticate(deps, query, sign, user));
 
   const handle = async (c: Context) => {
@@ -117,11 +118,11 @@ export function resourceSpaceRoutes(deps: AppDeps, throttle: AuthThrottle) {
           }
           const current = await call.scope.resource(refOf(call.params, 'ref'));
           const lib = await deps.catalog.getLibrary(current.library);
-          opts.limit = limit.bytes = lib.maxUploadBytes ?? deps.config.maxUploadBytes;
+          opts.limit = limit.bytes = deps.uploads.limitOf(lib);
           opts.replacing = current;
         } else if (call.fn === 'create_resource') {
           const lib = await call.scope.uploadLibrary();
-          opts.limit = limit.bytes = lib.maxUploadBytes ?? deps.config.maxUploadBytes;
+          opts.limit = limit.bytes = deps.uploads.limitOf(lib);
         } else {
           throw new InvalidRequestError(`The function ${call.fn} takes no file; send it without a file part.`);
         }
@@ -139,7 +140,7 @@ export function resourceSpaceRoutes(deps: AppDeps, throttle: AuthThrottle) {
           await deps.uploads.discard(staged);
           throw err;
         });
-        limit.bytes = library.maxUploadBytes ?? deps.config.maxUploadBytes;
+        limit.bytes = deps.uploads.limitOf(library);
         return createResource(c, call, library, staged);
       }
       case 'upload_multipart':

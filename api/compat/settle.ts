@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { AppError, type ErrorCode } from '../../shared/errors.js';
 import type { ResourceRecord } from '../../shared/model.js';
-import type { AppDeps } from '../deps.js';
+import { nodeIo, type AppDeps } from '../deps.js';
 import { failureOf } from '../wait.js';
 
 export interface Settled {
@@ -22,7 +22,7 @@ export interface Settled {
 export async function settle(c: Context, deps: AppDeps, records: ResourceRecord[], seconds: number): Promise<Settled> {
   const ac = new AbortController();
   // The response's 'close' before we answered: the client is gone, stop waiting.
-  const outgoing = (c.env as { outgoing?: NodeJS.EventEmitter } | undefined)?.outgoing;
+  const outgoing = nodeIo(c).outgoing;
   const onClose = () => ac.abort();
   outgoing?.once('close', onClose);
   try {

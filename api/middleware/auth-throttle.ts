@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { isIPv6 } from 'node:net';
 import type { Context } from 'hono';
 import type { RedisConnection } from '../../shared/redis.js';
@@ -6,6 +5,7 @@ import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { securityKeys } from '../../shared/catalog/keys.js';
 import { AuthThrottledError, UnauthorizedError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import { nodeIo } from '../deps.js';
 
 /**
  * Failed authentications per client address and minute, counted in Redis so that every
@@ -87,7 +87,7 @@ export class AuthThrottle {
  * subscriber usually holds.
  */
 export function clientAddress(c: Context): string {
-  const socket = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket;
+  const socket = nodeIo(c).incoming?.socket;
   return normaliseAddress(socket?.remoteAddress ?? 'unknown');
 }
 

@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { MiddlewareHandler } from 'hono';
-import type { IncomingMessage } from 'node:http';
 import { problemResponse } from '../error-handler.js';
 import { normaliseAddress } from './auth-throttle.js';
+import { nodeIo } from '../deps.js';
 
 const overLimit = new WeakSet<Socket>();
 
@@ -39,7 +39,7 @@ export function limitConnectionsPerClient(server: Server, max: number): void {
 /** Answers the request of a connection past the limit with 429 and closes it. */
 export function connectionLimit(max: number): MiddlewareHandler {
   return async (c, next) => {
-    const socket = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket;
+    const socket = nodeIo(c).incoming?.socket;
     if (!socket || !overLimit.has(socket)) return next();
     c.header('Connection', 'close');
     return problemResponse(

@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
+import { nodeIo } from '../deps.js';
+import { problemBody } from '../error-handler.js';
 
 const timers = new WeakMap<IncomingMessage, NodeJS.Timeout>();
 
@@ -42,13 +44,8 @@ function expire(incoming: IncomingMessage, ms: number): void {
   if (incoming.complete) return;
   const socket = incoming.socket;
   if (socket.destroyed) return;
-  const body = JSON.stringify({
-    type: 'urn:media-ingest:problem:request_timeout',
-    title: 'Request Timeout',
-    status: 408,
-    detail: `The request body did not arrive within ${ms} ms (REQUEST_TIMEOUT_MS); send it at once.`,
-    code: 'request_timeout',
-  });
+  const detail = `The request body did not arrive within ${ms} ms (REQUEST_TIMEOUT_MS); send it at once.`;
+  const body = JSON.stringify(problemBody({ status: 408, code: 'request_timeout', detail }, (incoming.url ?? '/').split('?')[0]!));
   // Written to the socket: the response object belongs to the handler, which is still
   // waiting for the body and will find the connection gone.
   socket.write(`HTTP/1.1 408 Request Timeout\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
@@ -56,7 +53,7 @@ function expire(incoming: IncomingMessage, ms: number): void {
 }
 
 function incomingOf(c: Context): IncomingMessage | undefined {
-  return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  return nodeIo(c).incoming;
 }
 
 function hasBody(incoming: IncomingMessage): boolean {

@@ -4,11 +4,11 @@ import { S3Presigner } from '../../shared/storage/s3-presigner.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { validationHook } from '../validation.js';
 import { resourceView } from '../views/resource.js';
+import { problem } from '../schemas.js';
 
 /** How long presigned part URLs stay valid. */
 const EXPIRY_SECONDS = 6 * 3600;
 
-const problem = { 'application/problem+json': { schema: z.object({}).passthrough().openapi('Problem') } };
 
 const start = createRoute({
   method: 'post',
@@ -98,14 +98,12 @@ export function directUploadsRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const { config } = deps;
   const service = new DirectUploadService({
-    catalog: deps.catalog,
-    store: deps.store,
+    uploads: deps.uploads,
     redis: deps.redis,
     redisPrefix: config.redisPrefix,
-    uploads: deps.uploads,
     presigner: config.storage.driver === 's3' ? new S3Presigner(config.storage) : undefined,
+    logger: deps.logger,
     partSize: config.storage.driver === 's3' ? config.storage.partSize : 5 * 1048576,
-    maxUploadBytes: config.maxUploadBytes,
     expirySeconds: EXPIRY_SECONDS,
   });
 

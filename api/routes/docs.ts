@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { NotFoundError } from '../../shared/errors.js';
 import type { AppEnv } from '../deps.js';
 import { pageSecurity } from '../middleware/page-security.js';
+import { problem } from '../schemas.js';
 
 /**
  * `GET /openapi.json` — the OpenAPI 3.1 document generated from the schemas of the
@@ -70,7 +71,6 @@ const SWAGGER_PAGE = `<!doctype html>
 </html>
 `;
 
-const problem = { 'application/problem+json': { schema: z.object({ type: z.string(), status: z.number(), detail: z.string(), code: z.string() }).passthrough() } };
 const accepted = z.object({ resources: z.array(z.object({ id: z.number(), jobId: z.string(), status: z.string() }).passthrough()) });
 
 /** What both streamed multipart routes take and answer; each adds its own params, fields and answers. */

@@ -1,24 +1,17 @@
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { DuplicateFileError, InvalidRequestError, NoFilePartError } from '../../shared/errors.js';
 import type { TargetState } from '../../shared/jobs/job-waiter.js';
 import type { ResourceRecord } from '../../shared/model.js';
-import type { StagedFile } from '../../shared/services/upload-service.js';
 import { parseDeclaredDigest } from '../../shared/upload/digest.js';
 import { UploadFieldsBuilder } from '../../shared/upload/upload-fields.js';
 import type { AppDeps, AppEnv } from '../deps.js';
-import { readMultipart } from '../upload/multipart.js';
+import { receiveMultipart, receiveParts } from '../upload/intake.js';
 import { releaseDeadline } from '../middleware/request-timeout.js';
 import { requestedWaitSeconds, waitAndRespond } from '../wait.js';
 import { parseId } from './resources.js';
 
 /** Form fields that declare the SHA-256 of the next file part. */
 const DIGEST_FIELDS = new Set(['sha256', 'digest', 'checksum']);
-
-/** One file part's fate: stored as a new resource, or resolved to an existing one. */
-type Entry = { kind: 'staged'; staged: StagedFile } | { kind: 'reused'; record: ResourceRecord };
 
 /**
  * `POST /v1/libraries/{idOrName}/files` — streaming multipart upload of one or more files.
@@ -39,77 +32,55 @@ export function filesRoutes(deps: AppDeps) {
     const { config, uploads } = deps;
     const library = await deps.catalog.getLibrary(c.req.param('library'));
     const waitSeconds = requestedWaitSeconds(c, config.waitMaxSeconds);
-    const limit = library.maxUploadBytes ?? config.maxUploadBytes;
     const headerDigest = parseDeclaredDigest(c.req.header('repr-digest'), 'the Repr-Digest header');
+    /** The existing resource a declared digest resolves the file to (reuse), or a 409 (reject); undefined: store it. */
+    const existingFor = async (sha: string) => {
+      if (library.dedupe === 'allow') return undefined;
+      const existing = await uploads.findExisting(library, sha);
+      if (existing.length === 0) return undefined;
+      if (library.dedupe === 'reject') throw new DuplicateFileError(existing.map((r) => r.id));
+      return existing[0]!;
+    };
 
     // Decided on the headers alone: the body has not been asked for yet.
-    if (headerDigest && library.dedupe !== 'allow') {
-      const existing = await uploads.findExisting(library, headerDigest);
-      if (existing.length > 0) {
+    if (headerDigest) {
+      const existing = await existingFor(headerDigest).catch((err: unknown) => {
         c.header('Connection', 'close');
-        if (library.dedupe === 'reject') throw new DuplicateFileError(existing.map((r) => r.id));
-        return answer(c, deps, [{ record: existing[0]!, reused: true }], waitSeconds);
+        throw err;
+      });
+      if (existing) {
+        c.header('Connection', 'close');
+        return answer(c, deps, [{ record: existing, reused: true }], waitSeconds);
       }
     }
 
-    const { body, headers } = requestBody(c);
-    const entries: Entry[] = [];
-    const staged: StagedFile[] = [];
     const fields = new UploadFieldsBuilder();
-    const ac = new AbortController();
     let nextDigest: string | undefined;
-    let parts = 0;
-    try {
-      await readMultipart(body, headers, { maxFiles: config.maxFilesPerRequest }, {
-        field: (name, value) => {
-          if (DIGEST_FIELDS.has(name)) nextDigest = parseDeclaredDigest(value, `the "${name}" field`);
-          else fields.add(name, value);
-        },
-        file: async (file) => {
-          const index = parts++;
-          let declared = nextDigest;
-          nextDigest = undefined;
-          if (headerDigest) {
-            if (index > 0) {
-              throw new InvalidRequestError('Repr-Digest declares the digest of one file, but this request has several file parts; declare each with a "sha256" field before its part.');
-            }
-            declared = headerDigest;
+    const parts = await receiveParts(c, uploads, {
+      limit: uploads.limitOf(library),
+      maxFiles: config.maxFilesPerRequest,
+      field: (name, value) => {
+        if (DIGEST_FIELDS.has(name)) nextDigest = parseDeclaredDigest(value, `the "${name}" field`);
+        else fields.add(name, value);
+      },
+      beforeFile: (_file, index) => {
+        let declared = nextDigest;
+        nextDigest = undefined;
+        if (headerDigest) {
+          if (index > 0) {
+            throw new InvalidRequestError('Repr-Digest declares the digest of one file, but this request has several file parts; declare each with a "sha256" field before its part.');
           }
-          if (declared && library.dedupe !== 'allow') {
-            const existing = await uploads.findExisting(library, declared);
-            if (existing.length > 0) {
-              if (library.dedupe === 'reject') throw new DuplicateFileError(existing.map((r) => r.id));
-              // reuse: the bytes are not needed; skip past them.
-              file.stream.resume();
-              await new Promise((resolve) => file.stream.once('close', resolve));
-              entries[index] = { kind: 'reused', record: existing[0]! };
-              return;
-            }
-          }
-          const s = await uploads.stage(file, limit, ac.signal);
-          staged.push(s);
-          if (s.size === 0) throw new InvalidRequestError(`The file part "${s.fileName}" is empty (0 bytes); send the file's content.`);
-          if (declared && declared !== s.checksum) {
-            throw new InvalidRequestError(
-              `The declared SHA-256 of "${s.fileName}" (${declared}) does not match its bytes (${s.checksum}); the file was not stored.`,
-              { declared, actual: s.checksum },
-            );
-          }
-          entries[index] = { kind: 'staged', staged: s };
-        },
-      });
-      if (entries.length === 0) throw new NoFilePartError();
-    } catch (err) {
-      ac.abort();
-      await uploads.discard(staged);
-      // The rest of the body is not read: close the connection after answering rather
-      // than draining what may be gigabytes.
-      c.header('Connection', 'close');
-      throw err;
-    }
-
+          declared = headerDigest;
+        }
+        if (!declared) return;
+        const sha256 = declared;
+        return existingFor(sha256).then((existing) => (existing ? { reuse: existing } : { sha256 }));
+      },
+    });
+    const staged = parts.flatMap((p) => (p.kind === 'staged' ? [p.staged] : []));
+    if (parts.length === 0) throw new NoFilePartError();
     const records = new Map((await uploads.commit(staged, fields.build(), library, 'upload')).map((r) => [r.id, r]));
-    const items = entries.map((e) => (e.kind === 'staged' ? { record: records.get(e.staged.id)!, reused: false } : { record: e.record, reused: true }));
+    const items = parts.map((p) => (p.kind === 'staged' ? { record: records.get(p.staged.id)!, reused: false } : { record: p.record, reused: true }));
     return answer(c, deps, items, waitSeconds);
   });
 
@@ -121,36 +92,21 @@ export function filesRoutes(deps: AppDeps) {
     c.header('X-Resource-Id', String(current.id));
     const library = await deps.catalog.getLibrary(current.library);
     const waitSeconds = requestedWaitSeconds(c, config.waitMaxSeconds);
-    const headerDigest = parseDeclaredDigest(c.req.header('repr-digest'), 'the Repr-Digest header');
-    const { body, headers } = requestBody(c);
+    let declared = parseDeclaredDigest(c.req.header('repr-digest'), 'the Repr-Digest header');
     const fields = new UploadFieldsBuilder();
-    const ac = new AbortController();
-    let declared = headerDigest;
-    let staged: StagedFile | undefined;
-    try {
-      await readMultipart(body, headers, { maxFiles: 1 }, {
-        field: (name, value) => {
-          if (DIGEST_FIELDS.has(name)) declared = parseDeclaredDigest(value, `the "${name}" field`);
-          else fields.add(name, value);
-        },
-        file: async (file) => {
-          staged = await uploads.stage(file, library.maxUploadBytes ?? config.maxUploadBytes, ac.signal, current);
-          if (staged.size === 0) throw new InvalidRequestError(`The file part "${staged.fileName}" is empty (0 bytes); send the file's content.`);
-          if (declared && declared !== staged.checksum) {
-            throw new InvalidRequestError(`The declared SHA-256 (${declared}) does not match the file's bytes (${staged.checksum}); the file was not stored.`);
-          }
-        },
-      });
-      if (!staged) throw new NoFilePartError();
-    } catch (err) {
-      ac.abort();
-      if (staged) await uploads.discard([staged]);
-      c.header('Connection', 'close');
-      throw err;
-    }
-    const s: StagedFile = staged;
-    const next = await uploads.replace(current, s, fields.build().noExif).catch(async (err: unknown) => {
-      await uploads.discard([s]);
+    const [staged] = await receiveMultipart(c, uploads, {
+      limit: uploads.limitOf(library),
+      maxFiles: 1,
+      replacing: current,
+      field: (name, value) => {
+        if (DIGEST_FIELDS.has(name)) declared = parseDeclaredDigest(value, `the "${name}" field`);
+        else fields.add(name, value);
+      },
+      beforeFile: () => (declared ? { sha256: declared } : undefined),
+    });
+    if (!staged) throw new NoFilePartError();
+    const next = await uploads.replace(current, staged, fields.build().noExif).catch(async (err: unknown) => {
+      await uploads.discard([staged]);
       throw err;
     });
     return answer(c, deps, [{ record: next, reused: false }], waitSeconds);
@@ -192,22 +148,4 @@ function acceptedView(r: ResourceRecord, reused: boolean) {
     ...(r.status === 'failed' ? { error: r.error } : {}),
     links: { resource: `/v1/resources/${r.id}`, job: `/v1/jobs/${r.jobId}` },
   };
-}
-
-/**
- * The raw request stream: Node's own when served by @hono/node-server, else the Web
- * body. Asking for it is what sends `100 Continue` to a client that expects one.
- */
-export function requestBody(c: Context): { body: Readable; headers: IncomingHttpHeaders } {
-  const env = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
-  const incoming = env?.incoming;
-  if (incoming) {
-    if (/100-continue/i.test(incoming.headers.expect ?? '') && env.outgoing && !env.outgoing.headersSent) env.outgoing.writeContinue();
-    return { body: incoming, headers: incoming.headers };
-  }
-  const headers: IncomingHttpHeaders = {};
-  c.req.raw.headers.forEach((v, k) => (headers[k] = v));
-  const web = c.req.raw.body;
-  const body = web ? Readable.fromWeb(web as WebReadableStream) : Readable.from([]);
-  return { body, headers };
 }

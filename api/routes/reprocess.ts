@@ -114,7 +114,7 @@ const cancelBatch = createRoute({
  */
 export function reprocessRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  const service = new ReprocessService({ catalog: deps.catalog, ingestQueue: deps.ingestQueue, bulkQueue: deps.bulkQueue, jobAttempts: deps.config.jobAttempts });
+  const service = new ReprocessService({ catalog: deps.catalog, ingestQueue: deps.ingestQueue, bulkQueue: deps.bulkQueue, jobAttempts: deps.config.jobAttempts, logger: deps.logger });
 
   app.openapi(revertOne, async (c) => {
     const id = parseId(c.req.valid('param').id);

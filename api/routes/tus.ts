@@ -7,7 +7,7 @@ import type { TusUpload } from '../../shared/upload/tus-state.js';
 import { sanitizeFileName } from '../../shared/upload/file-name.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { failureOf, requestedWaitSeconds, waitAndRespond } from '../wait.js';
-import { requestBody } from './files.js';
+import { requestBody } from '../upload/intake.js';
 
 const TUS_VERSION = '1.0.0';
 const EXTENSIONS = 'creation,creation-with-upload,termination,expiration,checksum';

@@ -4,6 +4,7 @@ import { NotFoundError } from '../../shared/errors.js';
 import { parseWebhookUrl } from '../../shared/webhooks/webhook-url.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { validationHook } from '../validation.js';
+import { problem } from '../schemas.js';
 
 /**
  * A library's completion webhook: every upload into it (that names no webhook of its
@@ -12,7 +13,6 @@ import { validationHook } from '../validation.js';
  */
 const params = z.object({ library: z.string().min(1).openapi({ description: 'Library id or name', example: 'photos' }) });
 const webhook = z.object({ library: z.number().int().openapi({ example: 2 }), url: z.string().openapi({ example: 'https://example.com/hooks/media' }) }).openapi('LibraryWebhook');
-const problem = { 'application/problem+json': { schema: z.object({}).passthrough().openapi('Problem') } };
 
 const put = createRoute({
   method: 'put',

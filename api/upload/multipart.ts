@@ -92,6 +92,7 @@ export function readMultipart(
         fail(err);
         throw err;
       });
+      // Its rejection reaches the caller through fail() above; this only keeps it from being unhandled.
       p.catch(() => undefined);
       pending.push(p);
     });

@@ -92,7 +92,7 @@ export async function startStack(dir: string, opts: { worker?: { jemalloc: boole
   const core = await openCore(config, redis.url);
   const queueRedis = createRedis(redis.url, 'queue');
   const ingestQueue = createIngestQueue(queueRedis, config.redisPrefix);
-  const uploads = new UploadService({ catalog: core.catalog, store: core.store, ingestQueue, jobAttempts: 1 });
+  const uploads = new UploadService({ catalog: core.catalog, store: core.store, ingestQueue, jobAttempts: 1, maxUploadBytes: Number.MAX_SAFE_INTEGER });
   const stack: Stack = {
     redis,
     config,

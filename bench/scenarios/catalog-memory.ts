@@ -115,7 +115,7 @@ async function measure(redisEnv: Record<string, string>, ports: number[], dir: s
   const core = await openCore(config, target);
   const queueRedis = createRedis(target, 'queue');
   const ingestQueue = createIngestQueue(queueRedis, config.redisPrefix);
-  const uploads = new UploadService({ catalog: core.catalog, store: core.store, ingestQueue, jobAttempts: 3 });
+  const uploads = new UploadService({ catalog: core.catalog, store: core.store, ingestQueue, jobAttempts: 3, maxUploadBytes: Number.MAX_SAFE_INTEGER });
   const worker = spawnTs('bench/servers/ingest-worker.ts', { env });
   const masters = await mastersOf(ports);
   const started = Date.now();

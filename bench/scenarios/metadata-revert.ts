@@ -14,7 +14,7 @@ import { createLogger } from '../../shared/logger.js';
 import type { ResourceRecord } from '../../shared/model.js';
 import { createRedis } from '../../shared/redis.js';
 import { ReprocessService } from '../../shared/services/reprocess-service.js';
-import { writeRecordCopy } from '../../shared/services/upload-service.js';
+import { writeRecordCopy } from '../../shared/services/record-copy.js';
 import { originalKey } from '../../shared/storage/layout.js';
 import { closeWorkers, createWorkers } from '../../worker/worker.js';
 import { removeOnExit, repoRoot } from '../lib/proc.js';
@@ -70,7 +70,7 @@ export const metadataRevert: Scenario = {
       const workers = createWorkers({ ...core, connection, redisPrefix: config.redisPrefix, logger: createLogger('warn', 'bench'), concurrency: procs * 2 });
       const queueRedis = createRedis(redis.url, 'queue');
       const queue = createIngestQueue(queueRedis, config.redisPrefix);
-      const service = new ReprocessService({ catalog: core.catalog, ingestQueue: queue, jobAttempts: 2 });
+      const service = new ReprocessService({ catalog: core.catalog, ingestQueue: queue, jobAttempts: 2, logger: createLogger('warn', 'bench') });
       try {
         const readLib = await core.catalog.createLibrary({ name: 'reread', dedupe: 'allow' });
         await seedOriginals(core, readLib.id, paths, samples);

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { Catalog } from '../catalog/catalog.js';
 import { InvalidRequestError, NotFoundError, PayloadTooLargeError, StorageUnavailableError } from '../errors.js';
+import { logFailure, type Logger } from '../logger.js';
 import type { Library, ResourceRecord } from '../model.js';
 import type { RedisConnection } from '../redis.js';
 import { originalKey } from '../storage/layout.js';
-import type { ObjectStore } from '../storage/object-store.js';
 import type { S3Presigner } from '../storage/s3-presigner.js';
 import { extensionOf, sniffType } from '../upload/sniff.js';
 import { UploadFieldsBuilder, type UploadFields } from '../upload/upload-fields.js';
@@ -53,14 +52,13 @@ export class DirectUploadService {
 
   constructor(
     private readonly deps: {
-      catalog: Catalog;
-      store: ObjectStore;
+      /** The commit every upload ends in; its catalog, store and limits are the ones used here. */
+      uploads: UploadService;
       redis: RedisConnection;
       redisPrefix: string;
-      uploads: UploadService;
       presigner: S3Presigner | undefined;
+      logger: Logger;
       partSize: number;
-      maxUploadBytes: number;
       expirySeconds: number;
     },
   ) {
@@ -70,7 +68,7 @@ export class DirectUploadService {
   async start(library: Library, req: DirectUploadRequest): Promise<DirectUploadTicket> {
     const presigner = this.presigner();
     if (!Number.isSafeInteger(req.size) || req.size < 1) throw new InvalidRequestError(`Expected size to be a positive integer of bytes but received ${JSON.stringify(req.size)}.`);
-    const limit = library.maxUploadBytes ?? this.deps.maxUploadBytes;
+    const limit = this.deps.uploads.limitOf(library);
     if (req.size > limit) throw new PayloadTooLargeError(limit);
     if (!/^[0-9a-f]{64}$/i.test(req.sha256 ?? '')) throw new InvalidRequestError(`Expected sha256 to be 64 hex digits (the file's SHA-256) but received ${JSON.stringify(req.sha256)}.`);
     if (typeof req.fileName !== 'string' || req.fileName === '' || req.fileName.length > 1000) throw new InvalidRequestError('Expected fileName to be the file\'s name (1-1000 characters).');
@@ -78,7 +76,7 @@ export class DirectUploadService {
     for (const [name, value] of Object.entries(req.fields ?? {})) for (const v of Array.isArray(value) ? value : [value]) fields.add(name, String(v));
     fields.build();
 
-    const resourceId = await this.deps.catalog.allocateResourceId();
+    const resourceId = await this.deps.uploads.catalog.allocateResourceId();
     const key = originalKey(resourceId, 1, extensionOf(req.fileName));
     const expiresAt = Date.now() + this.deps.expirySeconds * 1000;
     const uploadId = await presigner.start(key);
@@ -105,7 +103,7 @@ export class DirectUploadService {
       await this.pending.save(upload);
       return { id: `du-${resourceId}-${token}`, resourceId, partSize, parts: urls.map((url, i) => ({ partNumber: i + 1, url })), expiresAt: new Date(expiresAt).toISOString() };
     } catch (err) {
-      await this.abort(upload).catch(() => undefined);
+      await this.abort(upload).catch(logFailure(this.deps.logger, 'direct upload could not be aborted; the orphan sweeper removes it', { resourceId }));
       throw err;
     }
   }
@@ -115,7 +113,7 @@ export class DirectUploadService {
     // One completion per upload, even when a client retries it concurrently.
     const s = await this.take(id);
     if (Date.now() > s.completeBy) {
-      await this.abort(s).catch(() => undefined);
+      await this.abort(s).catch(logFailure(this.deps.logger, 'expired direct upload could not be aborted; the orphan sweeper removes it', { resourceId: s.resourceId }));
       throw new NotFoundError('direct upload', id);
     }
     try {
@@ -130,17 +128,17 @@ export class DirectUploadService {
     let fields: UploadFields;
     let library: Library;
     try {
-      const stored = await this.deps.store.head(s.key);
+      const stored = await this.deps.uploads.store.head(s.key);
       if (stored.size !== s.size) throw new InvalidRequestError(`The uploaded parts add up to ${stored.size} bytes but ${s.size} were declared; start a new upload.`);
       const builder = new UploadFieldsBuilder();
       for (const [name, value] of Object.entries(JSON.parse(s.fields) as Record<string, string | string[]>)) for (const v of Array.isArray(value) ? value : [value]) builder.add(name, String(v));
       fields = builder.build();
-      library = await this.deps.catalog.getLibrary(s.library);
+      library = await this.deps.uploads.catalog.getLibrary(s.library);
       const sniffed = await sniffType(await this.head(s.key), s.fileName);
       staged = { id: s.resourceId, key: s.key, fileName: s.fileName, declaredType: s.contentType || null, size: s.size, checksum: s.sha256, sniffed };
     } catch (err) {
       // Nothing was recorded, so the completed object must not stay either.
-      await this.deps.store.delete(s.key).catch(() => undefined);
+      await this.deps.uploads.store.delete(s.key).catch(logFailure(this.deps.logger, 'refused direct upload\'s object could not be removed; the orphan sweeper removes it', { resourceId: s.resourceId }));
       throw err;
     }
     // The commit removes the object itself when it fails.
@@ -182,7 +180,7 @@ export class DirectUploadService {
   }
 
   private async head(key: string): Promise<Buffer> {
-    const stream = await this.deps.store.get(key);
+    const stream = await this.deps.uploads.store.get(key);
     const chunks: Buffer[] = [];
     let n = 0;
     for await (const c of stream as AsyncIterable<Buffer>) {

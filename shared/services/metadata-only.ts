@@ -3,7 +3,7 @@ import { newResourceRecord } from '../catalog/new-record.js';
 import type { Library, ResourceRecord } from '../model.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { UploadFields } from '../upload/upload-fields.js';
-import { writeRecordCopy } from './upload-service.js';
+import { writeRecordCopy } from './record-copy.js';
 
 /**
  * A resource with metadata and no file yet: ResourceSpace's `create_resource` before

@@ -2,15 +2,27 @@ import type { ResourceRecord } from '../model.js';
 import { recordKey } from '../storage/layout.js';
 import { ObjectNotFoundError, type ObjectStore } from '../storage/object-store.js';
 
+/**
+ * The stored copy of a resource's record (`resources/<shard>/<id>/record.json`, next to
+ * its original): the record with its full metadata tag set, which Redis does not keep.
+ * It is what `reindex` rebuilds the catalog from and what a revert re-reads tags from.
+ * This module is the one place that writes, reads and validates it.
+ */
 export interface RecordCopy {
   record: ResourceRecord;
   metadata: Record<string, unknown>;
 }
 
+/** Write (or overwrite) the copy of `rec` with its tag set. */
+export async function writeRecordCopy(store: ObjectStore, rec: ResourceRecord, metadata: Record<string, unknown>): Promise<void> {
+  const body = Buffer.from(JSON.stringify({ ...rec, metadata }));
+  await store.put(recordKey(rec.id), body, { contentType: 'application/json' });
+}
+
 /**
- * The JSON copy of a resource next to its original (see writeRecordCopy), with the full
- * tag set. Undefined when there is none or it is not JSON; storage errors propagate, so
- * an unavailable store is retried rather than taken for "no metadata".
+ * The copy of resource `id`. Undefined when there is none, it is not JSON, or it is not
+ * a record of that resource; storage errors propagate, so an unavailable store is
+ * retried rather than taken for "no copy".
  */
 export async function readRecordCopy(store: ObjectStore, id: number): Promise<RecordCopy | undefined> {
   let text: string;
@@ -22,10 +34,23 @@ export async function readRecordCopy(store: ObjectStore, id: number): Promise<Re
     if (err instanceof ObjectNotFoundError) return undefined;
     throw err;
   }
+  let parsed: unknown;
   try {
-    const { metadata, ...record } = JSON.parse(text) as ResourceRecord & { metadata?: Record<string, unknown> };
-    return { record: record as ResourceRecord, metadata: metadata ?? {} };
+    parsed = JSON.parse(text);
   } catch {
     return undefined;
   }
+  if (!isRecordOf(parsed, id)) return undefined;
+  const { metadata, ...record } = parsed;
+  return { record, metadata: isPlainObject(metadata) ? metadata : {} };
+}
+
+/** Enough of a record to restore it: its own id, its library, file version and checksum. */
+function isRecordOf(v: unknown, id: number): v is ResourceRecord & { metadata?: unknown } {
+  if (!isPlainObject(v)) return false;
+  return v.id === id && Number.isSafeInteger(v.library) && Number.isSafeInteger(v.fileVersion) && typeof v.checksum === 'string';
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -4,8 +4,9 @@ import { InvalidRequestError } from '../errors.js';
 import { ingestJobOptions, parseIngestJobId } from '../jobs/ingest.js';
 import type { IngestQueue } from '../jobs/queues.js';
 import type { Library, ResourceRecord } from '../model.js';
-import { recordKey, SHARD_COUNT, shardPrefix } from '../storage/layout.js';
-import { ObjectNotFoundError, type ObjectStore } from '../storage/object-store.js';
+import { SHARD_COUNT, shardPrefix } from '../storage/layout.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { readRecordCopy } from './record-copy.js';
 import { readLibraryCopies } from './library-copy.js';
 
 /** Records read from storage at once: enough to hide storage latency, little memory. */
@@ -140,23 +141,8 @@ export class ReindexService {
 
   /** The record copy, or undefined when it is gone meanwhile or not a record. Storage errors propagate. */
   private async readRecord(id: number): Promise<ResourceRecord | undefined> {
-    let text: string;
-    try {
-      const chunks: Buffer[] = [];
-      for await (const ch of await this.deps.store.get(recordKey(id))) chunks.push(ch as Buffer);
-      text = Buffer.concat(chunks).toString('utf8');
-    } catch (err) {
-      if (err instanceof ObjectNotFoundError) return undefined;
-      throw err;
-    }
-    try {
-      // The copy carries the full tag set; Redis keeps the compact record without it.
-      const { metadata: _metadata, ...rec } = JSON.parse(text) as ResourceRecord & { metadata?: unknown };
-      const ok = rec.id === id && Number.isSafeInteger(rec.library) && Number.isSafeInteger(rec.fileVersion) && typeof rec.checksum === 'string';
-      return ok ? rec : undefined;
-    } catch {
-      return undefined;
-    }
+    // The copy carries the full tag set; Redis keeps the compact record without it.
+    return (await readRecordCopy(this.deps.store, id))?.record;
   }
 }
 

@@ -7,6 +7,7 @@ import type { IngestQueue } from '../jobs/queues.js';
 import { REPROCESS_BATCH_JOB, reprocessBatchJobId, reprocessBatchJobOptions, type ReprocessBatchPayload } from '../jobs/reprocess-batch.js';
 import { REPROCESS_JOB, reprocessJobId, reprocessJobOptions, type ReprocessPayload } from '../jobs/reprocess.js';
 import type { ResourceRecord } from '../model.js';
+import { logFailure, type Logger } from '../logger.js';
 
 export interface RevertRequest {
   reread: boolean;
@@ -31,7 +32,7 @@ export class ReprocessService {
    */
   private readonly bulk: Queue;
 
-  constructor(private readonly deps: { catalog: Catalog; ingestQueue: IngestQueue; bulkQueue?: Queue; jobAttempts: number }) {
+  constructor(private readonly deps: { catalog: Catalog; ingestQueue: IngestQueue; bulkQueue?: Queue; jobAttempts: number; logger: Logger }) {
     this.queue = deps.ingestQueue as unknown as Queue;
     this.bulk = deps.bulkQueue ?? this.queue;
   }
@@ -59,7 +60,7 @@ export class ReprocessService {
     try {
       await this.queue.add(REPROCESS_JOB, data, { ...reprocessJobOptions(this.deps.jobAttempts, false), jobId });
     } catch (err) {
-      await this.deps.catalog.updateResource(id, rec.fileVersion, before).catch(() => undefined);
+      await this.deps.catalog.updateResource(id, rec.fileVersion, before).catch(logFailure(this.deps.logger, 'revert could not be queued and the resource stays processing', { resourceId: id }));
       throw err;
     }
     return { record: { ...rec, status: 'processing', jobId, error: null, errorCode: null }, jobId };

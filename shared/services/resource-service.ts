@@ -1,8 +1,9 @@
 import type { Catalog } from '../catalog/catalog.js';
 import { NotFoundError } from '../errors.js';
 import type { ResourceRecord } from '../model.js';
-import { ObjectNotFoundError, type ObjectStore } from '../storage/object-store.js';
-import { recordKey, resourcePrefix } from '../storage/layout.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { resourcePrefix } from '../storage/layout.js';
+import { readRecordCopy } from './record-copy.js';
 
 /** Reading and removing resources: the catalog for the record, storage for the rest. */
 export class ResourceService {
@@ -14,17 +15,8 @@ export class ResourceService {
    */
   async getFull(id: number): Promise<{ record: ResourceRecord; metadata: Record<string, unknown> }> {
     const record = await this.deps.catalog.requireResource(id);
-    let metadata: Record<string, unknown> = {};
-    if (record.status !== 'processing') {
-      try {
-        const stream = await this.deps.store.get(recordKey(id));
-        const chunks: Buffer[] = [];
-        for await (const ch of stream) chunks.push(ch as Buffer);
-        metadata = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { metadata?: Record<string, unknown> }).metadata ?? {};
-      } catch (err) {
-        if (!(err instanceof ObjectNotFoundError) && !(err instanceof SyntaxError)) throw err;
-      }
-    }
+    // A processing resource's copy holds no tags yet.
+    const metadata = record.status === 'processing' ? {} : ((await readRecordCopy(this.deps.store, id))?.metadata ?? {});
     return { record, metadata };
   }
 

@@ -1,11 +1,9 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import type { RedisConnection } from '../redis.js';
-import type { Catalog } from '../catalog/catalog.js';
 import { AppError, ChecksumMismatchError, ClientAbortedError, ConflictError, GoneError, LockedError, NotFoundError, PayloadTooLargeError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { logFailure, type Logger } from '../logger.js';
 import type { Library } from '../model.js';
 import { originalKey } from '../storage/layout.js';
-import type { ObjectStore } from '../storage/object-store.js';
 import { SNIFF_BYTES } from '../upload/inspect-stream.js';
 import { extensionOf, sniffType } from '../upload/sniff.js';
 import type { TusData } from '../upload/tus-data.js';
@@ -81,14 +79,12 @@ export class TusService {
 
   constructor(
     private readonly deps: {
-      catalog: Catalog;
-      store: ObjectStore;
+      /** The commit every upload ends in; its catalog, store and limits are the ones tus uses. */
+      uploads: UploadService;
       redis: RedisConnection;
       redisPrefix: string;
-      uploads: UploadService;
       data: TusData;
       expirySeconds: number;
-      maxUploadBytes: number;
       /** s3: the smallest part (S3_PART_SIZE); fs: unused. */
       partSize: number;
       logger: Logger;
@@ -99,7 +95,7 @@ export class TusService {
 
   /** Tus-Max-Size: the library's limit, else the global one. */
   limitOf(library: Library): number {
-    return library.maxUploadBytes ?? this.deps.maxUploadBytes;
+    return this.deps.uploads.limitOf(library);
   }
 
   async create(req: TusCreateRequest): Promise<TusUpload> {
@@ -108,7 +104,7 @@ export class TusService {
     const fields = new UploadFieldsBuilder();
     for (const [k, v] of Object.entries(req.fields)) fields.add(k, v);
     fields.build();
-    const resourceId = await this.deps.catalog.allocateResourceId();
+    const resourceId = await this.deps.uploads.catalog.allocateResourceId();
     const now = Date.now();
     // At least the configured part size, and large enough that the file fits 10,000 parts.
     const partSize = Math.max(this.deps.partSize, Math.ceil(req.length / 10_000 / 1048576) * 1048576);
@@ -187,7 +183,7 @@ export class TusService {
       return await this.receive(u, token, body, opts, lost.signal);
     } finally {
       clearInterval(renew);
-      await this.state.release(id, token).catch(() => undefined);
+      await this.state.release(id, token).catch(logFailure(this.deps.logger, 'tus lock release failed; it expires by itself', { upload: id }));
     }
   }
 
@@ -297,7 +293,7 @@ export class TusService {
       ({ checksum, head } = await this.reread(u.key));
     }
     this.chains.delete(u.id);
-    const library = await this.deps.catalog.getLibrary(u.library);
+    const library = await this.deps.uploads.catalog.getLibrary(u.library);
     const fields = new UploadFieldsBuilder();
     for (const [k, v] of Object.entries(JSON.parse(u.fields || '{}') as Record<string, string>)) fields.add(k, v);
     const sniffed = await sniffType(head, u.fileName);
@@ -311,7 +307,7 @@ export class TusService {
       );
     } catch (err) {
       // commit removed the file with the record it could not create: the upload cannot go on.
-      await this.state.remove(u.id).catch(() => undefined);
+      await this.state.remove(u.id).catch(logFailure(this.deps.logger, 'tus upload state could not be removed; the sweep retries', { upload: u.id }));
       throw err;
     }
     const completion = { resourceId: record!.id, jobId: record!.jobId, fileVersion: record!.fileVersion };
@@ -325,7 +321,7 @@ export class TusService {
   private async reread(key: string): Promise<{ checksum: string; head: Buffer }> {
     const hash = createHash('sha256');
     let head = Buffer.alloc(0);
-    for await (const chunk of (await this.deps.store.get(key)) as AsyncIterable<Buffer>) {
+    for await (const chunk of (await this.deps.uploads.store.get(key)) as AsyncIterable<Buffer>) {
       hash.update(chunk);
       if (head.length < SNIFF_BYTES) head = Buffer.concat([head, chunk.subarray(0, SNIFF_BYTES - head.length)]);
     }
@@ -343,7 +339,7 @@ export class TusService {
     try {
       await this.discardAll(await this.get(id, libraryId));
     } finally {
-      await this.state.release(id, token).catch(() => undefined);
+      await this.state.release(id, token).catch(logFailure(this.deps.logger, 'tus lock release failed; it expires by itself', { upload: id }));
     }
   }
 
@@ -367,7 +363,7 @@ export class TusService {
       try {
         const u = await this.state.get(id);
         if (!u || u.status !== 'open') {
-          await this.state.remove(id).catch(() => undefined);
+          await this.state.remove(id).catch(logFailure(this.deps.logger, 'tus upload state could not be removed; the sweep retries', { upload: id }));
           continue;
         }
         if (u.expiresAt > now) {
@@ -381,7 +377,7 @@ export class TusService {
       } catch (err) {
         this.deps.logger.warn({ err, upload: id }, 'tus sweep could not remove an expired upload; next round retries');
       } finally {
-        await this.state.release(id, token).catch(() => undefined);
+        await this.state.release(id, token).catch(logFailure(this.deps.logger, 'tus lock release failed; it expires by itself', { upload: id }));
       }
     }
     return removed;

@@ -10,7 +10,8 @@ import { bytesIngested, filesIngested } from '../metrics.js';
 import type { Library, ResourceRecord } from '../model.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { currentRequest } from '../request-context.js';
-import { originalKey, recordKey, versionPrefix } from '../storage/layout.js';
+import { originalKey, versionPrefix } from '../storage/layout.js';
+import { writeRecordCopy } from './record-copy.js';
 import { removeResourceObjects } from './resource-service.js';
 import type { HashPool } from '../upload/hash-pool.js';
 import { InspectStream } from '../upload/inspect-stream.js';
@@ -51,10 +52,26 @@ export class UploadService {
       store: ObjectStore;
       ingestQueue: IngestQueue;
       jobAttempts: number;
+      /** The global upload limit (MAX_UPLOAD_BYTES); a library's own limit wins. */
+      maxUploadBytes: number;
       /** Threads that hash large uploads (UPLOAD_HASH_THREADS); without, hashing runs on the event loop. */
       hashPool?: HashPool;
     },
   ) {}
+
+  /** The catalog and store uploads commit into, for the upload paths built on this service (tus, direct). */
+  get catalog(): Catalog {
+    return this.deps.catalog;
+  }
+
+  get store(): ObjectStore {
+    return this.deps.store;
+  }
+
+  /** The largest file `library` accepts: its own limit, else the global one. */
+  limitOf(library: Library): number {
+    return library.maxUploadBytes ?? this.deps.maxUploadBytes;
+  }
 
   /** Streams one file into storage. On error nothing of it is left under its key. */
   async stage(file: IncomingFile, limit: number, signal?: AbortSignal, replacing?: ResourceRecord): Promise<StagedFile> {
@@ -64,6 +81,9 @@ export class UploadService {
     const inspect = new InspectStream(limit, this.deps.hashPool);
     inspect.on('error', () => undefined);
     file.stream.on('error', (err) => inspect.destroy(err));
+    // A source that failed before it got here (while the face checked the fields before
+    // it, the request was already refused) emitted its error to no one: fail now.
+    if (file.stream.destroyed) inspect.destroy(file.stream.errored ?? new Error('The file stream closed before it was stored.'));
     file.stream.pipe(inspect);
     let id: number;
     try {
@@ -224,9 +244,4 @@ export async function replaceFile(
   for await (const o of deps.store.list(versionPrefix(current.id, current.fileVersion))) old.push(o.key);
   await Promise.allSettled(old.map((k) => deps.store.delete(k)));
   return next;
-}
-
-export async function writeRecordCopy(store: ObjectStore, rec: ResourceRecord, metadata: Record<string, unknown>): Promise<void> {
-  const body = Buffer.from(JSON.stringify({ ...rec, metadata }));
-  await store.put(recordKey(rec.id), body, { contentType: 'application/json' });
 }

@@ -61,6 +61,7 @@ export class FsObjectStore implements ObjectStore {
       await Promise.all(changedFolders(dir, created).map(syncFolder));
       return { key, size };
     } catch (err) {
+      // The write's own error is what the caller gets; removing the partial temp file is best effort.
       await fs.rm(tmp, { force: true }).catch(() => undefined);
       throw translate(err, key);
     }

@@ -2,7 +2,7 @@
 // an ETA, while an upload arriving mid-batch is done before the batch (its own lane).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResourceRecord } from '../../shared/model.js';
-import { writeRecordCopy } from '../../shared/services/upload-service.js';
+import { writeRecordCopy } from '../../shared/services/record-copy.js';
 import { batchSettled, json, photo, putMappings, uploadReady } from '../harness/revert.js';
 import { startService, type TestService } from '../harness/service.js';
 import { until } from '../harness/until.js';

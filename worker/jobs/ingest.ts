@@ -4,11 +4,11 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { Catalog } from '../../shared/catalog/catalog.js';
 import type { Config } from '../../shared/config.js';
 import { sanitizeDetail } from '../../shared/error-detail.js';
-import { AppError } from '../../shared/errors.js';
+import { errorCodeOf, RETRYABLE } from '../../shared/errors.js';
 import type { IngestPayload } from '../../shared/jobs/ingest.js';
-import type { Logger } from '../../shared/logger.js';
+import { logFailure, type Logger } from '../../shared/logger.js';
 import { removeResourceObjects as removeObjects } from '../../shared/services/resource-service.js';
-import { writeRecordCopy } from '../../shared/services/upload-service.js';
+import { writeRecordCopy } from '../../shared/services/record-copy.js';
 import type { ObjectStore } from '../../shared/storage/object-store.js';
 import { dedupe } from '../steps/dedupe.js';
 import { applyMappings } from '../steps/apply-mappings.js';
@@ -37,9 +37,6 @@ export const INGEST_STEPS: readonly IngestStep[] = [verifyStored, verifyChecksum
 
 /** A hostile file can make exiftool warn without end; the record stays small. */
 const MAX_WARNINGS = 50;
-
-/** Error codes that no retry can fix: the job fails at once with the reason. */
-const PERMANENT = new Set(['duplicate', 'unreadable_file', 'invalid_request', 'payload_too_large', 'unsupported_media_type']);
 
 /**
  * Processor of the `ingest` job. Idempotent: it reads the record, recomputes everything
@@ -115,19 +112,20 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
       await job.updateProgress(100);
     } catch (err) {
       if (err instanceof UnrecoverableError && finished) throw err;
-      const code = err instanceof AppError ? err.code : 'internal';
-      const permanent = PERMANENT.has(code) || err instanceof UnrecoverableError;
+      const code = errorCodeOf(err);
+      // A code no retry can fix (shared/errors.ts RETRYABLE) fails the job at once with the reason.
+      const permanent = !RETRYABLE[code] || err instanceof UnrecoverableError;
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (permanent || lastAttempt) {
         // What clients read as the resource's `error`: one line, no server paths.
         const message = sanitizeDetail((err as Error).message);
         logger.warn({ err, code, attempt: job.attemptsMade + 1 }, 'ingest failed');
         if (await stillCurrent(deps.catalog, resourceId, fileVersion)) {
-          await writeRecordCopy(deps.store, { ...record, status: 'failed', error: message, errorCode: code }, ctx.metadata).catch(() => undefined);
+          await writeRecordCopy(deps.store, { ...record, status: 'failed', error: message, errorCode: code }, ctx.metadata).catch(logFailure(logger, 'failed resource\'s record copy could not be written'));
         }
         await deps.catalog.updateResource(resourceId, fileVersion, { status: 'failed', error: message, errorCode: code });
         // A failed resource holds no claim on its bytes: uploading them again may succeed.
-        await deps.catalog.checksums.release(record.checksum, resourceId).catch(() => undefined);
+        await deps.catalog.checksums.release(record.checksum, resourceId).catch(logFailure(logger, 'failed resource\'s checksum claim could not be released'));
         throw new UnrecoverableError(message);
       }
       logger.warn({ err, attempt: job.attemptsMade + 1 }, 'ingest attempt failed; will retry');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Catalog } from '../../shared/catalog/catalog.js';
 import type { Config } from '../../shared/config.js';
-import { AppError, NotFoundError } from '../../shared/errors.js';
+import { errorCodeOf, NotFoundError, RETRYABLE } from '../../shared/errors.js';
 import { encodeRenderFailure, type RenderPayload } from '../../shared/jobs/render.js';
 import type { Logger } from '../../shared/logger.js';
 import { effectivePresets, extensionOfFormat, onDemandSpec } from '../../shared/renditions/presets.js';
@@ -19,9 +19,6 @@ export interface RenderDeps {
   store: ObjectStore;
   logger: Logger;
 }
-
-/** Errors no retry can fix: reported at once, with their code, to every waiting request. */
-const PERMANENT = new Set(['unreadable_file', 'not_found', 'invalid_request']);
 
 /**
  * Processor of the `render` job: one size of one file version, rendered straight from
@@ -49,8 +46,9 @@ export function renderProcessor(deps: RenderDeps) {
         if (!local) await fs.rm(path.dirname(file), { recursive: true, force: true });
       }
     } catch (err) {
-      const code = err instanceof AppError ? err.code : 'internal';
-      if (PERMANENT.has(code)) throw new UnrecoverableError(encodeRenderFailure(code, (err as Error).message));
+      const code = errorCodeOf(err);
+      // No retry can fix it (shared/errors.ts RETRYABLE): reported at once, with its code, to every waiting request.
+      if (!RETRYABLE[code]) throw new UnrecoverableError(encodeRenderFailure(code, (err as Error).message));
       deps.logger.warn({ err, jobId: job.id, attempt: job.attemptsMade + 1 }, 'render attempt failed');
       throw new Error(encodeRenderFailure(code, (err as Error).message), { cause: err });
     }
