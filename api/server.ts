@@ -3,10 +3,8 @@ import { serve } from '@hono/node-server';
 import type { Config } from '../shared/config.js';
 import type { Core } from '../shared/core.js';
 import { JobWaiter } from '../shared/jobs/job-waiter.js';
-import { createBulkQueue } from '../shared/jobs/lanes.js';
-import { createWebhookQueue } from '../shared/jobs/webhook.js';
-import { createIngestEvents, createIngestQueue } from '../shared/jobs/queues.js';
-import { createRenderEvents, createRenderQueue } from '../shared/jobs/render.js';
+import type { Queue } from 'bullmq';
+import { openQueueEvents, openQueues, QUEUE_NAMES, QUEUES } from '../shared/jobs/queue-table.js';
 import { RenderWaiter } from '../shared/jobs/render-waiter.js';
 import type { Logger } from '../shared/logger.js';
 import { collectProcessMetrics, trackQueueDepth } from '../shared/metrics.js';
@@ -28,22 +26,15 @@ export interface RunningApi {
 export async function startApi(config: Config, core: Core, redis: RedisTarget, logger: Logger): Promise<RunningApi> {
   const queueRedis = createRedis(redis, 'queue');
   const eventsRedis = createRedis(redis, 'worker');
-  const ingestQueue = createIngestQueue(queueRedis, config.redisPrefix);
-  const events = createIngestEvents(eventsRedis, config.redisPrefix);
+  const queues = openQueues(queueRedis, config.redisPrefix);
+  const { ingest: ingestQueue, render: renderQueue, bulk: bulkQueue } = queues;
+  const events = openQueueEvents('ingest', eventsRedis, config.redisPrefix);
   const waiter = new JobWaiter(core.catalog, events);
   const renderEventsRedis = createRedis(redis, 'worker');
-  const renderQueue = createRenderQueue(queueRedis, config.redisPrefix);
-  const renderEvents = createRenderEvents(renderEventsRedis, config.redisPrefix);
+  const renderEvents = openQueueEvents('render', renderEventsRedis, config.redisPrefix);
   const renders = new RenderWaiter(renderQueue, renderEvents, core.store, config.jobAttempts);
-  const bulkQueue = createBulkQueue(queueRedis, config.redisPrefix);
-  const webhookQueue = createWebhookQueue(queueRedis, config.redisPrefix);
   collectProcessMetrics();
-  const untrack = trackQueueDepth([
-    { lane: 'ingest', queue: ingestQueue },
-    { lane: 'render', queue: renderQueue },
-    { lane: 'ingest', queue: webhookQueue },
-    { lane: 'bulk', queue: bulkQueue },
-  ]);
+  const untrack = trackQueueDepth(QUEUE_NAMES.map((q) => ({ lane: QUEUES[q].lane, queue: queues[q] as Queue })));
   const uploads = new UploadService({
     catalog: core.catalog,
     store: core.store,
@@ -116,12 +107,9 @@ export async function startApi(config: Config, core: Core, redis: RedisTarget, l
       await waiter.close();
       await events.close();
       untrack();
-      await ingestQueue.close();
-      await bulkQueue.close();
-      await webhookQueue.close();
       await renders.close();
       await renderEvents.close();
-      await renderQueue.close();
+      await Promise.all(Object.values(queues).map((q) => q.close()));
       renderEventsRedis.disconnect();
       queueRedis.disconnect();
       eventsRedis.disconnect();

@@ -17,6 +17,7 @@ import { imageServing, imageServingOn } from './scenarios/image-serving.js';
 import { onDemandRender } from './scenarios/on-demand-render.js';
 import { renditionsIngest } from './scenarios/renditions-ingest.js';
 import { tusThroughput } from './scenarios/tus-throughput.js';
+import { uploadCluster } from './scenarios/upload-cluster.js';
 import { uploadThroughput, uploadThroughputOn } from './scenarios/upload-throughput.js';
 import { workerScaling } from './scenarios/worker-scaling.js';
 
@@ -32,6 +33,7 @@ const scenarios: Scenario[] = [
   onDemandRender,
   workerScaling,
   catalogMemory,
+  uploadCluster,
   consolePaging,
   mediaPreviews,
   uploadThroughputOn('s3'),

@@ -2,7 +2,8 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { Catalog } from '../shared/catalog/catalog.js';
 import type { LibraryWebhooks } from '../shared/catalog/webhooks.js';
 import type { IngestPayload } from '../shared/jobs/ingest.js';
-import { webhookJobId, webhookJobOptions, type WebhookEvent, type WebhookQueue } from '../shared/jobs/webhook.js';
+import type { WebhookQueue } from '../shared/jobs/queue-table.js';
+import { webhookJobId, webhookJobOptions, type WebhookEvent } from '../shared/jobs/webhook.js';
 import type { ResourceRecord } from '../shared/model.js';
 
 export interface CompletionWebhookDeps {

@@ -1,15 +1,13 @@
-import { Worker, type Job } from 'bullmq';
+import { Worker, type Job, type Processor, type WorkerOptions } from 'bullmq';
 import type { Catalog } from '../shared/catalog/catalog.js';
 import type { Config } from '../shared/config.js';
-import { INGEST_QUEUE, type IngestPayload } from '../shared/jobs/ingest.js';
-import { BULK_QUEUE, bulkLimiter, createBulkQueue } from '../shared/jobs/lanes.js';
-import { createIngestQueue } from '../shared/jobs/queues.js';
+import type { IngestPayload } from '../shared/jobs/ingest.js';
+import { bulkLimiter } from '../shared/jobs/lanes.js';
+import { openQueue, queueOptions, queuesOfLane, type PayloadOf, type QueueName } from '../shared/jobs/queue-table.js';
 import { LibraryWebhooks } from '../shared/catalog/webhooks.js';
-import { createWebhookQueue, WEBHOOK_QUEUE, type WebhookPayload } from '../shared/jobs/webhook.js';
 import { REPROCESS_BATCH_JOB, type ReprocessBatchPayload } from '../shared/jobs/reprocess-batch.js';
 import { REPROCESS_JOB, type ReprocessPayload } from '../shared/jobs/reprocess.js';
 import { logFailure, type Logger } from '../shared/logger.js';
-import { queuePrefix } from '../shared/catalog/keys.js';
 import type { RedisConnection } from '../shared/redis.js';
 import { ReprocessService } from '../shared/services/reprocess-service.js';
 import type { ObjectStore } from '../shared/storage/object-store.js';
@@ -17,7 +15,6 @@ import { endExifTool } from './exiftool.js';
 import { withCompletionWebhook } from './completion-webhook.js';
 import { observeJobs } from './job-metrics.js';
 import { webhookProcessor } from './jobs/webhook.js';
-import { RENDER_QUEUE, type RenderPayload } from '../shared/jobs/render.js';
 import { tuneImaging } from './imaging/tuning.js';
 import { ingestProcessor } from './jobs/ingest.js';
 import { reprocessBatchProcessor } from './jobs/reprocess-batch.js';
@@ -45,9 +42,9 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
   const lanes = new Set(workerLanes);
   // Producers too: a revert of one resource goes on the ingest queue, a bulk revert's
   // steps and per-resource jobs on the bulk queue.
-  const queue = createIngestQueue(deps.connection, deps.redisPrefix);
-  const bulkQueue = createBulkQueue(deps.connection, deps.redisPrefix);
-  const webhookQueue = createWebhookQueue(deps.connection, deps.redisPrefix);
+  const queue = openQueue('ingest', deps.connection, deps.redisPrefix);
+  const bulkQueue = openQueue('bulk', deps.connection, deps.redisPrefix);
+  const webhookQueue = openQueue('webhook', deps.connection, deps.redisPrefix);
   const reprocess = new ReprocessService({ catalog: deps.catalog, ingestQueue: queue, bulkQueue, jobAttempts: deps.config.jobAttempts, logger: deps.logger });
   const processors = {
     // Without WEBHOOK_SECRET nothing can be signed: no webhooks (the API refuses to take any).
@@ -103,29 +100,29 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
       .catch(logFailure(deps.logger, 'a job that failed for good could not mark its resource failed', { resourceId, fileVersion }));
   };
 
-  const workers: Worker[] = [];
-  if (lanes.has('ingest')) {
-    const ingest = new Worker(INGEST_QUEUE, dispatch, { ...common, prefix: queuePrefix(deps.redisPrefix, INGEST_QUEUE), concurrency: deps.concurrency });
-    ingest.on('failed', recordFailure);
-    workers.push(ingest);
-    if (webhookSecret) {
-      // Waiting on other servers, not the CPU: many at once cost little.
-      const webhooks = new Worker<WebhookPayload>(WEBHOOK_QUEUE, webhookProcessor({ secret: webhookSecret, timeoutMs: webhookTimeoutMs, allowPrivate: webhookAllowPrivate, logger: deps.logger }), {
-        ...common,
-        prefix: queuePrefix(deps.redisPrefix, WEBHOOK_QUEUE),
-        concurrency: 16,
-      });
-      workers.push(webhooks);
-    }
-  }
-  if (lanes.has('render')) {
+  // Per queue of the table: its processor and how many jobs a process runs at once.
+  // Undefined: this process does not serve the queue.
+  const serve: { [Q in QueueName]: { processor: Processor<PayloadOf<Q>, void, string>; options: Partial<WorkerOptions> } | undefined } = {
+    ingest: { processor: dispatch, options: { concurrency: deps.concurrency } },
+    // Without WEBHOOK_SECRET nothing is queued there. Waiting on other servers, not the
+    // CPU: many at once cost little.
+    webhook: webhookSecret
+      ? { processor: webhookProcessor({ secret: webhookSecret, timeoutMs: webhookTimeoutMs, allowPrivate: webhookAllowPrivate, logger: deps.logger }), options: { concurrency: 16 } }
+      : undefined,
     // On-demand renders: a request is waiting for each (shared/jobs/render.ts).
-    workers.push(new Worker<RenderPayload>(RENDER_QUEUE, renderProcessor(deps), { ...common, prefix: queuePrefix(deps.redisPrefix, RENDER_QUEUE), concurrency: deps.config.images.renderConcurrency }));
-  }
-  if (lanes.has('bulk')) {
-    const bulk = new Worker(BULK_QUEUE, dispatch, { ...common, prefix: queuePrefix(deps.redisPrefix, BULK_QUEUE), concurrency: bulkConcurrency, limiter: bulkLimiter(bulkJobsPerSecond) });
-    bulk.on('failed', recordFailure);
-    workers.push(bulk);
+    render: { processor: renderProcessor(deps), options: { concurrency: deps.config.images.renderConcurrency } },
+    bulk: { processor: dispatch, options: { concurrency: bulkConcurrency, limiter: bulkLimiter(bulkJobsPerSecond) } },
+  };
+  const workers: Worker[] = [];
+  for (const lane of lanes) {
+    for (const q of queuesOfLane(lane)) {
+      const s = serve[q] as { processor: Processor; options: Partial<WorkerOptions> } | undefined;
+      if (!s) continue;
+      const w = new Worker(q, s.processor, { ...queueOptions(q, deps.connection, deps.redisPrefix), ...common, ...s.options });
+      // Ingest and revert jobs carry a resource; a webhook or a render has none to mark.
+      if (q === 'ingest' || q === 'bulk') w.on('failed', recordFailure);
+      workers.push(w);
+    }
   }
   let open = workers.length;
   for (const w of workers) {

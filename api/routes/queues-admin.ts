@@ -1,9 +1,9 @@
 import { serveStatic } from '@hono/node-server/serve-static';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { NotFoundError } from '../../shared/errors.js';
 import { isLane, LANE_QUEUES, LANES, type Lane } from '../../shared/jobs/lanes.js';
-import { queuePrefix } from '../../shared/catalog/keys.js';
+import { openQueue } from '../../shared/jobs/queue-table.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 
 const BOARD_PATH = '/admin/queues';
@@ -20,7 +20,7 @@ const BOARD_PATH = '/admin/queues';
 export function queuesAdminRoutes(deps: AppDeps, adminAuth: MiddlewareHandler) {
   const app = new Hono<AppEnv>();
   // Producers only (no blocking reads), so the catalog's connection serves them.
-  const queues = new Map<Lane, Queue[]>(LANES.map((lane) => [lane, LANE_QUEUES[lane].map((name) => new Queue(name, { connection: deps.redis, prefix: queuePrefix(deps.config.redisPrefix, name) }))]));
+  const queues = new Map<Lane, Queue[]>(LANES.map((lane) => [lane, LANE_QUEUES[lane].map((q) => openQueue(q, deps.redis, deps.config.redisPrefix) as Queue)]));
 
   // ADMIN_KEYS, cross-site posts refused, never framed (api/middleware/admin-auth.ts).
   app.use('/admin/*', adminAuth);

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { LANE_QUEUES, LANES, type Lane } from '../../shared/jobs/lanes.js';
-import { queuePrefix } from '../../shared/catalog/keys.js';
+import { openQueue } from '../../shared/jobs/queue-table.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { validationHook } from '../validation.js';
 
@@ -40,7 +40,7 @@ export function queuesRoutes(deps: AppDeps) {
   // the first request: a BullMQ Queue starts talking to Redis when constructed.
   let made: Map<Lane, Queue[]> | undefined;
   const lanesQueues = () =>
-    (made ??= new Map<Lane, Queue[]>(LANES.map((lane) => [lane, LANE_QUEUES[lane].map((name) => new Queue(name, { connection: deps.redis, prefix: queuePrefix(deps.config.redisPrefix, name) }))])));
+    (made ??= new Map<Lane, Queue[]>(LANES.map((lane) => [lane, LANE_QUEUES[lane].map((q) => openQueue(q, deps.redis, deps.config.redisPrefix) as Queue)])));
 
   app.openapi(get, async (c) => {
     const queues = lanesQueues();

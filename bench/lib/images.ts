@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { loadConfig, type Config } from '../../shared/config.js';
 import { openCore, type Core } from '../../shared/core.js';
 import { freePort, startEmbeddedRedis, type EmbeddedRedis } from '../../shared/embedded-redis.js';
-import { createIngestQueue } from '../../shared/jobs/queues.js';
+import { openQueue } from '../../shared/jobs/queue-table.js';
 import type { ResourceRecord } from '../../shared/model.js';
 import { createRedis } from '../../shared/redis.js';
 import { UploadService } from '../../shared/services/upload-service.js';
@@ -91,7 +91,7 @@ export async function startStack(dir: string, opts: { worker?: { jemalloc: boole
   const config = loadConfig(env);
   const core = await openCore(config, redis.url);
   const queueRedis = createRedis(redis.url, 'queue');
-  const ingestQueue = createIngestQueue(queueRedis, config.redisPrefix);
+  const ingestQueue = openQueue('ingest', queueRedis, config.redisPrefix);
   const uploads = new UploadService({ catalog: core.catalog, store: core.store, ingestQueue, jobAttempts: 1, maxUploadBytes: Number.MAX_SAFE_INTEGER });
   const stack: Stack = {
     redis,

@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { loadConfig, redisEndpoint } from '../../shared/config.js';
 import { openCore } from '../../shared/core.js';
 import { startEmbeddedRedis } from '../../shared/embedded-redis.js';
-import { createIngestQueue } from '../../shared/jobs/queues.js';
+import { openQueue } from '../../shared/jobs/queue-table.js';
 import { createRedis } from '../../shared/redis.js';
 import { UploadService } from '../../shared/services/upload-service.js';
 import { UploadFieldsBuilder } from '../../shared/upload/upload-fields.js';
@@ -47,6 +47,7 @@ export const catalogMemory: Scenario = {
         const r = await measure({ REDIS_URL: single.url }, [single.port], path.join(dir, 'single'), photo, n);
         variants.push({ name: 'one Redis', role: 'subject', figures: { bytesPerResource: { value: r.perResource, unit: 'B', digits: 0 }, seconds: { value: r.seconds, unit: 's', digits: 0 } } });
         checks.push({ name: 'bytes per resource, one Redis', value: r.perResource, unit: 'B', digits: 0, target: { op: '<=', value: 1_024 } });
+        notes.push(breakdownNote('one Redis', r, n));
       } finally {
         await single.stop();
       }
@@ -67,6 +68,7 @@ export const catalogMemory: Scenario = {
         checks.push({ name: 'bytes per resource, 3-master cluster (all masters)', value: r.perResource, unit: 'B', digits: 0, target: { op: '<=', value: 1_024 } });
         checks.push({ name: 'per-master growth, max / min', value: Math.max(...r.perNode) / Math.min(...r.perNode), unit: '×', digits: 2, target: { op: '<=', value: 1.2 } });
         notes.push(`Cluster growth per master (bytes, ${n} → ${2 * n} photos): ${r.perNode.map((b) => Math.round(b)).join(', ')}.`);
+        notes.push(breakdownNote('3-master cluster', r, n));
       } finally {
         await cluster.stop();
       }
@@ -102,10 +104,71 @@ async function taggedPhoto(): Promise<Buffer> {
     .toBuffer();
 }
 
+function breakdownNote(variant: string, r: Measured, n: number): string {
+  const rows = r.breakdown
+    .filter((b) => Math.abs(b.perResource) >= 0.5)
+    .sort((a, b) => b.perResource - a.perResource)
+    .map((b) => `${b.kind} ${b.perResource.toFixed(1)} B (${b.keys} keys at ${2 * n}, ${b.encodings.join('/') || '?'})`);
+  const keys = r.breakdown.reduce((a, b) => a + b.perResource, 0);
+  return `Where the bytes go, ${variant} (MEMORY USAGE of every key, growth per resource ${n} → ${2 * n}): ${rows.join('; ')}; keys together ${keys.toFixed(0)} B of the ${r.perResource.toFixed(0)} B used_memory grew by (the rest: Redis' keyspace tables and allocator rounding).`;
+}
+
 interface Measured {
   perResource: number;
   perNode: number[];
   seconds: number;
+  /** MEMORY USAGE of the keys, summed per kind: growth per resource, and encodings seen at 2N. */
+  breakdown: { kind: string; keys: number; perResource: number; encodings: string[] }[];
+}
+
+/**
+ * What a key is, from its name (shared/catalog/keys.ts): a catalog key of a bucket, a
+ * small global key, or one of a BullMQ queue's keys (its job hashes counted together).
+ */
+function kindOf(key: string): string {
+  const bucket = /^\{mi:[0-9a-z]+\}:(r|i|n|s):?/.exec(key);
+  if (bucket && !/^\{mi:(ingest|render|bulk|webhook)\}/.test(key)) return { r: 'record', i: 'index', n: 'counts', s: 'checksum index' }[bucket[1]!]!;
+  const queue = /^\{mi:(ingest|render|bulk|webhook)\}:[a-z]+:(.*)$/.exec(key);
+  if (queue) {
+    const rest = queue[2]!;
+    const own = /^(wait|active|completed|failed|delayed|prioritized|paused|meta|events|id|stalled|stalled-check|marker|limiter|pc|metrics:.*|de:.*)$/.test(rest) ? rest : /:logs$/.test(rest) ? 'job logs' : 'job hashes';
+    return `queue ${queue[1]}: ${own}`;
+  }
+  if (key.startsWith('{mi}:')) return `global ${key.slice(5).split(':')[0]}`;
+  return 'other';
+}
+
+/** Every key of every master: count, MEMORY USAGE (SAMPLES 0: exact) and OBJECT ENCODING per kind. */
+async function keyKinds(masters: Redis[]): Promise<Map<string, { keys: number; bytes: number; encodings: Set<string> }>> {
+  const out = new Map<string, { keys: number; bytes: number; encodings: Set<string> }>();
+  for (const m of masters) {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, page] = await m.scan(cursor, 'COUNT', 1_000);
+      keys.push(...page);
+      cursor = next;
+    } while (cursor !== '0');
+    for (let i = 0; i < keys.length; i += 500) {
+      const slice = keys.slice(i, i + 500);
+      const pipe = m.pipeline();
+      for (const k of slice) {
+        pipe.call('MEMORY', 'USAGE', k, 'SAMPLES', '0');
+        pipe.call('OBJECT', 'ENCODING', k);
+      }
+      const res = (await pipe.exec()) ?? [];
+      slice.forEach((k, j) => {
+        const kind = kindOf(k);
+        const e = out.get(kind) ?? { keys: 0, bytes: 0, encodings: new Set<string>() };
+        e.keys++;
+        e.bytes += Number(res[2 * j]?.[1] ?? 0);
+        const enc = res[2 * j + 1]?.[1];
+        if (typeof enc === 'string') e.encodings.add(enc);
+        out.set(kind, e);
+      });
+    }
+  }
+  return out;
 }
 
 async function measure(redisEnv: Record<string, string>, ports: number[], dir: string, photo: Buffer, n: number): Promise<Measured> {
@@ -114,7 +177,7 @@ async function measure(redisEnv: Record<string, string>, ports: number[], dir: s
   const target = redisEndpoint(config)!;
   const core = await openCore(config, target);
   const queueRedis = createRedis(target, 'queue');
-  const ingestQueue = createIngestQueue(queueRedis, config.redisPrefix);
+  const ingestQueue = openQueue('ingest', queueRedis, config.redisPrefix);
   const uploads = new UploadService({ catalog: core.catalog, store: core.store, ingestQueue, jobAttempts: 3, maxUploadBytes: Number.MAX_SAFE_INTEGER });
   const worker = spawnTs('bench/servers/ingest-worker.ts', { env });
   const masters = await mastersOf(ports);
@@ -151,10 +214,17 @@ async function measure(redisEnv: Record<string, string>, ports: number[], dir: s
     };
     await ingest(n);
     const before = await usedMemory(masters);
+    const kindsBefore = await keyKinds(masters);
     await ingest(n);
     const after = await usedMemory(masters);
+    const kindsAfter = await keyKinds(masters);
     const perNode = after.map((a, i) => (a - before[i]!) / n);
-    return { perResource: perNode.reduce((a, x) => a + x, 0), perNode, seconds: (Date.now() - started) / 1000 };
+    const breakdown = [...kindsAfter.keys()].map((kind) => {
+      const a = kindsAfter.get(kind)!;
+      const b = kindsBefore.get(kind) ?? { keys: 0, bytes: 0, encodings: new Set<string>() };
+      return { kind, keys: a.keys, perResource: (a.bytes - b.bytes) / n, encodings: [...a.encodings].sort() };
+    });
+    return { perResource: perNode.reduce((a, x) => a + x, 0), perNode, seconds: (Date.now() - started) / 1000, breakdown };
   } finally {
     await worker.stop();
     await ingestQueue.close();

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { freePort, startEmbeddedRedis } from '../../shared/embedded-redis.js';
-import { createIngestQueue, type IngestQueue } from '../../shared/jobs/queues.js';
+import { openQueue, type IngestQueue } from '../../shared/jobs/queue-table.js';
 import { removeOnExit, repoRoot, spawnTs, waitForHttp } from '../lib/proc.js';
 import type { Scenario, ScenarioResult } from '../scenario.js';
 
@@ -54,7 +54,7 @@ export const cliVsCurl: Scenario = {
     const worker = spawnTs('worker/main.ts', { env: { ...env, MALLOC_ARENA_MAX: '2' }, killWithBench: [redis.proc.pid!] });
     const base = `http://127.0.0.1:${port}`;
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-    const queue = createIngestQueue(connection, 'bench');
+    const queue = openQueue('ingest', connection, 'bench');
     try {
       await waitForHttp(`${base}/healthz`, api);
       const dir = path.join(root, 'files');

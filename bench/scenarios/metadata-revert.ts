@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { loadConfig } from '../../shared/config.js';
 import { openCore, type Core } from '../../shared/core.js';
 import { startEmbeddedRedis } from '../../shared/embedded-redis.js';
-import { createIngestQueue } from '../../shared/jobs/queues.js';
+import { openQueue } from '../../shared/jobs/queue-table.js';
 import { createLogger } from '../../shared/logger.js';
 import type { ResourceRecord } from '../../shared/model.js';
 import { createRedis } from '../../shared/redis.js';
@@ -69,7 +69,7 @@ export const metadataRevert: Scenario = {
       const connection = createRedis(redis.url, 'worker');
       const workers = createWorkers({ ...core, connection, redisPrefix: config.redisPrefix, logger: createLogger('warn', 'bench'), concurrency: procs * 2 });
       const queueRedis = createRedis(redis.url, 'queue');
-      const queue = createIngestQueue(queueRedis, config.redisPrefix);
+      const queue = openQueue('ingest', queueRedis, config.redisPrefix);
       const service = new ReprocessService({ catalog: core.catalog, ingestQueue: queue, jobAttempts: 2, logger: createLogger('warn', 'bench') });
       try {
         const readLib = await core.catalog.createLibrary({ name: 'reread', dedupe: 'allow' });

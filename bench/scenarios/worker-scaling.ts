@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Queue } from 'bullmq';
+import { openQueue, type IngestQueue } from '../../shared/jobs/queue-table.js';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { freePort, startEmbeddedRedis } from '../../shared/embedded-redis.js';
@@ -35,7 +35,8 @@ export const workerScaling: Scenario = {
     const forget = removeOnExit(root);
     const redis = await startEmbeddedRedis({ dir: path.join(root, 'redis'), appendonly: false });
     const client = new Redis(redis.url, { maxRetriesPerRequest: null });
-    const queue = new Queue('ingest', { connection: client, prefix: `{${PREFIX}}` });
+    // Through the queue table: the same hash-tag prefix and options as the worker's.
+    const queue = openQueue('ingest', client, PREFIX);
     // A 12-megapixel-class photo: noise compresses badly and decodes slowly, like a real one.
     const photo = await sharp({ create: { width: 3000, height: 2000, channels: 3, background: { r: 0, g: 0, b: 0 }, noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
       .jpeg({ quality: 90 })
@@ -117,7 +118,7 @@ async function backlog(env: Record<string, string>, n: number, photo: Buffer, li
 }
 
 /** Starts `k` worker processes on the paused queue, resumes it, and times until `n` jobs completed. */
-async function drain(env: Record<string, string>, queue: Queue, k: number, n: number, redisPid: number): Promise<{ seconds: number; cores: number }> {
+async function drain(env: Record<string, string>, queue: IngestQueue, k: number, n: number, redisPid: number): Promise<{ seconds: number; cores: number }> {
   await queue.pause();
   const workers: NodeChild[] = Array.from({ length: k }, () => spawnTs('worker/main.ts', { env: { ...env, LOG_LEVEL: 'info' }, killWithBench: [redisPid] }));
   try {

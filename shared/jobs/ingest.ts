@@ -1,4 +1,5 @@
 import type { JobsOptions } from 'bullmq';
+import { COMPLETED_KEPT } from './retention.js';
 
 /** The ingest job: everything slow about a newly stored file. Processor: worker/jobs/ingest.ts. */
 export const INGEST_QUEUE = 'ingest';
@@ -34,8 +35,8 @@ export function ingestJobOptions(attempts: number): JobsOptions {
     // The resource record is the lasting truth (job status is answered from it once
     // the job is gone); finished jobs are trimmed by count, so Redis does not grow
     // with the upload rate: ~1.2 KB a job, kept for a day, was most of the memory a
-    // resource cost before issue 13.
-    removeOnComplete: { age: 24 * 3600, count: 1_000 },
+    // resource cost before issue 13 (shared/jobs/retention.ts).
+    removeOnComplete: { age: 24 * 3600, count: COMPLETED_KEPT },
     removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
   };
 }

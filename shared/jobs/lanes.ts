@@ -1,9 +1,5 @@
-import { Queue, type RateLimiterOptions } from 'bullmq';
-import type { RedisConnection } from '../redis.js';
-import { queuePrefix } from '../catalog/keys.js';
-import { INGEST_QUEUE } from './ingest.js';
-import { RENDER_QUEUE } from './render.js';
-import { WEBHOOK_QUEUE } from './webhook.js';
+import type { RateLimiterOptions } from 'bullmq';
+import { QUEUES, queuesOfLane, type QueueName } from './queue-table.js';
 
 /**
  * Priority lanes: kinds of work that must not starve each other. Each lane is a set of
@@ -29,12 +25,13 @@ export type Lane = 'ingest' | 'render' | 'bulk';
 export const LANES: readonly Lane[] = ['ingest', 'render', 'bulk'];
 
 /** The bulk lane's queue (shared/jobs/reprocess.ts and reprocess-batch.ts name its jobs). */
-export const BULK_QUEUE = 'bulk';
+export const BULK_QUEUE = QUEUES.bulk.name;
 
-export const LANE_QUEUES: Readonly<Record<Lane, readonly string[]>> = {
-  ingest: [INGEST_QUEUE, WEBHOOK_QUEUE],
-  render: [RENDER_QUEUE],
-  bulk: [BULK_QUEUE],
+/** Each lane's queues, from the queue table (shared/jobs/queue-table.ts). */
+export const LANE_QUEUES: Readonly<Record<Lane, readonly QueueName[]>> = {
+  ingest: queuesOfLane('ingest'),
+  render: queuesOfLane('render'),
+  bulk: queuesOfLane('bulk'),
 };
 
 export function isLane(s: string): s is Lane {
@@ -43,7 +40,7 @@ export function isLane(s: string): s is Lane {
 
 /** The lane a queue belongs to. */
 export function laneOf(queue: string): Lane | undefined {
-  return LANES.find((l) => LANE_QUEUES[l].includes(queue));
+  return LANES.find((l) => (LANE_QUEUES[l] as readonly string[]).includes(queue));
 }
 
 /**
@@ -53,10 +50,4 @@ export function laneOf(queue: string): Lane | undefined {
  */
 export function bulkLimiter(jobsPerSecond: number): RateLimiterOptions {
   return { max: jobsPerSecond, duration: 1_000 };
-}
-
-export type BulkQueue = Queue;
-
-export function createBulkQueue(connection: RedisConnection, prefix: string): BulkQueue {
-  return new Queue(BULK_QUEUE, { connection, prefix: queuePrefix(prefix, BULK_QUEUE) });
 }

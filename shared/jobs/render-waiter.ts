@@ -2,7 +2,8 @@ import type { QueueEvents } from 'bullmq';
 import { JobEvents } from './job-events.js';
 import { AppError, RenderPendingError } from '../errors.js';
 import { ObjectNotFoundError, type ObjectStore } from '../storage/object-store.js';
-import { decodeRenderFailure, renderJobId, renderJobOptions, type RenderPayload, type RenderQueue } from './render.js';
+import type { RenderQueue } from './queue-table.js';
+import { decodeRenderFailure, renderJobId, renderJobOptions, type RenderPayload } from './render.js';
 
 /**
  * Adds an on-demand render job and waits until its object is stored. Requests for the

@@ -1,9 +1,7 @@
-import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
+import type { JobsOptions } from 'bullmq';
 import { sanitizeDetail } from '../error-detail.js';
 import type { ErrorCode } from '../errors.js';
 import type { RenditionFormat } from '../model.js';
-import type { RedisConnection } from '../redis.js';
-import { queuePrefix } from '../catalog/keys.js';
 
 /**
  * The on-demand render job: one size of one file version, asked for by
@@ -22,8 +20,6 @@ export interface RenderPayload {
   height: number;
   format: RenditionFormat;
 }
-
-export type RenderQueue = Queue<RenderPayload, void, string>;
 
 /**
  * Deterministic, so concurrent requests for one size coalesce: BullMQ ignores an add
@@ -44,15 +40,6 @@ export function renderJobOptions(attempts: number): JobsOptions {
     // requests for the same broken image costs one attempt, not one per request.
     removeOnFail: { age: 300, count: 10_000 },
   };
-}
-
-export function createRenderQueue(connection: RedisConnection, prefix: string): RenderQueue {
-  return new Queue<RenderPayload, void, string>(RENDER_QUEUE, { connection, prefix: queuePrefix(prefix, RENDER_QUEUE) });
-}
-
-/** QueueEvents reads a Redis stream with blocking calls: give it a connection of its own. */
-export function createRenderEvents(connection: RedisConnection, prefix: string): QueueEvents {
-  return new QueueEvents(RENDER_QUEUE, { connection, prefix: queuePrefix(prefix, RENDER_QUEUE) });
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import type { IngestPayload } from './ingest.js';
+import { COMPLETED_KEPT } from './retention.js';
 
 /**
  * Revert: process a stored original again, as if it had been uploaded again (without
@@ -59,7 +60,7 @@ export function reprocessJobOptions(attempts: number, bulk: boolean): JobsOption
     ...(bulk ? { priority: BULK_REPROCESS_PRIORITY } : {}),
     // A bulk revert of millions must not leave millions of finished jobs in Redis; the
     // batch counters and the records are the lasting truth.
-    removeOnComplete: bulk ? { age: 3600, count: 1_000 } : { age: 24 * 3600, count: 1_000 },
+    removeOnComplete: bulk ? { age: 3600, count: COMPLETED_KEPT } : { age: 24 * 3600, count: COMPLETED_KEPT },
     removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
   };
 }

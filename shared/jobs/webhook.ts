@@ -1,6 +1,5 @@
-import { Queue, type JobsOptions } from 'bullmq';
-import type { RedisConnection } from '../redis.js';
-import { queuePrefix } from '../catalog/keys.js';
+import type { JobsOptions } from 'bullmq';
+import { COMPLETED_KEPT } from './retention.js';
 
 /**
  * A completion webhook: one signed POST to a client's URL when a resource is ready or
@@ -31,13 +30,7 @@ export function webhookJobOptions(attempts: number): JobsOptions {
     attempts,
     // 1 s, 2 s, 4 s … 128 s at the 8th: a receiver restarting or deploying is waited out.
     backoff: { type: 'exponential', delay: 1_000 },
-    removeOnComplete: { age: 24 * 3600, count: 1_000 },
+    removeOnComplete: { age: 24 * 3600, count: COMPLETED_KEPT },
     removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
   };
-}
-
-export type WebhookQueue = Queue<WebhookPayload, void, string>;
-
-export function createWebhookQueue(connection: RedisConnection, prefix: string): WebhookQueue {
-  return new Queue<WebhookPayload, void, string>(WEBHOOK_QUEUE, { connection, prefix: queuePrefix(prefix, WEBHOOK_QUEUE) });
 }

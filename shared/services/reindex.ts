@@ -2,7 +2,7 @@ import type { RedisConnection } from '../redis.js';
 import { CatalogRestore } from '../catalog/restore.js';
 import { InvalidRequestError } from '../errors.js';
 import { ingestJobOptions, parseIngestJobId } from '../jobs/ingest.js';
-import type { IngestQueue } from '../jobs/queues.js';
+import type { IngestQueue } from '../jobs/queue-table.js';
 import type { Library, ResourceRecord } from '../model.js';
 import { SHARD_COUNT, shardPrefix } from '../storage/layout.js';
 import type { ObjectStore } from '../storage/object-store.js';

@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import type { Batch } from '../catalog/batches.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { ConflictError, InvalidRequestError } from '../errors.js';
-import type { IngestQueue } from '../jobs/queues.js';
+import type { IngestQueue } from '../jobs/queue-table.js';
 import { REPROCESS_BATCH_JOB, reprocessBatchJobId, reprocessBatchJobOptions, type ReprocessBatchPayload } from '../jobs/reprocess-batch.js';
 import { REPROCESS_JOB, reprocessJobId, reprocessJobOptions, type ReprocessPayload } from '../jobs/reprocess.js';
 import type { ResourceRecord } from '../model.js';

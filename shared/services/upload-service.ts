@@ -5,7 +5,7 @@ import { newResourceRecord } from '../catalog/new-record.js';
 import { ConflictError } from '../errors.js';
 import { isRedisUnavailable } from '../redis.js';
 import { ingestJobId, ingestJobOptions } from '../jobs/ingest.js';
-import type { IngestQueue } from '../jobs/queues.js';
+import type { IngestQueue } from '../jobs/queue-table.js';
 import { bytesIngested, filesIngested } from '../metrics.js';
 import type { Library, ResourceRecord } from '../model.js';
 import type { ObjectStore } from '../storage/object-store.js';

@@ -3,11 +3,10 @@
 // comes back on the same port over the same data. Uploads must fail cleanly (503 +
 // Retry-After, nothing recorded, nothing stored, no multipart upload left open once
 // the store is back); jobs must retry with backoff and complete once the store is back.
-import { Job, Queue, type Worker } from 'bullmq';
+import { Job, type Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INGEST_QUEUE } from '../../shared/jobs/ingest.js';
+import { openQueue } from '../../shared/jobs/queue-table.js';
 import { createLogger } from '../../shared/logger.js';
-import { queuePrefix } from '../../shared/catalog/keys.js';
 import { createRedis, type RedisConnection } from '../../shared/redis.js';
 import { redisEndpoint } from '../../shared/config.js';
 import { closeWorkers, createWorkers } from '../../worker/worker.js';
@@ -113,7 +112,7 @@ describe.skipIf(s3Missing())('object store stopped mid-upload and mid-job (s3)',
       30_000,
       200,
     );
-    const queue = new Queue(INGEST_QUEUE, { connection: svc.core.redis, prefix: queuePrefix(svc.config.redisPrefix, INGEST_QUEUE) });
+    const queue = openQueue('ingest', svc.core.redis, svc.config.redisPrefix);
     const jobs = await Promise.all(ids.map(async (id) => Job.fromId(queue, (await svc.core.catalog.getResource(id))!.jobId)));
     await queue.close();
     const attempts = jobs.map((j) => j?.attemptsMade ?? 0);

@@ -6,10 +6,9 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Job, Queue } from 'bullmq';
+import { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INGEST_QUEUE } from '../../shared/jobs/ingest.js';
-import { queuePrefix } from '../../shared/catalog/keys.js';
+import { openQueue } from '../../shared/jobs/queue-table.js';
 import { runEntry, type Proc } from '../harness/process.js';
 import { form, redisEnv, onStores, startService, type RedisMode, type StorageKind, type TestService } from '../harness/service.js';
 import { makeJpeg } from '../harness/images.js';
@@ -153,7 +152,7 @@ describe.each(
     expect(a.records.every((r) => r.renditions.length > 0)).toBe(true);
     expect(a.orphans, 'objects no record accounts for').toEqual([]);
     expect(a.missing, 'records whose objects are missing').toEqual([]);
-    const queue = new Queue(INGEST_QUEUE, { connection: svc.core.redis, prefix: queuePrefix(svc.config.redisPrefix, INGEST_QUEUE) });
+    const queue = openQueue('ingest', svc.core.redis, svc.config.redisPrefix);
     const jobs = await Promise.all(a.records.map((r) => Job.fromId(queue, r.jobId)));
     await queue.close();
     const stalls = jobs.map((j) => j?.stalledCounter ?? 0);
@@ -220,7 +219,7 @@ describe('a job interrupted more often than JOB_MAX_STALLED', () => {
       procs.push(p);
       return p;
     };
-    const queue = new Queue(INGEST_QUEUE, { connection: svc.core.redis, prefix: queuePrefix(svc.config.redisPrefix, INGEST_QUEUE) });
+    const queue = openQueue('ingest', svc.core.redis, svc.config.redisPrefix);
     const jobId = (await svc.core.catalog.getResource(id))!.jobId;
     const first = start();
     await until('the job to be active', async () => (await queue.getJobState(jobId)) === 'active', 30_000, 20);

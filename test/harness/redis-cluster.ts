@@ -21,7 +21,10 @@ export interface RedisClusterHandle {
   seeds: string;
   /** Kills one node with SIGKILL (a crash, no goodbye to the cluster). */
   kill(node: RedisClusterNode): void;
-  /** Resolves once every live node reports `cluster_state:ok` and agrees on the masters. */
+  /**
+   * Resolves once every live node reports `cluster_state:ok` and agrees on the masters,
+   * and every live replica is in sync with its master (`master_link_status:up`).
+   */
   waitForOk(timeoutMs?: number): Promise<void>;
   /** The node holding a key's slot as master now. */
   masterOf(key: string): Promise<RedisClusterNode>;
@@ -42,7 +45,15 @@ export async function startRedisCluster(opts: { masters?: number; replicasPerMas
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-rcluster-'));
   const nodes: RedisClusterNode[] = [];
   const stopAll = async () => {
-    await Promise.all(nodes.map((n) => n.stop()));
+    // SIGTERM, and SIGKILL for a node still there after 5 s: a master waits up to its
+    // shutdown-timeout for lagging replicas, and a test's afterAll must not hang on it.
+    await Promise.all(
+      nodes.map(async (n) => {
+        const timer = setTimeout(() => n.proc.kill('SIGKILL'), 5_000);
+        await n.stop();
+        clearTimeout(timer);
+      }),
+    );
     await fs.rm(root, { recursive: true, force: true });
   };
   try {
@@ -67,7 +78,7 @@ export async function startRedisCluster(opts: { masters?: number; replicasPerMas
       kill(node) {
         node.proc.kill('SIGKILL');
       },
-      waitForOk: (timeoutMs = 30_000) => waitForOk(nodes, masters, timeoutMs),
+      waitForOk: (timeoutMs = 30_000) => waitForOk(nodes, masters, 0, timeoutMs),
       async masterOf(key) {
         const live = nodes.find((n) => n.proc.exitCode === null && n.proc.signalCode === null)!;
         const r = new Redis(live.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
@@ -83,7 +94,10 @@ export async function startRedisCluster(opts: { masters?: number; replicasPerMas
       },
       stop: stopAll,
     };
-    await handle.waitForOk();
+    // `--cluster create` returns before the replicas have attached and synced; a master
+    // killed then has no replica that may take over (its data would be "too old"), and
+    // the cluster stays down. Every replica in sync first.
+    await waitForOk(nodes, masters, masters * replicas, 30_000);
     return handle;
   } catch (err) {
     await stopAll();
@@ -91,7 +105,7 @@ export async function startRedisCluster(opts: { masters?: number; replicasPerMas
   }
 }
 
-async function waitForOk(nodes: RedisClusterNode[], masters: number, timeoutMs: number): Promise<void> {
+async function waitForOk(nodes: RedisClusterNode[], masters: number, replicas: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const live = nodes.filter((n) => n.proc.exitCode === null && n.proc.signalCode === null);
@@ -104,7 +118,10 @@ async function waitForOk(nodes: RedisClusterNode[], masters: number, timeoutMs: 
           const info = (await r.call('CLUSTER', 'INFO')) as string;
           const ok = /cluster_state:ok/.test(info);
           const size = Number(/cluster_size:(\d+)/.exec(info)?.[1] ?? 0);
-          return ok && size === masters ? 'ok' : `${n.address}: ${info.split('\r\n').slice(0, 3).join(' ')}`;
+          if (!ok || size !== masters) return `${n.address}: ${info.split('\r\n').slice(0, 3).join(' ')}`;
+          const repl = await r.info('replication');
+          if (!/role:slave/.test(repl)) return 'ok';
+          return /master_link_status:up/.test(repl) ? 'replica' : `${n.address}: replica not in sync with its master yet`;
         } catch (err) {
           return `${n.address}: ${(err as Error).message}`;
         } finally {
@@ -112,7 +129,9 @@ async function waitForOk(nodes: RedisClusterNode[], masters: number, timeoutMs: 
         }
       }),
     );
-    const bad = states.filter((s) => s !== 'ok');
+    const bad = states.filter((s) => s !== 'ok' && s !== 'replica');
+    const synced = states.filter((s) => s === 'replica').length;
+    if (synced < replicas) bad.push(`${synced} of ${replicas} replicas attached and in sync`);
     if (bad.length === 0) return;
     if (Date.now() > deadline) throw new Error(`Redis Cluster not ok within ${timeoutMs / 1000} s: ${bad.join('; ')}`);
     await new Promise((r) => setTimeout(r, 100));

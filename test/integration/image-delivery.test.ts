@@ -3,7 +3,8 @@
 // of non-images, and per-library presets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Worker } from 'bullmq';
-import { createRenderQueue, RENDER_QUEUE } from '../../shared/jobs/render.js';
+import { RENDER_QUEUE } from '../../shared/jobs/render.js';
+import { openQueue } from '../../shared/jobs/queue-table.js';
 import { createLogger } from '../../shared/logger.js';
 import { createRedis } from '../../shared/redis.js';
 import { redisEndpoint } from '../../shared/config.js';
@@ -231,7 +232,7 @@ describe('on-demand renders coalesce', () => {
     const requests = Array.from({ length: 6 }, () => svc.fetch(`/image/320x0/${id}.webp`));
     // Awaited below; a failed assertion before that must not leave them unhandled.
     for (const r of requests) r.catch(() => undefined);
-    const queue = createRenderQueue(svc.core.redis, svc.config.redisPrefix);
+    const queue = openQueue('render', svc.core.redis, svc.config.redisPrefix);
     try {
       await until('the render job to be queued', async () => (await queue.getJobCounts('waiting')).waiting! > 0, 10_000, 50);
       // Give the last requests time to add (a no-op) after the first.

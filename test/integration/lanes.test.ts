@@ -4,8 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Worker } from 'bullmq';
 import { ConfigError, loadConfig } from '../../shared/config.js';
-import { BULK_QUEUE, createBulkQueue, LANE_QUEUES, laneOf, type BulkQueue } from '../../shared/jobs/lanes.js';
-import { createIngestQueue } from '../../shared/jobs/queues.js';
+import { BULK_QUEUE, LANE_QUEUES, laneOf } from '../../shared/jobs/lanes.js';
+import { openQueue, QUEUE_NAMES, QUEUES, type BulkQueue } from '../../shared/jobs/queue-table.js';
+import { COMPLETED_KEPT, EVENTS_MAX_LEN } from '../../shared/jobs/retention.js';
+import { queuePrefix } from '../../shared/catalog/keys.js';
 import { REPROCESS_JOB } from '../../shared/jobs/reprocess.js';
 import { createLogger } from '../../shared/logger.js';
 import { createRedis } from '../../shared/redis.js';
@@ -23,6 +25,15 @@ describe('WORKER_LANES', () => {
     expect(laneOf(BULK_QUEUE)).toBe('bulk');
     expect(Object.values(LANE_QUEUES).flat().sort()).toEqual(['bulk', 'ingest', 'render', 'webhook']);
   });
+
+  it('every queue of the table is in one lane and keeps a bounded number of completed jobs', () => {
+    expect(Object.values(LANE_QUEUES).flat().sort()).toEqual([...QUEUE_NAMES].sort());
+    for (const q of QUEUE_NAMES) {
+      const done = QUEUES[q].jobOptions(3).removeOnComplete;
+      // render: removed at once (the stored object is the result); the others: by count.
+      expect(done === true || (typeof done === 'object' && done.count === COMPLETED_KEPT), `${q}: removeOnComplete ${JSON.stringify(done)}`).toBe(true);
+    }
+  });
 });
 
 describe('lanes at work', () => {
@@ -33,13 +44,22 @@ describe('lanes at work', () => {
   beforeAll(async () => {
     // The API only; workers are started per test with the lanes it needs.
     svc = await startService('fs', { worker: false, env: { BULK_JOBS_PER_SECOND: '5', WORKER_CONCURRENCY: '4' } });
-    bulkQueue = createBulkQueue(svc.core.redis, svc.config.redisPrefix);
+    bulkQueue = openQueue('bulk', svc.core.redis, svc.config.redisPrefix);
   });
   afterAll(async () => {
     await closeWorkers(extra, 2000);
     await bulkQueue?.close();
     connection.disconnect();
     await svc?.close();
+  });
+
+  it('opens every queue of the table under its own hash tag with the events stream capped', async () => {
+    // BullMQ keeps the cap in each queue's meta hash; any Queue opened with other options would reset it.
+    for (const q of QUEUE_NAMES) {
+      const meta = `${queuePrefix(svc.config.redisPrefix, q)}:${q}:meta`;
+      await until(`${meta} written`, async () => (await svc.core.redis.hget(meta, 'opts.maxLenEvents')) !== null, 10_000);
+      expect(await svc.core.redis.hget(meta, 'opts.maxLenEvents'), meta).toBe(String(EVENTS_MAX_LEN));
+    }
   });
 
   function startWorkers(lanes: string): Worker[] {
@@ -75,7 +95,7 @@ describe('lanes at work', () => {
     await until('every bulk job to complete', async () => (await bulkQueue.getJobCounts('completed')).completed! >= 20, 30_000);
 
     // Judged on the times BullMQ recorded for each job, not on the test's clock.
-    const ingestQueue = createIngestQueue(svc.core.redis, svc.config.redisPrefix);
+    const ingestQueue = openQueue('ingest', svc.core.redis, svc.config.redisPrefix);
     const ingestJob = await ingestQueue.getJob(`ingest-${upload.headers.get('x-resource-id')}-1`);
     await ingestQueue.close();
     const bulkJobs = await bulkQueue.getJobs(['completed']);
