@@ -22,6 +22,12 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Every object whose key starts with `prefix`, in key order, paged internally. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
+  /**
+   * The folders right under `prefix` (which ends in "/"), each as a full prefix ending in
+   * "/", in key order: one listing with a delimiter on S3, one readdir on fs. Lets a
+   * caller visit only the shards that exist instead of asking for each of 4096.
+   */
+  folders(prefix: string): AsyncIterable<string>;
   /** A path readable on this machine, where the backend has one (fs); otherwise undefined. */
   localPath(key: string): string | undefined;
   /** Throws StorageUnavailableError unless the backend answers (readiness). */

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { addAbortSignal, Readable, Transform } from 'node:stream';
-import { Client, type BucketItem } from 'minio';
+import type { BucketItem, Client } from 'minio';
 import type { S3StorageConfig } from '../config.js';
 import { StorageUnavailableError } from '../errors.js';
 import {
@@ -13,6 +13,7 @@ import {
   type PutMeta,
   type PutResult,
 } from './object-store.js';
+import { createS3Client } from './s3-client.js';
 
 /** S3 numbers parts 1..10000; beyond that a multipart upload cannot grow. */
 const MAX_PARTS = 10_000;
@@ -45,7 +46,7 @@ const REFUSED_CODES = new Set(['NoSuchBucket', 'AccessDenied', 'InvalidAccessKey
 /** Codes a concurrent or repeated create of our own bucket answers with. */
 const BUCKET_EXISTS_CODES = new Set(['BucketAlreadyOwnedByYou', 'BucketAlreadyExists']);
 
-interface UploadedPart {
+export interface UploadedPart {
   part: number;
   etag: string;
 }
@@ -68,22 +69,12 @@ export class S3ObjectStore implements ObjectStore {
   private readonly partSize: number;
   private readonly region: string;
 
-  constructor(config: S3StorageConfig) {
+  /** `idleTimeoutMs`: see S3_IDLE_TIMEOUT_MS (tests shorten it). */
+  constructor(config: S3StorageConfig, opts: { idleTimeoutMs?: number } = {}) {
     this.bucket = config.bucket;
     this.partSize = config.partSize;
     this.region = config.region;
-    this.client = new Client({
-      endPoint: config.endPoint,
-      ...(config.port !== undefined ? { port: config.port } : {}),
-      useSSL: config.useSSL,
-      accessKey: config.accessKey,
-      secretKey: config.secretKey,
-      // A fixed region spares a GetBucketLocation round trip before the first request.
-      region: config.region,
-      // `putObject` of a Buffer goes multipart above the client's part size; keeping it
-      // equal to ours makes every single-part PUT a single request.
-      partSize: config.partSize,
-    });
+    this.client = createS3Client(config, config, opts.idleTimeoutMs);
   }
 
   /**
@@ -103,6 +94,11 @@ export class S3ObjectStore implements ObjectStore {
   async put(key: string, body: Readable | Buffer, meta: PutMeta = {}): Promise<PutResult> {
     assertValidKey(key);
     const headers: Record<string, string> = meta.contentType ? { 'Content-Type': meta.contentType } : {};
+    if (Buffer.isBuffer(body) && body.length <= this.partSize) {
+      // Already in memory and within one part: one PUT, whatever its size.
+      await this.s3(key, () => this.client.putObject(this.bucket, key, body, body.length, headers));
+      return { key, size: body.length };
+    }
     const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
     // Aborting destroys the source, so the read loop below ends with Node's AbortError,
     // the same error `pipeline(..., { signal })` gives on the fs backend.
@@ -246,6 +242,16 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async *folders(prefix: string): AsyncIterable<string> {
+    // Non-recursive: "/" is the delimiter, and each folder comes once as a common prefix.
+    const items = this.client.listObjectsV2(this.bucket, prefix, false);
+    try {
+      for await (const item of items as AsyncIterable<BucketItem>) if (item.prefix !== undefined) yield item.prefix;
+    } catch (err) {
+      throw translate(err, prefix);
+    }
+  }
+
   async *incompleteUploads(prefix: string): AsyncIterable<IncompleteUpload> {
     // ListMultipartUploads pages by key marker. minio-js drops NextUploadIdMarker, so a page
     // resumes after the last key: more uploads of one key than fit a page (1000) wait for
@@ -257,6 +263,24 @@ export class S3ObjectStore implements ObjectStore {
       if (!page.isTruncated || !page.nextKeyMarker || page.nextKeyMarker === marker) return;
       keyMarker = page.nextKeyMarker;
     }
+  }
+
+  /**
+   * Multipart primitives for a caller that fills one upload over several requests (tus):
+   * `put` does all of this itself within one stream.
+   */
+  async startUpload(key: string, contentType = 'application/octet-stream'): Promise<string> {
+    assertValidKey(key);
+    return this.s3(key, () => this.client.initiateNewMultipartUpload(this.bucket, key, { 'Content-Type': contentType }));
+  }
+
+  async uploadPart(key: string, uploadId: string, part: number, body: Buffer): Promise<UploadedPart> {
+    const r = await this.s3(key, () => this.client.uploadPart({ bucketName: this.bucket, objectName: key, uploadID: uploadId, partNumber: part, headers: {} }, body));
+    return { part, etag: r.etag };
+  }
+
+  async completeUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<void> {
+    await this.s3(key, () => this.client.completeMultipartUpload(this.bucket, key, uploadId, parts));
   }
 
   async abortUpload(upload: IncompleteUpload): Promise<void> {
