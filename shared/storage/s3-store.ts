@@ -18,6 +18,11 @@ import { createS3Client } from './s3-client.js';
 /** S3 numbers parts 1..10000; beyond that a multipart upload cannot grow. */
 const MAX_PARTS = 10_000;
 
+/** Bodies up to this size are kept as the chunks that came and joined once: no part buffer. */
+const SMALL_BODY = 1024 * 1024;
+/** Idle part buffers kept for the next uploads. */
+const SPARE_PARTS = 4;
+
 /** How long a failed put keeps trying to abort its multipart upload while the store is away. */
 const ABORT_RETRY_MS = 120_000;
 
@@ -116,22 +121,56 @@ export class S3ObjectStore implements ObjectStore {
     let inflight: Promise<UploadedPart> | undefined;
     const parts: UploadedPart[] = [];
     let size = 0;
+    // A body's first bytes gather as the chunks that came (most objects are small
+    // renditions); past SMALL_BODY they move into a part buffer, filled in place.
     let chunks: Buffer[] = [];
+    let part: Buffer | undefined;
     let filled = 0;
 
-    const startPart = async (part: Buffer): Promise<void> => {
-      uploadId ??= await this.s3(key, () => this.client.initiateNewMultipartUpload(this.bucket, key, headers));
-      // At most one part uploads while the next one fills: wait for it before starting another.
-      if (inflight) parts.push(await Promise.race([inflight, sourceFailed]));
+    const append = (chunk: Buffer): void => {
+      if (!part && filled + chunk.length > SMALL_BODY) {
+        part = this.takePart();
+        let at = 0;
+        for (const c of chunks) at += c.copy(part, at);
+        chunks = [];
+      }
+      if (part) chunk.copy(part, filled);
+      else chunks.push(chunk);
+      filled += chunk.length;
+    };
+    /** What was filled, as one Buffer, and whether it is a pooled part buffer. */
+    const take = (): { data: Buffer; pooled: Buffer | undefined } => {
+      const pooled = part;
+      const data = pooled ? pooled.subarray(0, filled) : Buffer.concat(chunks, filled);
+      part = undefined;
+      chunks = [];
+      filled = 0;
+      return { data, pooled };
+    };
+
+    const startPart = async ({ data, pooled }: { data: Buffer; pooled: Buffer | undefined }): Promise<void> => {
+      try {
+        uploadId ??= await this.s3(key, () => this.client.initiateNewMultipartUpload(this.bucket, key, headers));
+        // At most one part uploads while the next one fills: wait for it before starting another.
+        if (inflight) parts.push(await Promise.race([inflight, sourceFailed]));
+      } catch (err) {
+        this.givePart(pooled);
+        throw err;
+      }
       const number = parts.length + 1;
       if (number > MAX_PARTS) {
+        this.givePart(pooled);
         throw new Error(`Object "${key}" exceeds ${MAX_PARTS} parts of ${this.partSize} bytes; raise S3_PART_SIZE to store larger files.`);
       }
       const id = uploadId;
-      inflight = this.s3(key, () =>
-        this.client.uploadPart({ bucketName: this.bucket, objectName: key, uploadID: id, partNumber: number, headers: {} }, part),
-      ).then((r) => ({ part: number, etag: r.etag }));
-      inflight.catch(() => undefined);
+      inflight = this.s3(key, () => this.client.uploadPart({ bucketName: this.bucket, objectName: key, uploadID: id, partNumber: number, headers: {} }, data)).then(
+        (r) => ({ part: number, etag: r.etag }),
+      );
+      // The buffer is reused once the request is over, whichever way it ended.
+      void inflight.then(
+        () => this.givePart(pooled),
+        () => this.givePart(pooled),
+      );
     };
 
     try {
@@ -141,25 +180,22 @@ export class S3ObjectStore implements ObjectStore {
         while (filled + chunk.length >= this.partSize) {
           const head = chunk.subarray(0, this.partSize - filled);
           chunk = chunk.subarray(head.length);
-          chunks.push(head);
-          const part = Buffer.concat(chunks, this.partSize);
-          chunks = [];
-          filled = 0;
-          await startPart(part);
+          append(head);
+          await startPart(take());
         }
-        if (chunk.length > 0) {
-          chunks.push(chunk);
-          filled += chunk.length;
-        }
+        if (chunk.length > 0) append(chunk);
       }
-      const rest = Buffer.concat(chunks, filled);
-      chunks = [];
       if (uploadId === undefined) {
-        await this.s3(key, () => this.client.putObject(this.bucket, key, rest, rest.length, headers));
+        const rest = take();
+        try {
+          await this.s3(key, () => this.client.putObject(this.bucket, key, rest.data, rest.data.length, headers));
+        } finally {
+          this.givePart(rest.pooled);
+        }
         return { key, size };
       }
       // A body of a whole number of parts leaves nothing here; S3 needs no empty last part.
-      if (rest.length > 0) await startPart(rest);
+      if (filled > 0) await startPart(take());
       if (inflight) parts.push(await Promise.race([inflight, sourceFailed]));
       inflight = undefined;
       const id = uploadId;
@@ -176,7 +212,22 @@ export class S3ObjectStore implements ObjectStore {
       throw err;
     } finally {
       if (onSourceError) source.off('error', onSourceError);
+      // A part being filled when the put failed (an upload's part is given back when its request ends).
+      this.givePart(part);
     }
+  }
+
+  /**
+   * Part buffers are reused: under many concurrent uploads, a fresh 5 MiB buffer per part
+   * leaves the garbage collector behind and resident memory climbs well past the two
+   * parts per upload that are in use. Only idle buffers are kept, at most SPARE_PARTS.
+   */
+  private readonly spare: Buffer[] = [];
+  private takePart(): Buffer {
+    return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.partSize);
+  }
+  private givePart(buffer: Buffer | undefined): void {
+    if (buffer && this.spare.length < SPARE_PARTS && !this.spare.includes(buffer)) this.spare.push(buffer);
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
