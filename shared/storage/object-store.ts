@@ -16,6 +16,12 @@ export interface ObjectStore {
   put(key: string, body: Readable | Buffer, meta?: PutMeta): Promise<PutResult>;
   /** Read an object, or the inclusive byte range `[start, end]` of it. Throws ObjectNotFoundError. */
   get(key: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * The whole object with its size and date, from one request, where the backend has no
+   * cheaper way to both (S3: one GET, where head + get are two round trips). The caller
+   * must read or destroy `body`. Throws ObjectNotFoundError.
+   */
+  open?(key: string): Promise<{ info: ObjectInfo; body: Readable }>;
   /** Size and content type. Throws ObjectNotFoundError. */
   head(key: string): Promise<ObjectInfo>;
   /** Remove `key`; removing what is not there is not an error. */

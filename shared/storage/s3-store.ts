@@ -257,6 +257,23 @@ export class S3ObjectStore implements ObjectStore {
     return relay(res, key, { skip: start - servedStart, take: end - start + 1 });
   }
 
+  async open(key: string): Promise<{ info: ObjectInfo; body: Readable }> {
+    assertValidKey(key);
+    const res = (await this.s3(key, () => this.client.getObject(this.bucket, key))) as Readable & Partial<Pick<IncomingMessage, 'headers'>>;
+    const headers = res.headers ?? {};
+    const size = Number(headers['content-length']);
+    if (!Number.isSafeInteger(size) || size < 0) {
+      res.destroy();
+      throw new Error(`Expected a Content-Length with "${key}" from S3, got ${JSON.stringify(headers['content-length'])}.`);
+    }
+    const modified = headers['last-modified'] ? new Date(headers['last-modified']) : undefined;
+    const contentType = headers['content-type'];
+    return {
+      info: { key, size, ...(contentType ? { contentType } : {}), ...(modified && !Number.isNaN(modified.getTime()) ? { lastModified: modified } : {}) },
+      body: relay(res, key),
+    };
+  }
+
   async head(key: string): Promise<ObjectInfo> {
     assertValidKey(key);
     const st = await this.s3(key, () => this.client.statObject(this.bucket, key));
