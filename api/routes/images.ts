@@ -111,7 +111,18 @@ async function send(c: Context<AppEnv>, obj: ImageObject, deps: AppDeps, cacheSe
   if (obj.info.lastModified) headers['Last-Modified'] = obj.info.lastModified.toUTCString();
   if (obj.attachment !== undefined) headers['Content-Disposition'] = contentDisposition(obj.attachment);
 
-  if (etagMatches(c.req.header('if-none-match'), obj.etag)) return new Response(null, { status: 304, headers });
+  // S3: the body is already on its way (one GET gave the size too). Answers without it
+  // drain a small one, so its connection goes back to the pool, and cut a large one.
+  const opened = obj.body;
+  const drop = () => {
+    if (!opened) return;
+    if (obj.info.size <= BUFFER_LIMIT) opened.on('error', () => undefined).resume();
+    else opened.destroy();
+  };
+  if (etagMatches(c.req.header('if-none-match'), obj.etag)) {
+    drop();
+    return new Response(null, { status: 304, headers });
+  }
 
   const total = obj.info.size;
   let range: ByteRange | undefined;
@@ -121,6 +132,7 @@ async function send(c: Context<AppEnv>, obj: ImageObject, deps: AppDeps, cacheSe
   if (rangeHeader && (!ifRange || ifRange === obj.etag)) {
     const r = parseRange(rangeHeader, total);
     if (r === 'unsatisfiable') {
+      drop();
       headers['Content-Range'] = `bytes */${total}`;
       return new Response(null, { status: 416, headers });
     }
@@ -129,7 +141,10 @@ async function send(c: Context<AppEnv>, obj: ImageObject, deps: AppDeps, cacheSe
   const status = range ? 206 : 200;
   if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${total}`;
   headers['Content-Length'] = String(range ? range.end - range.start + 1 : total);
-  if (c.req.method === 'HEAD' || total === 0) return new Response(null, { status, headers });
+  if (c.req.method === 'HEAD' || total === 0) {
+    drop();
+    return new Response(null, { status, headers });
+  }
   const length = range ? range.end - range.start + 1 : total;
   const local = deps.store.localPath(obj.key);
   if (local && !range && length <= BUFFER_LIMIT) {
@@ -141,7 +156,18 @@ async function send(c: Context<AppEnv>, obj: ImageObject, deps: AppDeps, cacheSe
     if (data.length !== total) throw new ObjectNotFoundError(obj.key); // rewritten since its size was read
     return new Response(data, { status, headers });
   }
-  const stream = await deps.store.get(obj.key, range);
+  let stream: Readable;
+  if (opened && range && total <= BUFFER_LIMIT) {
+    // A range of a small object already coming whole: cut it here, no second request.
+    const all = await readAll(opened, total);
+    return new Response(all.subarray(range.start, range.end + 1), { status, headers });
+  } else if (opened && !range) {
+    stream = opened;
+  } else {
+    // A range of a large object: ask the store for just that (the whole one is cut off).
+    drop();
+    stream = await deps.store.get(obj.key, range);
+  }
   // Renditions are small: sent as one buffer they cost a third of the CPU of a Node →
   // Web → Node stream conversion per request. Larger bodies (originals) stream, so
   // memory per request stays bounded by BUFFER_LIMIT.

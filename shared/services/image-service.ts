@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config.js';
 import { AppError, InvalidRequestError, NotFoundError, UnauthorizedError, type ErrorCode } from '../errors.js';
@@ -37,6 +38,11 @@ export interface ImageObject {
   /** Set for originals a browser must download rather than display or execute. */
   attachment: string | undefined;
   record: ResourceRecord;
+  /**
+   * The object's bytes, already requested with its size (S3: one GET, no HEAD before it).
+   * Whoever holds the ImageObject sends them or drops them.
+   */
+  body?: Readable;
 }
 
 /**
@@ -100,18 +106,19 @@ export class ImageService {
     const listed = record.renditions.some((r) => r.url === url);
     if (!listed && !signed) await this.assertAllowed(record, req.width, req.height, format, !keyed);
 
-    let info = await this.objects.get(key, () => this.head(key));
-    if (!info) {
+    let found = await this.locate(key);
+    if (!found) {
       this.objects.delete(key);
       await this.deps.renders.render(
         { resourceId: record.id, fileVersion: record.fileVersion, width: req.width, height: req.height, format },
         key,
         images.renderWaitSeconds * 1000,
       );
-      info = await this.head(key);
-      if (!info) throw new AppError('internal', 'The rendition was rendered but is not in storage.');
+      found = await this.locate(key);
+      if (!found) throw new AppError('internal', 'The rendition was rendered but is not in storage.');
     }
-    return { key, info, contentType: `image/${format}`, etag: objectEtag(key, info), public: isPublic, attachment: undefined, record };
+    const { info, body } = found;
+    return { key, info, ...(body ? { body } : {}), contentType: `image/${format}`, etag: objectEtag(key, info), public: isPublic, attachment: undefined, record };
   }
 
   private async original(record: ResourceRecord, req: ImageRequest, isPublic: boolean): Promise<ImageObject> {
@@ -119,14 +126,16 @@ export class ImageService {
     if (canonicalExt(req.extension) !== canonicalExt(ext)) {
       throw new AppError('not_found', `Resource ${record.id} is a ${ext || 'file without extension'} (${record.mimeType}); its original is /image/0x0/${record.id}.${ext}, not ".${req.extension}".`);
     }
-    const info = await this.head(record.storageKey);
-    if (!info) throw new NotFoundError('stored file of resource', record.id);
+    const found = await this.locate(record.storageKey);
+    if (!found) throw new NotFoundError('stored file of resource', record.id);
+    const { info, body } = found;
     // Raster images are shown inline. Everything else — SVG and HTML above all, which
     // would run scripts on our origin — is a download (and the API adds a sandbox CSP).
     const inline = record.type === 'image' && !ACTIVE_CONTENT_MIME.test(record.mimeType);
     return {
       key: record.storageKey,
       info,
+      ...(body ? { body } : {}),
       contentType: record.mimeType || 'application/octet-stream',
       // The content's own SHA-256: the same bytes have the same tag on every replica.
       etag: `"${record.checksum.slice(0, 40)}"`,
@@ -160,6 +169,29 @@ export class ImageService {
   /** Forget what is known about an object (it turned out to be gone). */
   forget(key: string): void {
     this.objects.delete(key);
+  }
+
+  /**
+   * Size and date of an object; on a store without local files that can `open` (S3),
+   * the body too, from the same GET — unless the size is remembered from a moment ago,
+   * then the route makes its one GET itself. Never shares an open body between requests.
+   */
+  private async locate(key: string): Promise<{ info: ObjectInfo; body?: Readable } | undefined> {
+    const { store } = this.deps;
+    if (!store.open || store.localPath(key) !== undefined) {
+      const info = await this.objects.get(key, () => this.head(key));
+      return info ? { info } : undefined;
+    }
+    const known = await this.objects.peek(key)?.catch(() => undefined);
+    if (known) return { info: known };
+    try {
+      const opened = await store.open(key);
+      this.objects.set(key, opened.info);
+      return opened;
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return undefined;
+      throw err;
+    }
   }
 
   private async head(key: string): Promise<ObjectInfo | undefined> {
@@ -205,6 +237,18 @@ class TtlCache<T> {
     value.catch(() => this.map.delete(key));
     if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
     return value;
+  }
+
+  /** The value if fresh, without loading it. */
+  peek(key: string): Promise<T> | undefined {
+    const hit = this.map.get(key);
+    return hit && Date.now() - hit.at < this.ttlMs ? hit.value : undefined;
+  }
+
+  set(key: string, value: T): void {
+    this.map.delete(key);
+    this.map.set(key, { at: Date.now(), value: Promise.resolve(value) });
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
   }
 
   delete(key: string): void {

@@ -1,8 +1,9 @@
 import type { Catalog } from '../catalog/catalog.js';
 import { InvalidRequestError } from '../errors.js';
 import type { ResourceRecord } from '../model.js';
-import { recordKey, renditionKey, SHARD_COUNT, shardPrefix, versionPrefix } from '../storage/layout.js';
+import { recordKey, renditionKey, RESOURCES_PREFIX, SHARD_COUNT, shardPrefix, versionPrefix } from '../storage/layout.js';
 import { ObjectNotFoundError, type ObjectInfo, type ObjectStore } from '../storage/object-store.js';
+import { occupiedShards } from '../storage/shards.js';
 import type { PendingDirectUploads } from './pending-direct-uploads.js';
 
 /**
@@ -97,7 +98,9 @@ export class OrphanSweeper {
     const cutoff = (opts.now ?? Date.now()) - graceSeconds * 1000;
     const end = Math.min(SHARD_COUNT, fromShard + shards);
     const page: SweepPage = { fromShard, nextShard: end < SHARD_COUNT ? end : null, scanned: 0, orphans: [], young: 0, unindexed: [], abandonedWrites: 0 };
-    for (let shard = fromShard; shard < end; shard++) {
+    // Only the shards that hold objects (fs: folders, so temp files count too); a small
+    // store has a few of the 4096, and on S3 each listing is a round trip.
+    for (const shard of await occupiedShards(this.deps.store, fromShard, end)) {
       const prefix = shardPrefix(shard);
       // One resource's objects are listed together (key order), so group as they come.
       let group: ObjectInfo[] = [];
@@ -125,8 +128,10 @@ export class OrphanSweeper {
       if (this.deps.store.removeAbandonedWrites && !opts.dryRun) {
         page.abandonedWrites += await this.deps.store.removeAbandonedWrites(prefix, new Date(cutoff));
       }
-      if (!opts.dryRun) page.abandonedWrites += await this.abortStaleUploads(prefix, opts.now ?? Date.now());
     }
+    // Incomplete multipart uploads show in no object listing, so their shard may look
+    // empty: one listing of them all, kept to this call's shards.
+    if (!opts.dryRun) page.abandonedWrites += await this.abortStaleUploads(fromShard, end, opts.now ?? Date.now());
     return page;
   }
 
@@ -135,13 +140,16 @@ export class OrphanSweeper {
    * direct upload's once its URLs expired, any other once older than the age limit (a
    * streaming upload whose process died). Their parts take space but show in no listing.
    */
-  private async abortStaleUploads(prefix: string, now: number): Promise<number> {
+  private async abortStaleUploads(fromShard: number, end: number, now: number): Promise<number> {
     const { store, directUploads } = this.deps;
     if (!store.incompleteUploads || !store.abortUpload) return 0;
     const cutoff = now - (this.deps.multipartMaxAgeSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
     let aborted = 0;
-    for await (const upload of store.incompleteUploads(prefix)) {
-      const id = /^resources\/[0-9a-f]{3}\/(\d{1,15})\//.exec(upload.key)?.[1];
+    for await (const upload of store.incompleteUploads(RESOURCES_PREFIX)) {
+      const m = /^resources\/([0-9a-f]{3})\/(?:(\d{1,15})\/)?/.exec(upload.key);
+      const shard = m ? parseInt(m[1]!, 16) : -1;
+      if (shard < fromShard || shard >= end) continue;
+      const id = m?.[2];
       const pending = id !== undefined ? await directUploads?.get(Number(id)) : undefined;
       if (pending?.uploadId === upload.uploadId) {
         if (pending.completeBy > now) continue;

@@ -6,11 +6,18 @@ import type { IngestQueue } from '../jobs/queue-table.js';
 import type { Library, ResourceRecord } from '../model.js';
 import { SHARD_COUNT, shardPrefix } from '../storage/layout.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { occupiedShards } from '../storage/shards.js';
 import { readRecordCopy } from './record-copy.js';
 import { readLibraryCopies } from './library-copy.js';
 
 /** Records read from storage at once: enough to hide storage latency, little memory. */
 const READ_CHUNK = 64;
+
+/**
+ * Shards listed at once. A listing is a round trip on S3 (~25–50 ms on radosgw); a few
+ * in flight hide that latency while Redis writes stay a trickle.
+ */
+const SHARDS_AT_ONCE = 4;
 
 /** Most shards one call may cover: keeps one HTTP request to seconds, not hours. */
 export const MAX_SHARDS_PER_CALL = 512;
@@ -68,20 +75,32 @@ export class ReindexService {
     };
     if (fromShard === 0) await this.restoreLibraries(page);
     const knownLibraries = new Set<number>();
-    for (let shard = fromShard; shard < end; shard++) {
-      let chunk: number[] = [];
-      for await (const o of this.deps.store.list(shardPrefix(shard))) {
-        const m = RECORD_KEY.exec(o.key);
-        if (!m) continue;
-        chunk.push(Number(m[1]));
-        if (chunk.length >= READ_CHUNK) {
-          await this.restoreChunk(chunk, page, knownLibraries);
-          chunk = [];
-        }
+    // Only the shards that hold anything: a small catalog touches a few of the 4096.
+    const todo = await occupiedShards(this.deps.store, fromShard, end);
+    const next = async (): Promise<void> => {
+      try {
+        for (let shard = todo.shift(); shard !== undefined; shard = todo.shift()) await this.restoreShard(shard, page, knownLibraries);
+      } catch (err) {
+        todo.length = 0; // the others stop after their current shard; the call fails with this error
+        throw err;
       }
-      await this.restoreChunk(chunk, page, knownLibraries);
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(SHARDS_AT_ONCE, todo.length) }, next));
     return page;
+  }
+
+  private async restoreShard(shard: number, page: ReindexPage, knownLibraries: Set<number>): Promise<void> {
+    let chunk: number[] = [];
+    for await (const o of this.deps.store.list(shardPrefix(shard))) {
+      const m = RECORD_KEY.exec(o.key);
+      if (!m) continue;
+      chunk.push(Number(m[1]));
+      if (chunk.length >= READ_CHUNK) {
+        await this.restoreChunk(chunk, page, knownLibraries);
+        chunk = [];
+      }
+    }
+    await this.restoreChunk(chunk, page, knownLibraries);
   }
 
   private async restoreLibraries(page: ReindexPage): Promise<void> {

@@ -114,6 +114,20 @@ export class FsObjectStore implements ObjectStore {
     yield* this.walk(start, dirKey, prefix);
   }
 
+  async *folders(prefix: string): AsyncIterable<string> {
+    const dirKey = prefix.replace(/\/$/, '');
+    let entries;
+    try {
+      entries = await fs.readdir(dirKey ? path.join(this.root, ...dirKey.split('/')) : this.root, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+      throw translate(err, dirKey);
+    }
+    // Sorted as the prefixes they become ("a-b/" before "a/"), as S3 lists them.
+    const folders = entries.filter((e) => e.isDirectory()).map((e) => `${dirKey ? `${dirKey}/` : ''}${e.name}/`);
+    yield* folders.sort();
+  }
+
   private async *walk(dir: string, dirKey: string, prefix: string): AsyncIterable<ObjectInfo> {
     let entries;
     try {

@@ -11,9 +11,12 @@ export function resourcePrefix(id: number): string {
 /** How many folders resources are spread over; `reindex` pages through them one by one. */
 export const SHARD_COUNT = 4096;
 
+/** The folder of the shard folders. */
+export const RESOURCES_PREFIX = 'resources/';
+
 /** Every resource whose id is `shard` modulo SHARD_COUNT lives under this prefix. */
 export function shardPrefix(shard: number): string {
-  return `resources/${shard.toString(16).padStart(3, '0')}/`;
+  return `${RESOURCES_PREFIX}${shard.toString(16).padStart(3, '0')}/`;
 }
 
 /**

@@ -16,12 +16,24 @@ export interface ObjectStore {
   put(key: string, body: Readable | Buffer, meta?: PutMeta): Promise<PutResult>;
   /** Read an object, or the inclusive byte range `[start, end]` of it. Throws ObjectNotFoundError. */
   get(key: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * The whole object with its size and date, from one request, where the backend has no
+   * cheaper way to both (S3: one GET, where head + get are two round trips). The caller
+   * must read or destroy `body`. Throws ObjectNotFoundError.
+   */
+  open?(key: string): Promise<{ info: ObjectInfo; body: Readable }>;
   /** Size and content type. Throws ObjectNotFoundError. */
   head(key: string): Promise<ObjectInfo>;
   /** Remove `key`; removing what is not there is not an error. */
   delete(key: string): Promise<void>;
   /** Every object whose key starts with `prefix`, in key order, paged internally. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
+  /**
+   * The folders right under `prefix` (which ends in "/"), each as a full prefix ending in
+   * "/", in key order: one listing with a delimiter on S3, one readdir on fs. Lets a
+   * caller visit only the shards that exist instead of asking for each of 4096.
+   */
+  folders(prefix: string): AsyncIterable<string>;
   /** A path readable on this machine, where the backend has one (fs); otherwise undefined. */
   localPath(key: string): string | undefined;
   /** Throws StorageUnavailableError unless the backend answers (readiness). */

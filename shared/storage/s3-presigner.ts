@@ -1,6 +1,7 @@
-import { Client } from 'minio';
+import type { Client } from 'minio';
 import type { S3StorageConfig } from '../config.js';
 import { StorageUnavailableError } from '../errors.js';
+import { createS3Client } from './s3-client.js';
 
 /**
  * S3 multipart uploads driven by the client: we start one, sign a URL per part, the
@@ -14,11 +15,9 @@ export class S3Presigner {
   private readonly external: Client;
 
   constructor(private readonly config: S3StorageConfig) {
-    const client = (endPoint: string, port: number | undefined, useSSL: boolean) =>
-      new Client({ endPoint, ...(port !== undefined ? { port } : {}), useSSL, accessKey: config.accessKey, secretKey: config.secretKey, region: config.region });
-    this.internal = client(config.endPoint, config.port, config.useSSL);
+    this.internal = createS3Client(config);
     const pub = config.publicEndpoint ? new URL(config.publicEndpoint) : undefined;
-    this.external = pub ? client(pub.hostname, pub.port ? Number(pub.port) : undefined, pub.protocol === 'https:') : this.internal;
+    this.external = pub ? createS3Client(config, { endPoint: pub.hostname, port: pub.port ? Number(pub.port) : undefined, useSSL: pub.protocol === 'https:' }) : this.internal;
   }
 
   async start(key: string): Promise<string> {

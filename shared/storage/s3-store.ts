@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { addAbortSignal, Readable, Transform } from 'node:stream';
-import { Client, type BucketItem } from 'minio';
+import type { BucketItem, Client } from 'minio';
 import type { S3StorageConfig } from '../config.js';
 import { StorageUnavailableError } from '../errors.js';
 import {
@@ -13,9 +13,15 @@ import {
   type PutMeta,
   type PutResult,
 } from './object-store.js';
+import { createS3Client } from './s3-client.js';
 
 /** S3 numbers parts 1..10000; beyond that a multipart upload cannot grow. */
 const MAX_PARTS = 10_000;
+
+/** Bodies up to this size are kept as the chunks that came and joined once: no part buffer. */
+const SMALL_BODY = 1024 * 1024;
+/** Idle part buffers kept for the next uploads. */
+const SPARE_PARTS = 4;
 
 /** How long a failed put keeps trying to abort its multipart upload while the store is away. */
 const ABORT_RETRY_MS = 120_000;
@@ -45,7 +51,7 @@ const REFUSED_CODES = new Set(['NoSuchBucket', 'AccessDenied', 'InvalidAccessKey
 /** Codes a concurrent or repeated create of our own bucket answers with. */
 const BUCKET_EXISTS_CODES = new Set(['BucketAlreadyOwnedByYou', 'BucketAlreadyExists']);
 
-interface UploadedPart {
+export interface UploadedPart {
   part: number;
   etag: string;
 }
@@ -68,22 +74,12 @@ export class S3ObjectStore implements ObjectStore {
   private readonly partSize: number;
   private readonly region: string;
 
-  constructor(config: S3StorageConfig) {
+  /** `idleTimeoutMs`: see S3_IDLE_TIMEOUT_MS (tests shorten it). */
+  constructor(config: S3StorageConfig, opts: { idleTimeoutMs?: number } = {}) {
     this.bucket = config.bucket;
     this.partSize = config.partSize;
     this.region = config.region;
-    this.client = new Client({
-      endPoint: config.endPoint,
-      ...(config.port !== undefined ? { port: config.port } : {}),
-      useSSL: config.useSSL,
-      accessKey: config.accessKey,
-      secretKey: config.secretKey,
-      // A fixed region spares a GetBucketLocation round trip before the first request.
-      region: config.region,
-      // `putObject` of a Buffer goes multipart above the client's part size; keeping it
-      // equal to ours makes every single-part PUT a single request.
-      partSize: config.partSize,
-    });
+    this.client = createS3Client(config, config, opts.idleTimeoutMs);
   }
 
   /**
@@ -103,6 +99,11 @@ export class S3ObjectStore implements ObjectStore {
   async put(key: string, body: Readable | Buffer, meta: PutMeta = {}): Promise<PutResult> {
     assertValidKey(key);
     const headers: Record<string, string> = meta.contentType ? { 'Content-Type': meta.contentType } : {};
+    if (Buffer.isBuffer(body) && body.length <= this.partSize) {
+      // Already in memory and within one part: one PUT, whatever its size.
+      await this.s3(key, () => this.client.putObject(this.bucket, key, body, body.length, headers));
+      return { key, size: body.length };
+    }
     const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
     // Aborting destroys the source, so the read loop below ends with Node's AbortError,
     // the same error `pipeline(..., { signal })` gives on the fs backend.
@@ -120,22 +121,56 @@ export class S3ObjectStore implements ObjectStore {
     let inflight: Promise<UploadedPart> | undefined;
     const parts: UploadedPart[] = [];
     let size = 0;
+    // A body's first bytes gather as the chunks that came (most objects are small
+    // renditions); past SMALL_BODY they move into a part buffer, filled in place.
     let chunks: Buffer[] = [];
+    let part: Buffer | undefined;
     let filled = 0;
 
-    const startPart = async (part: Buffer): Promise<void> => {
-      uploadId ??= await this.s3(key, () => this.client.initiateNewMultipartUpload(this.bucket, key, headers));
-      // At most one part uploads while the next one fills: wait for it before starting another.
-      if (inflight) parts.push(await Promise.race([inflight, sourceFailed]));
+    const append = (chunk: Buffer): void => {
+      if (!part && filled + chunk.length > SMALL_BODY) {
+        part = this.takePart();
+        let at = 0;
+        for (const c of chunks) at += c.copy(part, at);
+        chunks = [];
+      }
+      if (part) chunk.copy(part, filled);
+      else chunks.push(chunk);
+      filled += chunk.length;
+    };
+    /** What was filled, as one Buffer, and whether it is a pooled part buffer. */
+    const take = (): { data: Buffer; pooled: Buffer | undefined } => {
+      const pooled = part;
+      const data = pooled ? pooled.subarray(0, filled) : Buffer.concat(chunks, filled);
+      part = undefined;
+      chunks = [];
+      filled = 0;
+      return { data, pooled };
+    };
+
+    const startPart = async ({ data, pooled }: { data: Buffer; pooled: Buffer | undefined }): Promise<void> => {
+      try {
+        uploadId ??= await this.s3(key, () => this.client.initiateNewMultipartUpload(this.bucket, key, headers));
+        // At most one part uploads while the next one fills: wait for it before starting another.
+        if (inflight) parts.push(await Promise.race([inflight, sourceFailed]));
+      } catch (err) {
+        this.givePart(pooled);
+        throw err;
+      }
       const number = parts.length + 1;
       if (number > MAX_PARTS) {
+        this.givePart(pooled);
         throw new Error(`Object "${key}" exceeds ${MAX_PARTS} parts of ${this.partSize} bytes; raise S3_PART_SIZE to store larger files.`);
       }
       const id = uploadId;
-      inflight = this.s3(key, () =>
-        this.client.uploadPart({ bucketName: this.bucket, objectName: key, uploadID: id, partNumber: number, headers: {} }, part),
-      ).then((r) => ({ part: number, etag: r.etag }));
-      inflight.catch(() => undefined);
+      inflight = this.s3(key, () => this.client.uploadPart({ bucketName: this.bucket, objectName: key, uploadID: id, partNumber: number, headers: {} }, data)).then(
+        (r) => ({ part: number, etag: r.etag }),
+      );
+      // The buffer is reused once the request is over, whichever way it ended.
+      void inflight.then(
+        () => this.givePart(pooled),
+        () => this.givePart(pooled),
+      );
     };
 
     try {
@@ -145,25 +180,22 @@ export class S3ObjectStore implements ObjectStore {
         while (filled + chunk.length >= this.partSize) {
           const head = chunk.subarray(0, this.partSize - filled);
           chunk = chunk.subarray(head.length);
-          chunks.push(head);
-          const part = Buffer.concat(chunks, this.partSize);
-          chunks = [];
-          filled = 0;
-          await startPart(part);
+          append(head);
+          await startPart(take());
         }
-        if (chunk.length > 0) {
-          chunks.push(chunk);
-          filled += chunk.length;
-        }
+        if (chunk.length > 0) append(chunk);
       }
-      const rest = Buffer.concat(chunks, filled);
-      chunks = [];
       if (uploadId === undefined) {
-        await this.s3(key, () => this.client.putObject(this.bucket, key, rest, rest.length, headers));
+        const rest = take();
+        try {
+          await this.s3(key, () => this.client.putObject(this.bucket, key, rest.data, rest.data.length, headers));
+        } finally {
+          this.givePart(rest.pooled);
+        }
         return { key, size };
       }
       // A body of a whole number of parts leaves nothing here; S3 needs no empty last part.
-      if (rest.length > 0) await startPart(rest);
+      if (filled > 0) await startPart(take());
       if (inflight) parts.push(await Promise.race([inflight, sourceFailed]));
       inflight = undefined;
       const id = uploadId;
@@ -180,7 +212,22 @@ export class S3ObjectStore implements ObjectStore {
       throw err;
     } finally {
       if (onSourceError) source.off('error', onSourceError);
+      // A part being filled when the put failed (an upload's part is given back when its request ends).
+      this.givePart(part);
     }
+  }
+
+  /**
+   * Part buffers are reused: under many concurrent uploads, a fresh 5 MiB buffer per part
+   * leaves the garbage collector behind and resident memory climbs well past the two
+   * parts per upload that are in use. Only idle buffers are kept, at most SPARE_PARTS.
+   */
+  private readonly spare: Buffer[] = [];
+  private takePart(): Buffer {
+    return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.partSize);
+  }
+  private givePart(buffer: Buffer | undefined): void {
+    if (buffer && this.spare.length < SPARE_PARTS && !this.spare.includes(buffer)) this.spare.push(buffer);
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
@@ -208,6 +255,23 @@ export class S3ObjectStore implements ObjectStore {
       throw new Error(`Asked for bytes from ${start} of "${key}", the server sent from ${servedStart}.`);
     }
     return relay(res, key, { skip: start - servedStart, take: end - start + 1 });
+  }
+
+  async open(key: string): Promise<{ info: ObjectInfo; body: Readable }> {
+    assertValidKey(key);
+    const res = (await this.s3(key, () => this.client.getObject(this.bucket, key))) as Readable & Partial<Pick<IncomingMessage, 'headers'>>;
+    const headers = res.headers ?? {};
+    const size = Number(headers['content-length']);
+    if (!Number.isSafeInteger(size) || size < 0) {
+      res.destroy();
+      throw new Error(`Expected a Content-Length with "${key}" from S3, got ${JSON.stringify(headers['content-length'])}.`);
+    }
+    const modified = headers['last-modified'] ? new Date(headers['last-modified']) : undefined;
+    const contentType = headers['content-type'];
+    return {
+      info: { key, size, ...(contentType ? { contentType } : {}), ...(modified && !Number.isNaN(modified.getTime()) ? { lastModified: modified } : {}) },
+      body: relay(res, key),
+    };
   }
 
   async head(key: string): Promise<ObjectInfo> {
@@ -246,6 +310,16 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async *folders(prefix: string): AsyncIterable<string> {
+    // Non-recursive: "/" is the delimiter, and each folder comes once as a common prefix.
+    const items = this.client.listObjectsV2(this.bucket, prefix, false);
+    try {
+      for await (const item of items as AsyncIterable<BucketItem>) if (item.prefix !== undefined) yield item.prefix;
+    } catch (err) {
+      throw translate(err, prefix);
+    }
+  }
+
   async *incompleteUploads(prefix: string): AsyncIterable<IncompleteUpload> {
     // ListMultipartUploads pages by key marker. minio-js drops NextUploadIdMarker, so a page
     // resumes after the last key: more uploads of one key than fit a page (1000) wait for
@@ -257,6 +331,24 @@ export class S3ObjectStore implements ObjectStore {
       if (!page.isTruncated || !page.nextKeyMarker || page.nextKeyMarker === marker) return;
       keyMarker = page.nextKeyMarker;
     }
+  }
+
+  /**
+   * Multipart primitives for a caller that fills one upload over several requests (tus):
+   * `put` does all of this itself within one stream.
+   */
+  async startUpload(key: string, contentType = 'application/octet-stream'): Promise<string> {
+    assertValidKey(key);
+    return this.s3(key, () => this.client.initiateNewMultipartUpload(this.bucket, key, { 'Content-Type': contentType }));
+  }
+
+  async uploadPart(key: string, uploadId: string, part: number, body: Buffer): Promise<UploadedPart> {
+    const r = await this.s3(key, () => this.client.uploadPart({ bucketName: this.bucket, objectName: key, uploadID: uploadId, partNumber: part, headers: {} }, body));
+    return { part, etag: r.etag };
+  }
+
+  async completeUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<void> {
+    await this.s3(key, () => this.client.completeMultipartUpload(this.bucket, key, uploadId, parts));
   }
 
   async abortUpload(upload: IncompleteUpload): Promise<void> {

@@ -1,12 +1,14 @@
 import type { Config } from '../config.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import type { S3ObjectStore } from '../storage/s3-store.js';
 import { FsTusData } from './tus-fs-data.js';
 import { S3TusData } from './tus-s3-data.js';
 import type { TusPatch, TusUpload } from './tus-state.js';
 
 /** The TusData of the configured storage driver. */
 export function createTusData(config: Config, store: ObjectStore): TusData {
-  return config.storage.driver === 's3' ? new S3TusData(config.storage) : new FsTusData(store);
+  // The s3 driver's store is always an S3ObjectStore (create-store.ts).
+  return config.storage.driver === 's3' ? new S3TusData(store as S3ObjectStore) : new FsTusData(store);
 }
 
 /**

@@ -1,7 +1,6 @@
-import { Readable } from 'node:stream';
-import { Client } from 'minio';
-import type { S3StorageConfig } from '../config.js';
-import { GoneError, StorageUnavailableError } from '../errors.js';
+import { GoneError } from '../errors.js';
+import { ObjectNotFoundError } from '../storage/object-store.js';
+import type { S3ObjectStore, UploadedPart } from '../storage/s3-store.js';
 import type { TusData, TusWriter } from './tus-data.js';
 import type { TusPatch, TusUpload } from './tus-state.js';
 
@@ -11,10 +10,7 @@ const SPARE_BUFFERS = 4;
 /** S3 numbers parts 1..10000. */
 export const MAX_PARTS = 10_000;
 
-interface Part {
-  part: number;
-  etag: string;
-}
+type Part = UploadedPart;
 
 /**
  * s3 driver: the upload is an S3 multipart upload at the resource's own key, started
@@ -23,25 +19,11 @@ interface Part {
  * the bytes past the last whole part wait in one buffer (at most one part per upload in
  * memory), and when a PATCH ends short of a part they are stored as a small object of
  * their own (`tus/{id}/tail-{offset}`), which the next PATCH — on any replica — reads
- * back first. Uses its own minio client: the ObjectStore interface has no multipart
- * primitives, and this is the only caller that needs them.
+ * back first. Through the store's own client and its multipart primitives (one
+ * place builds S3 clients and translates their errors).
  */
 export class S3TusData implements TusData {
-  private readonly client: Client;
-  readonly bucket: string;
-
-  constructor(config: S3StorageConfig) {
-    this.bucket = config.bucket;
-    this.client = new Client({
-      endPoint: config.endPoint,
-      ...(config.port !== undefined ? { port: config.port } : {}),
-      useSSL: config.useSSL,
-      accessKey: config.accessKey,
-      secretKey: config.secretKey,
-      region: config.region,
-      partSize: Math.max(config.partSize, 5 * 1024 * 1024),
-    });
-  }
+  constructor(private readonly store: S3ObjectStore) {}
 
   async open(u: TusUpload): Promise<TusWriter> {
     const parts = JSON.parse(u.parts || '[]') as Part[];
@@ -52,8 +34,8 @@ export class S3TusData implements TusData {
     if (tailBytes > 0) {
       if (!u.tail) throw lost(u);
       let filled = 0;
-      const body = await s3(() => this.client.getObject(this.bucket, u.tail)).catch((err: unknown) => {
-        throw (err as { code?: string }).code === 'NoSuchKey' ? lost(u) : err;
+      const body = await this.store.get(u.tail).catch((err: unknown) => {
+        throw err instanceof ObjectNotFoundError ? lost(u) : err;
       });
       for await (const chunk of body as AsyncIterable<Buffer>) {
         if (filled + chunk.length > tailBytes) {
@@ -89,27 +71,25 @@ export class S3TusData implements TusData {
     if (u.tail) await this.deleteObject(u.tail);
   }
 
-  // The primitives, with storage errors translated.
+  // The primitives; the store translates storage errors.
   initiate(key: string): Promise<string> {
-    return s3(() => this.client.initiateNewMultipartUpload(this.bucket, key, { 'Content-Type': 'application/octet-stream' }));
+    return this.store.startUpload(key);
   }
-  async uploadPart(key: string, uploadId: string, part: number, body: Buffer): Promise<Part> {
-    const r = await s3(() => this.client.uploadPart({ bucketName: this.bucket, objectName: key, uploadID: uploadId, partNumber: part, headers: {} }, body));
-    return { part, etag: r.etag };
+  uploadPart(key: string, uploadId: string, part: number, body: Buffer): Promise<Part> {
+    return this.store.uploadPart(key, uploadId, part, body);
   }
-  async complete(key: string, uploadId: string, parts: Part[]): Promise<void> {
-    await s3(() => this.client.completeMultipartUpload(this.bucket, key, uploadId, parts));
+  complete(key: string, uploadId: string, parts: Part[]): Promise<void> {
+    return this.store.completeUpload(key, uploadId, parts);
   }
   async abort(key: string, uploadId: string): Promise<void> {
-    // Best effort: some S3-protocol servers (s3rver) answer AbortMultipartUpload with 405;
-    // a bucket lifecycle rule (AbortIncompleteMultipartUpload) is the backstop.
-    await this.client.abortMultipartUpload(this.bucket, key, uploadId).catch(() => undefined);
+    // Best effort: the sweeper aborts what is left (S3_MULTIPART_MAX_AGE_SECONDS).
+    await this.store.abortUpload({ key, uploadId, initiated: new Date() }).catch(() => undefined);
   }
   async putObject(key: string, body: Buffer): Promise<void> {
-    await s3(() => this.client.putObject(this.bucket, key, Readable.from([body]), body.length, { 'Content-Type': 'application/octet-stream' }));
+    await this.store.put(key, body, { contentType: 'application/octet-stream' });
   }
   async deleteObject(key: string): Promise<void> {
-    await this.client.removeObject(this.bucket, key).catch(() => undefined);
+    await this.store.delete(key).catch(() => undefined);
   }
 }
 
@@ -225,15 +205,5 @@ class S3TusWriter implements TusWriter {
     this.released = true;
     this.data.giveBuffer(this.buffer);
     this.buffer = Buffer.alloc(0);
-  }
-}
-
-async function s3<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    const e = err as { code?: string; message?: string };
-    if (e.code === 'NoSuchKey' || e.code === 'NoSuchUpload') throw err;
-    throw new StorageUnavailableError(`${e.code ? `${e.code} ` : ''}${e.message ?? String(err)}`, { cause: err });
   }
 }

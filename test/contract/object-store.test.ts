@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -254,6 +255,15 @@ function describeObjectStore(name: string, makeStore: () => Promise<Fixture>, sk
       for (const o of infos) expect(o.lastModified).toBeInstanceOf(Date);
     });
 
+    it('names the folders right under a prefix, once each, in key order', async () => {
+      for (const k of ['r/0a1/5/x', 'r/0a1/5/y', 'r/0a1/9/x', 'r/00f/3/x', 'r/00f-x/1', 'r/top', 'q/1/x']) await store.put(`${p}${k}`, Buffer.from('x'));
+      const folders = async (prefix: string) => (await collect(store.folders(`${p}${prefix}`))).map((f) => f.slice(p.length));
+      expect(await folders('r/')).toEqual(['r/00f-x/', 'r/00f/', 'r/0a1/']);
+      expect(await folders('r/0a1/')).toEqual(['r/0a1/5/', 'r/0a1/9/']);
+      expect(await folders('r/0a1/5/')).toEqual([]);
+      expect(await folders('none/')).toEqual([]);
+    });
+
     it.each(['../x', '/abs', 'a//b', 'a/./b', 'a/', ''])('rejects the invalid key %j', async (key) => {
       await expect(store.put(key, Buffer.from('x'))).rejects.toThrow(/Invalid object key/);
       await expect(store.get(key)).rejects.toThrow(/Invalid object key/);
@@ -397,9 +407,9 @@ describe.skipIf(inject('s3Missing'))('S3ObjectStore specifics', () => {
       clearInterval(timer);
     }
     sample();
-    // One part uploading, one filling, one being joined: 15 MiB. Far below the 64 MiB
-    // that buffering the body, or uploading all its parts at once, would hold.
-    expect(peak - base).toBeLessThan(25 * MiB);
+    // One part uploading, one filling in place: 10 MiB. Far below the 64 MiB that
+    // buffering the body, or uploading all its parts at once, would hold.
+    expect(peak - base).toBeLessThan(16 * MiB);
     expect((await store.head(k)).size).toBe(total);
   });
 
@@ -412,5 +422,21 @@ describe.skipIf(inject('s3Missing'))('S3ObjectStore specifics', () => {
     await expect(down.get('k')).rejects.toBeInstanceOf(StorageUnavailableError);
     await expect(down.ping()).rejects.toSatisfy((e) => e instanceof StorageUnavailableError && e.code === 'storage_unavailable');
     await expect(collect(down.list(''))).rejects.toBeInstanceOf(StorageUnavailableError);
+  });
+
+  it('gives up on a gateway that takes the request and never answers: StorageUnavailableError, not a hang', async () => {
+    // minio-js has no timeout of its own: a job waiting on such a request kept its lock alive forever.
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((s) => sockets.add(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as net.AddressInfo).port;
+    const mute = new S3ObjectStore(s3Config('mute', `http://127.0.0.1:${port}`), { idleTimeoutMs: 300 });
+    try {
+      await expect(mute.head('k')).rejects.toSatisfy((e) => e instanceof StorageUnavailableError && /No answer from S3 for 300 ms/.test(e.message));
+      await expect(mute.put('k', Buffer.from('x'))).rejects.toBeInstanceOf(StorageUnavailableError);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+    }
   });
 });

@@ -66,17 +66,19 @@ describe.each<StorageKind>(storageKinds())('orphan sweeper and missing-object ch
     // A fs write killed before its rename.
     const tempFile = storage === 'fs' ? path.join(svc.config.storage.driver === 'fs' ? svc.config.storage.root : '', 'resources', shardOf(staged).toString(16).padStart(3, '0'), String(staged), 'v1', 'x.incomplete-abc') : '';
     if (tempFile) await fs.writeFile(tempFile, 'half');
-    await sleep(1200);
+    // Grace 3 s: the two sweeps below must end before the in-flight object ages past it,
+    // which took more than 1 s with the machine under load.
+    await sleep(3200);
     // An upload in flight right now: staged a moment ago, record not yet created.
     const inFlight = await svc.core.catalog.allocateResourceId();
     await svc.core.store.put(originalKey(inFlight, 1, 'png'), Buffer.from('in flight'));
     const ids = [kept, replaced, unindexed, staged, inFlight];
 
-    const dry = await sweep(ids, { graceSeconds: 1, dryRun: true });
+    const dry = await sweep(ids, { graceSeconds: 3, dryRun: true });
     expect(dry.orphans.sort()).toEqual([originalKey(staged, 1, 'jpg'), strayVersion].sort());
     expect(await svc.core.store.head(strayVersion)).toBeDefined();
 
-    const page = await sweep(ids, { graceSeconds: 1 });
+    const page = await sweep(ids, { graceSeconds: 3 });
     expect(page.orphans.sort()).toEqual([originalKey(staged, 1, 'jpg'), strayVersion].sort());
     expect(page.young).toBe(1);
     expect(page.unindexed).toEqual([unindexed]);

@@ -16,6 +16,11 @@ import { audit, incompleteFiles, sleep, until } from './lib/audit.js';
 import { seededRandom } from './lib/random.js';
 import { OrphanSweeper } from '../../shared/services/orphan-sweeper.js';
 
+/**
+ * A worker's first start in a run compiles every module cold (tsx keeps its cache under
+ * TMPDIR, here the test's own); with the 2 cores under a load of 20 that took over 30 s.
+ */
+const START_MS = 90_000;
 /** Two workers are killed independently (as in a fleet), halving the wall time. */
 const LOOPS = 2;
 /** Stalled-job check and lock of the worker under test: recovery within ~2 s instead of ~60 s. */
@@ -107,7 +112,7 @@ describe.each(
       for (let run = 0; run < kills; run++) {
         await topUp();
         const w = startWorker();
-        await w.waitFor(/worker started/, 30_000);
+        await w.waitFor(/worker started/, START_MS);
         const delay = rnd.int(50, 1500);
         killedAt.push(delay);
         await sleep(delay);
@@ -122,7 +127,7 @@ describe.each(
 
     // The last worker is left alone: stalled jobs are recovered and everything finishes.
     const last = startWorker();
-    await last.waitFor(/worker started/, 30_000);
+    await last.waitFor(/worker started/, START_MS);
     // Killed workers' scratch folders are gone once a worker started: only the live one's may remain.
     const scratch = (await fs.readdir(tmp)).filter((n) => n.startsWith('media-ingest-worker-'));
     expect(scratch.filter((n) => n !== `media-ingest-worker-${last.child.pid}`)).toEqual([]);

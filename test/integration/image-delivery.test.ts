@@ -1,7 +1,8 @@
 // GET/HEAD /image/{w}x{h}/{id}.{ext}: stored renditions, originals with Range,
 // on-demand renders (coalesced, bounded by the allow-list or a signature), safe serving
 // of non-images, and per-library presets.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from 'minio';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Worker } from 'bullmq';
 import { RENDER_QUEUE } from '../../shared/jobs/render.js';
 import { openQueue } from '../../shared/jobs/queue-table.js';
@@ -10,7 +11,7 @@ import { createRedis } from '../../shared/redis.js';
 import { redisEndpoint } from '../../shared/config.js';
 import { signedImageUrl } from '../../shared/renditions/signing.js';
 import { closeWorkers, createWorkers } from '../../worker/worker.js';
-import { form, startService, type TestService } from '../harness/service.js';
+import { form, s3Missing, startService, type TestService } from '../harness/service.js';
 import { inspect, plainJpeg } from '../harness/render-images.js';
 import { sleep, until } from '../harness/until.js';
 
@@ -249,5 +250,60 @@ describe('on-demand renders coalesce', () => {
     expect(new Set(bodies.map((b) => b[0]))).toEqual(new Set([200]));
     expect(new Set(bodies.map((b) => b[1])).size).toBe(1);
     expect(RENDER_QUEUE).toBe('render');
+  });
+});
+
+// On S3 each answer is one GET: its headers give size and date (no HEAD before it),
+// with the same ETag, 304, HEAD and Range behaviour as on fs.
+describe.skipIf(s3Missing())('image delivery on the s3 store', () => {
+  let svc: TestService;
+  let jpeg: Buffer;
+  let id: number;
+  beforeAll(async () => {
+    svc = await startService('s3', { env: { IMAGE_SIZES: '300x0' } });
+    jpeg = await plainJpeg(1200, 800);
+    id = await upload(svc, jpeg, 'photo.jpg');
+  });
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    await svc?.close();
+  });
+
+  it('answers renditions and originals (ETag, 304, HEAD, Range, 416) with one GET each and no HEAD', async () => {
+    const stat = vi.spyOn(Client.prototype, 'statObject');
+    const get = vi.spyOn(Client.prototype, 'getObject');
+    const partial = vi.spyOn(Client.prototype, 'getPartialObject');
+    const res = await svc.fetch(`/image/480x480/${id}.webp`);
+    expect(res.status).toBe(200);
+    const body = Buffer.from(await res.arrayBuffer());
+    expect(res.headers.get('content-length')).toBe(String(body.length));
+    expect((await inspect(body)).meta).toMatchObject({ width: 480, height: 320 });
+    const etag = res.headers.get('etag')!;
+    expect(etag).toMatch(/^"[\w-]{22}"$/);
+    expect(get).toHaveBeenCalledTimes(1);
+    // Past the one-second memory of sizes: every answer below opens the object again.
+    await sleep(1100);
+    const again = await svc.fetch(`/image/480x480/${id}.webp`, { headers: { 'if-none-match': etag } });
+    expect(again.status).toBe(304);
+    expect(again.headers.get('etag')).toBe(etag);
+    await sleep(1100);
+    const head = await svc.fetch(`/image/480x480/${id}.webp`, { method: 'HEAD' });
+    expect([head.status, head.headers.get('content-length'), head.headers.get('etag')]).toEqual([200, String(body.length), etag]);
+
+    const part = await svc.fetch(`/image/0x0/${id}.jpg`, { headers: { range: 'bytes=10-19' } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe(`bytes 10-19/${jpeg.length}`);
+    expect(Buffer.from(await part.arrayBuffer()).equals(jpeg.subarray(10, 20))).toBe(true);
+    await sleep(1100);
+    const beyond = await svc.fetch(`/image/0x0/${id}.jpg`, { headers: { range: `bytes=${jpeg.length}-` } });
+    expect([beyond.status, beyond.headers.get('content-range')]).toEqual([416, `bytes */${jpeg.length}`]);
+    const whole = await svc.fetch(`/image/0x0/${id}.jpg`);
+    expect(Buffer.from(await whole.arrayBuffer()).equals(jpeg)).toBe(true);
+
+    expect(stat).not.toHaveBeenCalled();
+    // Six GETs (minio's getObject is a getPartialObject of the whole): five opened the
+    // object (a range of a small original is cut from its one GET), the last found its
+    // size remembered and made the GET itself.
+    expect(partial).toHaveBeenCalledTimes(6);
   });
 });
