@@ -19,6 +19,7 @@ import {
   type ExternalSyncPayload,
 } from '../jobs/external.js';
 import { ingestJobId, ingestJobOptions } from '../jobs/ingest.js';
+import { BULK_REPROCESS_PRIORITY } from '../jobs/reprocess.js';
 import type { Library, ResourceRecord } from '../model.js';
 import type { RedisConnection } from '../redis.js';
 import { removeResourceObjects } from '../services/resource-service.js';
@@ -29,6 +30,11 @@ import { sniffType } from '../upload/sniff.js';
 import type { SourceEntry } from './access.js';
 import { EntryMap } from './entries.js';
 import { externalKey } from './external-store.js';
+
+export interface IngestJob {
+  jobId: string;
+  data: ExternalIngestPayload;
+}
 
 /** `source` of the resources of external libraries. */
 export const EXTERNAL_SOURCE = 'external';
@@ -95,32 +101,46 @@ export class ExternalService {
    * @returns whether this version of the entry counts as enqueued by `batchId`
    */
   async syncEntry(lib: Library, entry: SourceEntry, by: number, batchId?: number): Promise<boolean> {
+    const { counted, job } = await this.planEntry(lib, entry, by, batchId);
+    if (job) await this.queueIngest([job]);
+    return counted;
+  }
+
+  /** Queues the ingest jobs `planEntry` asked for, in one round trip. */
+  async queueIngest(jobs: IngestJob[]): Promise<void> {
+    if (jobs.length === 0) return;
+    // Below the scan's own steps (which have no priority), as a bulk revert's jobs are: the
+    // next step of the listing never waits behind the files it queued.
+    await this.deps.bulkQueue.addBulk(
+      jobs.map((j) => ({ name: EXTERNAL_INGEST_JOB, data: j.data, opts: { ...ingestJobOptions(this.deps.config.jobAttempts), priority: BULK_REPROCESS_PRIORITY, jobId: j.jobId } })),
+    );
+  }
+
+  /** `syncEntry` without queueing: the ingest job to queue, if any (a scan queues a page's together). */
+  async planEntry(lib: Library, entry: SourceEntry, by: number, batchId?: number): Promise<{ counted: boolean; job?: IngestJob }> {
     const { catalog } = this.deps;
     // Unknown entries only spend an id: a rescan of known entries is one script call each.
     const claim =
       (await this.entries.claim(lib.id, entry.key, 0, entry.stamp, by)) ?? (await this.entries.claim(lib.id, entry.key, await catalog.allocateResourceId(), entry.stamp, by))!;
     const { kind, state } = claim;
-    if (kind === 'same') return false;
+    if (kind === 'same') return { counted: false };
     const jobId = ingestJobId(state.id, state.v);
     const rec = await catalog.getResource(state.id);
     let enqueue = true;
     if (!rec) {
       // Made by this same scan before a crash, processed, and removed as a duplicate since: done.
-      if (kind === 'again' && (await this.deps.bulkQueue.getJob(jobId))) return true;
+      if (kind === 'again' && (await this.deps.bulkQueue.getJob(jobId))) return { counted: true };
       await this.create(lib, entry, state.id, state.v);
     } else if (rec.fileVersion < state.v) {
-      if (!(await this.nextVersion(rec, entry, state.v))) return false;
+      if (!(await this.nextVersion(rec, entry, state.v))) return { counted: false };
     } else if (rec.fileVersion > state.v) {
-      return false;
+      return { counted: false };
     } else {
       // This version exists: its job is queued or done already.
       enqueue = rec.status === 'processing';
     }
-    if (enqueue) {
-      const data: ExternalIngestPayload = { resourceId: state.id, fileVersion: state.v, ...(batchId !== undefined ? { batchId } : {}) };
-      await this.deps.bulkQueue.add(EXTERNAL_INGEST_JOB, data, { ...ingestJobOptions(this.deps.config.jobAttempts), jobId });
-    }
-    return true;
+    if (!enqueue) return { counted: true };
+    return { counted: true, job: { jobId, data: { resourceId: state.id, fileVersion: state.v, ...(batchId !== undefined ? { batchId } : {}) } } };
   }
 
   private async create(lib: Library, entry: SourceEntry, id: number, fileVersion: number): Promise<void> {
@@ -139,9 +159,9 @@ export class ExternalService {
       size: entry.size,
       storageKey: externalKey(lib.id, entry.key),
     });
+    // No record copy yet (an upload writes one here): the ingest job writes it when done,
+    // and a scan of a million files saves a million small writes.
     await this.deps.catalog.createResources([rec]);
-    // The copy lets `reindex` rebuild the record, as for an upload.
-    await writeRecordCopy(this.deps.store, rec, {}).catch(() => undefined);
   }
 
   /** The file changed: the record moves to `fileVersion`, processing; the old version's renditions go. */

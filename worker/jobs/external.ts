@@ -23,7 +23,7 @@ export interface ExternalJobDeps {
 const PAGES_PER_STEP = 5;
 const THROTTLE_DELAY_MS = 500;
 /** Entries of a page handled at once: they are distinct, so only Redis round trips are saved. */
-const PARALLEL = 16;
+const PARALLEL = 32;
 
 /**
  * Processor of a scan step (shared/jobs/external.ts). Two phases, both in the batch's
@@ -81,8 +81,10 @@ export function externalScanProcessor(deps: ExternalJobDeps) {
         }
         let enqueued = 0;
         for (let i = 0; i < items.length; i += PARALLEL) {
-          const done = await Promise.all(items.slice(i, i + PARALLEL).map((e) => deps.external.syncEntry(lib, e, batchId, batchId)));
-          enqueued += done.filter(Boolean).length;
+          const planned = await Promise.all(items.slice(i, i + PARALLEL).map((e) => deps.external.planEntry(lib, e, batchId, batchId)));
+          enqueued += planned.filter((p) => p.counted).length;
+          // Queued before the cursor moves: a re-run of this page finds the same job ids.
+          await deps.external.queueIngest(planned.flatMap((p) => (p.job ? [p.job] : [])));
         }
         const next = end ? 'S:0' : `L:${items.at(-1)!.key}`;
         ok = await batches.advance(batchId, cursor, next, items.length, enqueued, false);
