@@ -41,6 +41,7 @@ import { whoamiRoutes } from './routes/whoami.js';
 import { reprocessRoutes } from './routes/reprocess.js';
 import { resourcesRoutes } from './routes/resources.js';
 import { tusRoutes } from './routes/tus.js';
+import { externalEventRoutes, externalRoutes } from './routes/external.js';
 
 /** Version of the native API in the OpenAPI document. */
 const API_VERSION = '1.0.0';
@@ -94,6 +95,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Before the /v1 key check: images are embedded in pages; the route checks keys,
   // signatures and visibility itself.
   app.route('/', imagesRoutes({ ...deps, images: new ImageService(deps), keyAuth, throttle }));
+  // Bucket notifications of external libraries: S3 servers cannot send API keys; the
+  // route checks EXTERNAL_EVENTS_TOKEN and caps its body itself.
+  app.route('/', externalEventRoutes(deps));
   // Operator actions under /v1/admin (reindex, sweep, check, keys) take an admin key, like the
   // dashboard: an uploading client must not be able to delete objects or rebuild the catalog.
   const apiAuth = bearerAuth(keyAuth, throttle);
@@ -121,6 +125,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   documented.route('/', jobsRoutes(deps));
   documented.route('/', mappingsRoutes(deps));
   documented.route('/', reprocessRoutes(deps));
+  documented.route('/', externalRoutes(deps));
   documented.route('/', queuesRoutes(deps));
   documented.route('/', whoamiRoutes(deps));
   documented.route('/', webhooksRoutes(deps));

@@ -10,6 +10,7 @@ import type { Scenario } from './scenario.js';
 import { catalogMemory } from './scenarios/catalog-memory.js';
 import { cliVsCurl } from './scenarios/cli-vs-curl.js';
 import { consolePaging } from './scenarios/console-paging.js';
+import { externalScan } from './scenarios/external-scan.js';
 import { mediaPreviews } from './scenarios/media-previews.js';
 import { metadataRevert } from './scenarios/metadata-revert.js';
 import { preflightChecksums } from './scenarios/preflight-checksums.js';
@@ -36,6 +37,7 @@ const scenarios: Scenario[] = [
   uploadCluster,
   consolePaging,
   mediaPreviews,
+  externalScan,
   uploadThroughputOn('s3'),
   imageServingOn('s3'),
 ];

@@ -10,6 +10,22 @@ import { isLane, LANES, type Lane } from './jobs/lanes.js';
  * problems are reported together, and the result is a frozen object passed down.
  * Nothing else reads `process.env`.
  */
+export interface ExternalConfig {
+  /**
+   * `EXTERNAL_ROOTS`: the folders (comma-separated, absolute) under which a library's
+   * `fs` source may lie; none means no `fs` source is accepted. @defaultValue none
+   */
+  readonly roots: readonly string[];
+  /** `EXTERNAL_POLL_SECONDS`: how often an `fs` source is scanned again (0: never). @defaultValue 60 */
+  readonly pollSeconds: number;
+  /** `EXTERNAL_RECONCILE_SECONDS`: how often an `s3` source is scanned again, for lost events (0: never). @defaultValue 3600 */
+  readonly reconcileSeconds: number;
+  /** `EXTERNAL_MISSING_GRACE`: how long a resource stays `missing` before it is deleted. @defaultValue 7d */
+  readonly missingGraceSeconds: number;
+  /** `EXTERNAL_EVENTS_TOKEN`: what a bucket notification must present; unset, the events endpoint is off. */
+  readonly eventsToken: string | undefined;
+}
+
 export interface Config {
   /** HTTP port of the API. @defaultValue 3000 */
   readonly port: number;
@@ -122,6 +138,8 @@ export interface Config {
      */
     readonly maxQueued: number;
   };
+  /** External libraries (docs/external-libraries.md): sources read in place. */
+  readonly external: ExternalConfig;
   /**
    * Compatibility faces' credentials (parsed now; used by the adapters). Each opens the
    * libraries written after it (`@photos|news`, `@*` for all); without: `default` only.
@@ -401,6 +419,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxProcs: p.int('EXIFTOOL_MAX_PROCS', Math.min(workerConcurrency, cpus), 1, 256),
       taskTimeoutMs: p.int('EXIFTOOL_TASK_TIMEOUT_MS', 30_000, 1, 3_600_000),
     },
+    external: parseExternal(p, problems),
     reprocess: {
       chunkSize: p.int('REPROCESS_CHUNK_SIZE', 1000, 1, 10_000),
       maxQueued: p.int('REPROCESS_MAX_QUEUED', 5000, 1, 1_000_000),
@@ -453,6 +472,33 @@ function parseOperations(p: Parser, problems: string[], workerConcurrency: numbe
     webhookAttempts: p.int('WEBHOOK_ATTEMPTS', 8, 1, 100),
     webhookAllowPrivate: p.oneOf('WEBHOOK_ALLOW_PRIVATE', ['true', 'false'] as const, 'false') === 'true',
   };
+}
+
+function parseExternal(p: Parser, problems: string[]): ExternalConfig {
+  const roots = p.list('EXTERNAL_ROOTS');
+  const relative = roots.filter((r) => !r.startsWith('/'));
+  if (relative.length) problems.push(`EXTERNAL_ROOTS must be absolute folders (got "${relative.join(', ')}")`);
+  const graceRaw = p.str('EXTERNAL_MISSING_GRACE') ?? '7d';
+  const grace = parseDuration(graceRaw);
+  if (grace === undefined) problems.push(`EXTERNAL_MISSING_GRACE must be a duration like 604800, 90m, 12h or 7d (got "${graceRaw}")`);
+  const eventsToken = p.str('EXTERNAL_EVENTS_TOKEN');
+  if (eventsToken !== undefined && eventsToken.length < MIN_KEY_LENGTH) {
+    problems.push(`EXTERNAL_EVENTS_TOKEN must be at least ${MIN_KEY_LENGTH} characters (it has ${eventsToken.length})`);
+  }
+  return {
+    roots: roots.filter((r) => r.startsWith('/')).map((r) => (r.length > 1 ? r.replace(/\/+$/, '') : r)),
+    pollSeconds: p.int('EXTERNAL_POLL_SECONDS', 60, 0, 86_400),
+    reconcileSeconds: p.int('EXTERNAL_RECONCILE_SECONDS', 3600, 0, 7 * 86_400),
+    missingGraceSeconds: grace ?? 7 * 86_400,
+    eventsToken,
+  };
+}
+
+/** Seconds: a plain integer, or with a unit s, m, h, d. */
+export function parseDuration(raw: string): number | undefined {
+  const m = /^(\d{1,9})\s*(s|m|h|d)?$/i.exec(raw.trim());
+  if (!m) return undefined;
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[(m[2] ?? 's').toLowerCase() as 's' | 'm' | 'h' | 'd'];
 }
 
 function parseImages(p: Parser, problems: string[]): ImagesConfig {

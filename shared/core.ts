@@ -2,6 +2,7 @@ import { Catalog } from './catalog/catalog.js';
 import type { Config } from './config.js';
 import { createRedis, describeEndpoint, isCluster, probeClusterSeeds, toEndpoint, type RedisConnection, type RedisEndpoint, type RedisTarget } from './redis.js';
 import { writeLibraryCopy } from './services/library-copy.js';
+import { withExternalSources } from './external/external-store.js';
 import { createObjectStore } from './storage/create-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 
@@ -24,7 +25,8 @@ export async function openCore(config: Config, target: RedisTarget): Promise<Cor
     throw err;
   }
   const catalog = new Catalog(redis, config.redisPrefix);
-  const store = await createObjectStore(config);
+  // Originals of external libraries are read from their sources through the store (shared/external).
+  const store = withExternalSources(await createObjectStore(config), config, async (id) => (await catalog.findLibrary(id))?.source);
   await catalog.migrate();
   // Its copy in storage lets `reindex` restore it with its id (idempotent overwrite).
   await writeLibraryCopy(store, await catalog.ensureDefaultLibrary());

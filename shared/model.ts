@@ -1,7 +1,8 @@
 /** The domain as clients see it (docs/architecture.md, "Domain"); field names are part of the API. */
 
 export type DedupePolicy = 'reject' | 'reuse' | 'allow';
-export type ResourceStatus = 'processing' | 'ready' | 'failed';
+/** `missing`: an external library's file that is gone from its source (docs/external-libraries.md). */
+export type ResourceStatus = 'processing' | 'ready' | 'failed' | 'missing';
 /** What a resource is, which decides what processing gives it (docs/media-types.md). */
 export type ResourceType = 'image' | 'video' | 'audio' | 'document' | 'file';
 export type Visibility = 'private' | 'public';
@@ -17,8 +18,18 @@ export interface Library {
   presets: (string | RenditionPreset)[];
   /** Per-library upload limit in bytes; null means the global MAX_UPLOAD_BYTES. */
   maxUploadBytes: number | null;
+  /** Where an external library's files are read in place; absent for a library fed by uploads. */
+  source?: LibrarySource;
   created: string;
 }
+
+/**
+ * An external library's source (docs/external-libraries.md): a folder under one of
+ * EXTERNAL_ROOTS, or an S3 prefix. Credentials are kept, never shown (libraryView).
+ */
+export type LibrarySource =
+  | { type: 'fs'; path: string }
+  | { type: 's3'; bucket: string; prefix: string; credentials?: { accessKey: string; secretKey: string } };
 
 export type RenditionFit = 'cover' | 'contain' | 'fill' | 'inside' | 'outside';
 export type RenditionFormat = 'webp' | 'jpeg' | 'png' | 'avif';

@@ -20,6 +20,9 @@ import { ingestProcessor } from './jobs/ingest.js';
 import { reprocessBatchProcessor } from './jobs/reprocess-batch.js';
 import { reprocessProcessor } from './jobs/reprocess.js';
 import { renderProcessor } from './jobs/render.js';
+import { ExternalService } from '../shared/external/scan-service.js';
+import { EXTERNAL_INGEST_JOB, EXTERNAL_POLL_JOB, EXTERNAL_SCAN_JOB, EXTERNAL_SYNC_JOB } from '../shared/jobs/external.js';
+import { externalIngestProcessor, externalPollProcessor, externalScanProcessor, externalSyncProcessor } from './jobs/external.js';
 
 export interface WorkerDeps {
   config: Config;
@@ -66,9 +69,20 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
       jobAttempts: deps.config.jobAttempts,
     }),
   };
+  // External libraries (docs/external-libraries.md): their jobs run on the bulk lane.
+  const external = new ExternalService({ config: deps.config, redis: deps.connection, catalog: deps.catalog, store: deps.store, bulkQueue });
+  const externalDeps = { ...deps, external, chunkSize: deps.config.reprocess.chunkSize, maxQueued: deps.config.reprocess.maxQueued };
+  const externalJobs: Record<string, (job: Job) => Promise<void>> = {
+    [EXTERNAL_SCAN_JOB]: externalScanProcessor(externalDeps),
+    [EXTERNAL_INGEST_JOB]: externalIngestProcessor(deps, processors.ingest as (job: Job) => Promise<void>),
+    [EXTERNAL_SYNC_JOB]: externalSyncProcessor(externalDeps),
+    [EXTERNAL_POLL_JOB]: externalPollProcessor(externalDeps),
+  };
   // By job name, on both the ingest and the bulk queue: a revert is the same work in
   // either lane, and fan-out steps queued on the ingest queue before lanes existed still run.
   const dispatch = (job: Job) => {
+    const ext = externalJobs[job.name];
+    if (ext) return ext(job);
     if (job.name === REPROCESS_JOB) return processors[REPROCESS_JOB](job as Job<ReprocessPayload>);
     if (job.name === REPROCESS_BATCH_JOB) return processors[REPROCESS_BATCH_JOB](job as Job<ReprocessBatchPayload>);
     return processors.ingest(job as Job<IngestPayload>);
@@ -83,7 +97,7 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
   };
   const recordFailure = (job: Job | undefined, err: Error) => {
     // Covers jobs failed outside the processor (stalled too often): the record must not stay "processing".
-    if (!job || job.name === REPROCESS_BATCH_JOB) return;
+    if (!job || job.name === REPROCESS_BATCH_JOB || (job.name.startsWith('external-') && job.name !== EXTERNAL_INGEST_JOB)) return;
     const { resourceId, fileVersion } = job.data as IngestPayload;
     void deps.catalog
       .getResource(resourceId)
@@ -123,6 +137,14 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
       if (q === 'ingest' || q === 'bulk') w.on('failed', recordFailure);
       workers.push(w);
     }
+  }
+  if (lanes.has('bulk')) {
+    // The pollers of external libraries: one repeatable job per library with a source
+    // (idempotent; the API adds one when such a library is made).
+    void deps.catalog
+      .listLibraries()
+      .then((libs) => Promise.all(libs.filter((l) => l.source).map((l) => external.schedulePolling(l))))
+      .catch((err: unknown) => deps.logger.warn({ err }, 'external libraries: scheduling the polls failed'));
   }
   let open = workers.length;
   for (const w of workers) {

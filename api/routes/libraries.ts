@@ -9,6 +9,8 @@ import { checkedByHandler, problem } from '../schemas.js';
 import { validationHook } from '../validation.js';
 import { libraryView } from '../views/resource.js';
 import { mayUse } from '../middleware/scope.js';
+import { parseLibrarySource } from '../../shared/external/source.js';
+import { ExternalService } from '../../shared/external/scan-service.js';
 
 /**
  * Libraries. Declared with schemas (they make the OpenAPI document and validate); the
@@ -31,6 +33,12 @@ const newLibrary = z
     dedupe: checkedByHandler({ type: 'string', enum: ['reject', 'reuse', 'allow'], description: 'What an upload of a file already in the library does (default reject)' }),
     presets: checkedByHandler({ type: 'array', items: { oneOf: [{ type: 'string' }, { type: 'object' }] }, description: 'Rendition preset names, or preset objects' }),
     maxUploadBytes: checkedByHandler({ type: ['integer', 'null'], description: "This library's upload size limit (null: the service's)" }),
+    source: checkedByHandler({
+      type: 'object',
+      description:
+        'An external library: files read in place from {"type":"fs","path"} (a folder under EXTERNAL_ROOTS) or {"type":"s3","bucket","prefix","credentials"?} (docs/external-libraries.md); credentials are never shown',
+      example: { type: 'fs', path: '/mnt/photos' },
+    }),
   })
   .passthrough()
   // Required, but checked by the catalog (its message names the rules), not by the schema.
@@ -91,12 +99,16 @@ const get = createRoute({
 
 export function librariesRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const external = new ExternalService(deps);
 
   app.openapi(create, async (c) => {
     const input = parsedJsonBody(c) as Parameters<typeof deps.catalog.createLibrary>[0];
     const presets = normaliseLibraryPresets(input.presets, deps.config.images.presets, deps.config.images.maxDimension);
     if (presets.problems.length) throw new InvalidRequestError(presets.problems.join(' '), { problems: presets.problems });
-    const lib = await deps.catalog.createLibrary({ ...input, presets: presets.presets });
+    const source = input.source === undefined ? undefined : await parseLibrarySource(input.source, deps.config);
+    const lib = await deps.catalog.createLibrary({ ...input, presets: presets.presets, ...(source ? { source } : { source: undefined }) });
+    // Its poller (a repeatable job the workers run): fs folders are scanned again every EXTERNAL_POLL_SECONDS.
+    if (lib.source) await external.schedulePolling(lib);
     // Kept in storage too, so `reindex` can restore it if Redis is lost.
     await writeLibraryCopy(deps.store, lib);
     c.header('Location', `/v1/libraries/${lib.id}`);

@@ -15,7 +15,9 @@ export function batchView(b: Batch, now = Date.now()) {
   const etaSeconds = running && rate > 0 ? Math.ceil(Math.max(0, total - processed) / rate) : null;
   return {
     id: b.id,
+    ...(b.kind ? { kind: b.kind } : {}),
     state: b.state,
+    ...(b.error ? { error: b.error } : {}),
     library: b.library,
     staleOnly: b.staleOnly,
     reread: b.reread,
@@ -26,6 +28,7 @@ export function batchView(b: Batch, now = Date.now()) {
     done: b.done,
     failed: b.failed,
     skipped: b.skipped,
+    ...(b.kind === 'scan' ? { missing: b.missing ?? 0, deleted: b.deleted ?? 0 } : {}),
     queued: b.enqueued - processed,
     scanned: b.scanned,
     indexSize: b.indexSize,

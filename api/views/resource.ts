@@ -1,3 +1,4 @@
+import { withoutSecrets } from '../../shared/external/source.js';
 import type { Library, Resource, ResourceRecord } from '../../shared/model.js';
 
 /** A resource as clients see it: the Domain fields, plus links; internal keys stay inside. */
@@ -14,5 +15,6 @@ export function resourceView(rec: ResourceRecord, metadata?: Record<string, unkn
 }
 
 export function libraryView(lib: Library) {
-  return { ...lib, links: { self: `/v1/libraries/${lib.id}`, files: `/v1/libraries/${lib.id}/files` } };
+  // A source's credentials are never shown (sourceView).
+  return { ...withoutSecrets(lib), links: { self: `/v1/libraries/${lib.id}`, files: `/v1/libraries/${lib.id}/files`, ...(lib.source ? { scan: `/v1/libraries/${lib.id}/scan` } : {}) } };
 }

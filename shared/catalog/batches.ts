@@ -1,13 +1,20 @@
 import { ConflictError, NotFoundError } from '../errors.js';
 import { keyPrefix, type RedisConnection } from '../redis.js';
 
-export type BatchState = 'running' | 'paused' | 'cancelled' | 'completed';
+export type BatchState = 'running' | 'paused' | 'cancelled' | 'completed' | 'failed';
 export type BatchOutcome = 'done' | 'failed' | 'skipped';
 
-/** A bulk revert (`POST /v1/reprocess`): what it covers and how far it got. */
+/**
+ * A bulk revert (`POST /v1/reprocess`), or a scan of an external library (`kind: 'scan'`,
+ * POST /v1/libraries/{id}/scan; its cursor is a position in the source's listing, a
+ * string): what it covers and how far it got.
+ */
 export interface Batch {
   id: number;
+  kind?: 'scan';
   state: BatchState;
+  /** Why a `failed` batch failed (a scan whose listing failed). */
+  error?: string;
   /** Library id, or null for every library. */
   library: number | null;
   /** Only resources whose mappings version is older than `mappingsVersion`. */
@@ -18,8 +25,8 @@ export interface Batch {
   mappingsVersion: number;
   /** Size of the index when the batch was created: the upper bound of `total`. */
   indexSize: number;
-  /** Last resource id read from the index (ids are paged in ascending order). */
-  cursor: number;
+  /** Last resource id read from the index (ids are paged in ascending order); a scan's position (a string). */
+  cursor: number | string;
   scanned: number;
   /** Jobs enqueued so far; the final total once `enqueuedAll`. */
   enqueued: number;
@@ -28,11 +35,15 @@ export interface Batch {
   failed: number;
   /** Resources deleted or replaced before their turn, and jobs of a cancelled batch. */
   skipped: number;
+  /** A scan's resources found gone from the source, and those deleted after EXTERNAL_MISSING_GRACE. */
+  missing?: number;
+  deleted?: number;
   created: string;
   finished: string | null;
 }
 
 export interface NewBatch {
+  kind?: 'scan';
   library: number | null;
   staleOnly: boolean;
   reread: boolean;
@@ -146,7 +157,7 @@ export class BatchStore {
       id,
       state: 'running',
       ...input,
-      cursor: 0,
+      cursor: input.kind === 'scan' ? '' : 0,
       scanned: 0,
       enqueued: 0,
       enqueuedAll: false,
@@ -175,10 +186,27 @@ export class BatchStore {
   }
 
   /** @returns false when the cursor moved meanwhile (another fan-out owns the batch) or the batch is not running */
-  async advance(id: number, expectedCursor: number, cursor: number, scanned: number, enqueued: number, last: boolean): Promise<boolean> {
+  async advance(id: number, expectedCursor: number | string, cursor: number | string, scanned: number, enqueued: number, last: boolean): Promise<boolean> {
     const ok = await this.redis.miBatchAdvance(this.key(id), this.seen(id), String(expectedCursor), String(cursor), String(scanned), String(enqueued), last ? '1' : '0', new Date().toISOString());
     if (ok === 1 && enqueued > 0) await this.redis.expire(this.seen(id), SEEN_TTL_SECONDS);
     return ok === 1;
+  }
+
+  /** A number from the batch ids' sequence, for what sees external entries outside a batch (events). */
+  async nextId(): Promise<number> {
+    return this.redis.incr(`${this.p}:batch:seq`);
+  }
+
+  /** Adds to a scan's tally of missing or deleted resources. */
+  async tally(id: number, field: 'missing' | 'deleted', n: number): Promise<void> {
+    if (n > 0) await this.redis.hincrby(this.key(id), field, n);
+  }
+
+  /** Ends a running or paused batch as failed, with the reason. */
+  async fail(id: number, reason: string): Promise<void> {
+    if ((await this.redis.miBatchSetState(this.key(id), this.seen(id), 'failed', new Date().toISOString(), 'running', 'paused')) === 1) {
+      await this.redis.hset(this.key(id), 'error', reason, 'finished', new Date().toISOString());
+    }
   }
 
   /** Counts one resource's outcome once, however often its job ran. */
@@ -199,7 +227,7 @@ export class BatchStore {
 }
 
 const BOOL = new Set(['staleOnly', 'reread', 'renditions', 'enqueuedAll']);
-const NUM = new Set(['id', 'mappingsVersion', 'indexSize', 'cursor', 'scanned', 'enqueued', 'done', 'failed', 'skipped']);
+const NUM = new Set(['id', 'mappingsVersion', 'indexSize', 'cursor', 'scanned', 'enqueued', 'done', 'failed', 'skipped', 'missing', 'deleted']);
 
 function encode(b: Batch): Record<string, string> {
   const out: Record<string, string> = {};
@@ -216,6 +244,8 @@ function decode(h: Record<string, string>): Batch | undefined {
     else out[k] = v;
   }
   out.library = h.library ? Number(h.library) : null;
+  // A scan's cursor is a position in its source's listing.
+  if (h.kind === 'scan') out.cursor = h.cursor ?? '';
   out.finished = h.finished || null;
   return out as unknown as Batch;
 }

@@ -1,6 +1,6 @@
 import { isCluster, type RedisConnection } from '../redis.js';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js';
-import type { DedupePolicy, Library, RenditionPreset, ResourceRecord } from '../model.js';
+import type { DedupePolicy, Library, LibrarySource, RenditionPreset, ResourceRecord } from '../model.js';
 import { BatchStore } from './batches.js';
 import { ChecksumIndex } from './checksums.js';
 import { decodeRecord, encodeRecord } from './codec.js';
@@ -22,6 +22,8 @@ export interface NewLibrary {
   /** Normalised and checked against the configured presets by the caller (normaliseLibraryPresets). */
   presets?: (string | RenditionPreset)[];
   maxUploadBytes?: number | null;
+  /** Checked by the caller (shared/external/source.ts parseLibrarySource: it needs the disk and S3). */
+  source?: LibrarySource;
 }
 
 export interface Page<T> {
@@ -400,5 +402,5 @@ function validateNewLibrary(input: NewLibrary): Omit<Library, 'id'> {
     problems.push(`Expected maxUploadBytes to be a positive integer or null but received ${JSON.stringify(maxUploadBytes)}.`);
   }
   if (problems.length) throw new InvalidRequestError(problems.join(' '), { problems });
-  return { name, dedupe, presets: [...presets], maxUploadBytes, created: new Date().toISOString() };
+  return { name, dedupe, presets: [...presets], maxUploadBytes, ...(input.source ? { source: input.source } : {}), created: new Date().toISOString() };
 }

@@ -89,7 +89,7 @@ export class ChecksumIndex {
    * resource is only indexed). Otherwise returns the ids of the resources in the library
    * that already hold these bytes — empty means the claim is ours. Idempotent.
    */
-  async claim(sha: string, id: number, library: number, policy: DedupePolicy): Promise<number[]> {
+  async claim(sha: string, id: number, library: number, policy: DedupePolicy, firstComeWins = false): Promise<number[]> {
     const members = (await this.members(sha)).filter((m) => m !== id);
     const [me, ...others] = await this.readRecords([id, ...(policy === 'allow' ? [] : members)]);
     // Already ready (a re-run of a job that finished its work, or a revert): the claim
@@ -108,12 +108,31 @@ export class ChecksumIndex {
       if (!rec || rec.checksum !== sha) stale.push(other);
       else if (rec.library !== library) return;
       else if (rec.status === 'ready') ready.push(other);
-      else if (rec.status === 'processing' && other < id && (earliest === undefined || other < earliest)) earliest = other;
+      // An external library's files are indexed by their jobs, one at a time (under the
+      // checksum's claim lock), not at creation: whoever was indexed first holds the bytes.
+      else if (rec.status === 'processing' && (firstComeWins || other < id) && (earliest === undefined || other < earliest)) earliest = other;
     });
     if (stale.length) await this.prune(sha, stale);
     const matches = ready.length ? ready : earliest !== undefined ? [earliest] : [];
     if (matches.length === 0) await this.add(sha, id);
     return matches.sort((a, b) => a - b);
+  }
+
+  /**
+   * Serialises the claims of one checksum (external libraries' jobs, which learn it only
+   * as they run): held from indexing to claiming, expires if the job dies in between.
+   */
+  async lockClaim(sha: string, id: number, timeoutMs = 30_000): Promise<void> {
+    const key = this.keys.claimLock(sha);
+    for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+      if ((await this.redis.set(key, String(id), 'PX', timeoutMs, 'NX')) === 'OK' || (await this.redis.get(key)) === String(id)) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  async unlockClaim(sha: string, id: number): Promise<void> {
+    const key = this.keys.claimLock(sha);
+    if ((await this.redis.get(key)) === String(id)) await this.redis.del(key);
   }
 
   /** Index without claiming (a new or replaced file, before its job claims). */

@@ -98,6 +98,8 @@ export function catalogKeys(prefix: string) {
     tusLock: (id: string) => g(`tus:${id}:lock`),
     /** Open tus uploads scored by when they expire, for the sweep. */
     tusExpiring: g('tus:expiring'),
+    /** External library: the batch id of its scan that runs, or ran last (shared/external/scan-service.ts). */
+    externalScan: (libraryId: number) => g(`ext:scan:${libraryId}`),
     // per-resource keys, in the resource's bucket
     /** The record: one string (shared/catalog/codec.ts). */
     resource: (id: number) => bucketKey(prefix, bucketOfId(id), `r:${id}`),
@@ -110,6 +112,18 @@ export function catalogKeys(prefix: string) {
      * the rest of it, value the resource ids holding those bytes (comma-separated).
      */
     checksum: (sha: string) => ({ key: bucketKey(prefix, bucketOfChecksum(sha), `s:${sha.slice(0, SUM_PREFIX_HEX)}`), field: sha.slice(SUM_PREFIX_HEX) }),
+    /** Held while one job indexes and claims a checksum it just computed (ChecksumIndex.lockClaim). */
+    claimLock: (sha: string) => bucketKey(prefix, bucketOfChecksum(sha), `s:${sha}:lock`),
+    /**
+     * An external library's entry → resource map (shared/external/entries.ts): hash per
+     * library and first SUM_PREFIX_HEX hex digits of the sha256 of the entry's key (its
+     * path in the source), field the rest of it, in the bucket those digits name — spread
+     * like the checksum index, one slot per entry, so its claim is one atomic script.
+     */
+    externalEntry: (libraryId: number, entryHash: string) => ({
+      key: bucketKey(prefix, bucketOfChecksum(entryHash), `x:${libraryId}:${entryHash.slice(0, SUM_PREFIX_HEX)}`),
+      field: entryHash.slice(SUM_PREFIX_HEX),
+    }),
   };
 }
 export type CatalogKeys = ReturnType<typeof catalogKeys>;

@@ -20,6 +20,7 @@ import { renditions } from '../steps/renditions.js';
 import type { IngestContext, IngestFinish, IngestStep } from '../steps/step.js';
 import { verifyChecksum } from '../steps/verify-checksum.js';
 import { verifyStored } from '../steps/verify-stored.js';
+import { hashSource } from '../steps/hash-source.js';
 import { downloadToScratch } from '../scratch.js';
 
 export interface IngestDeps {
@@ -33,7 +34,7 @@ export interface IngestDeps {
  * The steps of ingest, in order. Metadata extraction, de-duplication and renditions
  * slot in here as they are built.
  */
-export const INGEST_STEPS: readonly IngestStep[] = [verifyStored, verifyChecksum, identify, dedupe, extractMetadata, applyMappings, probeImage, probeMediaStep, renditions];
+export const INGEST_STEPS: readonly IngestStep[] = [verifyStored, verifyChecksum, hashSource, identify, dedupe, extractMetadata, applyMappings, probeImage, probeMediaStep, renditions];
 
 /** A hostile file can make exiftool warn without end; the record stays small. */
 const MAX_WARNINGS = 50;
@@ -125,7 +126,7 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
         }
         await deps.catalog.updateResource(resourceId, fileVersion, { status: 'failed', error: message, errorCode: code });
         // A failed resource holds no claim on its bytes: uploading them again may succeed.
-        await deps.catalog.checksums.release(record.checksum, resourceId).catch(logFailure(logger, 'failed resource\'s checksum claim could not be released'));
+        await deps.catalog.checksums.release(ctx.patch.checksum ?? record.checksum, resourceId).catch(logFailure(logger, 'failed resource\'s checksum claim could not be released'));
         throw new UnrecoverableError(message);
       }
       logger.warn({ err, attempt: job.attemptsMade + 1 }, 'ingest attempt failed; will retry');

@@ -16,7 +16,15 @@ export const dedupe: IngestStep = {
       const library = await catalog.getLibrary(record.library);
       const replacing = record.fileVersion > 1;
       const policy = replacing && library.dedupe === 'reuse' ? 'allow' : library.dedupe;
-      const matches = await catalog.checksums.claim(record.checksum, record.id, record.library, policy);
+      // An external library's file is hashed by the job itself, under the checksum's claim lock (hash-source.ts).
+      const sha = ctx.patch.checksum ?? record.checksum;
+      const external = ctx.patch.checksum !== undefined;
+      let matches: number[];
+      try {
+        matches = await catalog.checksums.claim(sha, record.id, record.library, policy, external);
+      } finally {
+        if (external) await catalog.checksums.unlockClaim(sha, record.id);
+      }
       if (matches.length === 0) return;
       if (replacing) throw new DuplicateFileError(matches);
       if (policy === 'reuse') {
