@@ -54,11 +54,12 @@ export function removeOnExit(dir: string): () => void {
 const OWNER_FILE = '.bench-pid';
 
 /**
- * A fresh dir `<tmp>/<prefix>XXXXXX`, removed when the bench exits. A bench that was
+ * A fresh dir `<tmp>/<prefix>XXXXXX` for one scenario, removed by `remove()` or when
+ * the bench exits. A bench that was
  * SIGKILLed cannot clean up, so first remove earlier dirs of the same prefix whose
  * bench process is gone (dirs of a bench still running are left alone).
  */
-export async function benchTempDir(prefix: string): Promise<{ dir: string; forget: () => void }> {
+export async function benchTempDir(prefix: string): Promise<{ dir: string; forget: () => void; remove: () => Promise<void> }> {
   for (const name of await fs.readdir(os.tmpdir())) {
     if (!name.startsWith(prefix)) continue;
     const stale = path.join(os.tmpdir(), name);
@@ -67,7 +68,13 @@ export async function benchTempDir(prefix: string): Promise<{ dir: string; forge
   }
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
   await fs.writeFile(path.join(dir, OWNER_FILE), String(process.pid));
-  return { dir, forget: removeOnExit(dir) };
+  const forget = removeOnExit(dir);
+  // The end of a scenario (its `finally`): the dir goes now, not at exit.
+  const remove = async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+    forget();
+  };
+  return { dir, forget, remove };
 }
 
 function isAlive(pid: number): boolean {

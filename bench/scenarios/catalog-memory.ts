@@ -1,4 +1,3 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
@@ -35,7 +34,7 @@ export const catalogMemory: Scenario = {
     const n = Number(process.env.BENCH_PHOTOS ?? 2_000);
     // 'single', 'cluster' or both (default): each variant ingests 2N photos.
     const which = process.env.BENCH_REDIS ?? 'single,cluster';
-    const { dir, forget } = await benchTempDir('mi-bench-catmem-');
+    const { dir, remove } = await benchTempDir('mi-bench-catmem-');
     const photo = await taggedPhoto();
     try {
       const variants: VariantResult[] = [];
@@ -85,8 +84,7 @@ export const catalogMemory: Scenario = {
       }
       return { parameters: { photos: `${n} → ${2 * n}`, redis: which, renditions: 4, workerConcurrency: 2 }, variants, checks, notes };
     } finally {
-      await fs.rm(dir, { recursive: true, force: true });
-      forget();
+      await remove();
     }
   },
 };

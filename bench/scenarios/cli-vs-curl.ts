@@ -1,13 +1,12 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { freePort, startEmbeddedRedis } from '../../shared/embedded-redis.js';
 import { openQueue, type IngestQueue } from '../../shared/jobs/queue-table.js';
-import { removeOnExit, repoRoot, spawnTs, waitForHttp } from '../lib/proc.js';
+import { benchTempDir, repoRoot, spawnTs, waitForHttp } from '../lib/proc.js';
 import type { Scenario, ScenarioResult } from '../scenario.js';
 
 const API_KEY = 'bench-key-0123456789abcdef';
@@ -30,8 +29,7 @@ export const cliVsCurl: Scenario = {
     const concurrency = envInt('BENCH_CONCURRENCY', 8);
     const rounds = envInt('BENCH_ROUNDS', 3);
 
-    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-bench-cli-'));
-    const forget = removeOnExit(root);
+    const { dir: root, remove } = await benchTempDir('mi-bench-cli-');
     const redis = await startEmbeddedRedis({ dir: path.join(root, 'redis'), appendonly: false });
     const port = await freePort();
     const env = {
@@ -129,8 +127,7 @@ export const cliVsCurl: Scenario = {
       await worker.stop();
       await api.stop();
       await redis.stop();
-      await fs.rm(root, { recursive: true, force: true });
-      forget();
+      await remove();
     }
   },
 };

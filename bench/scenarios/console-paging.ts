@@ -1,11 +1,8 @@
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { newResourceRecord } from '../../shared/catalog/new-record.js';
 import type { Rendition } from '../../shared/model.js';
 import { BENCH_KEY, startStack } from '../lib/images.js';
-import { removeOnExit } from '../lib/proc.js';
+import { benchTempDir } from '../lib/proc.js';
 import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
 
 /** The console's grid asks for this many per page (console/src/views/library.ts). */
@@ -20,8 +17,7 @@ export const consolePaging: Scenario = {
   async run(): Promise<ScenarioResult> {
     const total = envInt('BENCH_RESOURCES', 100_000);
     const rounds = envInt('BENCH_ROUNDS', 15);
-    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-bench-console-'));
-    const forget = removeOnExit(root);
+    const { dir: root, remove } = await benchTempDir('mi-bench-console-');
     const stack = await startStack(root, { api: true });
     try {
       // Records as ingest leaves them: mapped fields and four renditions each; 1 in 100
@@ -102,8 +98,7 @@ export const consolePaging: Scenario = {
       };
     } finally {
       await stack.stop();
-      await fs.rm(root, { recursive: true, force: true });
-      forget();
+      await remove();
     }
   },
 };

@@ -1,13 +1,12 @@
 import fs from 'node:fs/promises';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'minio';
 import type { S3StorageConfig } from '../../shared/config.js';
 import { freePort } from '../../shared/embedded-redis.js';
 import { photoJpeg, stageFiles, startStack, variantOf, waitReady } from '../lib/images.js';
-import { procStats, removeOnExit, spawnTs, waitForHttp, type NodeChild } from '../lib/proc.js';
+import { procStats, benchTempDir, spawnTs, waitForHttp, type NodeChild } from '../lib/proc.js';
 import { startRgw, type BenchDriver } from '../lib/rgw.js';
 import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
 
@@ -40,8 +39,7 @@ export function imageServingOn(driver: BenchDriver): Scenario {
     const connections = envInt('BENCH_CONNECTIONS', 16);
     const seconds = envInt('BENCH_SECONDS', 5);
     const rounds = envInt('BENCH_ROUNDS', 2);
-    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-bench-serving-'));
-    const forget = removeOnExit(root);
+    const { dir: root, remove } = await benchTempDir('mi-bench-serving-');
     const rgw = s3 ? await startRgw(512 * 1024 * 1024) : undefined;
     const stack = await startStack(root, { worker: { jemalloc: true }, api: true, ...(rgw ? { env: { ...rgw.env, S3_BUCKET: 'bench-serving' } } : {}) });
     let plain: NodeChild | undefined;
@@ -125,8 +123,7 @@ export function imageServingOn(driver: BenchDriver): Scenario {
       await plain?.stop();
       await stack.stop();
       await rgw?.stop();
-      await fs.rm(root, { recursive: true, force: true });
-      forget();
+      await remove();
     }
   },
   };

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
@@ -9,7 +8,7 @@ import { makePdf, makeVideo } from '../../test/harness/media-samples.js';
 import { renderPresets, sourceSideFor } from '../../worker/imaging/render.js';
 import { withDecodableSource } from '../../worker/imaging/source.js';
 import { probeMedia } from '../../worker/media/ffprobe.js';
-import { removeOnExit } from '../lib/proc.js';
+import { benchTempDir } from '../lib/proc.js';
 import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
 
 const run = promisify(execFile);
@@ -27,8 +26,7 @@ export const mediaPreviews: Scenario = {
 
   async run(): Promise<ScenarioResult> {
     const rounds = Number(process.env.BENCH_ROUNDS ?? 9);
-    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-bench-media-'));
-    const forget = removeOnExit(root);
+    const { dir: root, remove } = await benchTempDir('mi-bench-media-');
     try {
       const clip = path.join(root, 'clip.mp4');
       process.stdout.write('   making a 1080p H.264 clip (12 s)…\n');
@@ -85,8 +83,7 @@ export const mediaPreviews: Scenario = {
         ],
       };
     } finally {
-      await fs.rm(root, { recursive: true, force: true });
-      forget();
+      await remove();
     }
   },
 };

@@ -17,7 +17,7 @@ import { ReprocessService } from '../../shared/services/reprocess-service.js';
 import { writeRecordCopy } from '../../shared/services/record-copy.js';
 import { originalKey } from '../../shared/storage/layout.js';
 import { closeWorkers, createWorkers } from '../../worker/worker.js';
-import { removeOnExit, repoRoot } from '../lib/proc.js';
+import { benchTempDir, repoRoot } from '../lib/proc.js';
 import type { Scenario, ScenarioResult } from '../scenario.js';
 
 const FIXTURES = path.join(repoRoot, '../shared/fixtures');
@@ -39,8 +39,7 @@ export const metadataRevert: Scenario = {
     const files = Number(process.env.BENCH_REVERT_FILES ?? 600);
     const bulk = Number(process.env.BENCH_REVERT_RESOURCES ?? 10_000);
     const procs = Number(process.env.BENCH_EXIFTOOL_PROCS ?? os.availableParallelism());
-    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-bench-revert-'));
-    const forget = removeOnExit(root);
+    const { dir: root, remove } = await benchTempDir('mi-bench-revert-');
     const redis = await startEmbeddedRedis({ dir: path.join(root, 'redis'), appendonly: false });
     try {
       const samples = await sampleFiles();
@@ -120,8 +119,7 @@ export const metadataRevert: Scenario = {
       }
     } finally {
       await redis.stop();
-      await fs.rm(root, { recursive: true, force: true });
-      forget();
+      await remove();
     }
   },
 };

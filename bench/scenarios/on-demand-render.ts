@@ -1,11 +1,10 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { signedImageUrl } from '../../shared/renditions/signing.js';
 import { photoJpeg, stageFiles, startStack, variantOf, waitReady } from '../lib/images.js';
-import { removeOnExit } from '../lib/proc.js';
+import { benchTempDir } from '../lib/proc.js';
 import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
 
 const SECRET = 'bench-image-url-secret-0123456789abcdef';
@@ -19,8 +18,7 @@ export const onDemandRender: Scenario = {
 
   async run(): Promise<ScenarioResult> {
     const sizes = envInt('BENCH_SIZES', 6);
-    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-bench-on-demand-'));
-    const forget = removeOnExit(root);
+    const { dir: root, remove } = await benchTempDir('mi-bench-on-demand-');
     const stack = await startStack(root, { worker: { jemalloc: true }, api: true, env: { IMAGE_URL_SECRET: SECRET } });
     try {
       const photo = path.join(root, 'photo.jpg');
@@ -78,8 +76,7 @@ export const onDemandRender: Scenario = {
       };
     } finally {
       await stack.stop();
-      await fs.rm(root, { recursive: true, force: true });
-      forget();
+      await remove();
     }
   },
 };

@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
@@ -9,7 +7,7 @@ import { Catalog } from '../../shared/catalog/catalog.js';
 import { newResourceRecord } from '../../shared/catalog/new-record.js';
 import { freePort, startEmbeddedRedis } from '../../shared/embedded-redis.js';
 import type { ResourceRecord } from '../../shared/model.js';
-import { removeOnExit, spawnTs, waitForHttp } from '../lib/proc.js';
+import { benchTempDir, spawnTs, waitForHttp } from '../lib/proc.js';
 import type { Scenario, ScenarioResult } from '../scenario.js';
 
 const API_KEY = 'bench-key-0123456789abcdef';
@@ -28,8 +26,7 @@ export const preflightChecksums: Scenario = {
   async run(): Promise<ScenarioResult> {
     const n = Number(process.env.BENCH_CHECKSUMS ?? 10_000);
     const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
-    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-bench-preflight-'));
-    const forget = removeOnExit(root);
+    const { dir: root, remove } = await benchTempDir('mi-bench-preflight-');
     const redis = await startEmbeddedRedis({ dir: path.join(root, 'redis'), appendonly: false });
     const port = await freePort();
     const api = spawnTs('api/main.ts', {
@@ -97,8 +94,7 @@ export const preflightChecksums: Scenario = {
       client.disconnect();
       await api.stop();
       await redis.stop();
-      await fs.rm(root, { recursive: true, force: true });
-      forget();
+      await remove();
     }
   },
 };

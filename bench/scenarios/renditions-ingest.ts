@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { loadConfig } from '../../shared/config.js';
 import { JEMALLOC, mkdirp, photoJpeg, stageFiles, startStack, variantOf, waitReady } from '../lib/images.js';
-import { procStats, removeOnExit, spawnTs } from '../lib/proc.js';
+import { procStats, benchTempDir, spawnTs } from '../lib/proc.js';
 import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
 
 const execFileP = promisify(execFile);
@@ -30,8 +30,7 @@ export const renditionsIngest: Scenario = {
     const height = envInt('BENCH_HEIGHT', 4000);
     const cores = Math.max(1, os.availableParallelism());
     const presets = loadConfig({}).images.presets;
-    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-bench-renditions-'));
-    const forget = removeOnExit(root);
+    const { dir: root, remove } = await benchTempDir('mi-bench-renditions-');
     try {
       process.stdout.write(`   making ${count} photos of ${width}x${height} … `);
       const base = await photoJpeg(width, height);
@@ -140,8 +139,7 @@ export const renditionsIngest: Scenario = {
         ],
       };
     } finally {
-      await fs.rm(root, { recursive: true, force: true });
-      forget();
+      await remove();
     }
   },
 };

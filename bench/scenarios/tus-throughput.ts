@@ -43,7 +43,7 @@ export const tusThroughput: Scenario = {
     const size = mib * MiB;
     const totalMiB = mib * concurrency;
 
-    const { dir: root, forget } = await benchTempDir('mi-bench-tus-');
+    const { dir: root, remove } = await benchTempDir('mi-bench-tus-');
     try {
       const free = await fs.statfs(root);
       if (free.bavail * free.bsize < totalMiB * MiB * 1.1 + 1024 * MiB) throw new Error(`${os.tmpdir()} has too little free space for ${totalMiB} MiB of uploads`);
@@ -126,8 +126,7 @@ export const tusThroughput: Scenario = {
         ],
       };
     } finally {
-      await fs.rm(root, { recursive: true, force: true });
-      forget();
+      await remove();
     }
   },
 };

@@ -72,7 +72,7 @@ export function uploadThroughputOn(driver: BenchDriver): Scenario {
     const size = mib * MiB;
     const totalMiB = mib * concurrency;
 
-    const { dir: root, forget } = await benchTempDir('mi-bench-upload-');
+    const { dir: root, remove } = await benchTempDir('mi-bench-upload-');
     const rgw = s3 ? await startRgw(totalMiB * MiB * 1.5 + 512 * MiB) : undefined;
     try {
       // One variant's files exist at a time; ask for them plus 10 % and 1 GiB of headroom.
@@ -231,8 +231,7 @@ export function uploadThroughputOn(driver: BenchDriver): Scenario {
       };
     } finally {
       await rgw?.stop();
-      await fs.rm(root, { recursive: true, force: true });
-      forget();
+      await remove();
     }
   },
   };

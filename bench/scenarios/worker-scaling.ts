@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -7,7 +6,7 @@ import { openQueue, type IngestQueue } from '../../shared/jobs/queue-table.js';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { freePort, startEmbeddedRedis } from '../../shared/embedded-redis.js';
-import { procStats, removeOnExit, spawnTs, waitForHttp, type NodeChild } from '../lib/proc.js';
+import { procStats, benchTempDir, spawnTs, waitForHttp, type NodeChild } from '../lib/proc.js';
 import type { Scenario, ScenarioResult } from '../scenario.js';
 
 const API_KEY = 'bench-key-0123456789abcdef';
@@ -31,8 +30,7 @@ export const workerScaling: Scenario = {
   async run(): Promise<ScenarioResult> {
     const jobs = Number(process.env.BENCH_SCALING_JOBS ?? 48);
     const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
-    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-bench-scaling-'));
-    const forget = removeOnExit(root);
+    const { dir: root, remove } = await benchTempDir('mi-bench-scaling-');
     const redis = await startEmbeddedRedis({ dir: path.join(root, 'redis'), appendonly: false });
     const client = new Redis(redis.url, { maxRetriesPerRequest: null });
     // Through the queue table: the same hash-tag prefix and options as the worker's.
@@ -72,8 +70,7 @@ export const workerScaling: Scenario = {
       await queue.close();
       client.disconnect();
       await redis.stop();
-      await fs.rm(root, { recursive: true, force: true });
-      forget();
+      await remove();
     }
     const one = median(seconds[1]!);
     const two = median(seconds[2]!);

@@ -3,30 +3,22 @@
 // must answer 401 — the native API, each compatibility face, signed image URLs. The
 // route list is read from the app itself, so a new route that nobody put in a table
 // here fails this test instead of shipping unguarded.
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import type { AppDeps } from '../../api/deps.js';
 import { createLogger } from '../../shared/logger.js';
 import { signedImageUrl } from '../../shared/renditions/signing.js';
 import { makeJpeg } from '../harness/images.js';
+import { basic, CREDENTIALS, credentialEnv, sha256Hex as sha } from '../harness/credentials.js';
 import { form, startService, TEST_KEY, type TestService } from '../harness/service.js';
 
-const RS_USER = 'rsuser';
-const RS_KEY = 'rs-private-key-0123456789abcdef';
-const COPERNICA = 'copernica-token-0123456789abcdef';
-const FLOTIQ = 'flotiq-key-0123456789abcdef';
-const CONN_USER = 'conn';
-const CONN_PASS = 'conn-password-0123456789';
-const IMAGE_SECRET = 'image-url-secret-0123456789abcdef0123456789';
-const ADMIN_KEY = 'admin-key-0123456789abcdef';
+const { rsUser: RS_USER, rsKey: RS_KEY, copernicaToken: COPERNICA, flotiqKey: FLOTIQ, connectionsUser: CONN_USER, connectionsPassword: CONN_PASS, imageSecret: IMAGE_SECRET, adminKey: ADMIN_KEY } = CREDENTIALS;
 
 /** Routes that answer without any credential, by design: probes, the scrape, the API's own documentation. */
 const PUBLIC = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /docs', 'GET /openapi.json', 'GET /docs/assets/:file', 'GET /console', 'GET /console/', 'GET /console/assets/:file'];
 
 /** One character changed: the most likely forgery, and the one a prefix compare misses. */
 const tamper = (s: string) => s.slice(0, -1) + (s.endsWith('x') ? 'y' : 'x');
-const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 
 describe('every route refuses missing, wrong and tampered credentials', () => {
   let svc: TestService;
@@ -35,12 +27,7 @@ describe('every route refuses missing, wrong and tampered credentials', () => {
   beforeAll(async () => {
     svc = await startService('fs', {
       env: {
-        RESOURCESPACE_USERS: `${RS_USER}:${RS_KEY}`,
-        COPERNICA_TOKENS: COPERNICA,
-        FLOTIQ_API_KEYS: FLOTIQ,
-        CONNECTIONS_USERS: `${CONN_USER}:${CONN_PASS}`,
-        IMAGE_URL_SECRET: IMAGE_SECRET,
-        ADMIN_KEYS: ADMIN_KEY,
+        ...credentialEnv(),
         // This test makes a few hundred failed authentications from one address on
         // purpose; the throttle that would answer 429 has tests of its own (test/security).
         AUTH_FAILURES_PER_MINUTE: '0',
@@ -83,7 +70,6 @@ describe('every route refuses missing, wrong and tampered credentials', () => {
   // Each face: its routes, and how to send no / a wrong / a tampered / the right credential.
   type Cred = { headers?: Record<string, string>; query?: string; fields?: Record<string, string> };
   type Face = { name: string; match: (route: string) => boolean; creds: Record<'missing' | 'wrong' | 'tampered' | 'valid', Cred> };
-  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
   const RS_Q = `user=${RS_USER}&function=get_resource_data&ref=1`;
   /** ResourceSpace: a GET signs its own query string; a POST sends query, sign and user as form fields. */
   const rs = (sign: string | undefined, q = RS_Q): Cred => ({

@@ -2,34 +2,27 @@
 // the compatibility faces and /image were outside any limit. Now failed authentications
 // are counted per client address in Redis (AUTH_FAILURES_PER_MINUTE): past it, 429 with
 // Retry-After on every way in — native, each face, /image, admin — and on every replica.
-import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startApi } from '../../api/server.js';
 import { createLogger } from '../../shared/logger.js';
 import { signedImageUrl } from '../../shared/renditions/signing.js';
 import { makeJpeg } from '../harness/images.js';
+import { basic, CREDENTIALS, credentialEnv, sha256Hex as sha } from '../harness/credentials.js';
 import { form, startService, TEST_KEY, type TestService } from '../harness/service.js';
 
 const LIMIT = 4;
-const RS_KEY = 'rs-private-key-0123456789abcdef';
-const COPERNICA = 'copernica-token-0123456789abcdef';
-const FLOTIQ = 'flotiq-key-0123456789abcdef';
-const CONN_PASS = 'conn-password-0123456789';
-const IMAGE_SECRET = 'image-url-secret-0123456789abcdef0123456789';
-const ADMIN_KEY = 'admin-key-0123456789abcdef';
-const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
-const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+const { rsUser: RS_USER, rsKey: RS_KEY, copernicaToken: COPERNICA, flotiqKey: FLOTIQ, connectionsUser: CONN_USER, connectionsPassword: CONN_PASS, adminKey: ADMIN_KEY } = CREDENTIALS;
 
 /** One way in: a wrong attempt, and the right one. */
 type Way = { name: string; wrong: (url: string) => Promise<Response>; right: (url: string) => Promise<Response> };
-const rsQuery = 'user=rs&function=get_resource_data&resource=1';
+const rsQuery = `user=${RS_USER}&function=get_resource_data&resource=1`;
 const WAYS: Way[] = [
   { name: 'native Bearer', wrong: (u) => fetch(`${u}/v1/libraries`, { headers: { authorization: 'Bearer wrong-key-0123456789abcdef' } }), right: (u) => fetch(`${u}/v1/libraries`, { headers: { authorization: `Bearer ${TEST_KEY}` } }) },
   { name: 'admin', wrong: (u) => fetch(`${u}/admin/lanes`, { headers: { authorization: basic('ops', 'wrong-admin-0123456789') } }), right: (u) => fetch(`${u}/admin/lanes`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } }) },
   { name: 'ResourceSpace', wrong: (u) => fetch(`${u}/api/?${rsQuery}&sign=${sha(`wrong${rsQuery}`)}`), right: (u) => fetch(`${u}/api/?${rsQuery}&sign=${sha(RS_KEY + rsQuery)}`) },
   { name: 'Copernica', wrong: (u) => fetch(`${u}/v3/medialibrary/default/files?access_token=wrong-0123456789abcdef`, { method: 'POST' }), right: (u) => fetch(`${u}/v3/medialibrary/default/files?access_token=${COPERNICA}`, { method: 'POST' }) },
   { name: 'Flotiq', wrong: (u) => fetch(`${u}/api/v1/content/_media`, { headers: { 'x-auth-token': 'wrong-0123456789abcdef' } }), right: (u) => fetch(`${u}/api/v1/content/_media`, { headers: { 'x-auth-token': FLOTIQ } }) },
-  { name: 'Connections', wrong: (u) => fetch(`${u}/files/basic/api/myuserlibrary/document/1/entry`, { headers: { authorization: basic('conn', 'wrong-0123456789abcdef') } }), right: (u) => fetch(`${u}/files/basic/api/myuserlibrary/document/1/entry`, { headers: { authorization: basic('conn', CONN_PASS) } }) },
+  { name: 'Connections', wrong: (u) => fetch(`${u}/files/basic/api/myuserlibrary/document/1/entry`, { headers: { authorization: basic(CONN_USER, 'wrong-0123456789abcdef') } }), right: (u) => fetch(`${u}/files/basic/api/myuserlibrary/document/1/entry`, { headers: { authorization: basic(CONN_USER, CONN_PASS) } }) },
   { name: '/image key', wrong: (u) => fetch(`${u}/image/0x0/1.jpg`, { headers: { authorization: 'Bearer wrong-key-0123456789abcdef' } }), right: (u) => fetch(`${u}/v1/image-url?path=/image/0x0/1.jpg`, { headers: { authorization: `Bearer ${TEST_KEY}` } }) },
   { name: '/image signature', wrong: (u) => fetch(`${u}${signedImageUrl('/image/0x0/1.jpg', 300, 'another-secret-0123456789abcdef0123456789')}`), right: (u) => fetch(`${u}/v1/libraries`, { headers: { authorization: `Bearer ${TEST_KEY}` } }) },
 ];
@@ -45,12 +38,7 @@ describe('failed authentications are throttled per client address', () => {
       worker: false,
       env: {
         AUTH_FAILURES_PER_MINUTE: String(LIMIT),
-        RESOURCESPACE_USERS: `rs:${RS_KEY}`,
-        COPERNICA_TOKENS: COPERNICA,
-        FLOTIQ_API_KEYS: FLOTIQ,
-        CONNECTIONS_USERS: `conn:${CONN_PASS}`,
-        IMAGE_URL_SECRET: IMAGE_SECRET,
-        ADMIN_KEYS: ADMIN_KEY,
+        ...credentialEnv(),
       },
     });
 

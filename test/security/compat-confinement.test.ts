@@ -6,19 +6,17 @@
 // and anything outside answers as that face answers "not found" — word for word the
 // answer for a thing that does not exist. Also: links from PUBLIC_URL, not the Host header.
 import http from 'node:http';
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaObjectStore } from '../../shared/catalog/media-objects.js';
 import { makeJpeg } from '../harness/images.js';
 import { form, startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
+import { basic, sha256Hex as sha } from '../harness/credentials.js';
 
 const RS_KEY = 'rs-private-key-0123456789abcdef';
 const COPERNICA = 'copernica-token-0123456789abcdef';
 const FLOTIQ = 'flotiq-key-0123456789abcdef';
 const CAROL = 'carol-password-0123456789';
 const DAVE = 'dave-password-0123456789';
-const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
-const sha = (s: string | Uint8Array) => createHash('sha256').update(s).digest('hex');
 
 describe.each<StorageKind>(storageKinds())('compatibility credentials stay in their libraries (%s store)', (storage) => {
   let svc: TestService;

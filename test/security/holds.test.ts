@@ -6,9 +6,9 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { form, startService, TEST_KEY, type TestService } from '../harness/service.js';
+import { basic } from '../harness/credentials.js';
 
 const CONN_PASS = 'conn-password-0123456789';
-const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 
 /** Writes `raw` on a fresh connection and resolves with everything the server sent before closing. */
 function rawExchange(port: number, raw: string): Promise<string> {

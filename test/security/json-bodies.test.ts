@@ -6,8 +6,9 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, TEST_KEY, type TestService } from '../harness/service.js';
+import { CREDENTIALS } from '../harness/credentials.js';
 
-const ADMIN_KEY = 'admin-key-0123456789abcdef';
+const ADMIN_KEY = CREDENTIALS.adminKey;
 const CAP = 16 * 1024;
 
 /** A JSON body streamed in chunks without Content-Length (chunked), as a lying client would. */

@@ -7,11 +7,11 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeJpeg } from '../harness/images.js';
 import { form, startService, storageKinds, TEST_KEY, type StorageKind, type TestService } from '../harness/service.js';
+import { basic, CREDENTIALS } from '../harness/credentials.js';
 
-const ADMIN_KEY = 'admin-key-0123456789abcdef';
+const ADMIN_KEY = CREDENTIALS.adminKey;
 const CONN_PASS = 'conn-password-0123456789';
 const COPERNICA = 'copernica-token-0123456789abcdef';
-const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.each<StorageKind>(storageKinds())('issue 21 lows (%s store)', (storage) => {

@@ -10,8 +10,9 @@ import { startApi, type RunningApi } from '../../api/server.js';
 import { createLogger } from '../../shared/logger.js';
 import { makeJpeg } from '../harness/images.js';
 import { form, startService, storageKinds, TEST_KEY, type StorageKind, type TestService } from '../harness/service.js';
+import { CREDENTIALS } from '../harness/credentials.js';
 
-const ADMIN_KEY = 'admin-key-0123456789abcdef';
+const ADMIN_KEY = CREDENTIALS.adminKey;
 
 describe('the scope table', () => {
   it('names what a scoped key needs on every /v1 route of the app (none is closed to scoped keys by omission)', async () => {
