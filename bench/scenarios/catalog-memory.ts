@@ -66,22 +66,20 @@ export const catalogMemory: Scenario = {
         });
         checks.push({ name: 'bytes per resource, 3-master cluster (all masters)', value: r.perResource, unit: 'B', digits: 0, target: { op: '<=', value: 1_024 } });
         checks.push({ name: 'per-master growth, max / min', value: Math.max(...r.perNode) / Math.min(...r.perNode), unit: '×', digits: 2, target: { op: '<=', value: 1.2 } });
-        notes.push(`Cluster growth per master (bytes, ${n} → ${2 * n} photos): ${r.perNode.map((b) => Math.round(b)).join(', ')}.`);
+        checks.push({ name: 'per-master growth of the keys alone (MEMORY USAGE), max / min', value: Math.max(...r.perNodeKeys) / Math.min(...r.perNodeKeys), unit: '×', digits: 2 });
+        notes.push(
+          `Cluster growth per master, per resource (${n} → ${2 * n} photos): used_memory ${r.perNode.map((b) => Math.round(b)).join(', ')} B; the keys' MEMORY USAGE ${r.perNodeKeys.map((b) => Math.round(b)).join(', ')} B.`,
+        );
         notes.push(breakdownNote('3-master cluster', r, n));
       } finally {
         await cluster.stop();
       }
       notes.push(
         `Each photo: a ${PHOTO_W}×${PHOTO_H} JPEG with EXIF tags (make, model, description, artist, copyright, date), bytes made unique by a JPEG comment; uploaded through UploadService (stage + commit, as the API does) into the default library (dedupe reject) and processed by one worker process (WORKER_CONCURRENCY 2) with the four default renditions.`,
-        'used_memory is read after every job has finished and BullMQ has trimmed its retained jobs (completed jobs are kept by count, 1,000 per queue), so the marginal figure is what Redis holds per resource for good.',
+        'used_memory is read 5 s after every job has finished (completed jobs are trimmed by count as each completes, 100 per queue; events streams capped at ~1,000 entries), so the marginal figure is what Redis holds per resource for good.',
         'Before issue 13 the same measurement (from outside, with npm start) gave 4,547 bytes per resource: a record hash of ~2.0-2.3 KB in the hashtable encoding and a retained job of ~1.2 KB.',
       );
-      if (n < 1_000) notes.push('With N below 1,000 the retained completed jobs (up to 1,000 per queue) are still growing and counted in the figure.');
-      if (n < 2_000) {
-        notes.push(
-          `With N below 2,000 BullMQ's events stream (capped at 10,000 entries per queue, ~6 per job) is still growing between N and 2N jobs and is counted in the figure; it lives on the ingest queue's master, which is why that master grows more. The issue's measurement is N = 2,000.`,
-        );
-      }
+      if (n < 200) notes.push('With N below 200 the retained completed jobs (up to 100 per queue) and the events stream (~1,000 entries, ~6 per job) are still growing and counted in the figure.');
       return { parameters: { photos: `${n} → ${2 * n}`, redis: which, renditions: 4, workerConcurrency: 2 }, variants, checks, notes };
     } finally {
       await remove();
@@ -114,6 +112,8 @@ function breakdownNote(variant: string, r: Measured, n: number): string {
 interface Measured {
   perResource: number;
   perNode: number[];
+  /** Growth of the keys' MEMORY USAGE per master, per resource: the data alone, without client buffers and tables. */
+  perNodeKeys: number[];
   seconds: number;
   /** MEMORY USAGE of the keys, summed per kind: growth per resource, and encodings seen at 2N. */
   breakdown: { kind: string; keys: number; perResource: number; encodings: string[] }[];
@@ -137,9 +137,11 @@ function kindOf(key: string): string {
 }
 
 /** Every key of every master: count, MEMORY USAGE (SAMPLES 0: exact) and OBJECT ENCODING per kind. */
-async function keyKinds(masters: Redis[]): Promise<Map<string, { keys: number; bytes: number; encodings: Set<string> }>> {
+async function keyKinds(masters: Redis[]): Promise<{ kinds: Map<string, { keys: number; bytes: number; encodings: Set<string> }>; perNode: number[] }> {
   const out = new Map<string, { keys: number; bytes: number; encodings: Set<string> }>();
+  const perNode: number[] = [];
   for (const m of masters) {
+    let total = 0;
     const keys: string[] = [];
     let cursor = '0';
     do {
@@ -160,13 +162,15 @@ async function keyKinds(masters: Redis[]): Promise<Map<string, { keys: number; b
         const e = out.get(kind) ?? { keys: 0, bytes: 0, encodings: new Set<string>() };
         e.keys++;
         e.bytes += Number(res[2 * j]?.[1] ?? 0);
+        total += Number(res[2 * j]?.[1] ?? 0);
         const enc = res[2 * j + 1]?.[1];
         if (typeof enc === 'string') e.encodings.add(enc);
         out.set(kind, e);
       });
     }
+    perNode.push(total);
   }
-  return out;
+  return { kinds: out, perNode };
 }
 
 async function measure(redisEnv: Record<string, string>, ports: number[], dir: string, photo: Buffer, n: number): Promise<Measured> {
@@ -207,8 +211,9 @@ async function measure(redisEnv: Record<string, string>, ports: number[], dir: s
         3_600_000,
         () => worker.output(),
       );
-      // Completed jobs are trimmed as later ones complete; let the last ones settle.
-      await new Promise((r) => setTimeout(r, 2_000));
+      // Completed jobs are trimmed as each job completes; Redis shrinks idle clients'
+      // query buffers after 2 s (clientsCron), which would otherwise count as growth.
+      await new Promise((r) => setTimeout(r, 5_000));
     };
     await ingest(n);
     const before = await usedMemory(masters);
@@ -217,12 +222,13 @@ async function measure(redisEnv: Record<string, string>, ports: number[], dir: s
     const after = await usedMemory(masters);
     const kindsAfter = await keyKinds(masters);
     const perNode = after.map((a, i) => (a - before[i]!) / n);
-    const breakdown = [...kindsAfter.keys()].map((kind) => {
-      const a = kindsAfter.get(kind)!;
-      const b = kindsBefore.get(kind) ?? { keys: 0, bytes: 0, encodings: new Set<string>() };
+    const perNodeKeys = kindsAfter.perNode.map((a, i) => (a - kindsBefore.perNode[i]!) / n);
+    const breakdown = [...kindsAfter.kinds.keys()].map((kind) => {
+      const a = kindsAfter.kinds.get(kind)!;
+      const b = kindsBefore.kinds.get(kind) ?? { keys: 0, bytes: 0, encodings: new Set<string>() };
       return { kind, keys: a.keys, perResource: (a.bytes - b.bytes) / n, encodings: [...a.encodings].sort() };
     });
-    return { perResource: perNode.reduce((a, x) => a + x, 0), perNode, seconds: (Date.now() - started) / 1000, breakdown };
+    return { perResource: perNode.reduce((a, x) => a + x, 0), perNode, perNodeKeys, seconds: (Date.now() - started) / 1000, breakdown };
   } finally {
     await worker.stop();
     await ingestQueue.close();

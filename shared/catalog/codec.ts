@@ -74,6 +74,33 @@ const EMPTY_LISTS = new Set(['tags', 'warnings', 'renditions']);
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
+/**
+ * Field names of the default mappings, written as `_` and their index in this list
+ * (`N` instead of `F`): ~40 bytes of a tagged photo, and with the renditions' form below
+ * what brings its record under 448 bytes, one allocator size class down (issue 13). A
+ * field name starts with a letter (shared/metadata/field-mappings.ts), so `_` never
+ * collides; not a bare digit, which JSON objects would move to the front. Stored records
+ * depend on the order: append only, never reorder or remove.
+ */
+const FIELD_CODES: readonly string[] = [
+  'title', 'description', 'tags', 'creator', 'copyright', 'capturedAt', 'make', 'model', 'lens', 'latitude', 'longitude', 'rating',
+];
+const FIELD_CODE = new Map(FIELD_CODES.map((name, i) => [name, `_${i}`]));
+
+/**
+ * Box and format of the default presets (RENDITION_PRESETS' default): a rendition of
+ * that name, box and format is written as `index,width,height,size` (index in this
+ * table), the rest rebuilt from here. Fixed in the code, not read from the configuration, so changing the
+ * presets never changes what a stored record means. Append only.
+ */
+const BUILT_IN_RENDITIONS: Readonly<Record<string, { box: string; format: RenditionFormat }>> = {
+  thumbnail: { box: '200,200', format: 'webp' },
+  small: { box: '480,480', format: 'webp' },
+  medium: { box: '1024,1024', format: 'webp' },
+  large: { box: '2048,2048', format: 'webp' },
+};
+const BUILT_IN_NAMES = Object.keys(BUILT_IN_RENDITIONS);
+
 export function encodeRecord(rec: ResourceRecord): string {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(rec)) {
@@ -102,6 +129,16 @@ export function encodeRecord(rec: ResourceRecord): string {
       case 'noExif':
         out[s] = v ? 1 : 0;
         break;
+      case 'declaredType':
+        // Nearly always what the bytes turned out to be.
+        out[s] = v === rec.mimeType ? 0 : v;
+        break;
+      case 'fields': {
+        const f = v as Record<string, unknown>;
+        if (Object.keys(f).some((name) => name.startsWith('_'))) out[s] = f;
+        else out.N = Object.fromEntries(Object.entries(f).map(([name, x]) => [FIELD_CODE.get(name) ?? name, x]));
+        break;
+      }
       case 'renditions': {
         const compact = compactRenditions(rec.id, v as Rendition[]);
         if (compact !== undefined) out[s] = compact;
@@ -129,6 +166,7 @@ export function decodeRecord(s: string | null | undefined): ResourceRecord | und
   for (const [k, v] of Object.entries(raw)) {
     if (k === 'C') rec.checksum = v;
     else if (k === 'RJ') rec.renditions = v;
+    else if (k === 'N') rec.fields = Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([code, x]) => [(code.startsWith('_') && FIELD_CODES[Number(code.slice(1))]) || code, x]));
     else rec[LONG[k] ?? k] = v;
   }
   const id = rec.id as number;
@@ -137,6 +175,7 @@ export function decodeRecord(s: string | null | undefined): ResourceRecord | und
   for (const k of ['created', 'modified'] as const) if (typeof rec[k] === 'number') rec[k] = new Date(rec[k]).toISOString();
   if (rec.modified === undefined) rec.modified = rec.created;
   rec.noExif = rec.noExif === 1 || rec.noExif === true;
+  if (rec.declaredType === 0) rec.declaredType = rec.mimeType;
   const fileVersion = rec.fileVersion as number;
   if (rec.jobId === undefined) rec.jobId = ingestJobId(id, fileVersion);
   if (rec.storageKey === undefined) rec.storageKey = originalKey(id, fileVersion, rec.extension as string);
@@ -151,8 +190,9 @@ function isIsoMillis(s: string): boolean {
 
 /**
  * `name,boxWidth,boxHeight,width,height,format,size;…` — the URL is the box's
- * (`/image/{w}x{h}/{id}.{ext}`), so it is rebuilt, not stored. Undefined when a
- * rendition does not fit that form (kept as JSON then).
+ * (`/image/{w}x{h}/{id}.{ext}`), so it is rebuilt, not stored; a default preset's box
+ * and format are left out too (`index,width,height,size`, BUILT_IN_RENDITIONS).
+ * Undefined when a rendition does not fit that form (kept as JSON then).
  */
 function compactRenditions(id: number, list: Rendition[]): string | undefined {
   const parts: string[] = [];
@@ -161,7 +201,9 @@ function compactRenditions(id: number, list: Rendition[]): string | undefined {
     if (!m || Number(m[3]) !== id || m[4] !== extensionOfFormat(r.format as RenditionFormat)) return undefined;
     if (/[,;]/.test(r.name) || /[,;]/.test(r.format)) return undefined;
     if (![r.width, r.height, r.size].every((n) => Number.isSafeInteger(n))) return undefined;
-    parts.push([r.name, m[1], m[2], r.width, r.height, r.format, r.size].join(','));
+    const builtIn = Object.hasOwn(BUILT_IN_RENDITIONS, r.name) ? BUILT_IN_RENDITIONS[r.name] : undefined;
+    if (builtIn && builtIn.box === `${m[1]},${m[2]}` && builtIn.format === r.format) parts.push([BUILT_IN_NAMES.indexOf(r.name), r.width, r.height, r.size].join(','));
+    else parts.push([r.name, m[1], m[2], r.width, r.height, r.format, r.size].join(','));
   }
   return parts.join(';');
 }
@@ -169,7 +211,14 @@ function compactRenditions(id: number, list: Rendition[]): string | undefined {
 function expandRenditions(id: number, s: string): Rendition[] {
   if (s === '') return [];
   return s.split(';').map((part) => {
-    const [name, bw, bh, w, h, format, size] = part.split(',');
+    const cols = part.split(',');
+    if (cols.length === 4) {
+      cols[0] = BUILT_IN_NAMES[Number(cols[0])]!;
+      const builtIn = BUILT_IN_RENDITIONS[cols[0]]!;
+      cols.splice(1, 0, ...builtIn.box.split(','));
+      cols.splice(5, 0, builtIn.format);
+    }
+    const [name, bw, bh, w, h, format, size] = cols;
     return {
       name: name!,
       width: Number(w),

@@ -120,3 +120,29 @@ function svcEnv(svc: TestService): Record<string, string> {
     JOB_ATTEMPTS: '2',
   };
 }
+
+// One queue table, read the same way on a cluster: GET /v1/queues and /admin/lanes see
+// the job an upload queued under the ingest queue's own hash tag (a wrong prefix reads
+// an empty queue, as /v1/queues once did).
+describe('queue listings on the Redis Cluster', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startService('fs', { redis: 'cluster', worker: false, env: { ADMIN_KEYS: 'admin-key-0123456789abcdef' } });
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('counts the waiting upload in the ingest lane, in /v1/queues and /admin/lanes alike', async () => {
+    const res = await svc.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: 'q.txt', data: `queued ${randomBytes(6).toString('hex')}` } }) });
+    expect(res.status).toBe(202);
+    type Lanes = { lanes: { lane: string; queues: { queue: string; counts: Record<string, number> }[] }[] };
+    const ingestWaiting = (body: Lanes) => body.lanes.find((l) => l.lane === 'ingest')!.queues.find((q) => q.queue === 'ingest')!.counts.waiting;
+    const pub = (await (await svc.fetch('/v1/queues')).json()) as Lanes;
+    expect(pub.lanes.map((l) => l.lane)).toEqual(['ingest', 'render', 'bulk']);
+    expect(ingestWaiting(pub)).toBe(1);
+    const admin = await fetch(`${svc.url}/admin/lanes`, { headers: { authorization: 'Bearer admin-key-0123456789abcdef' } });
+    expect(admin.status).toBe(200);
+    expect(ingestWaiting((await admin.json()) as Lanes)).toBe(1);
+  });
+});
