@@ -17,7 +17,7 @@ import { preflightChecksums } from './scenarios/preflight-checksums.js';
 import { imageServing, imageServingOn } from './scenarios/image-serving.js';
 import { onDemandRender } from './scenarios/on-demand-render.js';
 import { renditionsIngest } from './scenarios/renditions-ingest.js';
-import { tusThroughput } from './scenarios/tus-throughput.js';
+import { tusThroughput, tusThroughputOn } from './scenarios/tus-throughput.js';
 import { uploadCluster } from './scenarios/upload-cluster.js';
 import { uploadThroughput, uploadThroughputOn } from './scenarios/upload-throughput.js';
 import { workerScaling } from './scenarios/worker-scaling.js';
@@ -40,6 +40,7 @@ const scenarios: Scenario[] = [
   externalScan,
   uploadThroughputOn('s3'),
   imageServingOn('s3'),
+  tusThroughputOn('s3'),
 ];
 
 const BENCHMARKS_MD = path.join(repoRoot, 'docs', 'BENCHMARKS.md');

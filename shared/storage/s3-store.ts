@@ -20,8 +20,12 @@ const MAX_PARTS = 10_000;
 
 /** Bodies up to this size are kept as the chunks that came and joined once: no part buffer. */
 const SMALL_BODY = 1024 * 1024;
-/** Idle part buffers kept for the next uploads. */
-const SPARE_PARTS = 4;
+/**
+ * Part buffers (S3_PART_SIZE each) all puts of a process hold at most, together: 8 of
+ * 5 MiB = 40 MiB, whatever the number of concurrent uploads. Each put holds at most two
+ * (one uploading, one filling). The gateway, not these, limits throughput.
+ */
+const PARTS_IN_MEMORY = 8;
 
 /** How long a failed put keeps trying to abort its multipart upload while the store is away. */
 const ABORT_RETRY_MS = 120_000;
@@ -127,9 +131,9 @@ export class S3ObjectStore implements ObjectStore {
     let part: Buffer | undefined;
     let filled = 0;
 
-    const append = (chunk: Buffer): void => {
+    const append = async (chunk: Buffer): Promise<void> => {
       if (!part && filled + chunk.length > SMALL_BODY) {
-        part = this.takePart();
+        part = await this.takePart();
         let at = 0;
         for (const c of chunks) at += c.copy(part, at);
         chunks = [];
@@ -180,10 +184,10 @@ export class S3ObjectStore implements ObjectStore {
         while (filled + chunk.length >= this.partSize) {
           const head = chunk.subarray(0, this.partSize - filled);
           chunk = chunk.subarray(head.length);
-          append(head);
+          await append(head);
           await startPart(take());
         }
-        if (chunk.length > 0) append(chunk);
+        if (chunk.length > 0) await append(chunk);
       }
       if (uploadId === undefined) {
         const rest = take();
@@ -218,16 +222,24 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /**
-   * Part buffers are reused: under many concurrent uploads, a fresh 5 MiB buffer per part
-   * leaves the garbage collector behind and resident memory climbs well past the two
-   * parts per upload that are in use. Only idle buffers are kept, at most SPARE_PARTS.
+   * Part buffers: at most PARTS_IN_MEMORY at once in this process, shared by all puts (a
+   * put that needs one while all are taken waits, its source paused, until an upload
+   * of a part ends), and reused rather than left to the garbage collector, which under
+   * many concurrent uploads falls behind and lets resident memory climb.
    */
   private readonly spare: Buffer[] = [];
-  private takePart(): Buffer {
+  private partsOut = 0;
+  private readonly partWaiters: (() => void)[] = [];
+  private async takePart(): Promise<Buffer> {
+    while (this.partsOut >= PARTS_IN_MEMORY) await new Promise<void>((resolve) => this.partWaiters.push(resolve));
+    this.partsOut++;
     return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.partSize);
   }
   private givePart(buffer: Buffer | undefined): void {
-    if (buffer && this.spare.length < SPARE_PARTS && !this.spare.includes(buffer)) this.spare.push(buffer);
+    if (!buffer || this.spare.includes(buffer)) return;
+    this.spare.push(buffer);
+    this.partsOut--;
+    this.partWaiters.shift()?.();
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {

@@ -34,15 +34,10 @@ const MAX_STALLED = 100;
 
 // fs: 20 kills (the headline figure). s3: fewer, for what only a remote store has — the
 // originals a worker downloads to local scratch space, which a kill leaves behind.
-// The s3 row is OPEN: on Ceph's radosgw its resources do not all leave "processing"
-// within the test's limit after the kills (three runs out of three; docs/RELIABILITY.md).
-// It runs when FAULTS_S3_KILL=1, until that is found and fixed.
-const s3Kill = process.env.FAULTS_S3_KILL === '1';
-if (!s3Kill) console.warn('worker-kill on the s3 store skipped: an open failure on radosgw (docs/RELIABILITY.md); FAULTS_S3_KILL=1 runs it');
 describe.each(
   onStores<[StorageKind, number, RedisMode]>([
     ['fs', 20, 'single'],
-    ...(s3Kill ? [['s3', 6, 'single'] as [StorageKind, number, RedisMode]] : []),
+    ['s3', 6, 'single'],
     ['fs', 6, 'cluster'],
   ]),
 )('worker killed with SIGKILL at random points of ingest (%s store, %i kills, %s redis)', (storage, KILLS, redis) => {
