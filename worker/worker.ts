@@ -70,7 +70,7 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
     }),
   };
   // External libraries (docs/external-libraries.md): their jobs run on the bulk lane.
-  const external = new ExternalService({ config: deps.config, redis: deps.connection, catalog: deps.catalog, store: deps.store, bulkQueue });
+  const external = new ExternalService({ config: deps.config, redis: deps.connection, catalog: deps.catalog, store: deps.store, bulkQueue, logger: deps.logger });
   const externalDeps = { ...deps, external, chunkSize: deps.config.reprocess.chunkSize, maxQueued: deps.config.reprocess.maxQueued };
   const externalJobs: Record<string, (job: Job) => Promise<void>> = {
     [EXTERNAL_SCAN_JOB]: externalScanProcessor(externalDeps),

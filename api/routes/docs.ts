@@ -153,6 +153,21 @@ const HAND_DOCUMENTED = [
       responses: { 200: { description: 'The batch', content: { 'application/json': { schema: z.object({ id: z.number(), state: z.string() }).passthrough() } } }, 404: { description: 'No such batch', content: problem } },
     }),
   ),
+  createRoute({
+    method: 'post',
+    path: '/v1/libraries/{library}/events',
+    tags: ['libraries'],
+    summary: "An s3 source's bucket notification (MinIO webhook target, Ceph RGW topic with an HTTP push endpoint)",
+    description:
+      'Authenticated with EXTERNAL_EVENTS_TOKEN (`Authorization: Bearer <token>` or `?token=`), not an API key; off without it. The body is the S3 event JSON (`{"Records":[…]}`); each key named is looked up in the bucket by a worker job (docs/external-libraries.md).',
+    request: { params: z.object({ library: z.string() }), query: z.object({ token: z.string().optional() }) },
+    responses: {
+      200: { description: 'How many keys of the source were named', content: { 'application/json': { schema: z.object({ accepted: z.number().int() }) } } },
+      400: { description: 'Not the S3 event JSON, or the library has no s3 source', content: problem },
+      401: { description: 'No or a wrong token', content: problem },
+      404: { description: 'No such library, or EXTERNAL_EVENTS_TOKEN is not set', content: problem },
+    },
+  }),
   ...(['get', 'head'] as const).map((method) =>
     createRoute({
       method,

@@ -204,9 +204,11 @@ export class BatchStore {
 
   /** Ends a running or paused batch as failed, with the reason. */
   async fail(id: number, reason: string): Promise<void> {
-    if ((await this.redis.miBatchSetState(this.key(id), this.seen(id), 'failed', new Date().toISOString(), 'running', 'paused')) === 1) {
-      await this.redis.hset(this.key(id), 'error', reason, 'finished', new Date().toISOString());
-    }
+    const state = await this.redis.hget(this.key(id), 'state');
+    if (state !== 'running' && state !== 'paused') return;
+    // The reason first: a client that sees `failed` must see why.
+    await this.redis.hset(this.key(id), 'error', reason);
+    await this.redis.miBatchSetState(this.key(id), this.seen(id), 'failed', new Date().toISOString(), 'running', 'paused');
   }
 
   /** Counts one resource's outcome once, however often its job ran. */

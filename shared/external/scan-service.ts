@@ -1,3 +1,4 @@
+import { logFailure, type Logger } from '../logger.js';
 import path from 'node:path';
 import type { Queue } from 'bullmq';
 import type { Batch } from '../catalog/batches.js';
@@ -46,6 +47,7 @@ export interface ExternalDeps {
   store: ObjectStore;
   /** The bulk lane's queue (shared/jobs/lanes.ts): scans, their ingest jobs, events. */
   bulkQueue: Queue;
+  logger: Logger;
 }
 
 /**
@@ -185,8 +187,8 @@ export class ExternalService {
       modified: new Date().toISOString(),
     };
     if (!(await catalog.updateResource(rec.id, rec.fileVersion, patch))) return false;
-    if (rec.checksum) await catalog.checksums.release(rec.checksum, rec.id).catch(() => undefined);
-    await writeRecordCopy(store, { ...rec, ...patch }, {}).catch(() => undefined);
+    if (rec.checksum) await catalog.checksums.release(rec.checksum, rec.id).catch(logFailure(this.deps.logger, 'a changed file\'s old checksum claim could not be released', { resourceId: rec.id }));
+    await writeRecordCopy(store, { ...rec, ...patch }, {}).catch(logFailure(this.deps.logger, 'record copy of a changed file could not be written; the ingest job writes it again', { resourceId: rec.id }));
     const old: string[] = [];
     for await (const o of store.list(versionPrefix(rec.id, rec.fileVersion))) old.push(o.key);
     await Promise.allSettled(old.map((k) => store.delete(k)));

@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import type { Batch } from '../catalog/batches.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { ConflictError, InvalidRequestError } from '../errors.js';
+import { EXTERNAL_SCAN_JOB, externalScanJobId, externalStepOptions, type ExternalScanPayload } from '../jobs/external.js';
 import type { IngestQueue } from '../jobs/queue-table.js';
 import { REPROCESS_BATCH_JOB, reprocessBatchJobId, reprocessBatchJobOptions, type ReprocessBatchPayload } from '../jobs/reprocess-batch.js';
 import { REPROCESS_JOB, reprocessJobId, reprocessJobOptions, type ReprocessPayload } from '../jobs/reprocess.js';
@@ -92,7 +93,11 @@ export class ReprocessService {
     const b = await this.deps.catalog.batches.transition(id, 'running', ['paused']);
     // A chain of steps of its own: numbering from the clock (×1000) never meets the
     // ids of the earlier chain, which stay in Redis for a day after completing.
-    await this.queueStep(id, Date.now() * 1000);
+    if (b.kind === 'scan') {
+      // An external library's scan (shared/external/scan-service.ts) goes on with its own steps.
+      const step = Date.now() * 1000;
+      await this.bulk.add(EXTERNAL_SCAN_JOB, { batchId: id, step } satisfies ExternalScanPayload, { ...externalStepOptions(), jobId: externalScanJobId(id, step) });
+    } else await this.queueStep(id, Date.now() * 1000);
     return b;
   }
 

@@ -146,3 +146,47 @@ describe('external library: fs source', () => {
     }
   });
 });
+
+describe('external library: fs polling, and a scan paused and resumed', () => {
+  let svc: TestService;
+  let root: string;
+  beforeAll(async () => {
+    root = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-ext-poll-'));
+    await fs.mkdir(path.join(root, 'drop'));
+    await fs.mkdir(path.join(root, 'many'));
+    await Promise.all(Array.from({ length: 30 }, (_, i) => fs.writeFile(path.join(root, 'many', `m${i}.txt`), `many ${i}`)));
+    svc = await startService('fs', { env: { EXTERNAL_ROOTS: root, EXTERNAL_POLL_SECONDS: '1', REPROCESS_CHUNK_SIZE: '5' } });
+  });
+  afterAll(async () => {
+    await svc?.close();
+    await fs.rm(root, { recursive: true, force: true });
+  });
+  const create = async (name: string, folder: string) =>
+    (await (await svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, source: { type: 'fs', path: path.join(root, folder) } }) })).json()) as { id: number };
+  const names = async (lib: number) => (await svc.core.catalog.listResources({ library: lib, limit: 100 })).items.map((r) => `${r.fileName}:${r.status}`).sort();
+
+  it('a folder is polled every EXTERNAL_POLL_SECONDS: new files arrive without a scan request', async () => {
+    const lib = await create('drop', 'drop');
+    await fs.writeFile(path.join(root, 'drop', 'one.txt'), 'one');
+    await until('the poll to take one.txt', async () => (await names(lib.id)).includes('one.txt:ready'));
+    await fs.writeFile(path.join(root, 'drop', 'two.txt'), 'two');
+    await until('the poll to take two.txt', async () => (await names(lib.id)).join() === 'one.txt:ready,two.txt:ready');
+  });
+
+  it('pause and resume (the batch routes of a bulk revert) take a scan to its end with exact counts', { timeout: 90_000 }, async () => {
+    const lib = await create('many', 'many');
+    // The poller may have started the scan already: the scan route answers that one.
+    const b = (await (await svc.fetch(`/v1/libraries/${lib.id}/scan`, { method: 'POST' })).json()) as { id: number };
+    const paused = await svc.fetch(`/v1/batches/${b.id}/pause`, { method: 'POST' });
+    if (paused.status === 200) {
+      expect(((await paused.json()) as { state: string }).state).toBe('paused');
+      expect(((await (await svc.fetch(`/v1/batches/${b.id}/resume`, { method: 'POST' })).json()) as { state: string }).state).toBe('running');
+    } else expect(paused.status).toBe(409); // finished before the pause arrived
+    const end = await until('the scan to end', async () => {
+      const v = (await (await svc.fetch(`/v1/batches/${b.id}`)).json()) as { state: string; scanned: number; done: number };
+      return v.state === 'completed' ? v : undefined;
+    }, 80_000);
+    expect(end).toMatchObject({ scanned: 30, done: 30 });
+    expect(await svc.core.catalog.countResources(lib.id)).toBe(30);
+  });
+});

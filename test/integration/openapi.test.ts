@@ -50,7 +50,8 @@ describe('OpenAPI', () => {
     };
     const doc = (await (await fetch(`${svc.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, Op>> };
     const declared: [string, string, { params?: string[]; query?: string[]; body?: string[]; required?: string[] }][] = [
-      ['/v1/libraries', 'post', { body: ['name', 'dedupe', 'presets', 'maxUploadBytes'], required: ['name'] }],
+      ['/v1/libraries', 'post', { body: ['name', 'dedupe', 'presets', 'maxUploadBytes', 'source'], required: ['name'] }],
+      ['/v1/libraries/{library}/scan', 'post', { params: ['library'] }],
       ['/v1/libraries', 'get', {}],
       ['/v1/libraries/{library}', 'get', { params: ['library'] }],
       ['/v1/checksums', 'post', { body: ['checksums', 'library'], required: ['checksums'] }],

@@ -39,7 +39,8 @@ export function reprocessBatchProcessor(deps: ReprocessBatchDeps) {
     const { batchId, step } = job.data;
     const batches = deps.catalog.batches;
     let batch = await batches.get(batchId);
-    if (!batch || batch.state !== 'running' || batch.enqueuedAll) return;
+    // A scan of an external library has steps of its own (worker/jobs/external.ts).
+    if (!batch || batch.state !== 'running' || batch.enqueuedAll || batch.kind === 'scan') return;
     const library = batch.library ?? undefined;
 
     for (let page = 0; page < PAGES_PER_STEP; page++) {
