@@ -29,7 +29,11 @@ async function main() {
   // One machine, one user: without ADMIN_KEYS, the local key is the admin key too
   // (reindex, sweep, the queue dashboard).
   const localKey = generatedKey ?? base.apiKeys[0]!;
-  const config = loadConfig({ ...process.env, API_KEYS: base.apiKeys.length ? process.env.API_KEYS : localKey, ADMIN_KEYS: base.operations.adminKeys.length ? process.env.ADMIN_KEYS : localKey });
+  const config = loadConfig({
+    ...process.env,
+    API_KEYS: base.apiKeys.length ? process.env.API_KEYS : localKey,
+    ADMIN_KEYS: base.operations.adminKeys.length ? process.env.ADMIN_KEYS : localKey,
+  });
   const logger = createLogger(config.logLevel, 'media-ingest');
 
   let embedded: EmbeddedRedis | undefined;
@@ -46,7 +50,13 @@ async function main() {
   const core = await openCore(config, redis);
   const api = await startApi(config, core, redis, logger);
   const workerConnection = createRedis(redis, 'worker');
-  const workers = createWorkers({ ...core, connection: workerConnection, redisPrefix: config.redisPrefix, logger, concurrency: config.workerConcurrency });
+  const workers = createWorkers({
+    ...core,
+    connection: workerConnection,
+    redisPrefix: config.redisPrefix,
+    logger,
+    concurrency: config.workerConcurrency,
+  });
 
   const key = config.apiKeys[0]!;
   const lines = [

@@ -10,9 +10,21 @@ export const TIERS = {
   /** Pure functions and the repository's own files: no server, well under 10 s. */
   unit: ['test/unit/**/*.test.ts'],
   /** The service in-process against real Redis and S3, the compat clients, CLI commands. */
-  integration: ['test/integration/**/*.test.ts', 'test/contract/**/*.test.ts', 'test/compat/**/*.test.ts', 'test/cli/reindex.test.ts', 'test/security/**/*.test.ts'],
+  integration: [
+    'test/integration/**/*.test.ts',
+    'test/contract/**/*.test.ts',
+    'test/compat/**/*.test.ts',
+    'test/cli/reindex.test.ts',
+    'test/security/**/*.test.ts',
+  ],
   /** Faults, real processes end to end, CLI kill and resume, bulk revert at scale. */
-  slow: ['test/faults/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/cli/upload.test.ts', 'test/slow/**/*.test.ts', 'test/browser/**/*.test.ts'],
+  slow: [
+    'test/faults/**/*.test.ts',
+    'test/e2e/**/*.test.ts',
+    'test/cli/upload.test.ts',
+    'test/slow/**/*.test.ts',
+    'test/browser/**/*.test.ts',
+  ],
 } as const;
 
 // Without redis-server the tiers that need it cannot run: say so, and run the rest

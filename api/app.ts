@@ -113,8 +113,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const library = await deps.catalog.findLibrary(idOrName);
     return library ? libraryWebhooks.get(library.id) : undefined;
   };
-  app.use('/v1/libraries/:library/files', webhookUrl(deps.config.operations.webhookSecret, deps.config.operations.webhookAllowPrivate, libraryWebhook));
-  app.use('/v1/resources/:id/file', webhookUrl(deps.config.operations.webhookSecret, deps.config.operations.webhookAllowPrivate, libraryWebhook));
+  app.use(
+    '/v1/libraries/:library/files',
+    webhookUrl(deps.config.operations.webhookSecret, deps.config.operations.webhookAllowPrivate, libraryWebhook),
+  );
+  app.use(
+    '/v1/resources/:id/file',
+    webhookUrl(deps.config.operations.webhookSecret, deps.config.operations.webhookAllowPrivate, libraryWebhook),
+  );
   app.route('/', filesRoutes(deps));
   app.route('/', tusRoutes(deps));
   app.route('/', adminRoutes(deps));

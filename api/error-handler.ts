@@ -85,11 +85,20 @@ function problemOf(err: unknown): Problem {
   if (isRedisUnavailable(err)) {
     return { status: 503, code: 'catalog_unavailable', detail: 'The catalog (Redis) is unavailable; retry shortly.', extra: {} };
   }
-  return { status: 500, code: 'internal', detail: 'An unexpected error occurred; the server log has the details under this request id.', extra: {} };
+  return {
+    status: 500,
+    code: 'internal',
+    detail: 'An unexpected error occurred; the server log has the details under this request id.',
+    extra: {},
+  };
 }
 
 /** The RFC 9457 problem+json body (the `Problem` schema of api/schemas.ts): the one shape every error is rendered in. */
-export function problemBody(p: { status: number; code: string; detail: string; extra?: Record<string, unknown> }, instance: string, requestId?: string) {
+export function problemBody(
+  p: { status: number; code: string; detail: string; extra?: Record<string, unknown> },
+  instance: string,
+  requestId?: string,
+) {
   return {
     type: `urn:media-ingest:problem:${p.code}`,
     title: TITLES[p.status] ?? 'Error',

@@ -28,12 +28,18 @@ export const problem = { 'application/problem+json': { schema: problemSchema } }
  */
 export function checkedByHandler(doc: Record<string, unknown>) {
   // The metadata is an OpenAPI schema object; its type is not exported by @hono/zod-openapi.
-  return z.any().optional().openapi(doc as never);
+  return z
+    .any()
+    .optional()
+    .openapi(doc as never);
 }
 
 /** As `checkedByHandler`, for a member the route's middleware has already required (listed as required). */
 export function requiredCheckedByHandler(doc: Record<string, unknown>) {
-  return z.unknown().nonoptional().openapi(doc as never);
+  return z
+    .unknown()
+    .nonoptional()
+    .openapi(doc as never);
 }
 
 /** A path id the handler parses (an unknown or malformed one is a 404 there, not a 400). */

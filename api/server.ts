@@ -53,9 +53,13 @@ export async function startApi(config: Config, core: Core, redis: RedisTarget, l
     logger,
   });
   // Every replica sweeps; the upload's lock keeps two from removing the same one.
-  const tusSweep = config.tus.sweepIntervalSeconds > 0
-    ? setInterval(() => void tus.sweep().catch((err: unknown) => logger.warn({ err }, 'tus sweep failed')), config.tus.sweepIntervalSeconds * 1000)
-    : undefined;
+  const tusSweep =
+    config.tus.sweepIntervalSeconds > 0
+      ? setInterval(
+          () => void tus.sweep().catch((err: unknown) => logger.warn({ err }, 'tus sweep failed')),
+          config.tus.sweepIntervalSeconds * 1000,
+        )
+      : undefined;
   tusSweep?.unref();
   // Built once the port is known: links use it when PUBLIC_URL is unset and PORT=0.
   const built: { app?: ReturnType<typeof createApp> } = {};
@@ -92,7 +96,20 @@ export async function startApi(config: Config, core: Core, redis: RedisTarget, l
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const url = config.port === 0 ? `http://127.0.0.1:${port}` : config.publicUrl;
-  built.app = createApp({ config, catalog: core.catalog, redis: core.redis, store: core.store, ingestQueue, bulkQueue, uploads, tus, waiter, renders, logger, publicUrl: url });
+  built.app = createApp({
+    config,
+    catalog: core.catalog,
+    redis: core.redis,
+    store: core.store,
+    ingestQueue,
+    bulkQueue,
+    uploads,
+    tus,
+    waiter,
+    renders,
+    logger,
+    publicUrl: url,
+  });
 
   return {
     server,

@@ -17,7 +17,9 @@ export function requestedWaitSeconds(c: Context, maxSeconds: number, param = 'wa
     if (raw === undefined) return undefined;
   }
   if (!/^\d{1,6}$/.test(raw)) {
-    throw new InvalidRequestError(`Expected ${param} to be a whole number of seconds (0-${maxSeconds}) but received ${JSON.stringify(raw.slice(0, 20))}.`);
+    throw new InvalidRequestError(
+      `Expected ${param} to be a whole number of seconds (0-${maxSeconds}) but received ${JSON.stringify(raw.slice(0, 20))}.`,
+    );
   }
   return Math.min(Number(raw), maxSeconds);
 }

@@ -59,7 +59,8 @@ async function main(): Promise<number> {
     console.log(`\n>> ${s.name}: ${s.description}`);
     const date = new Date();
     const load0 = os.loadavg()[0]!;
-    if (load0 > 0.5) console.log(`   note: load average is ${load0.toFixed(2)}; other processes compete for the ${os.availableParallelism()} cores`);
+    if (load0 > 0.5)
+      console.log(`   note: load average is ${load0.toFixed(2)}; other processes compete for the ${os.availableParallelism()} cores`);
     let result;
     try {
       result = await s.run();
@@ -69,7 +70,11 @@ async function main(): Promise<number> {
       continue;
     }
     printResult(s, result);
-    await writeSection(BENCHMARKS_MD, s.name, markdownSection(s, result, { command: commandLine(names), date, load: [load0, os.loadavg()[0]!] }));
+    await writeSection(
+      BENCHMARKS_MD,
+      s.name,
+      markdownSection(s, result, { command: commandLine(names), date, load: [load0, os.loadavg()[0]!] }),
+    );
     const failed = failedChecks(result);
     if (failed.length) {
       console.log(`${s.name}: ${failed.length} target(s) missed: ${failed.map((c) => c.name).join('; ')}`);

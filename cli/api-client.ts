@@ -102,7 +102,10 @@ export class ApiClient {
     const res = await this.send(method, url, headers, body, o.file);
     const data = parseBody(res.headers['content-type'], res.body);
     if (res.status >= 400) {
-      const problem = data && typeof data === 'object' ? (data as Record<string, unknown>) : { detail: res.body.toString('utf8').slice(0, 500) || undefined };
+      const problem =
+        data && typeof data === 'object'
+          ? (data as Record<string, unknown>)
+          : { detail: res.body.toString('utf8').slice(0, 500) || undefined };
       if (res.status === 401) throw new AuthError(res.status, problem);
       throw new ProblemError(res.status, problem, parseRetryAfter(header(res.headers['retry-after'])));
     }

@@ -65,7 +65,8 @@ export function clientFrom(
   const url = values.url ?? io.env.MEDIA_INGEST_URL;
   const key = values.key ?? io.env.MEDIA_INGEST_KEY;
   if (!url) throw new UsageError('No server given: pass --url http://host:3000 or set MEDIA_INGEST_URL.');
-  if (!/^https?:\/\/[^/]/i.test(url)) throw new UsageError(`Expected the server URL to start with http:// or https:// but received "${url}".`);
+  if (!/^https?:\/\/[^/]/i.test(url))
+    throw new UsageError(`Expected the server URL to start with http:// or https:// but received "${url}".`);
   if (!key) throw new UsageError('No API key given: pass --key <key> or set MEDIA_INGEST_KEY (npm start prints one).');
   return new ApiClient({
     url,

@@ -69,7 +69,10 @@ export async function* mapUnordered<T, R>(source: AsyncIterable<T>, concurrency:
         break;
       }
       const key = next++;
-      inFlight.set(key, fn(r.value).then((value) => ({ key, value })));
+      inFlight.set(
+        key,
+        fn(r.value).then((value) => ({ key, value })),
+      );
     }
   };
   await fill();

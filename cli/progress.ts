@@ -28,7 +28,8 @@ export class ProgressDisplay {
     this.multi = new cliProgress.MultiBar(
       {
         stream,
-        format: '{bar} {value}/{total}{more} files | {doneBytes}/{totalBytes} | {rate} | ETA {etaText} | {uploaded} uploaded, {skipped} skipped, {failed} failed',
+        format:
+          '{bar} {value}/{total}{more} files | {doneBytes}/{totalBytes} | {rate} | ETA {etaText} | {uploaded} uploaded, {skipped} skipped, {failed} failed',
         barsize: 24,
         hideCursor: true,
         clearOnComplete: false,

@@ -78,12 +78,23 @@ export class UploadReport implements UploadEvents {
     const c = this.counts;
     const seconds = (Date.now() - this.started) / 1000;
     if (this.o.json) {
-      const summary = { event: 'summary', uploaded: c.uploaded, skipped: c.skipped, failed: c.failed, bytesUploaded: this.uploadedBytes, seconds: Number(seconds.toFixed(3)), ...(outcome.interrupted ? { interrupted: true } : {}), ...(outcome.fatal ? { error: outcome.fatal } : {}) };
+      const summary = {
+        event: 'summary',
+        uploaded: c.uploaded,
+        skipped: c.skipped,
+        failed: c.failed,
+        bytesUploaded: this.uploadedBytes,
+        seconds: Number(seconds.toFixed(3)),
+        ...(outcome.interrupted ? { interrupted: true } : {}),
+        ...(outcome.fatal ? { error: outcome.fatal } : {}),
+      };
       this.o.stdout.write(`${JSON.stringify(summary)}\n`);
       return;
     }
     const out = this.o.stdout;
-    out.write(`\n${outcome.interrupted ? 'Interrupted. ' : ''}${c.uploaded} uploaded (${bytes(this.uploadedBytes)}), ${c.skipped} skipped as already there, ${c.failed} failed — in ${duration(seconds)}\n`);
+    out.write(
+      `\n${outcome.interrupted ? 'Interrupted. ' : ''}${c.uploaded} uploaded (${bytes(this.uploadedBytes)}), ${c.skipped} skipped as already there, ${c.failed} failed — in ${duration(seconds)}\n`,
+    );
     if (c.failed) {
       out.write('Failed:\n');
       for (const f of this.failures) out.write(`  ${f.path}: ${f.reason}\n`);

@@ -128,7 +128,9 @@ export class Uploader {
    */
   private async checkLibrary(): Promise<void> {
     try {
-      const res = await this.client.call<{ dedupe?: string }>('GET', `/v1/libraries/${encodeURIComponent(this.opts.library)}`, { what: 'look up the library' });
+      const res = await this.client.call<{ dedupe?: string }>('GET', `/v1/libraries/${encodeURIComponent(this.opts.library)}`, {
+        what: 'look up the library',
+      });
       this.dedupe = res.data?.dedupe;
     } catch (err) {
       if (err instanceof NetworkError) {
@@ -157,7 +159,13 @@ export class Uploader {
     try {
       const { sha256, size } = await hashFile(f.path);
       if (size === 0) {
-        this.events.result({ path: f.path, status: 'skipped', size, sha256, reason: 'empty file (0 bytes): the server stores no empty files' });
+        this.events.result({
+          path: f.path,
+          status: 'skipped',
+          size,
+          sha256,
+          reason: 'empty file (0 bytes): the server stores no empty files',
+        });
         return undefined;
       }
       return { path: f.path, size, sha256 };
@@ -189,7 +197,15 @@ export class Uploader {
       const found = existing[f.sha256];
       if (found?.length) {
         const ids = found.map((m) => m.id);
-        this.events.result({ path: f.path, status: 'skipped', size: f.size, sha256: f.sha256, id: ids[0], duplicateOf: ids, reason: `duplicate of resource ${ids.join(', ')}` });
+        this.events.result({
+          path: f.path,
+          status: 'skipped',
+          size: f.size,
+          sha256: f.sha256,
+          id: ids[0],
+          duplicateOf: ids,
+          reason: `duplicate of resource ${ids.join(', ')}`,
+        });
         continue;
       }
       // Two local files with the same bytes: under reject/reuse only one can become a
@@ -212,7 +228,11 @@ export class Uploader {
       const res = await this.client.call<{ resources: { id: number; jobId: string; status: string; reused?: boolean; error?: string }[] }>(
         'POST',
         `/v1/libraries/${encodeURIComponent(this.opts.library)}/files`,
-        { file: body, headers: { 'repr-digest': `sha-256=:${Buffer.from(f.sha256, 'hex').toString('base64')}:` }, what: `upload ${f.path}` },
+        {
+          file: body,
+          headers: { 'repr-digest': `sha-256=:${Buffer.from(f.sha256, 'hex').toString('base64')}:` },
+          what: `upload ${f.path}`,
+        },
       );
       const r = res.data.resources?.[0];
       if (!r) throw new Error(`the server answered ${res.status} without a resource`);
@@ -229,7 +249,15 @@ export class Uploader {
     } catch (err) {
       if (err instanceof ProblemError && err.code === 'duplicate') {
         const ids = Array.isArray(err.problem.matches) ? (err.problem.matches as number[]) : [];
-        this.events.result({ path: f.path, status: 'skipped', size: f.size, sha256: f.sha256, ...(ids[0] ? { id: ids[0] } : {}), duplicateOf: ids, reason: err.detail });
+        this.events.result({
+          path: f.path,
+          status: 'skipped',
+          size: f.size,
+          sha256: f.sha256,
+          ...(ids[0] ? { id: ids[0] } : {}),
+          duplicateOf: ids,
+          reason: err.detail,
+        });
         return;
       }
       if (this.stopFor(err)) return;
@@ -245,10 +273,17 @@ export class Uploader {
         if (this.abort.signal.aborted) throw new InterruptedError();
         const left = Math.ceil((deadline - Date.now()) / 1000);
         if (left <= 0) {
-          this.events.result({ ...base, status: 'uploaded', processing: 'pending', reason: `still processing after ${this.opts.waitTimeoutSeconds} s` });
+          this.events.result({
+            ...base,
+            status: 'uploaded',
+            processing: 'pending',
+            reason: `still processing after ${this.opts.waitTimeoutSeconds} s`,
+          });
           return;
         }
-        const res = await this.client.call('GET', `/v1/jobs/${encodeURIComponent(base.jobId)}/wait?timeout=${Math.min(30, left)}`, { what: `wait for ${base.path}` });
+        const res = await this.client.call('GET', `/v1/jobs/${encodeURIComponent(base.jobId)}/wait?timeout=${Math.min(30, left)}`, {
+          what: `wait for ${base.path}`,
+        });
         if (res.status === 204 || res.status === 200) {
           this.events.result({ ...base, status: 'uploaded', processing: 'ready' });
           return;

@@ -12,9 +12,7 @@ export interface WalkOptions {
   hidden: boolean;
 }
 
-export type WalkEntry =
-  | { kind: 'file'; path: string; size: number }
-  | { kind: 'error'; path: string; reason: string };
+export type WalkEntry = { kind: 'file'; path: string; size: number } | { kind: 'error'; path: string; reason: string };
 
 /**
  * Every regular file under `roots`, depth first, one at a time: folders are read
@@ -75,7 +73,11 @@ export async function* walk(roots: string[], opts: WalkOptions): AsyncGenerator<
             try {
               target = await fs.stat(abs);
             } catch (err) {
-              yield { kind: 'error', path: abs, reason: e.isSymbolicLink() ? `broken symbolic link (${describeFsError(err)})` : describeFsError(err) };
+              yield {
+                kind: 'error',
+                path: abs,
+                reason: e.isSymbolicLink() ? `broken symbolic link (${describeFsError(err)})` : describeFsError(err),
+              };
               continue;
             }
             isDir = target.isDirectory();

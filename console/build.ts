@@ -57,7 +57,8 @@ const index = `<!doctype html>
 await put(path.join(out, 'index.html'), index);
 
 // Older builds' assets go; a hashed name is served as immutable, so the page's are enough.
-for (const f of await fs.readdir(path.join(out, 'assets'))) if (!built.has(f) && !f.endsWith('.tmp')) await fs.rm(path.join(out, 'assets', f), { force: true });
+for (const f of await fs.readdir(path.join(out, 'assets')))
+  if (!built.has(f) && !f.endsWith('.tmp')) await fs.rm(path.join(out, 'assets', f), { force: true });
 
 let raw = 0;
 let gz = 0;
@@ -65,4 +66,5 @@ for (const bytes of built.values()) {
   raw += bytes.length;
   gz += gzipSync(bytes).length;
 }
-if (!process.argv.includes('--quiet')) console.log(`console built: dist/console (${(raw / 1024).toFixed(1)} KiB, ${(gz / 1024).toFixed(1)} KiB gzipped)`);
+if (!process.argv.includes('--quiet'))
+  console.log(`console built: dist/console (${(raw / 1024).toFixed(1)} KiB, ${(gz / 1024).toFixed(1)} KiB gzipped)`);

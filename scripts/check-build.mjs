@@ -31,6 +31,8 @@ const newest = SOURCE_DIRS.filter((d) => fs.existsSync(path.join(root, d)))
   .map((d) => newestSource(path.join(root, d)))
   .reduce((a, b) => (b.mtime > a.mtime ? b : a), { file: undefined, mtime: 0 });
 if (newest.mtime > builtAt) {
-  console.error(`${entry} is older than ${path.relative(root, newest.file)}: run \`npm run build\` to compile the current sources, then start again.`);
+  console.error(
+    `${entry} is older than ${path.relative(root, newest.file)}: run \`npm run build\` to compile the current sources, then start again.`,
+  );
   process.exit(1);
 }

@@ -308,11 +308,16 @@ export function redisEndpoint(config: Pick<Config, 'redisUrl' | 'redisClusterNod
 function parseClusterNodes(raw: string | undefined, problems: string[]): RedisNodeAddress[] | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
   const nodes: RedisNodeAddress[] = [];
-  for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(item);
     const port = m ? Number(m[2]) : 0;
     if (!m || port < 1 || port > 65535) {
-      problems.push(`REDIS_CLUSTER_NODES must be a comma-separated list of host:port (e.g. redis-1:6379,redis-2:6379) but one entry is "${item.slice(0, 80)}"`);
+      problems.push(
+        `REDIS_CLUSTER_NODES must be a comma-separated list of host:port (e.g. redis-1:6379,redis-2:6379) but one entry is "${item.slice(0, 80)}"`,
+      );
       continue;
     }
     nodes.push({ host: m[1]!.replace(/^\[|\]$/g, ''), port });
@@ -344,7 +349,9 @@ export function loadConfig(env: Env = process.env): Config {
   const redisUrl = p.url('REDIS_URL', ['redis:', 'rediss:']);
   const redisClusterNodes = parseClusterNodes(p.str('REDIS_CLUSTER_NODES'), problems);
   if (redisUrl && redisClusterNodes) {
-    problems.push('REDIS_URL and REDIS_CLUSTER_NODES are both set; set REDIS_URL for one Redis server or REDIS_CLUSTER_NODES for a Redis Cluster, not both');
+    problems.push(
+      'REDIS_URL and REDIS_CLUSTER_NODES are both set; set REDIS_URL for one Redis server or REDIS_CLUSTER_NODES for a Redis Cluster, not both',
+    );
   }
   const redisPrefix = p.str('REDIS_PREFIX') ?? 'mi';
   if (!/^[A-Za-z0-9_.-]{1,32}$/.test(redisPrefix)) {
@@ -442,7 +449,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.maxUploadBytes < 1) problems.push('MAX_UPLOAD_BYTES must be at least 1 byte');
   if (config.jsonBodyMaxBytes < 1024) problems.push(`JSON_BODY_MAX_BYTES must be at least 1K (got ${config.jsonBodyMaxBytes})`);
   for (const [user, password] of config.compat.connectionsUsers) {
-    if (password.length < MIN_KEY_LENGTH) problems.push(`CONNECTIONS_USERS: the password of "${user}" must be at least ${MIN_KEY_LENGTH} characters (it has ${password.length})`);
+    if (password.length < MIN_KEY_LENGTH)
+      problems.push(
+        `CONNECTIONS_USERS: the password of "${user}" must be at least ${MIN_KEY_LENGTH} characters (it has ${password.length})`,
+      );
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -606,8 +616,10 @@ class Parser {
     const m = /^(.*)@((?:\*|[A-Za-z][A-Za-z0-9._-]{0,63})(?:\|(?:\*|[A-Za-z][A-Za-z0-9._-]{0,63}))*)$/.exec(raw);
     const secret = m ? m[1]! : raw;
     const libraries = m ? [...new Set(m[2]!.split('|'))] : ['default'];
-    if (secret.length < MIN_KEY_LENGTH) this.problems.push(`${name}: each secret must be at least ${MIN_KEY_LENGTH} characters (one has ${secret.length})`);
-    if (libraries.includes('*') && libraries.length > 1) this.problems.push(`${name}: "@*" opens every library; list no other library beside it`);
+    if (secret.length < MIN_KEY_LENGTH)
+      this.problems.push(`${name}: each secret must be at least ${MIN_KEY_LENGTH} characters (one has ${secret.length})`);
+    if (libraries.includes('*') && libraries.length > 1)
+      this.problems.push(`${name}: "@*" opens every library; list no other library beside it`);
     return { secret, libraries };
   }
 

@@ -1,6 +1,15 @@
 import { Catalog } from './catalog/catalog.js';
 import type { Config } from './config.js';
-import { createRedis, describeEndpoint, isCluster, probeClusterSeeds, toEndpoint, type RedisConnection, type RedisEndpoint, type RedisTarget } from './redis.js';
+import {
+  createRedis,
+  describeEndpoint,
+  isCluster,
+  probeClusterSeeds,
+  toEndpoint,
+  type RedisConnection,
+  type RedisEndpoint,
+  type RedisTarget,
+} from './redis.js';
 import { writeLibraryCopy } from './services/library-copy.js';
 import { withExternalSources } from './external/external-store.js';
 import { createObjectStore } from './storage/create-store.js';
@@ -59,7 +68,9 @@ async function waitForRedis(redis: RedisConnection, endpoint: RedisEndpoint, tim
     if (Date.now() > deadline) {
       const what = isCluster(redis) ? `Redis Cluster (${describeEndpoint(endpoint)})` : 'Redis';
       const nodes = failed.length ? ` Seed nodes that failed: ${describeFailed()}.` : '';
-      throw new Error(`${what} did not become ready within ${timeoutMs / 1000} s (status: ${redis.status}).${nodes} Check ${'url' in endpoint ? 'REDIS_URL' : 'REDIS_CLUSTER_NODES'}.`);
+      throw new Error(
+        `${what} did not become ready within ${timeoutMs / 1000} s (status: ${redis.status}).${nodes} Check ${'url' in endpoint ? 'REDIS_URL' : 'REDIS_CLUSTER_NODES'}.`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -40,14 +40,21 @@ export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<Em
   if (opts.ownProcessGroup) await stopLeftover(pidFile);
   const port = opts.port ?? (await freePort());
   const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', opts.dir,
-    '--appendonly', opts.appendonly === false ? 'no' : 'yes',
-    '--save', '',
-    '--protected-mode', 'yes',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    opts.dir,
+    '--appendonly',
+    opts.appendonly === false ? 'no' : 'yes',
+    '--save',
+    '',
+    '--protected-mode',
+    'yes',
     // BullMQ needs keys without TTL kept when memory is full, never evicted.
-    '--maxmemory-policy', 'noeviction',
+    '--maxmemory-policy',
+    'noeviction',
     ...(opts.extraArgs ?? []),
     ...(opts.ownProcessGroup ? ['--pidfile', pidFile] : []),
   ];
@@ -89,7 +96,16 @@ async function stopLeftover(pidFile: string): Promise<void> {
   const comm = await fs.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
   if (!comm.startsWith('redis-server')) return;
   process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 100 && (await fs.access(`/proc/${pid}`).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
+  for (
+    let i = 0;
+    i < 100 &&
+    (await fs.access(`/proc/${pid}`).then(
+      () => true,
+      () => false,
+    ));
+    i++
+  )
+    await new Promise((r) => setTimeout(r, 100));
 }
 
 /** Whether `redis-server` is on the PATH. */

@@ -158,7 +158,10 @@ export class UnreadableFileError extends AppError {
 /** An on-demand rendition is still being rendered when the request stops waiting; retry shortly. */
 export class RenderPendingError extends AppError {
   constructor(seconds: number) {
-    super('render_pending', `The rendition is still being rendered after ${seconds} s; retry in a few seconds (or raise IMAGE_RENDER_WAIT_SECONDS).`);
+    super(
+      'render_pending',
+      `The rendition is still being rendered after ${seconds} s; retry in a few seconds (or raise IMAGE_RENDER_WAIT_SECONDS).`,
+    );
   }
 }
 
@@ -169,7 +172,12 @@ export class RenderPendingError extends AppError {
  */
 export class MetadataTimeoutError extends AppError {
   constructor(timeoutMs: number, options?: ErrorOptions) {
-    super('metadata_timeout', `exiftool did not finish reading the file within ${timeoutMs} ms (EXIFTOOL_TASK_TIMEOUT_MS); raise the limit or re-upload with no_exif=1.`, { timeoutMs }, options);
+    super(
+      'metadata_timeout',
+      `exiftool did not finish reading the file within ${timeoutMs} ms (EXIFTOOL_TASK_TIMEOUT_MS); raise the limit or re-upload with no_exif=1.`,
+      { timeoutMs },
+      options,
+    );
   }
 }
 
@@ -177,7 +185,11 @@ export class MetadataTimeoutError extends AppError {
 export class RateLimitedError extends AppError {
   readonly retryAfterSeconds: number;
   constructor(limit: number, retryAfterSeconds: number) {
-    super('rate_limited', `This API key sent more than ${limit} requests in a minute; retry in ${retryAfterSeconds} s (Retry-After), or spread the requests out.`, { limit, retryAfter: retryAfterSeconds });
+    super(
+      'rate_limited',
+      `This API key sent more than ${limit} requests in a minute; retry in ${retryAfterSeconds} s (Retry-After), or spread the requests out.`,
+      { limit, retryAfter: retryAfterSeconds },
+    );
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
@@ -186,7 +198,11 @@ export class RateLimitedError extends AppError {
 export class AuthThrottledError extends AppError {
   readonly retryAfterSeconds: number;
   constructor(limit: number, retryAfterSeconds: number) {
-    super('rate_limited', `More than ${limit} failed authentications came from your address in a minute; retry in ${retryAfterSeconds} s (Retry-After) with the right credential.`, { limit, retryAfter: retryAfterSeconds });
+    super(
+      'rate_limited',
+      `More than ${limit} failed authentications came from your address in a minute; retry in ${retryAfterSeconds} s (Retry-After) with the right credential.`,
+      { limit, retryAfter: retryAfterSeconds },
+    );
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }

@@ -89,7 +89,7 @@ export function trackQueueDepth(queues: readonly { lane: Lane; queue: Queue }[])
 
 new Gauge({
   name: 'media_ingest_queue_jobs',
-  help: 'Jobs in each lane\'s queues by state, read from Redis at scrape time.',
+  help: "Jobs in each lane's queues by state, read from Redis at scrape time.",
   labelNames: ['lane', 'queue', 'state'] as const,
   registers: [registry],
   async collect() {

@@ -28,8 +28,7 @@ export interface Library {
  * EXTERNAL_ROOTS, or an S3 prefix. Credentials are kept, never shown (libraryView).
  */
 export type LibrarySource =
-  | { type: 'fs'; path: string }
-  | { type: 's3'; bucket: string; prefix: string; credentials?: { accessKey: string; secretKey: string } };
+  { type: 'fs'; path: string } | { type: 's3'; bucket: string; prefix: string; credentials?: { accessKey: string; secretKey: string } };
 
 export type RenditionFit = 'cover' | 'contain' | 'fill' | 'inside' | 'outside';
 export type RenditionFormat = 'webp' | 'jpeg' | 'png' | 'avif';

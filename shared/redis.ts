@@ -54,7 +54,10 @@ export function createRedis(target: RedisTarget, role: RedisRole): RedisConnecti
   const redis =
     'url' in endpoint
       ? new Redis(endpoint.url, { ...common, ...BY_ROLE[role] })
-      : new Cluster(endpoint.clusterNodes.map((n) => ({ host: n.host, port: n.port })), clusterOptions(common, perNode, enableOfflineQueue));
+      : new Cluster(
+          endpoint.clusterNodes.map((n) => ({ host: n.host, port: n.port })),
+          clusterOptions(common, perNode, enableOfflineQueue),
+        );
   // An 'error' event without a listener crashes the process; the caller sees failures
   // through rejected commands, and readiness reports them.
   redis.on('error', () => undefined);
@@ -98,7 +101,9 @@ export function isRedisUnavailable(err: unknown): boolean {
   return (
     err.name === 'MaxRetriesPerRequestError' ||
     err.name === 'ClusterAllFailedError' ||
-    /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|Cluster isn't ready|cluster isn't ready|Failed to refresh slots cache|None of startup nodes is available|Too many Cluster redirections|Cluster is disconnected/.test(err.message)
+    /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|Cluster isn't ready|cluster isn't ready|Failed to refresh slots cache|None of startup nodes is available|Too many Cluster redirections|Cluster is disconnected/.test(
+      err.message,
+    )
   );
 }
 
@@ -111,10 +116,21 @@ export function isCluster(redis: RedisConnection): redis is Cluster {
  * so a wrong seed list fails start-up with the nodes it names and why (refused, not a
  * cluster node, cluster not ok) instead of retrying in silence.
  */
-export async function probeClusterSeeds(nodes: readonly RedisNodeAddress[], timeoutMs = 3_000): Promise<{ node: string; problem: string | undefined }[]> {
+export async function probeClusterSeeds(
+  nodes: readonly RedisNodeAddress[],
+  timeoutMs = 3_000,
+): Promise<{ node: string; problem: string | undefined }[]> {
   return Promise.all(
     nodes.map(async (n) => {
-      const r = new Redis({ host: n.host, port: n.port, lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+      const r = new Redis({
+        host: n.host,
+        port: n.port,
+        lazyConnect: true,
+        connectTimeout: timeoutMs,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+        enableOfflineQueue: false,
+      });
       let cause: Error | undefined;
       r.on('error', (err: Error) => (cause ??= err));
       try {
@@ -125,7 +141,10 @@ export async function probeClusterSeeds(nodes: readonly RedisNodeAddress[], time
       } catch (err) {
         // ioredis rejects with "Connection is closed"; the 'error' event has the reason.
         const msg = (cause ?? (err as Error)).message;
-        return { node: nodeAddress(n), problem: /cluster support disabled/i.test(msg) ? 'not a cluster node (cluster support disabled; use REDIS_URL)' : msg };
+        return {
+          node: nodeAddress(n),
+          problem: /cluster support disabled/i.test(msg) ? 'not a cluster node (cluster support disabled; use REDIS_URL)' : msg,
+        };
       } finally {
         r.disconnect();
       }

@@ -54,7 +54,11 @@ async function notify(job: Job<IngestPayload>, deps: CompletionWebhookDeps, fall
       resource: record ? publicView(record) : null,
     },
   });
-  await deps.queue.add('webhook', { url, event, body, ...(requestId ? { requestId } : {}) }, { ...webhookJobOptions(deps.attempts), jobId: webhookJobId(String(job.id)) });
+  await deps.queue.add(
+    'webhook',
+    { url, event, body, ...(requestId ? { requestId } : {}) },
+    { ...webhookJobOptions(deps.attempts), jobId: webhookJobId(String(job.id)) },
+  );
 }
 
 /** What a receiver needs to act on the resource; storage keys and internals stay home. */

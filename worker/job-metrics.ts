@@ -25,7 +25,10 @@ export function observeJobs(worker: Worker, logger: Logger): void {
     const seconds = elapsed(job);
     if (seconds !== undefined) jobDuration.observe({ queue, job: job.name, outcome: final ? 'failed' : 'retry' }, seconds);
     jobFailures.inc({ queue, job: job.name, final: String(final) });
-    logger.warn({ queue, job: job.name, jobId: job.id, requestId: requestIdOf(job), final, reason: err.message, ms: msOf(seconds) }, 'job failed');
+    logger.warn(
+      { queue, job: job.name, jobId: job.id, requestId: requestIdOf(job), final, reason: err.message, ms: msOf(seconds) },
+      'job failed',
+    );
   });
 }
 

@@ -14,7 +14,10 @@ import { closeWorkers, createWorkers } from './worker.js';
 try {
   const config = loadConfig();
   const redis = redisEndpoint(config);
-  if (!redis) throw new ConfigError(['REDIS_URL (e.g. redis://localhost:6379) or REDIS_CLUSTER_NODES (e.g. redis-1:6379,redis-2:6379) is required for `npm run worker`.']);
+  if (!redis)
+    throw new ConfigError([
+      'REDIS_URL (e.g. redis://localhost:6379) or REDIS_CLUSTER_NODES (e.g. redis-1:6379,redis-2:6379) is required for `npm run worker`.',
+    ]);
   const logger = createLogger(config.logLevel, 'worker');
   const core = await openCore(config, redis);
   const stale = await removeStaleScratch();
@@ -25,11 +28,19 @@ try {
   // A taken port (several workers on one host with the default) costs the metrics, not
   // the worker: jobs matter more than their counters, and the warning says what to set.
   const metrics = await startMetricsServer(config.operations.workerMetricsPort).catch((err: NodeJS.ErrnoException) => {
-    logger.warn({ err: err.message, port: config.operations.workerMetricsPort }, 'metrics port unavailable; this worker serves no /metrics (set WORKER_METRICS_PORT, 0 for any free port)');
+    logger.warn(
+      { err: err.message, port: config.operations.workerMetricsPort },
+      'metrics port unavailable; this worker serves no /metrics (set WORKER_METRICS_PORT, 0 for any free port)',
+    );
     return undefined;
   });
   logger.info(
-    { concurrency: config.workerConcurrency, lanes: config.operations.workerLanes, metricsPort: metrics?.port ?? null, storage: config.storage.driver },
+    {
+      concurrency: config.workerConcurrency,
+      lanes: config.operations.workerLanes,
+      metricsPort: metrics?.port ?? null,
+      storage: config.storage.driver,
+    },
     'worker started',
   );
   onShutdown(logger, async () => {

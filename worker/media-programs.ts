@@ -13,7 +13,11 @@ export const MEDIA_PROGRAMS: readonly { program: string; pkg: string; gives: str
   { program: 'ffprobe', pkg: 'ffmpeg', gives: 'video and audio duration, size and codecs' },
   { program: 'pdftoppm', pkg: 'poppler-utils', gives: 'PDF page previews' },
   { program: 'pdfinfo', pkg: 'poppler-utils', gives: 'PDF page counts' },
-  { program: 'convert-im6.q16', pkg: 'imagemagick', gives: 'BMP, ICO/CUR, JPEG 2000, TGA, PSD, PCX, PNM, DDS and TIFF layouts sharp lacks' },
+  {
+    program: 'convert-im6.q16',
+    pkg: 'imagemagick',
+    gives: 'BMP, ICO/CUR, JPEG 2000, TGA, PSD, PCX, PNM, DDS and TIFF layouts sharp lacks',
+  },
   { program: 'heif-convert', pkg: 'libheif-examples', gives: 'HEIC photos from phones' },
   { program: 'soffice', pkg: 'libreoffice-core', gives: 'office document previews', optional: true },
 ];
@@ -50,7 +54,8 @@ export function forgetPrograms(): void {
  * their types are stored as plain files, never a crash.
  */
 export function ensureMediaPrograms(opts: { install: boolean; log: (line: string) => void }): string[] {
-  const lacking = () => MEDIA_PROGRAMS.filter((p) => !whichProgram(p.program) && !(p.program === 'convert-im6.q16' && whichProgram('magick')));
+  const lacking = () =>
+    MEDIA_PROGRAMS.filter((p) => !whichProgram(p.program) && !(p.program === 'convert-im6.q16' && whichProgram('magick')));
   const missing = lacking().filter((p) => !p.optional);
   if (opts.install && missing.length > 0 && process.getuid?.() === 0 && whichProgram('apt-get')) {
     const pkgs = [...new Set(missing.map((p) => p.pkg))];
@@ -64,7 +69,9 @@ export function ensureMediaPrograms(opts: { install: boolean; log: (line: string
     }
     forgetPrograms();
   }
-  const lines = lacking().map((p) => `${p.program} is not installed (apt-get install ${p.pkg}): no ${p.gives}; those files are stored as plain files.`);
+  const lines = lacking().map(
+    (p) => `${p.program} is not installed (apt-get install ${p.pkg}): no ${p.gives}; those files are stored as plain files.`,
+  );
   for (const l of lines) opts.log(`warning: ${l}`);
   return lines;
 }

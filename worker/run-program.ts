@@ -102,11 +102,23 @@ export function runProgram(program: string, args: readonly string[], limits: Par
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (timedOut) {
-        reject(new UnreadableFileError(`${program} did not finish within ${Math.round(lim.timeoutMs / 1000)} s on this file; it is stored but not rendered.`));
+        reject(
+          new UnreadableFileError(
+            `${program} did not finish within ${Math.round(lim.timeoutMs / 1000)} s on this file; it is stored but not rendered.`,
+          ),
+        );
       } else if (overflow) {
-        reject(new UnreadableFileError(`${program} wrote more than ${lim.maxStdoutBytes >> 20} MiB for this file; it is stored but not rendered.`));
+        reject(
+          new UnreadableFileError(
+            `${program} wrote more than ${lim.maxStdoutBytes >> 20} MiB for this file; it is stored but not rendered.`,
+          ),
+        );
       } else if (isOutOfMemory(err, signal)) {
-        reject(new UnreadableFileError(`${program} needed more than ${lim.memoryBytes >> 20} MiB of memory for this file; it is stored but not rendered.`));
+        reject(
+          new UnreadableFileError(
+            `${program} needed more than ${lim.memoryBytes >> 20} MiB of memory for this file; it is stored but not rendered.`,
+          ),
+        );
       } else {
         resolve({ stdout: Buffer.concat(out, Math.min(outBytes, lim.maxStdoutBytes)), stderr: err, code, signal });
       }
@@ -115,12 +127,20 @@ export function runProgram(program: string, args: readonly string[], limits: Par
 }
 
 function isOutOfMemory(stderr: string, signal: NodeJS.Signals | null): boolean {
-  return /cannot allocate memory|out of memory|std::bad_alloc|memory allocation failed|Cannot allocate/i.test(stderr) || (signal === 'SIGABRT' && /alloc/i.test(stderr));
+  return (
+    /cannot allocate memory|out of memory|std::bad_alloc|memory allocation failed|Cannot allocate/i.test(stderr) ||
+    (signal === 'SIGABRT' && /alloc/i.test(stderr))
+  );
 }
 
 /** The most telling line of a decoder's stderr: the last one that names an error, else the last. */
 export function reasonFrom(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
-  const bad = lines.filter((l) => /error|invalid|corrupt|truncat|damaged|fail|unsupported|not a|no such|cannot|can't|unable|missing|premature/i.test(l));
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const bad = lines.filter((l) =>
+    /error|invalid|corrupt|truncat|damaged|fail|unsupported|not a|no such|cannot|can't|unable|missing|premature/i.test(l),
+  );
   return (bad.at(-1) ?? lines.at(-1) ?? 'no output').slice(0, 300);
 }

@@ -41,14 +41,21 @@ export interface WorkerDeps {
  */
 export function createWorkers(deps: WorkerDeps): Worker[] {
   tuneImaging(deps.config, deps.logger);
-  const { workerLanes, bulkConcurrency, bulkJobsPerSecond, webhookSecret, webhookAttempts, webhookTimeoutMs, webhookAllowPrivate } = deps.config.operations;
+  const { workerLanes, bulkConcurrency, bulkJobsPerSecond, webhookSecret, webhookAttempts, webhookTimeoutMs, webhookAllowPrivate } =
+    deps.config.operations;
   const lanes = new Set(workerLanes);
   // Producers too: a revert of one resource goes on the ingest queue, a bulk revert's
   // steps and per-resource jobs on the bulk queue.
   const queue = openQueue('ingest', deps.connection, deps.redisPrefix);
   const bulkQueue = openQueue('bulk', deps.connection, deps.redisPrefix);
   const webhookQueue = openQueue('webhook', deps.connection, deps.redisPrefix);
-  const reprocess = new ReprocessService({ catalog: deps.catalog, ingestQueue: queue, bulkQueue, jobAttempts: deps.config.jobAttempts, logger: deps.logger });
+  const reprocess = new ReprocessService({
+    catalog: deps.catalog,
+    ingestQueue: queue,
+    bulkQueue,
+    jobAttempts: deps.config.jobAttempts,
+    logger: deps.logger,
+  });
   const processors = {
     // Without WEBHOOK_SECRET nothing can be signed: no webhooks (the API refuses to take any).
     ingest: webhookSecret
@@ -70,7 +77,14 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
     }),
   };
   // External libraries (docs/external-libraries.md): their jobs run on the bulk lane.
-  const external = new ExternalService({ config: deps.config, redis: deps.connection, catalog: deps.catalog, store: deps.store, bulkQueue, logger: deps.logger });
+  const external = new ExternalService({
+    config: deps.config,
+    redis: deps.connection,
+    catalog: deps.catalog,
+    store: deps.store,
+    bulkQueue,
+    logger: deps.logger,
+  });
   const externalDeps = { ...deps, external, chunkSize: deps.config.reprocess.chunkSize, maxQueued: deps.config.reprocess.maxQueued };
   const externalJobs: Record<string, (job: Job) => Promise<void>> = {
     [EXTERNAL_SCAN_JOB]: externalScanProcessor(externalDeps),
@@ -121,7 +135,15 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
     // Without WEBHOOK_SECRET nothing is queued there. Waiting on other servers, not the
     // CPU: many at once cost little.
     webhook: webhookSecret
-      ? { processor: webhookProcessor({ secret: webhookSecret, timeoutMs: webhookTimeoutMs, allowPrivate: webhookAllowPrivate, logger: deps.logger }), options: { concurrency: 16 } }
+      ? {
+          processor: webhookProcessor({
+            secret: webhookSecret,
+            timeoutMs: webhookTimeoutMs,
+            allowPrivate: webhookAllowPrivate,
+            logger: deps.logger,
+          }),
+          options: { concurrency: 16 },
+        }
       : undefined,
     // On-demand renders: a request is waiting for each (shared/jobs/render.ts).
     render: { processor: renderProcessor(deps), options: { concurrency: deps.config.images.renderConcurrency } },
@@ -152,7 +174,10 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
     observeJobs(w, deps.logger);
     // The producer queues serve every lane's processors: closed with the last worker.
     w.on('closed', () => {
-      if (--open === 0) void Promise.all([queue.close(), bulkQueue.close(), webhookQueue.close()]).catch(logFailure(deps.logger, 'producer queues did not close cleanly'));
+      if (--open === 0)
+        void Promise.all([queue.close(), bulkQueue.close(), webhookQueue.close()]).catch(
+          logFailure(deps.logger, 'producer queues did not close cleanly'),
+        );
     });
   }
   return workers;
@@ -160,10 +185,7 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
 
 /** Stop taking jobs; wait for active ones up to `timeoutMs`, then leave them to stalled-job recovery. */
 export async function closeWorkers(workers: Worker[], timeoutMs: number): Promise<void> {
-  await Promise.race([
-    Promise.all(workers.map((w) => w.close())),
-    new Promise((r) => setTimeout(r, timeoutMs).unref()),
-  ]);
+  await Promise.race([Promise.all(workers.map((w) => w.close())), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
   // Forced: what it cuts is left to stalled-job recovery, which is the point; an error here says no more.
   await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
   // The exiftool processes would keep the event loop (and the process) alive.

@@ -53,7 +53,12 @@ const ENUMS: Record<string, readonly string[]> = {
   visibility: ['private', 'public'],
 };
 
-const parser = new XMLParser({ ignoreAttributes: false, removeNSPrefix: true, isArray: (name) => name === 'category', parseTagValue: false });
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  removeNSPrefix: true,
+  isArray: (name) => name === 'category',
+  parseTagValue: false,
+});
 const builder = new XMLBuilder({ ignoreAttributes: false, format: true, suppressEmptyNode: true });
 
 /**
@@ -85,7 +90,10 @@ export function connectionsRoutes(deps: AppDeps, throttle: AuthThrottle) {
       const isLive = async (id: number) => (await deps.catalog.getResource(id))?.library === library.id;
       const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
       if (type.startsWith('multipart/')) {
-        throw new AppError('unsupported_media_type', `Expected the file's bytes as the body (with a Slug header), or an Atom entry (application/atom+xml) alone, but received ${type}.`);
+        throw new AppError(
+          'unsupported_media_type',
+          `Expected the file's bytes as the body (with a Slug header), or an Atom entry (application/atom+xml) alone, but received ${type}.`,
+        );
       }
 
       let record: ResourceRecord;
@@ -102,7 +110,10 @@ export function connectionsRoutes(deps: AppDeps, throttle: AuthThrottle) {
       } else {
         const fields = queryFields(c);
         const slug = await slugOf(c);
-        if (!slug) throw new InvalidRequestError('Expected a Slug header with the file\'s label (RFC 2047 encoded words for non-ASCII), e.g. "Slug: photo.jpg".');
+        if (!slug)
+          throw new InvalidRequestError(
+            'Expected a Slug header with the file\'s label (RFC 2047 encoded words for non-ASCII), e.g. "Slug: photo.jpg".',
+          );
         label = sanitizeFileName(slug);
         // Decided on the headers: a taken label costs the client no upload (and the
         // unread body is not drained: the connection closes after the answer).
@@ -110,14 +121,21 @@ export function connectionsRoutes(deps: AppDeps, throttle: AuthThrottle) {
           c.header('Connection', 'close');
           throw err;
         });
-        const staged = await receiveBody(c, deps.uploads, { fileName: label, declaredType: type && type !== 'application/octet-stream' ? type : null }, deps.uploads.limitOf(library));
+        const staged = await receiveBody(
+          c,
+          deps.uploads,
+          { fileName: label, declaredType: type && type !== 'application/octet-stream' ? type : null },
+          deps.uploads.limitOf(library),
+        );
         [record] = (await deps.uploads.commit([staged], { ...fields, title: label }, library, SOURCE)) as [ResourceRecord];
       }
       c.header('X-Resource-Id', String(record.id));
       const holder = await labels.claim(library.id, label, record.id, isLive);
       if (holder !== undefined) {
         // Another request took the label between the check and now: this one loses.
-        await resources.delete(record.id).catch(logFailure(deps.logger, 'losing upload of a taken label could not be removed', { resourceId: record.id }));
+        await resources
+          .delete(record.id)
+          .catch(logFailure(deps.logger, 'losing upload of a taken label could not be removed', { resourceId: record.id }));
         throw taken(label, holder);
       }
       let current = record;
@@ -153,7 +171,9 @@ export function connectionsRoutes(deps: AppDeps, throttle: AuthThrottle) {
 }
 
 function taken(label: string, holder: number): ConflictError {
-  return new ConflictError(`A file labelled "${label}" already exists in this library (resource ${holder}); choose another label.`, { resource: holder });
+  return new ConflictError(`A file labelled "${label}" already exists in this library (resource ${holder}); choose another label.`, {
+    resource: holder,
+  });
 }
 
 function authenticate(deps: AppDeps, header: string | undefined): string {
@@ -211,7 +231,8 @@ function queryFields(c: Context, moreTags: readonly string[] = []): UploadFields
   for (const name of ['created', 'modified'] as const) {
     const v = c.req.query(name);
     if (v === undefined) continue;
-    if (!/^\d{1,15}$/.test(v)) throw new InvalidRequestError(`Expected ${name} to be milliseconds since 1970-01-01 but received ${JSON.stringify(v.slice(0, 40))}.`);
+    if (!/^\d{1,15}$/.test(v))
+      throw new InvalidRequestError(`Expected ${name} to be milliseconds since 1970-01-01 but received ${JSON.stringify(v.slice(0, 40))}.`);
     b.add(name, v.padStart(13, '0'));
   }
   return b.build();
@@ -299,7 +320,11 @@ function renderError(c: Context, deps: AppDeps, err: unknown): Response {
   if (status === 401) c.header('WWW-Authenticate', 'Basic realm="IBM Connections"');
   const doc = {
     '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' },
-    'td:error': { '@_xmlns:td': TD, 'td:errorCode': row?.errorCode ?? (status >= 500 ? 'ServerError' : 'InvalidRequest'), 'td:errorMessage': p.detail },
+    'td:error': {
+      '@_xmlns:td': TD,
+      'td:errorCode': row?.errorCode ?? (status >= 500 ? 'ServerError' : 'InvalidRequest'),
+      'td:errorMessage': p.detail,
+    },
   };
   return xml(c, builder.build(doc) as string, status, 'application/xml');
 }

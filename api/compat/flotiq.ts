@@ -3,7 +3,14 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { MediaObjectStore } from '../../shared/catalog/media-objects.js';
-import { InvalidRequestError, NoFilePartError, NotFoundError, UnauthorizedError, UpstreamError, type ErrorCode } from '../../shared/errors.js';
+import {
+  InvalidRequestError,
+  NoFilePartError,
+  NotFoundError,
+  UnauthorizedError,
+  UpstreamError,
+  type ErrorCode,
+} from '../../shared/errors.js';
 import type { Library, ResourceRecord } from '../../shared/model.js';
 import type { StagedFile } from '../../shared/services/upload-service.js';
 import { parseFlag } from '../../shared/upload/upload-fields.js';
@@ -92,9 +99,12 @@ export function flotiqRoutes(deps: AppDeps, throttle: AuthThrottle) {
       try {
         save = parseFlag('save', form.get('save') ?? '0');
         const type = form.get('type') ?? (s.sniffed.type === 'image' ? 'image' : 'file');
-        if (type !== 'image' && type !== 'file') throw new InvalidRequestError(`Expected type to be "image" or "file" but received ${JSON.stringify(type.slice(0, 40))}.`);
+        if (type !== 'image' && type !== 'file')
+          throw new InvalidRequestError(`Expected type to be "image" or "file" but received ${JSON.stringify(type.slice(0, 40))}.`);
         if (type === 'image' && s.sniffed.type !== 'image') {
-          throw new InvalidRequestError(`Expected an image for type=image but "${s.fileName}" is ${s.sniffed.mimeType}; send it with type=file.`);
+          throw new InvalidRequestError(
+            `Expected an image for type=image but "${s.fileName}" is ${s.sniffed.mimeType}; send it with type=file.`,
+          );
         }
         asFile = type === 'file';
       } catch (err) {
@@ -132,7 +142,13 @@ export function flotiqRoutes(deps: AppDeps, throttle: AuthThrottle) {
       const live = recs.filter((r): r is ResourceRecord => r !== undefined);
       const details = await objects.details(live.map((r) => r.id));
       const data = live.map((r, i) => withInternal(r, details[i]!));
-      return c.json({ total_count: total - gone.length, total_pages: Math.ceil((total - gone.length) / limit), current_page: page, count: data.length, data });
+      return c.json({
+        total_count: total - gone.length,
+        total_pages: Math.ceil((total - gone.length) / limit),
+        current_page: page,
+        count: data.length,
+        data,
+      });
     }),
   );
 
@@ -163,7 +179,8 @@ export function flotiqRoutes(deps: AppDeps, throttle: AuthThrottle) {
         if (err instanceof SyntaxError) throw new InvalidRequestError(`The body is not valid JSON: ${err.message}`);
         throw err;
       }
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidRequestError('Expected a JSON object: the _media object the upload answered.');
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        throw new InvalidRequestError('Expected a JSON object: the _media object the upload answered.');
       const b = body as Record<string, unknown>;
       const key = typeof b.id === 'string' ? b.id : typeof b.url === 'string' ? /\/(_media-\d+)\.[^/]*$/.exec(b.url)?.[1] : undefined;
       if (!key) throw new InvalidRequestError('Expected "id" (like "_media-123") or the "url" the upload answered.');
@@ -189,7 +206,9 @@ export function flotiqRoutes(deps: AppDeps, throttle: AuthThrottle) {
         );
       }
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(externalId)) {
-        throw new InvalidRequestError(`Expected an Unsplash photo id (1-64 letters, digits, "_" or "-") but received ${JSON.stringify(externalId.slice(0, 60))}.`);
+        throw new InvalidRequestError(
+          `Expected an Unsplash photo id (1-64 letters, digits, "_" or "-") but received ${JSON.stringify(externalId.slice(0, 60))}.`,
+        );
       }
       const save = parseFlag('save', c.req.query('save') ?? '0');
       const library = await scope.uploadLibrary();
@@ -213,7 +232,11 @@ export function flotiqRoutes(deps: AppDeps, throttle: AuthThrottle) {
       const ac = new AbortController();
       let staged: StagedFile;
       try {
-        staged = await deps.uploads.stage({ fileName: `${externalId}.jpg`, declaredType: type, stream: body }, deps.uploads.limitOf(library), ac.signal);
+        staged = await deps.uploads.stage(
+          { fileName: `${externalId}.jpg`, declaredType: type, stream: body },
+          deps.uploads.limitOf(library),
+          ac.signal,
+        );
       } catch (err) {
         ac.abort();
         body.destroy();
@@ -271,7 +294,13 @@ function withInternal(r: ResourceRecord, detail: { savedAt: number | undefined; 
   const created = detail.savedAt === undefined ? r.created : new Date(detail.savedAt).toISOString();
   return {
     ...mediaOf(r, detail.externalId),
-    internal: { contentType: '_media', createdAt: created, updatedAt: r.modified > created ? r.modified : created, deletedAt: '', latestVersion: r.fileVersion },
+    internal: {
+      contentType: '_media',
+      createdAt: created,
+      updatedAt: r.modified > created ? r.modified : created,
+      deletedAt: '',
+      latestVersion: r.fileVersion,
+    },
   };
 }
 

@@ -70,18 +70,30 @@ interface Call {
  */
 export function resourceSpaceRoutes(deps: AppDeps, throttle: AuthThrottle) {
   const app = new Hono<AppEnv>();
-  const revert = new ReprocessService({ catalog: deps.catalog, ingestQueue: deps.ingestQueue, jobAttempts: deps.config.jobAttempts, logger: deps.logger });
-  const verify = (c: Context, query: string, sign: string | undefined, user: string | undefined) => throttle.guard(c, () => authenticate(deps, query, sign, user));
+  const revert = new ReprocessService({
+    catalog: deps.catalog,
+    ingestQueue: deps.ingestQueue,
+    jobAttempts: deps.config.jobAttempts,
+    logger: deps.logger,
+  });
+  const verify = (c: Context, query: string, sign: string | undefined, user: string | undefined) =>
+    throttle.guard(c, () => authenticate(deps, query, sign, user));
 
   const handle = async (c: Context) => {
     const limit = { bytes: deps.config.maxUploadBytes };
     try {
-      if (c.req.method === 'GET') return await dispatch(c, await verify(c, rawQuery(c.req.url), c.req.query('sign'), c.req.query('user')), [], limit);
+      if (c.req.method === 'GET')
+        return await dispatch(c, await verify(c, rawQuery(c.req.url), c.req.query('sign'), c.req.query('user')), [], limit);
       const type = c.req.header('content-type') ?? '';
       if (/^multipart\/form-data/i.test(type)) return await multipart(c, limit);
       // Read before the signature can be checked (it is in the form): small, and within REQUEST_TIMEOUT_MS.
       const form = new URLSearchParams(await readSmallText(c, PRE_AUTH_BYTES));
-      return await dispatch(c, await verify(c, form.get('query') ?? '', form.get('sign') ?? undefined, form.get('user') ?? undefined), [], limit);
+      return await dispatch(
+        c,
+        await verify(c, form.get('query') ?? '', form.get('sign') ?? undefined, form.get('user') ?? undefined),
+        [],
+        limit,
+      );
     } catch (err) {
       return renderError(c, deps, err, limit.bytes);
     }
@@ -105,7 +117,9 @@ export function resourceSpaceRoutes(deps: AppDeps, throttle: AuthThrottle) {
         if (call) return;
         preAuthBytes += Buffer.byteLength(name) + Buffer.byteLength(value);
         if (preAuthBytes > PRE_AUTH_BYTES) {
-          throw new InvalidRequestError(`Expected the fields before the file (query, sign, user) to total at most ${PRE_AUTH_BYTES / 1024} KiB; send the signed query first and nothing else before the file.`);
+          throw new InvalidRequestError(
+            `Expected the fields before the file (query, sign, user) to total at most ${PRE_AUTH_BYTES / 1024} KiB; send the signed query first and nothing else before the file.`,
+          );
         }
         if (SIGNED_FIELDS.has(name)) fields.set(name, value);
       },
@@ -133,7 +147,13 @@ export function resourceSpaceRoutes(deps: AppDeps, throttle: AuthThrottle) {
     return dispatch(c, call, staged, limit, opts.replacing);
   }
 
-  async function dispatch(c: Context, call: Call, staged: StagedFile[], limit: { bytes: number }, replacing?: ResourceRecord): Promise<Response> {
+  async function dispatch(
+    c: Context,
+    call: Call,
+    staged: StagedFile[],
+    limit: { bytes: number },
+    replacing?: ResourceRecord,
+  ): Promise<Response> {
     switch (call.fn) {
       case 'create_resource': {
         const library = await call.scope.uploadLibrary().catch(async (err: unknown) => {
@@ -160,7 +180,9 @@ export function resourceSpaceRoutes(deps: AppDeps, throttle: AuthThrottle) {
       const title = titleFromMetadata(call.params.get('metadata'));
       if (title !== undefined) fields.add('title', title);
       if (call.params.get('url')) {
-        throw new InvalidRequestError('create_resource with "url" would fetch the file from the internet, which this server does not do; upload it with upload_multipart.');
+        throw new InvalidRequestError(
+          'create_resource with "url" would fetch the file from the internet, which this server does not do; upload it with upload_multipart.',
+        );
       }
     } catch (err) {
       await deps.uploads.discard(staged);
@@ -186,7 +208,9 @@ export function resourceSpaceRoutes(deps: AppDeps, throttle: AuthThrottle) {
     if (parseFlag('revert', call.params.get('revert') ?? '0')) {
       // A resource made by create_resource has no file until its first upload_multipart.
       if ((await call.scope.resource(ref)).storageKey === '') {
-        throw new InvalidRequestError(`Resource ${ref} has no file yet, so there is nothing to re-process; upload one with upload_multipart first.`);
+        throw new InvalidRequestError(
+          `Resource ${ref} has no file yet, so there is nothing to re-process; upload one with upload_multipart first.`,
+        );
       }
       next = (await revert.revertOne(ref, { reread: true, renditions: false })).record;
     } else {
@@ -200,7 +224,10 @@ export function resourceSpaceRoutes(deps: AppDeps, throttle: AuthThrottle) {
     }
     const done = await settle(c, deps, [next], deps.config.waitMaxSeconds);
     if (!done.done) {
-      return c.json({ status: 'success', data: { message: `Resource ${ref} is still being processed; poll /v1/jobs/${next.jobId}.` } }, 202);
+      return c.json(
+        { status: 'success', data: { message: `Resource ${ref} is still being processed; poll /v1/jobs/${next.jobId}.` } },
+        202,
+      );
     }
     return c.body(null, 204);
   }
@@ -219,16 +246,25 @@ function authenticate(deps: AppDeps, query: string, sign: string | undefined, fo
   const params = new URLSearchParams(signed);
   const user = formUser ?? params.get('user') ?? '';
   const { secret, known } = secretOf(deps.config.compat.resourceSpaceUsers, user);
-  const expected = createHash('sha256').update(secret + signed, 'utf8').digest('hex');
+  const expected = createHash('sha256')
+    .update(secret + signed, 'utf8')
+    .digest('hex');
   const valid = sameSecret(expected, (sign ?? '').toLowerCase());
   if (!known || !valid || !query || (params.has('user') && params.get('user') !== user)) {
     throw new UnauthorizedError('Invalid signature');
   }
   const fn = params.get('function') ?? '';
   if (!(FUNCTIONS as readonly string[]).includes(fn)) {
-    throw new InvalidRequestError(`Expected function to be one of ${FUNCTIONS.join(', ')} but received ${JSON.stringify(fn.slice(0, 60))}.`);
+    throw new InvalidRequestError(
+      `Expected function to be one of ${FUNCTIONS.join(', ')} but received ${JSON.stringify(fn.slice(0, 60))}.`,
+    );
   }
-  return { user, fn: fn as RsFunction, params, scope: new Confinement(deps.catalog, deps.config.compat.resourceSpaceUsers.get(user)!.libraries) };
+  return {
+    user,
+    fn: fn as RsFunction,
+    params,
+    scope: new Confinement(deps.catalog, deps.config.compat.resourceSpaceUsers.get(user)!.libraries),
+  };
 }
 
 function rawQuery(url: string): string {
@@ -250,7 +286,9 @@ function titleFromMetadata(raw: string | null): string | undefined {
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw new InvalidRequestError(`Expected metadata to be a JSON object of field ids and values but received ${JSON.stringify(raw.slice(0, 60))}.`);
+    throw new InvalidRequestError(
+      `Expected metadata to be a JSON object of field ids and values but received ${JSON.stringify(raw.slice(0, 60))}.`,
+    );
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new InvalidRequestError('Expected metadata to be a JSON object of field ids and values.');
@@ -292,7 +330,11 @@ function mysqlDate(iso: string): string {
 
 /** Bytes as PHP's ini notation (`5M`, `1G`, `512K`), as ResourceSpace prints upload_max_filesize. */
 export function phpSize(n: number): string {
-  for (const [unit, size] of [['G', 1024 ** 3], ['M', 1024 ** 2], ['K', 1024]] as const) {
+  for (const [unit, size] of [
+    ['G', 1024 ** 3],
+    ['M', 1024 ** 2],
+    ['K', 1024],
+  ] as const) {
     if (n >= size && n % size === 0) return `${n / size}${unit}`;
   }
   return String(n);

@@ -30,7 +30,8 @@ export function adminAuth(keys: readonly string[], throttle: AuthThrottle, publi
           const d = sha256(given);
           for (const k of digests) ok = timingSafeEqual(k, d) || ok;
         }
-        if (!ok) throw new UnauthorizedError('Send an admin key (ADMIN_KEYS) as "Authorization: Bearer <key>", or as the password of HTTP Basic.');
+        if (!ok)
+          throw new UnauthorizedError('Send an admin key (ADMIN_KEYS) as "Authorization: Bearer <key>", or as the password of HTTP Basic.');
       });
     } catch (err) {
       if (!(err instanceof UnauthorizedError)) throw err;
@@ -82,7 +83,9 @@ function refuseCrossSite(c: Context, ownOrigin: string): void {
     // The page's own origin: the public URL, or the host the browser addressed (as a
     // proxy passes it on); a cross-site page cannot make its Origin either.
     if (origin !== ownOrigin && (host === undefined || host !== c.req.header('host'))) {
-      throw new ForbiddenError(`Admin actions are taken from this server's own pages only; the request came from ${JSON.stringify(origin.slice(0, 200))}.`);
+      throw new ForbiddenError(
+        `Admin actions are taken from this server's own pages only; the request came from ${JSON.stringify(origin.slice(0, 200))}.`,
+      );
     }
   }
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();

@@ -27,7 +27,10 @@ export class AuthThrottle {
     private readonly perMinute: number,
     private readonly logger: Logger,
   ) {
-    this.limiter = perMinute > 0 ? new RateLimiterRedis({ storeClient: redis, keyPrefix: securityKeys(prefix).authFailures, points: perMinute, duration: 60 }) : undefined;
+    this.limiter =
+      perMinute > 0
+        ? new RateLimiterRedis({ storeClient: redis, keyPrefix: securityKeys(prefix).authFailures, points: perMinute, duration: 60 })
+        : undefined;
   }
 
   /**
@@ -99,5 +102,8 @@ export function normaliseAddress(address: string): string {
   const h = head ? head.split(':') : [];
   const t = tail ? tail.split(':') : [];
   const groups = address.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
-  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }

@@ -30,7 +30,11 @@ export function apiKeyAuth(keys: readonly string[], store?: ApiKeyStore): ApiKey
       const h = header ?? '';
       const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
       if (!m) {
-        throw new UnauthorizedError(h ? 'Expected "Authorization: Bearer <key>" but the header has another form.' : 'Send an API key as "Authorization: Bearer <key>".');
+        throw new UnauthorizedError(
+          h
+            ? 'Expected "Authorization: Bearer <key>" but the header has another form.'
+            : 'Send an API key as "Authorization: Bearer <key>".',
+        );
       }
       const given = sha256(m[1]!);
       let ok = false;

@@ -30,7 +30,11 @@ export function bodyLimit(opts: BodyLimitOptions): MiddlewareHandler {
     const max = opts.routes.find(([re]) => re.test(route))?.[1] ?? opts.defaultMaxBytes;
     const tooLarge = () => {
       c.header('Connection', 'close');
-      return new AppError('payload_too_large', `The body of ${raw.method} ${c.req.path.slice(0, 120)} exceeds its limit of ${formatBytes(max)} (${max} bytes); send less per request.`, { limit: max });
+      return new AppError(
+        'payload_too_large',
+        `The body of ${raw.method} ${c.req.path.slice(0, 120)} exceeds its limit of ${formatBytes(max)} (${max} bytes); send less per request.`,
+        { limit: max },
+      );
     };
     const declared = Number(c.req.header('content-length'));
     if (Number.isFinite(declared) && declared > max) throw tooLarge();
@@ -46,7 +50,12 @@ export function bodyLimit(opts: BodyLimitOptions): MiddlewareHandler {
       if (err instanceof AppError) throw err;
       throw new ClientAbortedError();
     }
-    c.req.raw = new Request(raw.url, { method: raw.method, headers: raw.headers, body: size ? Buffer.concat(chunks) : null, signal: raw.signal });
+    c.req.raw = new Request(raw.url, {
+      method: raw.method,
+      headers: raw.headers,
+      body: size ? Buffer.concat(chunks) : null,
+      signal: raw.signal,
+    });
     await next();
   };
 }

@@ -42,14 +42,11 @@ export function connectionLimit(max: number): MiddlewareHandler {
     const socket = nodeIo(c).incoming?.socket;
     if (!socket || !overLimit.has(socket)) return next();
     c.header('Connection', 'close');
-    return problemResponse(
-      c,
-      {
-        status: 429,
-        code: 'rate_limited',
-        detail: `Your address has ${max} connections open to this server (MAX_CONNECTIONS_PER_CLIENT); reuse them, or close some before opening more.`,
-        extra: { limit: max, retryAfter: 1 },
-      },
-    );
+    return problemResponse(c, {
+      status: 429,
+      code: 'rate_limited',
+      detail: `Your address has ${max} connections open to this server (MAX_CONNECTIONS_PER_CLIENT); reuse them, or close some before opening more.`,
+      extra: { limit: max, retryAfter: 1 },
+    });
   };
 }

@@ -53,5 +53,8 @@ export function rateLimit(redis: RedisConnection, prefix: string, perMinute: num
 
 /** The key's digest, not the key: Redis never holds a usable credential. */
 function keyId(authorization: string): string {
-  return createHash('sha256').update(authorization.replace(/^Bearer\s+/i, '').trim()).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(authorization.replace(/^Bearer\s+/i, '').trim())
+    .digest('hex')
+    .slice(0, 32);
 }

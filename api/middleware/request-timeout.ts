@@ -20,7 +20,10 @@ export function requestDeadline(ms: number): MiddlewareHandler {
   return async (c, next) => {
     const incoming = incomingOf(c);
     if (!incoming || !hasBody(incoming)) return next();
-    timers.set(incoming, setTimeout(() => expire(incoming, ms), ms));
+    timers.set(
+      incoming,
+      setTimeout(() => expire(incoming, ms), ms),
+    );
     try {
       await next();
     } finally {
@@ -48,7 +51,9 @@ function expire(incoming: IncomingMessage, ms: number): void {
   const body = JSON.stringify(problemBody({ status: 408, code: 'request_timeout', detail }, (incoming.url ?? '/').split('?')[0]!));
   // Written to the socket: the response object belongs to the handler, which is still
   // waiting for the body and will find the connection gone.
-  socket.write(`HTTP/1.1 408 Request Timeout\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.write(
+    `HTTP/1.1 408 Request Timeout\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
   socket.destroySoon();
 }
 

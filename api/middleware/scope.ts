@@ -19,7 +19,18 @@ import { accessOf } from './auth.js';
  * - `every`: the whole service (mappings, new libraries): only keys with `["*"]`
  * - `none`: no library involved
  */
-type Target = 'library' | 'resource' | 'batch' | 'job' | 'direct-upload' | 'query-library' | 'body-library' | 'image-path' | 'listing' | 'every' | 'none';
+type Target =
+  | 'library'
+  | 'resource'
+  | 'batch'
+  | 'job'
+  | 'direct-upload'
+  | 'query-library'
+  | 'body-library'
+  | 'image-path'
+  | 'listing'
+  | 'every'
+  | 'none';
 
 /**
  * The one table of what a scoped key needs on each /v1 route. A route not listed here
@@ -93,13 +104,21 @@ export function scope(deps: AppDeps): MiddlewareHandler<AppEnv> {
     const key = access.key;
     const method = c.req.method;
     const rule = scopeRuleFor(method, c.req.path);
-    if (!rule) throw new ForbiddenError(`The key "${key.name}" is scoped, and ${method} ${c.req.path} is open to full-access keys only.`, { key: key.id });
+    if (!rule)
+      throw new ForbiddenError(`The key "${key.name}" is scoped, and ${method} ${c.req.path} is open to full-access keys only.`, {
+        key: key.id,
+      });
     if (!key.permissions.includes(rule.permission)) {
-      throw new ForbiddenError(`The key "${key.name}" lacks the "${rule.permission}" permission (it has ${key.permissions.join(', ')}).`, { key: key.id, permission: rule.permission });
+      throw new ForbiddenError(`The key "${key.name}" lacks the "${rule.permission}" permission (it has ${key.permissions.join(', ')}).`, {
+        key: key.id,
+        permission: rule.permission,
+      });
     }
     if (key.libraries === '*') return next();
     const outside = (what: string) =>
-      new ForbiddenError(`The key "${key.name}" opens the libraries ${key.libraryNames.join(', ')} only, and ${what} is not among them.`, { key: key.id });
+      new ForbiddenError(`The key "${key.name}" opens the libraries ${key.libraryNames.join(', ')} only, and ${what} is not among them.`, {
+        key: key.id,
+      });
     const check = (id: number | undefined, what: string) => {
       if (id === undefined || !(key.libraries as number[]).includes(id)) throw outside(what);
     };

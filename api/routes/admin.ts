@@ -31,7 +31,9 @@ export function adminRoutes(deps: AppDeps) {
       try {
         body = JSON.parse(text) as typeof body;
       } catch {
-        throw new InvalidRequestError('Expected a JSON object such as {"fromShard":0,"shards":256} (or no body) but the body is not valid JSON.');
+        throw new InvalidRequestError(
+          'Expected a JSON object such as {"fromShard":0,"shards":256} (or no body) but the body is not valid JSON.',
+        );
       }
     }
     const page = await reindex.run({ fromShard: Number(body?.fromShard ?? 0), shards: Number(body?.shards ?? DEFAULT_SHARDS) });
@@ -46,7 +48,8 @@ export function adminRoutes(deps: AppDeps) {
     directUploads: new PendingDirectUploads(deps.redis, deps.config.redisPrefix),
     ...(deps.config.storage.driver === 's3' ? { multipartMaxAgeSeconds: deps.config.storage.multipartMaxAgeSeconds } : {}),
     // Uploads' and reverts' jobs live on the ingest queue, bulk reverts' on the bulk lane.
-    jobExists: async (jobId) => (await deps.ingestQueue.getJobState(jobId)) !== 'unknown' || (await deps.bulkQueue.getJobState(jobId)) !== 'unknown',
+    jobExists: async (jobId) =>
+      (await deps.ingestQueue.getJobState(jobId)) !== 'unknown' || (await deps.bulkQueue.getJobState(jobId)) !== 'unknown',
   });
   app.post('/v1/admin/sweep', async (c) => {
     const text = await c.req.text();
@@ -55,7 +58,9 @@ export function adminRoutes(deps: AppDeps) {
       try {
         body = JSON.parse(text) as Record<string, unknown>;
       } catch {
-        throw new InvalidRequestError('Expected a JSON object such as {"fromShard":0,"shards":256,"graceSeconds":86400,"dryRun":true} (or no body) but the body is not valid JSON.');
+        throw new InvalidRequestError(
+          'Expected a JSON object such as {"fromShard":0,"shards":256,"graceSeconds":86400,"dryRun":true} (or no body) but the body is not valid JSON.',
+        );
       }
     }
     return c.json(

@@ -56,14 +56,26 @@ async function parseNewKey(deps: AppDeps, body: unknown): Promise<Omit<ApiKeyRec
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new InvalidRequestError(`Expected a JSON object such as ${EXAMPLE}.`);
   const b = body as Record<string, unknown>;
   const unknown = Object.keys(b).filter((k) => !['name', 'libraries', 'permissions', 'expiresAt'].includes(k));
-  if (unknown.length) throw new InvalidRequestError(`Expected only name, libraries, permissions and expiresAt but received ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}.`);
+  if (unknown.length)
+    throw new InvalidRequestError(
+      `Expected only name, libraries, permissions and expiresAt but received ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}.`,
+    );
   const name = b.name;
   if (typeof name !== 'string' || name.trim() === '' || name.length > 100) {
-    throw new InvalidRequestError(`Expected name to be 1-100 characters that say who uses the key but received ${JSON.stringify(typeof name === 'string' ? name.slice(0, 40) : name ?? null)}.`);
+    throw new InvalidRequestError(
+      `Expected name to be 1-100 characters that say who uses the key but received ${JSON.stringify(typeof name === 'string' ? name.slice(0, 40) : (name ?? null))}.`,
+    );
   }
   const libs = b.libraries;
-  if (!Array.isArray(libs) || libs.length === 0 || libs.length > MAX_LIBRARIES || libs.some((l) => typeof l !== 'string' && typeof l !== 'number')) {
-    throw new InvalidRequestError(`Expected libraries to be a list of 1-${MAX_LIBRARIES} library names or ids, or ["*"] for every library.`);
+  if (
+    !Array.isArray(libs) ||
+    libs.length === 0 ||
+    libs.length > MAX_LIBRARIES ||
+    libs.some((l) => typeof l !== 'string' && typeof l !== 'number')
+  ) {
+    throw new InvalidRequestError(
+      `Expected libraries to be a list of 1-${MAX_LIBRARIES} library names or ids, or ["*"] for every library.`,
+    );
   }
   let libraries: number[] | '*' = '*';
   let libraryNames: string[] = [];
@@ -72,19 +84,26 @@ async function parseNewKey(deps: AppDeps, body: unknown): Promise<Omit<ApiKeyRec
   } else {
     const found = await Promise.all(libs.map((l) => deps.catalog.findLibrary(String(l))));
     const missing = libs.filter((_, i) => !found[i]);
-    if (missing.length) throw new InvalidRequestError(`Expected existing libraries but these do not exist: ${missing.map((m) => JSON.stringify(String(m).slice(0, 64))).join(', ')}.`);
+    if (missing.length)
+      throw new InvalidRequestError(
+        `Expected existing libraries but these do not exist: ${missing.map((m) => JSON.stringify(String(m).slice(0, 64))).join(', ')}.`,
+      );
     libraries = [...new Set(found.map((l) => l!.id))];
     libraryNames = [...new Set(found.map((l) => l!.name))];
   }
   const perms = b.permissions;
   if (!Array.isArray(perms) || perms.length === 0 || perms.some((p) => !(PERMISSIONS as readonly unknown[]).includes(p))) {
-    throw new InvalidRequestError(`Expected permissions to be a non-empty list of ${PERMISSIONS.join(', ')} but received ${JSON.stringify(perms ?? null).slice(0, 120)}.`);
+    throw new InvalidRequestError(
+      `Expected permissions to be a non-empty list of ${PERMISSIONS.join(', ')} but received ${JSON.stringify(perms ?? null).slice(0, 120)}.`,
+    );
   }
   let expiresAt: string | null = null;
   if (b.expiresAt !== undefined && b.expiresAt !== null) {
     const t = typeof b.expiresAt === 'string' ? Date.parse(b.expiresAt) : NaN;
     if (!Number.isFinite(t) || t <= Date.now()) {
-      throw new InvalidRequestError(`Expected expiresAt to be a future ISO 8601 time such as "2030-01-01T00:00:00Z" but received ${JSON.stringify(b.expiresAt).slice(0, 60)}.`);
+      throw new InvalidRequestError(
+        `Expected expiresAt to be a future ISO 8601 time such as "2030-01-01T00:00:00Z" but received ${JSON.stringify(b.expiresAt).slice(0, 60)}.`,
+      );
     }
     expiresAt = new Date(t).toISOString();
   }

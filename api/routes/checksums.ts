@@ -36,7 +36,11 @@ const preflight = createRoute({
           schema: z
             .object({
               checksums: requiredCheckedByHandler({ type: 'array', items: sha256Doc, maxItems: MAX_PREFLIGHT }),
-              library: z.union([z.string(), z.number()]).nullable().optional().openapi({ description: 'Only this library (id or name)', example: 'photos' }),
+              library: z
+                .union([z.string(), z.number()])
+                .nullable()
+                .optional()
+                .openapi({ description: 'Only this library (id or name)', example: 'photos' }),
             })
             .passthrough(),
         },
@@ -65,7 +69,10 @@ const lookup = createRoute({
     query: z.object({ library: z.string().optional().openapi({ description: 'Only this library (id or name)' }) }),
   },
   responses: {
-    200: { description: 'The resources', content: { 'application/json': { schema: z.object({ checksum: z.string(), resources: matches }) } } },
+    200: {
+      description: 'The resources',
+      content: { 'application/json': { schema: z.object({ checksum: z.string(), resources: matches }) } },
+    },
     400: { description: 'Not 64 hex digits', content: problem },
     404: { description: 'No resource has it, or no such library', content: problem },
   },
@@ -83,11 +90,15 @@ async function readPreflight(c: Context): Promise<unknown> {
   const list = body?.checksums;
   if (!Array.isArray(list)) throw new InvalidRequestError('Expected "checksums" to be an array of SHA-256 values as 64 hex digits.');
   if (list.length > MAX_PREFLIGHT) {
-    throw new InvalidRequestError(`Expected at most ${MAX_PREFLIGHT} checksums per call but received ${list.length}; split the list.`, { limit: MAX_PREFLIGHT });
+    throw new InvalidRequestError(`Expected at most ${MAX_PREFLIGHT} checksums per call but received ${list.length}; split the list.`, {
+      limit: MAX_PREFLIGHT,
+    });
   }
   list.forEach((v, i) => {
     if (typeof v !== 'string' || !SHA256_HEX.test(v.toLowerCase())) {
-      throw new InvalidRequestError(`Expected checksums[${i}] to be a SHA-256 as 64 hex digits but received ${JSON.stringify(String(v).slice(0, 80))}.`);
+      throw new InvalidRequestError(
+        `Expected checksums[${i}] to be a SHA-256 as 64 hex digits but received ${JSON.stringify(String(v).slice(0, 80))}.`,
+      );
     }
   });
   return body;
@@ -129,7 +140,8 @@ export function checksumsRoutes(deps: AppDeps) {
 
   app.openapi(lookup, async (c) => {
     const sha = c.req.valid('param').sha.toLowerCase();
-    if (!SHA256_HEX.test(sha)) throw new InvalidRequestError(`Expected a SHA-256 as 64 hex digits but received ${JSON.stringify(sha.slice(0, 80))}.`);
+    if (!SHA256_HEX.test(sha))
+      throw new InvalidRequestError(`Expected a SHA-256 as 64 hex digits but received ${JSON.stringify(sha.slice(0, 80))}.`);
     const q = c.req.valid('query').library;
     const library = q ? (await deps.catalog.getLibrary(q)).id : undefined;
     const found = onlyAllowed(c, await deps.catalog.checksums.lookup([sha], library)).get(sha);

@@ -33,7 +33,8 @@ export function consoleRoutes() {
     try {
       index = await fs.readFile(path.join(dir, 'index.html'), 'utf8');
     } catch {
-      const detail = 'The console is not built on this server: run `npm run build:console` (npm start, npm run api and npm test do it first).';
+      const detail =
+        'The console is not built on this server: run `npm run build:console` (npm start, npm run api and npm test do it first).';
       return problemResponse(c, { status: 404, code: 'not_found', detail, extra: {} });
     }
     c.header('Cache-Control', 'no-cache');

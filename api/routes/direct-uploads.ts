@@ -9,7 +9,6 @@ import { problem } from '../schemas.js';
 /** How long presigned part URLs stay valid. */
 const EXPIRY_SECONDS = 6 * 3600;
 
-
 const start = createRoute({
   method: 'post',
   path: '/v1/libraries/{library}/direct-uploads',
@@ -30,7 +29,10 @@ const start = createRoute({
               size: z.number().int().positive().openapi({ example: 5_368_709_120 }),
               sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex digits'),
               contentType: z.string().max(200).optional(),
-              fields: z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional().openapi({ example: { title: 'Premiere', tags: ['video'] } }),
+              fields: z
+                .record(z.string(), z.union([z.string(), z.array(z.string())]))
+                .optional()
+                .openapi({ example: { title: 'Premiere', tags: ['video'] } }),
             })
             .strict(),
         },
@@ -70,11 +72,20 @@ const complete = createRoute({
     params: z.object({ id: z.string().regex(/^du-\d+-[0-9a-f]+$/, 'expected an id from the start call') }),
     body: {
       required: true,
-      content: { 'application/json': { schema: z.object({ parts: z.array(z.object({ partNumber: z.number().int().min(1).max(10_000), etag: z.string().min(1) })).min(1) }).strict() } },
+      content: {
+        'application/json': {
+          schema: z
+            .object({ parts: z.array(z.object({ partNumber: z.number().int().min(1).max(10_000), etag: z.string().min(1) })).min(1) })
+            .strict(),
+        },
+      },
     },
   },
   responses: {
-    202: { description: 'Accepted, like an upload: `Location` of the job', content: { 'application/json': { schema: z.object({ resources: z.array(z.object({}).passthrough()) }) } } },
+    202: {
+      description: 'Accepted, like an upload: `Location` of the job',
+      content: { 'application/json': { schema: z.object({ resources: z.array(z.object({}).passthrough()) }) } },
+    },
     400: { description: 'S3 refused the part list, or the size differs', content: problem },
     404: { description: 'Unknown or expired upload', content: problem },
   },

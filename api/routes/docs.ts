@@ -31,7 +31,8 @@ export function docsRoutes(documented: OpenAPIHono<AppEnv>, version: string) {
       info: {
         title: 'media-ingest',
         version,
-        description: 'Media-library ingestion: streaming uploads into object storage, workers for metadata, de-duplication and renditions. Errors are RFC 9457 problem+json.',
+        description:
+          'Media-library ingestion: streaming uploads into object storage, workers for metadata, de-duplication and renditions. Errors are RFC 9457 problem+json.',
       },
     });
     return c.json(document);
@@ -41,7 +42,8 @@ export function docsRoutes(documented: OpenAPIHono<AppEnv>, version: string) {
   app.get('/docs', (c) => c.html(SWAGGER_PAGE));
   app.get('/docs/assets/:file', async (c) => {
     const file = c.req.param('file');
-    if (file === 'init.js') return c.body(SWAGGER_INIT, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-cache' });
+    if (file === 'init.js')
+      return c.body(SWAGGER_INIT, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-cache' });
     const type = SWAGGER_ASSETS[file];
     if (!type) throw new NotFoundError('docs asset', file.slice(0, 80));
     const body = await fs.readFile(path.join(swaggerDir, file));
@@ -51,7 +53,10 @@ export function docsRoutes(documented: OpenAPIHono<AppEnv>, version: string) {
 }
 
 const swaggerDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
-const SWAGGER_ASSETS: Record<string, string> = { 'swagger-ui.css': 'text/css; charset=utf-8', 'swagger-ui-bundle.js': 'text/javascript; charset=utf-8' };
+const SWAGGER_ASSETS: Record<string, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+};
 /** Started from a file, not an inline script: the CSP allows scripts of this origin only. */
 const SWAGGER_INIT = "window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui' });\n";
 const SWAGGER_PAGE = `<!doctype html>
@@ -150,7 +155,13 @@ const HAND_DOCUMENTED = [
       summary: `${action === 'pause' ? 'Pause' : 'Resume'} a batch`,
       security: [{ bearer: [] }],
       request: { params: z.object({ id: z.string().openapi({ pattern: '^[0-9]+$' }) }) },
-      responses: { 200: { description: 'The batch', content: { 'application/json': { schema: z.object({ id: z.number(), state: z.string() }).passthrough() } } }, 404: { description: 'No such batch', content: problem } },
+      responses: {
+        200: {
+          description: 'The batch',
+          content: { 'application/json': { schema: z.object({ id: z.number(), state: z.string() }).passthrough() } },
+        },
+        404: { description: 'No such batch', content: problem },
+      },
     }),
   ),
   createRoute({
@@ -162,7 +173,10 @@ const HAND_DOCUMENTED = [
       'Authenticated with EXTERNAL_EVENTS_TOKEN (`Authorization: Bearer <token>` or `?token=`), not an API key; off without it. The body is the S3 event JSON (`{"Records":[…]}`); each key named is looked up in the bucket by a worker job (docs/external-libraries.md).',
     request: { params: z.object({ library: z.string() }), query: z.object({ token: z.string().optional() }) },
     responses: {
-      200: { description: 'How many keys of the source were named', content: { 'application/json': { schema: z.object({ accepted: z.number().int() }) } } },
+      200: {
+        description: 'How many keys of the source were named',
+        content: { 'application/json': { schema: z.object({ accepted: z.number().int() }) } },
+      },
       400: { description: 'Not the S3 event JSON, or the library has no s3 source', content: problem },
       401: { description: 'No or a wrong token', content: problem },
       404: { description: 'No such library, or EXTERNAL_EVENTS_TOKEN is not set', content: problem },
@@ -173,7 +187,10 @@ const HAND_DOCUMENTED = [
       method,
       path: '/image/{size}/{file}',
       tags: ['images'],
-      summary: method === 'get' ? 'An image: a rendition (WxH, 0 in one dimension keeps the aspect ratio) or the original (0x0)' : 'The same headers as GET, no body',
+      summary:
+        method === 'get'
+          ? 'An image: a rendition (WxH, 0 in one dimension keeps the aspect ratio) or the original (0x0)'
+          : 'The same headers as GET, no body',
       description:
         'Public resources need no key; private ones a Bearer key or a signed URL (`exp`, `sig`; see /v1/image-url). ' +
         'ETag / If-None-Match, Cache-Control; originals (0x0) answer Range requests. A size that is not a preset or configured size is refused (400) unless the URL is signed.',
@@ -192,7 +209,7 @@ const HAND_DOCUMENTED = [
         304: { description: 'Not modified (If-None-Match)' },
         400: { description: 'Size not allowed, or a bad signature parameter', content: problem },
         401: { description: 'Private resource without a key, or a signature that does not match or expired', content: problem },
-        404: { description: 'No such resource, not an image, no file yet, or another extension than the original\'s', content: problem },
+        404: { description: "No such resource, not an image, no file yet, or another extension than the original's", content: problem },
         416: { description: 'Range not satisfiable' },
         422: { description: 'The file cannot be decoded', content: problem },
         503: { description: 'The rendition is still being rendered; see Retry-After', content: problem },
@@ -212,15 +229,36 @@ const HAND_DOCUMENTED = [
       }),
     },
     responses: {
-      200: { description: 'The URL and when it expires', content: { 'application/json': { schema: z.object({ url: z.string(), expires: z.string() }) } } },
+      200: {
+        description: 'The URL and when it expires',
+        content: { 'application/json': { schema: z.object({ url: z.string(), expires: z.string() }) } },
+      },
       400: { description: 'Bad path or ttl, a size over IMAGE_MAX_DIMENSION, or IMAGE_URL_SECRET unset', content: problem },
       404: { description: 'No such resource', content: problem },
     },
   }),
   ...tusRoutesDocumented(),
-  createRoute({ method: 'get', path: '/healthz', tags: ['operations'], summary: 'Liveness', responses: { 200: { description: 'The process answers' } } }),
-  createRoute({ method: 'get', path: '/readyz', tags: ['operations'], summary: 'Readiness', responses: { 200: { description: 'Redis and storage answer' }, 503: { description: 'Not ready' } } }),
-  createRoute({ method: 'get', path: '/metrics', tags: ['operations'], summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text format' } } }),
+  createRoute({
+    method: 'get',
+    path: '/healthz',
+    tags: ['operations'],
+    summary: 'Liveness',
+    responses: { 200: { description: 'The process answers' } },
+  }),
+  createRoute({
+    method: 'get',
+    path: '/readyz',
+    tags: ['operations'],
+    summary: 'Readiness',
+    responses: { 200: { description: 'Redis and storage answer' }, 503: { description: 'Not ready' } },
+  }),
+  createRoute({
+    method: 'get',
+    path: '/metrics',
+    tags: ['operations'],
+    summary: 'Prometheus metrics',
+    responses: { 200: { description: 'Prometheus text format' } },
+  }),
 ];
 
 /** The tus routes (api/routes/tus.ts): the protocol's headers, and what a finished upload tells. */
@@ -247,7 +285,12 @@ function tusRoutesDocumented() {
       summary: 'tus: what this server offers',
       security,
       request: { params: library },
-      responses: { 204: { description: 'Tus-Version, Tus-Extension (creation, creation-with-upload, termination, expiration, checksum), Tus-Checksum-Algorithm (sha256), Tus-Max-Size (the library\'s or the global upload limit)' } },
+      responses: {
+        204: {
+          description:
+            "Tus-Version, Tus-Extension (creation, creation-with-upload, termination, expiration, checksum), Tus-Checksum-Algorithm (sha256), Tus-Max-Size (the library's or the global upload limit)",
+        },
+      },
     }),
     createRoute({
       method: 'post',
@@ -262,10 +305,15 @@ function tusRoutesDocumented() {
         params: library,
         headers: z.object({
           'tus-resumable': tusResumable,
-          'upload-length': z.string().openapi({ pattern: '^[0-9]+$', description: 'The file size in bytes (Upload-Defer-Length is not supported)' }),
+          'upload-length': z
+            .string()
+            .openapi({ pattern: '^[0-9]+$', description: 'The file size in bytes (Upload-Defer-Length is not supported)' }),
           'upload-metadata': z.string().optional(),
         }),
-        body: { required: false, content: { 'application/offset+octet-stream': { schema: z.any().openapi({ type: 'string', format: 'binary' }) } } },
+        body: {
+          required: false,
+          content: { 'application/offset+octet-stream': { schema: z.any().openapi({ type: 'string', format: 'binary' }) } },
+        },
       },
       responses: {
         201: { description: `Created: Location, Upload-Expires, Upload-Offset. ${outcome}` },
@@ -281,7 +329,12 @@ function tusRoutesDocumented() {
         summary: method === 'head' ? 'tus: where an upload stands, and once finished what became of it' : 'The same headers as HEAD',
         security,
         request: { params: upload, headers: z.object({ 'tus-resumable': tusResumable }) },
-        responses: { 200: { description: `Upload-Offset, Upload-Length, Upload-Metadata, Upload-Expires (unfinished), Cache-Control: no-store. ${outcome}` }, ...common },
+        responses: {
+          200: {
+            description: `Upload-Offset, Upload-Length, Upload-Metadata, Upload-Expires (unfinished), Cache-Control: no-store. ${outcome}`,
+          },
+          ...common,
+        },
       }),
     ),
     createRoute({
@@ -292,17 +345,25 @@ function tusRoutesDocumented() {
       description:
         'On any replica. `Upload-Checksum: sha256 <base64>` keeps the bytes only when they match (else 460). The last byte makes the upload a resource ' +
         '(the same record, de-duplication and ingest job as a multipart upload); `?wait=N` or `Prefer: wait=N` on that PATCH waits for processing: ' +
-        '204 once processed, the failure\'s status and reason (problem+json) when it failed.',
+        "204 once processed, the failure's status and reason (problem+json) when it failed.",
       security,
       request: {
         params: upload,
         query: z.object({ wait: z.coerce.number().int().min(0).optional() }),
-        headers: z.object({ 'tus-resumable': tusResumable, 'upload-offset': z.string().openapi({ pattern: '^[0-9]+$' }), 'upload-checksum': z.string().optional(), prefer: z.string().optional() }),
-        body: { required: true, content: { 'application/offset+octet-stream': { schema: z.any().openapi({ type: 'string', format: 'binary' }) } } },
+        headers: z.object({
+          'tus-resumable': tusResumable,
+          'upload-offset': z.string().openapi({ pattern: '^[0-9]+$' }),
+          'upload-checksum': z.string().optional(),
+          prefer: z.string().optional(),
+        }),
+        body: {
+          required: true,
+          content: { 'application/offset+octet-stream': { schema: z.any().openapi({ type: 'string', format: 'binary' }) } },
+        },
       },
       responses: {
         204: { description: `Stored: Upload-Offset, Upload-Expires. ${outcome}` },
-        409: { description: 'Upload-Offset is not the upload\'s offset (HEAD tells it)', content: problem },
+        409: { description: "Upload-Offset is not the upload's offset (HEAD tells it)", content: problem },
         413: { description: 'More bytes than Upload-Length; the upload is discarded', content: problem },
         415: { description: 'Content-Type is not application/offset+octet-stream', content: problem },
         422: { description: 'With wait: the file could not be processed (the reason in detail)', content: problem },

@@ -59,13 +59,17 @@ export function externalEventRoutes(deps: AppDeps) {
   const token = deps.config.external.eventsToken;
   const digest = token ? createHash('sha256').update(token).digest() : undefined;
   app.post('/v1/libraries/:library/events', async (c) => {
-    if (!digest) throw new NotFoundError('route', 'POST /v1/libraries/{library}/events (set EXTERNAL_EVENTS_TOKEN to receive bucket notifications)');
+    if (!digest)
+      throw new NotFoundError('route', 'POST /v1/libraries/{library}/events (set EXTERNAL_EVENTS_TOKEN to receive bucket notifications)');
     const given = c.req.query('token') ?? /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
     if (!timingSafeEqual(createHash('sha256').update(given).digest(), digest)) {
       throw new UnauthorizedError('Send EXTERNAL_EVENTS_TOKEN as "Authorization: Bearer <token>" or ?token=<token>.');
     }
     const lib = await deps.catalog.getLibrary(c.req.param('library'));
-    if (lib.source?.type !== 's3') throw new InvalidRequestError(`Library "${lib.name}" has no s3 source; bucket notifications are for s3 sources (fs sources are polled).`);
+    if (lib.source?.type !== 's3')
+      throw new InvalidRequestError(
+        `Library "${lib.name}" has no s3 source; bucket notifications are for s3 sources (fs sources are polled).`,
+      );
     const body = await readBody(c.req.raw);
     const keys = eventKeys(body, lib.source.bucket, lib.source.prefix);
     if (keys.length) await external.queueSync(lib, keys);
@@ -95,7 +99,8 @@ async function readBody(req: Request): Promise<unknown> {
 /** The keys of the records about this bucket and prefix, decoded (S3 URL-encodes them, spaces as "+"). */
 export function eventKeys(body: unknown, bucket: string, prefix: string): string[] {
   const records = (body as { Records?: unknown } | null)?.Records;
-  if (!Array.isArray(records)) throw new InvalidRequestError('Expected the S3 event JSON with a "Records" array (what MinIO and Ceph RGW notifications send).');
+  if (!Array.isArray(records))
+    throw new InvalidRequestError('Expected the S3 event JSON with a "Records" array (what MinIO and Ceph RGW notifications send).');
   const keys = new Set<string>();
   for (const r of records) {
     const s3 = (r as { s3?: { bucket?: { name?: unknown }; object?: { key?: unknown } } } | null)?.s3;
@@ -108,6 +113,7 @@ export function eventKeys(body: unknown, bucket: string, prefix: string): string
     }
     if (key.startsWith(prefix) && !key.endsWith('/')) keys.add(key);
   }
-  if (keys.size > MAX_EVENT_KEYS) throw new InvalidRequestError(`One notification may name at most ${MAX_EVENT_KEYS} keys (this one names ${keys.size}).`);
+  if (keys.size > MAX_EVENT_KEYS)
+    throw new InvalidRequestError(`One notification may name at most ${MAX_EVENT_KEYS} keys (this one names ${keys.size}).`);
   return [...keys];
 }

@@ -68,7 +68,9 @@ export function filesRoutes(deps: AppDeps) {
         nextDigest = undefined;
         if (headerDigest) {
           if (index > 0) {
-            throw new InvalidRequestError('Repr-Digest declares the digest of one file, but this request has several file parts; declare each with a "sha256" field before its part.');
+            throw new InvalidRequestError(
+              'Repr-Digest declares the digest of one file, but this request has several file parts; declare each with a "sha256" field before its part.',
+            );
           }
           declared = headerDigest;
         }
@@ -80,7 +82,9 @@ export function filesRoutes(deps: AppDeps) {
     const staged = parts.flatMap((p) => (p.kind === 'staged' ? [p.staged] : []));
     if (parts.length === 0) throw new NoFilePartError();
     const records = new Map((await uploads.commit(staged, fields.build(), library, 'upload')).map((r) => [r.id, r]));
-    const items = parts.map((p) => (p.kind === 'staged' ? { record: records.get(p.staged.id)!, reused: false } : { record: p.record, reused: true }));
+    const items = parts.map((p) =>
+      p.kind === 'staged' ? { record: records.get(p.staged.id)!, reused: false } : { record: p.record, reused: true },
+    );
     return answer(c, deps, items, waitSeconds);
   });
 
@@ -126,7 +130,13 @@ async function answer(c: Context, deps: AppDeps, items: { record: ResourceRecord
   const view = (states?: TargetState[]) =>
     c.json({ resources: items.map((it, i) => acceptedView(states?.[i]?.record ?? it.record, it.reused)) }, firstNew ? 202 : 200);
   if (waitSeconds === undefined || waitSeconds === 0) return view();
-  return waitAndRespond(c, deps.waiter, items.map((i) => targetOf(i.record)), waitSeconds, view);
+  return waitAndRespond(
+    c,
+    deps.waiter,
+    items.map((i) => targetOf(i.record)),
+    waitSeconds,
+    view,
+  );
 }
 
 function targetOf(r: ResourceRecord) {

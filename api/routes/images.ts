@@ -56,7 +56,13 @@ export function imagesRoutes(deps: AppDeps & { images: ImageService; keyAuth: Ap
         sig,
         apiKey: access !== undefined,
         // A scoped key opens private resources of its libraries, and only with "read".
-        apiKeyLibraries: !scoped ? undefined : !scoped.permissions.includes('read') ? [] : scoped.libraries === '*' ? undefined : scoped.libraries,
+        apiKeyLibraries: !scoped
+          ? undefined
+          : !scoped.permissions.includes('read')
+            ? []
+            : scoped.libraries === '*'
+              ? undefined
+              : scoped.libraries,
       })
       .catch(async (err: unknown) => {
         // A forged or expired signature is a failed authentication like a wrong key.
@@ -77,15 +83,19 @@ export function imagesRoutes(deps: AppDeps & { images: ImageService; keyAuth: Ap
       throw new ForbiddenError(`The key "${access.key.name}" lacks the "read" permission (it has ${access.key.permissions.join(', ')}).`);
     }
     const secret = deps.config.images.urlSecret;
-    if (!secret) throw new InvalidRequestError('Signed image URLs are not enabled on this server; set IMAGE_URL_SECRET (at least 32 characters).');
+    if (!secret)
+      throw new InvalidRequestError('Signed image URLs are not enabled on this server; set IMAGE_URL_SECRET (at least 32 characters).');
     const p = c.req.query('path') ?? '';
     const m = /^\/image\/(\d{1,5})x(\d{1,5})\/(?:_media-)?(\d{1,15})\.[A-Za-z0-9]{1,10}$/.exec(p);
     if (!m) throw new InvalidRequestError(`Expected path like /image/300x0/7.webp but received ${JSON.stringify(p.slice(0, 120))}.`);
     const ttlRaw = c.req.query('ttl') ?? '3600';
     const ttl = Number(ttlRaw);
-    if (!/^\d{1,8}$/.test(ttlRaw) || ttl < 1 || ttl > MAX_TTL) throw new InvalidRequestError(`Expected ttl to be seconds from 1 to ${MAX_TTL} but received ${JSON.stringify(ttlRaw.slice(0, 20))}.`);
+    if (!/^\d{1,8}$/.test(ttlRaw) || ttl < 1 || ttl > MAX_TTL)
+      throw new InvalidRequestError(`Expected ttl to be seconds from 1 to ${MAX_TTL} but received ${JSON.stringify(ttlRaw.slice(0, 20))}.`);
     if (Number(m[1]) > deps.config.images.maxDimension || Number(m[2]) > deps.config.images.maxDimension) {
-      throw new InvalidRequestError(`Expected width and height of at most ${deps.config.images.maxDimension} (IMAGE_MAX_DIMENSION) but received ${m[1]}x${m[2]}.`);
+      throw new InvalidRequestError(
+        `Expected width and height of at most ${deps.config.images.maxDimension} (IMAGE_MAX_DIMENSION) but received ${m[1]}x${m[2]}.`,
+      );
     }
     const rec = await deps.catalog.requireResource(Number(m[3]));
     if (!mayUse(c, rec.library)) throw new ForbiddenError(`This key does not open the library of resource ${rec.id}.`);

@@ -9,7 +9,7 @@ import { requestedWaitSeconds, waitAndRespond } from '../wait.js';
 
 type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'unknown';
 
-const params = z.object({ id: z.string().openapi({ description: 'Job id, from an upload\'s `Location`', example: 'ingest-42-1' }) });
+const params = z.object({ id: z.string().openapi({ description: "Job id, from an upload's `Location`", example: 'ingest-42-1' }) });
 const job = z
   .object({
     id: z.string(),
@@ -27,7 +27,10 @@ const get = createRoute({
   summary: 'The state of a job',
   security: [{ bearer: [] }],
   request: { params },
-  responses: { 200: { description: 'State', content: { 'application/json': { schema: job } } }, 404: { description: 'Unknown job', content: problem } },
+  responses: {
+    200: { description: 'State', content: { 'application/json': { schema: job } } },
+    404: { description: 'Unknown job', content: problem },
+  },
 });
 
 const wait = createRoute({
@@ -40,7 +43,12 @@ const wait = createRoute({
   request: {
     params,
     // Checked by the handler (api/wait.ts), which names the value it received.
-    query: z.object({ timeout: z.string().optional().openapi({ type: 'integer', minimum: 0, description: 'Seconds' } as never) }),
+    query: z.object({
+      timeout: z
+        .string()
+        .optional()
+        .openapi({ type: 'integer', minimum: 0, description: 'Seconds' } as never),
+    }),
   },
   responses: {
     204: { description: 'Completed; `X-Resource-Id` names the resource' },

@@ -29,9 +29,21 @@ const library = z
 
 const newLibrary = z
   .object({
-    name: checkedByHandler({ type: 'string', description: '1-64 characters: a letter, then letters, digits, ".", "_" or "-"', example: 'photos' }),
-    dedupe: checkedByHandler({ type: 'string', enum: ['reject', 'reuse', 'allow'], description: 'What an upload of a file already in the library does (default reject)' }),
-    presets: checkedByHandler({ type: 'array', items: { oneOf: [{ type: 'string' }, { type: 'object' }] }, description: 'Rendition preset names, or preset objects' }),
+    name: checkedByHandler({
+      type: 'string',
+      description: '1-64 characters: a letter, then letters, digits, ".", "_" or "-"',
+      example: 'photos',
+    }),
+    dedupe: checkedByHandler({
+      type: 'string',
+      enum: ['reject', 'reuse', 'allow'],
+      description: 'What an upload of a file already in the library does (default reject)',
+    }),
+    presets: checkedByHandler({
+      type: 'array',
+      items: { oneOf: [{ type: 'string' }, { type: 'object' }] },
+      description: 'Rendition preset names, or preset objects',
+    }),
     maxUploadBytes: checkedByHandler({ type: ['integer', 'null'], description: "This library's upload size limit (null: the service's)" }),
     source: checkedByHandler({
       type: 'object',
@@ -81,7 +93,9 @@ const list = createRoute({
   tags: ['libraries'],
   summary: 'All libraries',
   security: [{ bearer: [] }],
-  responses: { 200: { description: 'The libraries', content: { 'application/json': { schema: z.object({ libraries: z.array(library) }) } } } },
+  responses: {
+    200: { description: 'The libraries', content: { 'application/json': { schema: z.object({ libraries: z.array(library) }) } } },
+  },
 });
 
 const get = createRoute({
@@ -92,7 +106,10 @@ const get = createRoute({
   security: [{ bearer: [] }],
   request: { params: z.object({ library: z.string().min(1).openapi({ description: 'Library id or name', example: 'photos' }) }) },
   responses: {
-    200: { description: 'The library', content: { 'application/json': { schema: library.and(z.object({ resourceCount: z.number().int() })) } } },
+    200: {
+      description: 'The library',
+      content: { 'application/json': { schema: library.and(z.object({ resourceCount: z.number().int() })) } },
+    },
     404: { description: 'No such library', content: problem },
   },
 });
@@ -116,7 +133,9 @@ export function librariesRoutes(deps: AppDeps) {
   });
 
   // A scoped key lists its own libraries only.
-  app.openapi(list, async (c) => c.json({ libraries: (await deps.catalog.listLibraries()).filter((l) => mayUse(c, l.id)).map(libraryView) }, 200));
+  app.openapi(list, async (c) =>
+    c.json({ libraries: (await deps.catalog.listLibraries()).filter((l) => mayUse(c, l.id)).map(libraryView) }, 200),
+  );
 
   app.openapi(get, async (c) => {
     const lib = await deps.catalog.getLibrary(c.req.valid('param').library);

@@ -14,8 +14,11 @@ const MAX_BODY = 256 * 1024;
 const tagsDoc = { type: 'array', items: { type: 'string', example: 'EXIF:Artist' }, minItems: 1, maxItems: 50 };
 const fieldsDoc = {
   type: 'object',
-  additionalProperties: { oneOf: [tagsDoc, { type: 'object', properties: { tags: tagsDoc, type: { type: 'string' } }, required: ['tags'] }] },
-  description: 'Each field: the metadata tags ("Group:Tag" as exiftool -G prints them) it is read from, first found wins, or {"tags", "type"}',
+  additionalProperties: {
+    oneOf: [tagsDoc, { type: 'object', properties: { tags: tagsDoc, type: { type: 'string' } }, required: ['tags'] }],
+  },
+  description:
+    'Each field: the metadata tags ("Group:Tag" as exiftool -G prints them) it is read from, first found wins, or {"tags", "type"}',
   example: { creator: ['XMP:Creator', 'EXIF:Artist'], shotAt: { tags: ['EXIF:DateTimeOriginal'], type: 'date' } },
 };
 
@@ -63,7 +66,10 @@ const put = createRoute({
     },
   },
   responses: {
-    200: { description: 'The mappings now; `changed` says whether this PUT changed them', content: { 'application/json': { schema: mappings.and(z.object({ changed: z.boolean() })) } } },
+    200: {
+      description: 'The mappings now; `changed` says whether this PUT changed them',
+      content: { 'application/json': { schema: mappings.and(z.object({ changed: z.boolean() })) } },
+    },
     400: { description: 'Not a mappings document', content: problem },
     409: { description: 'The mappings are past `version`', content: problem },
     413: { description: 'Over 256 KiB', content: problem },
@@ -77,7 +83,9 @@ async function readMappings(c: Context): Promise<unknown> {
   parseMappingsDocument(body);
   const expected = (body as { version?: unknown }).version;
   if (expected !== undefined && (!Number.isSafeInteger(expected) || (expected as number) < 1)) {
-    throw new InvalidRequestError(`Expected version to be the positive integer GET /v1/mappings answered but received ${JSON.stringify(expected)}.`);
+    throw new InvalidRequestError(
+      `Expected version to be the positive integer GET /v1/mappings answered but received ${JSON.stringify(expected)}.`,
+    );
   }
   return body;
 }

@@ -20,7 +20,9 @@ const BOARD_PATH = '/admin/queues';
 export function queuesAdminRoutes(deps: AppDeps, adminAuth: MiddlewareHandler) {
   const app = new Hono<AppEnv>();
   // Producers only (no blocking reads), so the catalog's connection serves them.
-  const queues = new Map<Lane, Queue[]>(LANES.map((lane) => [lane, LANE_QUEUES[lane].map((q) => openQueue(q, deps.redis, deps.config.redisPrefix) as Queue)]));
+  const queues = new Map<Lane, Queue[]>(
+    LANES.map((lane) => [lane, LANE_QUEUES[lane].map((q) => openQueue(q, deps.redis, deps.config.redisPrefix) as Queue)]),
+  );
 
   // ADMIN_KEYS, cross-site posts refused, never framed (api/middleware/admin-auth.ts).
   app.use('/admin/*', adminAuth);
@@ -59,7 +61,11 @@ export function queuesAdminRoutes(deps: AppDeps, adminAuth: MiddlewareHandler) {
   const state = async (lane: Lane) => ({
     lane,
     queues: await Promise.all(
-      queues.get(lane)!.map(async (q) => ({ queue: q.name, paused: await q.isPaused(), counts: await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed') })),
+      queues.get(lane)!.map(async (q) => ({
+        queue: q.name,
+        paused: await q.isPaused(),
+        counts: await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'),
+      })),
     ),
   });
 

@@ -14,7 +14,7 @@ const get = createRoute({
   tags: ['jobs'],
   summary: 'Depth of each lane and its most recent failures',
   description:
-    'Read-only, for any API key (the web console\'s Queues page): jobs per state in each lane\'s queues, and the latest failed jobs with their reasons. Pausing and retrying a lane is for admin keys (`/admin/lanes`).',
+    "Read-only, for any API key (the web console's Queues page): jobs per state in each lane's queues, and the latest failed jobs with their reasons. Pausing and retrying a lane is for admin keys (`/admin/lanes`).",
   security: [{ bearer: [] }],
   responses: {
     200: {
@@ -22,9 +22,22 @@ const get = createRoute({
       content: {
         'application/json': {
           schema: z.object({
-            lanes: z.array(z.object({ lane: z.string(), queues: z.array(z.object({ queue: z.string(), paused: z.boolean(), counts: z.record(z.string(), z.number()) })) })),
+            lanes: z.array(
+              z.object({
+                lane: z.string(),
+                queues: z.array(z.object({ queue: z.string(), paused: z.boolean(), counts: z.record(z.string(), z.number()) })),
+              }),
+            ),
             failures: z.array(
-              z.object({ queue: z.string(), jobId: z.string().nullable(), name: z.string(), reason: z.string(), failedAt: z.string().nullable(), attempts: z.number(), resourceId: z.number().nullable() }),
+              z.object({
+                queue: z.string(),
+                jobId: z.string().nullable(),
+                name: z.string(),
+                reason: z.string(),
+                failedAt: z.string().nullable(),
+                attempts: z.number(),
+                resourceId: z.number().nullable(),
+              }),
             ),
           }),
         },
@@ -40,7 +53,9 @@ export function queuesRoutes(deps: AppDeps) {
   // the first request: a BullMQ Queue starts talking to Redis when constructed.
   let made: Map<Lane, Queue[]> | undefined;
   const lanesQueues = () =>
-    (made ??= new Map<Lane, Queue[]>(LANES.map((lane) => [lane, LANE_QUEUES[lane].map((q) => openQueue(q, deps.redis, deps.config.redisPrefix) as Queue)])));
+    (made ??= new Map<Lane, Queue[]>(
+      LANES.map((lane) => [lane, LANE_QUEUES[lane].map((q) => openQueue(q, deps.redis, deps.config.redisPrefix) as Queue)]),
+    ));
 
   app.openapi(get, async (c) => {
     const queues = lanesQueues();
@@ -48,13 +63,19 @@ export function queuesRoutes(deps: AppDeps) {
       LANES.map(async (lane) => ({
         lane,
         queues: await Promise.all(
-          queues.get(lane)!.map(async (q) => ({ queue: q.name, paused: await q.isPaused(), counts: await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed') })),
+          queues.get(lane)!.map(async (q) => ({
+            queue: q.name,
+            paused: await q.isPaused(),
+            counts: await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'),
+          })),
         ),
       })),
     );
     const failed = (
       await Promise.all(
-        [...queues.values()].flat().map(async (q) => (await q.getFailed(0, RECENT_FAILURES - 1)).filter(Boolean).map((job) => ({ queue: q.name, job }))),
+        [...queues.values()]
+          .flat()
+          .map(async (q) => (await q.getFailed(0, RECENT_FAILURES - 1)).filter(Boolean).map((job) => ({ queue: q.name, job }))),
       )
     ).flat();
     const failures = failed

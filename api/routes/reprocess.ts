@@ -18,7 +18,11 @@ const MAX_BODY = 16 * 1024;
  * document them.
  */
 const flags = {
-  reread: checkedByHandler({ type: 'boolean', default: false, description: 'Read the metadata from the file again (else re-map the stored tags)' }),
+  reread: checkedByHandler({
+    type: 'boolean',
+    default: false,
+    description: 'Read the metadata from the file again (else re-map the stored tags)',
+  }),
   renditions: checkedByHandler({ type: 'boolean', default: false, description: 'Render the renditions again' }),
 };
 
@@ -41,11 +45,21 @@ const revertOne = createRoute({
   request: {
     params: z.object({ id: numericId('Resource id') }),
     // Checked by the handler (api/wait.ts), which names the value it received.
-    query: z.object({ wait: z.string().optional().openapi({ type: 'integer', minimum: 0, description: 'Seconds' } as never) }),
+    query: z.object({
+      wait: z
+        .string()
+        .optional()
+        .openapi({ type: 'integer', minimum: 0, description: 'Seconds' } as never),
+    }),
     body: { required: false, content: { 'application/json': { schema: z.object(flags).passthrough() } } },
   },
   responses: {
-    202: { description: 'Queued; `Location` of the job', content: { 'application/json': { schema: z.object({ jobId: z.string(), reread: z.boolean(), renditions: z.boolean() }).passthrough() } } },
+    202: {
+      description: 'Queued; `Location` of the job',
+      content: {
+        'application/json': { schema: z.object({ jobId: z.string(), reread: z.boolean(), renditions: z.boolean() }).passthrough() },
+      },
+    },
     204: { description: 'Done within `wait`' },
     400: { description: 'A bad member', content: problem },
     404: { description: 'No such resource', content: problem },
@@ -70,7 +84,11 @@ const revertMany = createRoute({
         'application/json': {
           schema: z
             .object({
-              library: checkedByHandler({ oneOf: [{ type: 'string' }, { type: 'integer' }], description: 'Library id or name (or `all`)', example: 'photos' }),
+              library: checkedByHandler({
+                oneOf: [{ type: 'string' }, { type: 'integer' }],
+                description: 'Library id or name (or `all`)',
+                example: 'photos',
+              }),
               all: checkedByHandler({ type: 'boolean', description: 'Every library (or `library`)' }),
               staleOnly: checkedByHandler({ type: 'boolean', default: true, description: 'Only resources processed with older mappings' }),
               ...flags,
@@ -94,7 +112,10 @@ const getBatch = createRoute({
   summary: "A batch's progress",
   security: [{ bearer: [] }],
   request: { params: batchParams },
-  responses: { 200: { description: 'The batch', content: { 'application/json': { schema: batch } } }, 404: { description: 'No such batch', content: problem } },
+  responses: {
+    200: { description: 'The batch', content: { 'application/json': { schema: batch } } },
+    404: { description: 'No such batch', content: problem },
+  },
 });
 
 const cancelBatch = createRoute({
@@ -104,7 +125,10 @@ const cancelBatch = createRoute({
   summary: 'Cancel a batch',
   security: [{ bearer: [] }],
   request: { params: batchParams },
-  responses: { 200: { description: 'The batch, cancelled', content: { 'application/json': { schema: batch } } }, 404: { description: 'No such batch', content: problem } },
+  responses: {
+    200: { description: 'The batch, cancelled', content: { 'application/json': { schema: batch } } },
+    404: { description: 'No such batch', content: problem },
+  },
 });
 
 /**
@@ -114,7 +138,13 @@ const cancelBatch = createRoute({
  */
 export function reprocessRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  const service = new ReprocessService({ catalog: deps.catalog, ingestQueue: deps.ingestQueue, bulkQueue: deps.bulkQueue, jobAttempts: deps.config.jobAttempts, logger: deps.logger });
+  const service = new ReprocessService({
+    catalog: deps.catalog,
+    ingestQueue: deps.ingestQueue,
+    bulkQueue: deps.bulkQueue,
+    jobAttempts: deps.config.jobAttempts,
+    logger: deps.logger,
+  });
 
   app.openapi(revertOne, async (c) => {
     const id = parseId(c.req.valid('param').id);
@@ -123,7 +153,16 @@ export function reprocessRoutes(deps: AppDeps) {
     const { record, jobId } = await service.revertOne(id, req);
     c.header('Location', `/v1/jobs/${jobId}`);
     const accepted = () =>
-      c.json({ jobId, reread: req.reread, renditions: req.renditions, resource: resourceView(record), links: { job: `/v1/jobs/${jobId}`, wait: `/v1/jobs/${jobId}/wait` } }, 202);
+      c.json(
+        {
+          jobId,
+          reread: req.reread,
+          renditions: req.renditions,
+          resource: resourceView(record),
+          links: { job: `/v1/jobs/${jobId}`, wait: `/v1/jobs/${jobId}/wait` },
+        },
+        202,
+      );
     if (wait === undefined) return accepted();
     return waitAndRespond(c, deps.waiter, [{ resourceId: id, fileVersion: record.fileVersion, jobId }], wait, accepted);
   });

@@ -9,7 +9,10 @@ import { allowedLibraries } from '../middleware/scope.js';
 
 const MAX_PAGE = 1000;
 
-const resource = z.object({ id: z.number().int().openapi({ example: 42 }), status: z.string().openapi({ example: 'ready' }) }).passthrough().openapi('Resource');
+const resource = z
+  .object({ id: z.number().int().openapi({ example: 42 }), status: z.string().openapi({ example: 'ready' }) })
+  .passthrough()
+  .openapi('Resource');
 const params = z.object({ id: numericId('Resource id') });
 
 const list = createRoute({
@@ -22,10 +25,16 @@ const list = createRoute({
     query: z.object({
       library: z.string().optional().openapi({ description: 'Only this library (id or name)' }),
       cursor: z.string().optional().openapi({ description: 'The `nextCursor` of the previous page' }),
-      status: z.enum(['processing', 'ready', 'failed']).optional().openapi({ description: 'Only resources in this state (a filtered page looks at up to 5,000 resources: it may be short, even empty, with a `nextCursor`)' }),
+      status: z.enum(['processing', 'ready', 'failed']).optional().openapi({
+        description:
+          'Only resources in this state (a filtered page looks at up to 5,000 resources: it may be short, even empty, with a `nextCursor`)',
+      }),
       type: z.enum(['image', 'file']).optional().openapi({ description: 'Only images, or only other files (as `status`)' }),
       // Checked by the handler, which names the value it received.
-      limit: z.string().optional().openapi({ type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 } as never),
+      limit: z
+        .string()
+        .optional()
+        .openapi({ type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 } as never),
     }),
   },
   responses: {
@@ -33,7 +42,11 @@ const list = createRoute({
       description: 'A page',
       content: {
         'application/json': {
-          schema: z.object({ resources: z.array(resource), nextCursor: z.string().nullable(), links: z.object({ next: z.string().nullable() }) }),
+          schema: z.object({
+            resources: z.array(resource),
+            nextCursor: z.string().nullable(),
+            links: z.object({ next: z.string().nullable() }),
+          }),
         },
       },
     },
@@ -49,7 +62,10 @@ const get = createRoute({
   summary: 'A resource, with its metadata',
   security: [{ bearer: [] }],
   request: { params },
-  responses: { 200: { description: 'The resource', content: { 'application/json': { schema: resource } } }, 404: { description: 'No such resource', content: problem } },
+  responses: {
+    200: { description: 'The resource', content: { 'application/json': { schema: resource } } },
+    404: { description: 'No such resource', content: problem },
+  },
 });
 
 const del = createRoute({
@@ -69,11 +85,17 @@ export function resourcesRoutes(deps: AppDeps & { resources: ResourceService }) 
     const q = c.req.valid('query');
     const limitRaw = q.limit ?? '100';
     if (!/^\d{1,5}$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > MAX_PAGE) {
-      throw new InvalidRequestError(`Expected limit to be an integer from 1 to ${MAX_PAGE} but received ${JSON.stringify(limitRaw.slice(0, 20))}.`);
+      throw new InvalidRequestError(
+        `Expected limit to be an integer from 1 to ${MAX_PAGE} but received ${JSON.stringify(limitRaw.slice(0, 20))}.`,
+      );
     }
     // A scoped key without ?library= lists its own libraries: the one, or all filtered (a page may then hold fewer than limit).
     const allowed = allowedLibraries(c);
-    const library = q.library ? (await deps.catalog.getLibrary(q.library)).id : allowed !== '*' && allowed.length === 1 ? allowed[0] : undefined;
+    const library = q.library
+      ? (await deps.catalog.getLibrary(q.library)).id
+      : allowed !== '*' && allowed.length === 1
+        ? allowed[0]
+        : undefined;
     const filter = { status: q.status, type: q.type };
     const page = await deps.catalog.listResources({ library, cursor: q.cursor, limit: Number(limitRaw), filter });
     if (library === undefined && allowed !== '*') page.items = page.items.filter((r) => allowed.includes(r.library));

@@ -50,7 +50,9 @@ export function tusRoutes(deps: AppDeps) {
     releaseDeadline(c);
     const library = await deps.catalog.getLibrary(c.req.param('library'));
     if (c.req.header('upload-defer-length') !== undefined) {
-      throw new InvalidRequestError('Upload-Defer-Length is not supported (the creation-defer-length extension is not offered); send Upload-Length.');
+      throw new InvalidRequestError(
+        'Upload-Defer-Length is not supported (the creation-defer-length extension is not offered); send Upload-Length.',
+      );
     }
     const length = parseIntHeader(c, 'upload-length');
     if (length === undefined) throw new InvalidRequestError('Expected an Upload-Length header (the file size in bytes) but received none.');
@@ -60,7 +62,14 @@ export function tusRoutes(deps: AppDeps) {
     const fields: Record<string, string> = {};
     for (const k of TUS_FIELD_KEYS) if (meta[k] !== undefined) fields[k] = meta[k];
     const fileType = meta.filetype && meta.filetype !== 'application/octet-stream' ? meta.filetype.slice(0, 200) : null;
-    let upload = await deps.tus.create({ library, length, fileName: sanitizeFileName(meta.filename), fileType, fields, metadata: rawMetadata });
+    let upload = await deps.tus.create({
+      library,
+      length,
+      fileName: sanitizeFileName(meta.filename),
+      fileType,
+      fields,
+      metadata: rawMetadata,
+    });
     c.header('Location', `/v1/libraries/${encodeURIComponent(c.req.param('library'))}/tus/${upload.id}`);
     c.header('Upload-Expires', new Date(upload.expiresAt).toUTCString());
 
@@ -99,7 +108,8 @@ export function tusRoutes(deps: AppDeps) {
       throw new UnsupportedMediaTypeError(OFFSET_TYPE, type);
     }
     const offset = parseIntHeader(c, 'upload-offset');
-    if (offset === undefined) throw new InvalidRequestError('Expected an Upload-Offset header (where these bytes start) but received none.');
+    if (offset === undefined)
+      throw new InvalidRequestError('Expected an Upload-Offset header (where these bytes start) but received none.');
     const r = await patch(c, deps, library, c.req.param('id'), offset);
     if (r.response) return r.response;
     c.header('Upload-Offset', String(r.upload.offset));
@@ -123,7 +133,10 @@ async function tusHeaders(c: Context, next: () => Promise<void>) {
     if (v !== TUS_VERSION) {
       c.header('Tus-Version', TUS_VERSION);
       c.header('Connection', 'close');
-      throw new PreconditionFailedError(`Expected Tus-Resumable: ${TUS_VERSION} but received ${v === undefined ? 'none' : JSON.stringify(v.slice(0, 20))}.`, { supported: [TUS_VERSION] });
+      throw new PreconditionFailedError(
+        `Expected Tus-Resumable: ${TUS_VERSION} but received ${v === undefined ? 'none' : JSON.stringify(v.slice(0, 20))}.`,
+        { supported: [TUS_VERSION] },
+      );
     }
   }
   await next();
@@ -133,14 +146,23 @@ async function tusHeaders(c: Context, next: () => Promise<void>) {
  * Write the request body at `offset`. On the last byte: the completion headers, and with
  * `wait` the processed answer (returned as `response`).
  */
-async function patch(c: Context, deps: AppDeps, library: Library, id: string, offset: number): Promise<{ upload: TusUpload; response?: Response }> {
+async function patch(
+  c: Context,
+  deps: AppDeps,
+  library: Library,
+  id: string,
+  offset: number,
+): Promise<{ upload: TusUpload; response?: Response }> {
   const waitSeconds = requestedWaitSeconds(c, deps.config.waitMaxSeconds);
   const checksum = parseChecksum(c.req.header('upload-checksum'));
   const contentLength = parseIntHeader(c, 'content-length');
   const { body } = requestBody(c);
   let result;
   try {
-    result = await deps.tus.write(id, library.id, offset, body, { ...(checksum ? { checksum } : {}), ...(contentLength !== undefined ? { contentLength } : {}) });
+    result = await deps.tus.write(id, library.id, offset, body, {
+      ...(checksum ? { checksum } : {}),
+      ...(contentLength !== undefined ? { contentLength } : {}),
+    });
   } catch (err) {
     // Whatever of the body is unread is not wanted: close rather than drain it.
     if (!body.readableEnded) c.header('Connection', 'close');
@@ -210,13 +232,17 @@ function mediaType(type: string): string {
 
 /** Upload-Metadata: comma-separated `key base64value` pairs (the value may be absent). */
 export function parseMetadata(raw: string): Record<string, string> {
-  if (raw.length > MAX_METADATA_BYTES) throw new InvalidRequestError(`Expected Upload-Metadata of at most ${MAX_METADATA_BYTES} bytes but received ${raw.length}.`);
+  if (raw.length > MAX_METADATA_BYTES)
+    throw new InvalidRequestError(`Expected Upload-Metadata of at most ${MAX_METADATA_BYTES} bytes but received ${raw.length}.`);
   const out: Record<string, string> = {};
   for (const pair of raw.split(',')) {
     const item = pair.trim();
     if (item === '') continue;
     const m = /^([^\s,]+)(?: ([A-Za-z0-9+/]*={0,2}))?$/.exec(item);
-    if (!m) throw new InvalidRequestError(`Expected Upload-Metadata as "key base64value" pairs separated by commas but one pair is ${JSON.stringify(item.slice(0, 40))}.`);
+    if (!m)
+      throw new InvalidRequestError(
+        `Expected Upload-Metadata as "key base64value" pairs separated by commas but one pair is ${JSON.stringify(item.slice(0, 40))}.`,
+      );
     out[m[1]!] = Buffer.from(m[2] ?? '', 'base64').toString('utf8');
   }
   return out;
@@ -226,9 +252,14 @@ export function parseMetadata(raw: string): Record<string, string> {
 function parseChecksum(raw: string | undefined): Buffer | undefined {
   if (raw === undefined) return undefined;
   const m = /^(\S+) ([A-Za-z0-9+/]+={0,2})$/.exec(raw.trim());
-  if (!m) throw new InvalidRequestError(`Expected Upload-Checksum as "sha256 <base64 digest>" but received ${JSON.stringify(raw.slice(0, 80))}.`);
-  if (m[1]!.toLowerCase() !== 'sha256') throw new InvalidRequestError(`Upload-Checksum algorithm "${m[1]!.slice(0, 20)}" is not supported; use sha256 (Tus-Checksum-Algorithm).`);
+  if (!m)
+    throw new InvalidRequestError(`Expected Upload-Checksum as "sha256 <base64 digest>" but received ${JSON.stringify(raw.slice(0, 80))}.`);
+  if (m[1]!.toLowerCase() !== 'sha256')
+    throw new InvalidRequestError(
+      `Upload-Checksum algorithm "${m[1]!.slice(0, 20)}" is not supported; use sha256 (Tus-Checksum-Algorithm).`,
+    );
   const digest = Buffer.from(m[2]!, 'base64');
-  if (digest.length !== 32) throw new InvalidRequestError(`Expected a SHA-256 digest of 32 bytes in Upload-Checksum but it decodes to ${digest.length}.`);
+  if (digest.length !== 32)
+    throw new InvalidRequestError(`Expected a SHA-256 digest of 32 bytes in Upload-Checksum but it decodes to ${digest.length}.`);
   return digest;
 }

@@ -12,7 +12,9 @@ import { problem } from '../schemas.js';
  * Declared with schemas: they validate requests and make the OpenAPI document (/docs).
  */
 const params = z.object({ library: z.string().min(1).openapi({ description: 'Library id or name', example: 'photos' }) });
-const webhook = z.object({ library: z.number().int().openapi({ example: 2 }), url: z.string().openapi({ example: 'https://example.com/hooks/media' }) }).openapi('LibraryWebhook');
+const webhook = z
+  .object({ library: z.number().int().openapi({ example: 2 }), url: z.string().openapi({ example: 'https://example.com/hooks/media' }) })
+  .openapi('LibraryWebhook');
 
 const put = createRoute({
   method: 'put',
@@ -22,7 +24,14 @@ const put = createRoute({
   security: [{ bearer: [] }],
   request: {
     params,
-    body: { required: true, content: { 'application/json': { schema: z.object({ url: z.string().max(2000).openapi({ example: 'https://example.com/hooks/media' }) }).strict() } } },
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: z.object({ url: z.string().max(2000).openapi({ example: 'https://example.com/hooks/media' }) }).strict(),
+        },
+      },
+    },
   },
   responses: {
     200: { description: 'Set', content: { 'application/json': { schema: webhook } } },

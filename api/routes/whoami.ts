@@ -8,7 +8,8 @@ const get = createRoute({
   path: '/v1/whoami',
   tags: ['keys'],
   summary: 'What the key sending this request may do',
-  description: '`admin`: the key is also an admin key (ADMIN_KEYS), which opens `/admin/*` and `/v1/admin/*`. Answers 200 either way, so a page can ask without provoking an error.',
+  description:
+    '`admin`: the key is also an admin key (ADMIN_KEYS), which opens `/admin/*` and `/v1/admin/*`. Answers 200 either way, so a page can ask without provoking an error.',
   security: [{ bearer: [] }],
   responses: { 200: { description: 'The key', content: { 'application/json': { schema: z.object({ admin: z.boolean() }) } } } },
 });

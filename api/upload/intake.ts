@@ -54,29 +54,34 @@ export async function receiveParts(c: Context, uploads: UploadService, opts: Int
   const ac = new AbortController();
   let count = 0;
   try {
-    await readMultipart(body, headers, { maxFiles: opts.maxFiles, ...(opts.maxFieldBytes ? { maxFieldBytes: opts.maxFieldBytes } : {}) }, {
-      field: (name, value) => opts.field?.(name, value),
-      file: async (file, fieldName) => {
-        const index = count++;
-        // Awaited only when it must be: a part is best handed to `stage` at once, before
-        // its stream can fail or end with no one listening.
-        const planned = opts.beforeFile?.(file, index, fieldName);
-        const plan = (planned instanceof Promise ? await planned : planned) ?? undefined;
-        if (plan && 'reuse' in plan) {
-          file.stream.resume();
-          await new Promise((resolve) => file.stream.once('close', resolve));
-          parts[index] = { kind: 'reused', record: plan.reuse };
-          return;
-        }
-        // Authenticated now (the face checked its credential before, or in beforeFile):
-        // the file may take as long as it takes, idle timeout aside.
-        releaseDeadline(c);
-        const s = await uploads.stage(file, opts.limit, ac.signal, opts.replacing);
-        staged.push(s);
-        checkStaged(s, plan?.sha256);
-        parts[index] = { kind: 'staged', staged: s };
+    await readMultipart(
+      body,
+      headers,
+      { maxFiles: opts.maxFiles, ...(opts.maxFieldBytes ? { maxFieldBytes: opts.maxFieldBytes } : {}) },
+      {
+        field: (name, value) => opts.field?.(name, value),
+        file: async (file, fieldName) => {
+          const index = count++;
+          // Awaited only when it must be: a part is best handed to `stage` at once, before
+          // its stream can fail or end with no one listening.
+          const planned = opts.beforeFile?.(file, index, fieldName);
+          const plan = (planned instanceof Promise ? await planned : planned) ?? undefined;
+          if (plan && 'reuse' in plan) {
+            file.stream.resume();
+            await new Promise((resolve) => file.stream.once('close', resolve));
+            parts[index] = { kind: 'reused', record: plan.reuse };
+            return;
+          }
+          // Authenticated now (the face checked its credential before, or in beforeFile):
+          // the file may take as long as it takes, idle timeout aside.
+          releaseDeadline(c);
+          const s = await uploads.stage(file, opts.limit, ac.signal, opts.replacing);
+          staged.push(s);
+          checkStaged(s, plan?.sha256);
+          parts[index] = { kind: 'staged', staged: s };
+        },
       },
-    });
+    );
     return parts;
   } catch (err) {
     ac.abort();
@@ -92,7 +97,12 @@ export async function receiveMultipart(c: Context, uploads: UploadService, opts:
 }
 
 /** A raw (non-multipart) request body as one file: IBM Connections sends the bytes as the body. */
-export async function receiveBody(c: Context, uploads: UploadService, file: Omit<IncomingFile, 'stream'>, limit: number): Promise<StagedFile> {
+export async function receiveBody(
+  c: Context,
+  uploads: UploadService,
+  file: Omit<IncomingFile, 'stream'>,
+  limit: number,
+): Promise<StagedFile> {
   const { body } = requestBody(c);
   releaseDeadline(c);
   const ac = new AbortController();
@@ -130,7 +140,10 @@ export function requestBody(c: Context): { body: Readable; headers: IncomingHttp
 function checkStaged(s: StagedFile, declared: string | undefined): void {
   if (s.size === 0) throw new InvalidRequestError(`The file part "${s.fileName}" is empty (0 bytes); send the file's content.`);
   if (declared && declared !== s.checksum) {
-    throw new InvalidRequestError(`The declared SHA-256 of "${s.fileName}" (${declared}) does not match its bytes (${s.checksum}); the file was not stored.`, { declared, actual: s.checksum });
+    throw new InvalidRequestError(
+      `The declared SHA-256 of "${s.fileName}" (${declared}) does not match its bytes (${s.checksum}); the file was not stored.`,
+      { declared, actual: s.checksum },
+    );
   }
 }
 

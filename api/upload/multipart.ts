@@ -108,7 +108,9 @@ export function readMultipart(
         fail(err);
       }
     });
-    bb.on('filesLimit', () => fail(new InvalidRequestError(`Expected at most ${limits.maxFiles} file parts in one request; send the rest in another.`)));
+    bb.on('filesLimit', () =>
+      fail(new InvalidRequestError(`Expected at most ${limits.maxFiles} file parts in one request; send the rest in another.`)),
+    );
     bb.on('fieldsLimit', () => fail(new InvalidRequestError(`Expected at most ${limits.maxFields ?? 1000} form fields in one request.`)));
     bb.on('partsLimit', () => fail(new InvalidRequestError('The request has too many parts.')));
     bb.on('error', (err) => fail(new MalformedMultipartError((err as Error).message, { cause: err })));

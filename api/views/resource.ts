@@ -2,7 +2,10 @@ import { withoutSecrets } from '../../shared/external/source.js';
 import type { Library, Resource, ResourceRecord } from '../../shared/model.js';
 
 /** A resource as clients see it: the Domain fields, plus links; internal keys stay inside. */
-export function resourceView(rec: ResourceRecord, metadata?: Record<string, unknown>): Omit<Resource, 'storageKey' | 'declaredType' | 'metadata'> & {
+export function resourceView(
+  rec: ResourceRecord,
+  metadata?: Record<string, unknown>,
+): Omit<Resource, 'storageKey' | 'declaredType' | 'metadata'> & {
   metadata?: Record<string, unknown>;
   links: Record<string, string>;
 } {
@@ -16,5 +19,12 @@ export function resourceView(rec: ResourceRecord, metadata?: Record<string, unkn
 
 export function libraryView(lib: Library) {
   // A source's credentials are never shown (sourceView).
-  return { ...withoutSecrets(lib), links: { self: `/v1/libraries/${lib.id}`, files: `/v1/libraries/${lib.id}/files`, ...(lib.source ? { scan: `/v1/libraries/${lib.id}/scan` } : {}) } };
+  return {
+    ...withoutSecrets(lib),
+    links: {
+      self: `/v1/libraries/${lib.id}`,
+      files: `/v1/libraries/${lib.id}/files`,
+      ...(lib.source ? { scan: `/v1/libraries/${lib.id}/scan` } : {}),
+    },
+  };
 }

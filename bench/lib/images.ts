@@ -14,9 +14,11 @@ import { UploadFieldsBuilder } from '../../shared/upload/upload-fields.js';
 import { spawnTs, waitForHttp, type NodeChild } from './proc.js';
 
 /** jemalloc, as the Dockerfile preloads it; undefined where it is not installed. */
-export const JEMALLOC = ['/usr/local/lib/libjemalloc.so.2', '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2'].find((p) =>
-  existsSync(p),
-);
+export const JEMALLOC = [
+  '/usr/local/lib/libjemalloc.so.2',
+  '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2',
+  '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2',
+].find((p) => existsSync(p));
 
 /**
  * A photo-like JPEG of `width`×`height`: smooth gradients with grain, so it decodes and
@@ -30,10 +32,14 @@ export async function photoJpeg(width: number, height: number): Promise<Buffer> 
   } catch {
     // not made yet
   }
-  const small = await sharp({ create: { width: 60, height: 40, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 120, sigma: 60 } } })
+  const small = await sharp({
+    create: { width: 60, height: 40, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 120, sigma: 60 } },
+  })
     .png()
     .toBuffer();
-  const grain = await sharp({ create: { width, height, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 12 } } })
+  const grain = await sharp({
+    create: { width, height, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 12 } },
+  })
     .png({ compressionLevel: 0 })
     .toBuffer();
   const jpeg = await sharp(small)
@@ -77,7 +83,10 @@ export const BENCH_KEY = 'bench-key-0123456789abcdef';
  * records), and optionally a worker (bench/servers/ingest-worker.ts) and the API
  * (api/main.ts) as child processes, all on one DATA_DIR.
  */
-export async function startStack(dir: string, opts: { worker?: { jemalloc: boolean }; api?: boolean; env?: Record<string, string> }): Promise<Stack> {
+export async function startStack(
+  dir: string,
+  opts: { worker?: { jemalloc: boolean }; api?: boolean; env?: Record<string, string> },
+): Promise<Stack> {
   const redis = await startEmbeddedRedis({ dir: path.join(dir, 'redis'), appendonly: false });
   const env: Record<string, string> = {
     REDIS_URL: redis.url,
@@ -92,7 +101,13 @@ export async function startStack(dir: string, opts: { worker?: { jemalloc: boole
   const core = await openCore(config, redis.url);
   const queueRedis = createRedis(redis.url, 'queue');
   const ingestQueue = openQueue('ingest', queueRedis, config.redisPrefix);
-  const uploads = new UploadService({ catalog: core.catalog, store: core.store, ingestQueue, jobAttempts: 1, maxUploadBytes: Number.MAX_SAFE_INTEGER });
+  const uploads = new UploadService({
+    catalog: core.catalog,
+    store: core.store,
+    ingestQueue,
+    jobAttempts: 1,
+    maxUploadBytes: Number.MAX_SAFE_INTEGER,
+  });
   const stack: Stack = {
     redis,
     config,
@@ -136,7 +151,10 @@ async function waitForOutput(child: NodeChild, text: string, timeoutMs = 30_000)
 export async function stageFiles(stack: Stack, files: string[], visibility: 'private' | 'public' = 'private') {
   const { createReadStream } = await import('node:fs');
   const staged: Awaited<ReturnType<UploadService['stage']>>[] = [];
-  for (const f of files) staged.push(await stack.uploads.stage({ fileName: path.basename(f), declaredType: 'image/jpeg', stream: createReadStream(f) }, 1024 ** 3));
+  for (const f of files)
+    staged.push(
+      await stack.uploads.stage({ fileName: path.basename(f), declaredType: 'image/jpeg', stream: createReadStream(f) }, 1024 ** 3),
+    );
   const library = await stack.core.catalog.getLibrary('default');
   const fields = new UploadFieldsBuilder();
   fields.add('visibility', visibility);

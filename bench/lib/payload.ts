@@ -40,7 +40,10 @@ export interface UploadAnswer {
  * POSTs one generated file as a `multipart/form-data` body with a single file part,
  * streamed with an exact Content-Length (no chunked encoding), on its own connection.
  */
-export async function uploadMultipart(url: string, opts: { size: number; seed: number; fileName: string; headers?: Record<string, string> }): Promise<UploadAnswer> {
+export async function uploadMultipart(
+  url: string,
+  opts: { size: number; seed: number; fileName: string; headers?: Record<string, string> },
+): Promise<UploadAnswer> {
   const boundary = `----mi-bench-${randomBytes(12).toString('hex')}`;
   const head = Buffer.from(
     `--${boundary}\r\n` +

@@ -63,10 +63,7 @@ function tables(r: ScenarioResult): { variants: string[][]; checks: string[][] }
     ['variant', 'role', ...columns.map((c) => (c.unit ? `${c.key} (${c.unit})` : c.key))],
     ...r.variants.map((v) => [v.name, v.role, ...columns.map((c) => figure(v.figures[c.key]))]),
   ];
-  const checks = [
-    ['check', 'value', 'target', 'result'],
-    ...r.checks.map((c) => [c.name, checkValue(c), target(c), verdict(c)]),
-  ];
+  const checks = [['check', 'value', 'target', 'result'], ...r.checks.map((c) => [c.name, checkValue(c), target(c), verdict(c)])];
   return { variants, checks };
 }
 
@@ -83,7 +80,9 @@ function markdownTable(rows: string[][]): string {
 
 export function printResult(s: Scenario, r: ScenarioResult): void {
   const t = tables(r);
-  const params = Object.entries(r.parameters).map(([k, v]) => `${k}=${v}`).join(' ');
+  const params = Object.entries(r.parameters)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   console.log(`\n== ${s.name} (${params})\n`);
   console.log(textTable(t.variants));
   console.log('');
@@ -107,7 +106,9 @@ export function markdownSection(s: Scenario, r: ScenarioResult, info: RunInfo): 
     `- Machine: ${machineFacts()}`,
     `- Load average (1 min) at start / end: ${info.load[0].toFixed(2)} / ${info.load[1].toFixed(2)}` +
       (Math.max(...info.load) > 0.5 ? ' — other work was running; figures are less reliable' : ''),
-    `- Parameters: ${Object.entries(r.parameters).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    `- Parameters: ${Object.entries(r.parameters)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}`,
     '',
     markdownTable(t.variants),
     '',
@@ -166,7 +167,12 @@ async function lock(dir: string): Promise<() => Promise<void>> {
       return () => fs.rm(dir, { recursive: true, force: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const age = Date.now() - (await fs.stat(dir).then((st) => st.mtimeMs, () => Date.now()));
+      const age =
+        Date.now() -
+        (await fs.stat(dir).then(
+          (st) => st.mtimeMs,
+          () => Date.now(),
+        ));
       if (age > 30_000 || attempt > 600) await fs.rm(dir, { recursive: true, force: true });
       else await new Promise((r) => setTimeout(r, 50));
     }

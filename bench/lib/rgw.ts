@@ -30,7 +30,13 @@ export interface Rgw {
  */
 export async function startRgw(memstoreBytes: number): Promise<Rgw> {
   const { dir, forget } = await benchTempDir('mi-bench-rgw-');
-  const env = { ...process.env, RGW_PORT: String(await freePort()), MON_PORT: String(await freePort()), MEMSTORE_BYTES: String(memstoreBytes), WATCH_PID: String(process.pid) };
+  const env = {
+    ...process.env,
+    RGW_PORT: String(await freePort()),
+    MON_PORT: String(await freePort()),
+    MEMSTORE_BYTES: String(memstoreBytes),
+    WATCH_PID: String(process.pid),
+  };
   const stopSync = () => {
     try {
       execFileSync('bash', [SCRIPT, 'stop', dir, '--kill'], { stdio: 'ignore' });
@@ -40,7 +46,12 @@ export async function startRgw(memstoreBytes: number): Promise<Rgw> {
   };
   const unhook = onBenchExit(stopSync);
   const out = (await run('bash', [SCRIPT, 'start', dir], { env, timeout: 180_000 })).stdout;
-  const vars = Object.fromEntries(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const vars = Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
   const pids = ['mon.a', 'osd.0', 'client.rgw'].map((n) => Number(readFileSync(path.join(dir, 'run', `${n}.pid`), 'utf8')));
   const status = (pid: number, field: RegExp) => Number(field.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
   return {

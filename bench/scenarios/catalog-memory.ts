@@ -42,44 +42,85 @@ export const catalogMemory: Scenario = {
       const notes: string[] = [];
 
       const single = which.includes('single') ? await startEmbeddedRedis({ dir: path.join(dir, 'redis'), appendonly: false }) : undefined;
-      if (single) try {
-        const r = await measure({ REDIS_URL: single.url }, [single.port], path.join(dir, 'single'), photo, n);
-        variants.push({ name: 'one Redis', role: 'subject', figures: { bytesPerResource: { value: r.perResource, unit: 'B', digits: 0 }, seconds: { value: r.seconds, unit: 's', digits: 0 } } });
-        checks.push({ name: 'bytes per resource, one Redis', value: r.perResource, unit: 'B', digits: 0, target: { op: '<=', value: 1_024 } });
-        notes.push(breakdownNote('one Redis', r, n));
-      } finally {
-        await single.stop();
-      }
+      if (single)
+        try {
+          const r = await measure({ REDIS_URL: single.url }, [single.port], path.join(dir, 'single'), photo, n);
+          variants.push({
+            name: 'one Redis',
+            role: 'subject',
+            figures: {
+              bytesPerResource: { value: r.perResource, unit: 'B', digits: 0 },
+              seconds: { value: r.seconds, unit: 's', digits: 0 },
+            },
+          });
+          checks.push({
+            name: 'bytes per resource, one Redis',
+            value: r.perResource,
+            unit: 'B',
+            digits: 0,
+            target: { op: '<=', value: 1_024 },
+          });
+          notes.push(breakdownNote('one Redis', r, n));
+        } finally {
+          await single.stop();
+        }
 
       const cluster = which.includes('cluster') ? await startRedisCluster() : undefined;
-      if (cluster) try {
-        const r = await measure({ REDIS_CLUSTER_NODES: cluster.seeds }, cluster.nodes.map((x) => x.port), path.join(dir, 'cluster'), photo, n);
-        const shares = r.perNode.map((b) => b / r.perNode.reduce((a, x) => a + x, 0));
-        variants.push({
-          name: '3-master cluster',
-          role: 'subject',
-          figures: {
-            bytesPerResource: { value: r.perResource, unit: 'B', digits: 0 },
-            seconds: { value: r.seconds, unit: 's', digits: 0 },
-            ...Object.fromEntries(shares.map((s, i) => [`master${i + 1}Share`, { value: s * 100, unit: '%', digits: 1 }])),
-          },
-        });
-        checks.push({ name: 'bytes per resource, 3-master cluster (all masters)', value: r.perResource, unit: 'B', digits: 0, target: { op: '<=', value: 1_024 } });
-        checks.push({ name: 'per-master growth, max / min', value: Math.max(...r.perNode) / Math.min(...r.perNode), unit: '×', digits: 2, target: { op: '<=', value: 1.2 } });
-        checks.push({ name: 'per-master growth of the keys alone (MEMORY USAGE), max / min', value: Math.max(...r.perNodeKeys) / Math.min(...r.perNodeKeys), unit: '×', digits: 2 });
-        notes.push(
-          `Cluster growth per master, per resource (${n} → ${2 * n} photos): used_memory ${r.perNode.map((b) => Math.round(b)).join(', ')} B; the keys' MEMORY USAGE ${r.perNodeKeys.map((b) => Math.round(b)).join(', ')} B.`,
-        );
-        notes.push(breakdownNote('3-master cluster', r, n));
-      } finally {
-        await cluster.stop();
-      }
+      if (cluster)
+        try {
+          const r = await measure(
+            { REDIS_CLUSTER_NODES: cluster.seeds },
+            cluster.nodes.map((x) => x.port),
+            path.join(dir, 'cluster'),
+            photo,
+            n,
+          );
+          const shares = r.perNode.map((b) => b / r.perNode.reduce((a, x) => a + x, 0));
+          variants.push({
+            name: '3-master cluster',
+            role: 'subject',
+            figures: {
+              bytesPerResource: { value: r.perResource, unit: 'B', digits: 0 },
+              seconds: { value: r.seconds, unit: 's', digits: 0 },
+              ...Object.fromEntries(shares.map((s, i) => [`master${i + 1}Share`, { value: s * 100, unit: '%', digits: 1 }])),
+            },
+          });
+          checks.push({
+            name: 'bytes per resource, 3-master cluster (all masters)',
+            value: r.perResource,
+            unit: 'B',
+            digits: 0,
+            target: { op: '<=', value: 1_024 },
+          });
+          checks.push({
+            name: 'per-master growth, max / min',
+            value: Math.max(...r.perNode) / Math.min(...r.perNode),
+            unit: '×',
+            digits: 2,
+            target: { op: '<=', value: 1.2 },
+          });
+          checks.push({
+            name: 'per-master growth of the keys alone (MEMORY USAGE), max / min',
+            value: Math.max(...r.perNodeKeys) / Math.min(...r.perNodeKeys),
+            unit: '×',
+            digits: 2,
+          });
+          notes.push(
+            `Cluster growth per master, per resource (${n} → ${2 * n} photos): used_memory ${r.perNode.map((b) => Math.round(b)).join(', ')} B; the keys' MEMORY USAGE ${r.perNodeKeys.map((b) => Math.round(b)).join(', ')} B.`,
+          );
+          notes.push(breakdownNote('3-master cluster', r, n));
+        } finally {
+          await cluster.stop();
+        }
       notes.push(
         `Each photo: a ${PHOTO_W}×${PHOTO_H} JPEG with EXIF tags (make, model, description, artist, copyright, date), bytes made unique by a JPEG comment; uploaded through UploadService (stage + commit, as the API does) into the default library (dedupe reject) and processed by one worker process (WORKER_CONCURRENCY 2) with the four default renditions.`,
         'used_memory is read 5 s after every job has finished (completed jobs are trimmed by count as each completes, 100 per queue; events streams capped at ~1,000 entries), so the marginal figure is what Redis holds per resource for good.',
         'Before issue 13 the same measurement (from outside, with npm start) gave 4,547 bytes per resource: a record hash of ~2.0-2.3 KB in the hashtable encoding and a retained job of ~1.2 KB.',
       );
-      if (n < 200) notes.push('With N below 200 the retained completed jobs (up to 100 per queue) and the events stream (~1,000 entries, ~6 per job) are still growing and counted in the figure.');
+      if (n < 200)
+        notes.push(
+          'With N below 200 the retained completed jobs (up to 100 per queue) and the events stream (~1,000 entries, ~6 per job) are still growing and counted in the figure.',
+        );
       return { parameters: { photos: `${n} → ${2 * n}`, redis: which, renditions: 4, workerConcurrency: 2 }, variants, checks, notes };
     } finally {
       await remove();
@@ -91,10 +132,18 @@ const PHOTO_W = 160;
 const PHOTO_H = 120;
 
 async function taggedPhoto(): Promise<Buffer> {
-  return sharp({ create: { width: PHOTO_W, height: PHOTO_H, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+  return sharp({
+    create: { width: PHOTO_W, height: PHOTO_H, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 128, sigma: 40 } },
+  })
     .jpeg({ quality: 85 })
     .withExif({
-      IFD0: { Make: 'Acme', Model: 'Model 7', ImageDescription: 'Harbour at dawn, boats leaving', Artist: 'A. Photographer', Copyright: '(c) 2026 A. Photographer' },
+      IFD0: {
+        Make: 'Acme',
+        Model: 'Model 7',
+        ImageDescription: 'Harbour at dawn, boats leaving',
+        Artist: 'A. Photographer',
+        Copyright: '(c) 2026 A. Photographer',
+      },
       IFD2: { DateTimeOriginal: '2026:05:01 06:12:00', OffsetTimeOriginal: '+02:00' },
     })
     .toBuffer();
@@ -125,11 +174,19 @@ interface Measured {
  */
 function kindOf(key: string): string {
   const bucket = /^\{mi:[0-9a-z]+\}:(r|i|n|s):?/.exec(key);
-  if (bucket && !/^\{mi:(ingest|render|bulk|webhook)\}/.test(key)) return { r: 'record', i: 'index', n: 'counts', s: 'checksum index' }[bucket[1]!]!;
+  if (bucket && !/^\{mi:(ingest|render|bulk|webhook)\}/.test(key))
+    return { r: 'record', i: 'index', n: 'counts', s: 'checksum index' }[bucket[1]!]!;
   const queue = /^\{mi:(ingest|render|bulk|webhook)\}:[a-z]+:(.*)$/.exec(key);
   if (queue) {
     const rest = queue[2]!;
-    const own = /^(wait|active|completed|failed|delayed|prioritized|paused|meta|events|id|stalled|stalled-check|marker|limiter|pc|metrics:.*|de:.*)$/.test(rest) ? rest : /:logs$/.test(rest) ? 'job logs' : 'job hashes';
+    const own =
+      /^(wait|active|completed|failed|delayed|prioritized|paused|meta|events|id|stalled|stalled-check|marker|limiter|pc|metrics:.*|de:.*)$/.test(
+        rest,
+      )
+        ? rest
+        : /:logs$/.test(rest)
+          ? 'job logs'
+          : 'job hashes';
     return `queue ${queue[1]}: ${own}`;
   }
   if (key.startsWith('{mi}:')) return `global ${key.slice(5).split(':')[0]}`;
@@ -137,7 +194,9 @@ function kindOf(key: string): string {
 }
 
 /** Every key of every master: count, MEMORY USAGE (SAMPLES 0: exact) and OBJECT ENCODING per kind. */
-async function keyKinds(masters: Redis[]): Promise<{ kinds: Map<string, { keys: number; bytes: number; encodings: Set<string> }>; perNode: number[] }> {
+async function keyKinds(
+  masters: Redis[],
+): Promise<{ kinds: Map<string, { keys: number; bytes: number; encodings: Set<string> }>; perNode: number[] }> {
   const out = new Map<string, { keys: number; bytes: number; encodings: Set<string> }>();
   const perNode: number[] = [];
   for (const m of masters) {
@@ -174,28 +233,48 @@ async function keyKinds(masters: Redis[]): Promise<{ kinds: Map<string, { keys: 
 }
 
 async function measure(redisEnv: Record<string, string>, ports: number[], dir: string, photo: Buffer, n: number): Promise<Measured> {
-  const env: Record<string, string> = { ...redisEnv, DATA_DIR: dir, STORAGE_DRIVER: 'fs', LOG_LEVEL: 'warn', API_KEYS: BENCH_KEY, WORKER_CONCURRENCY: '2', REDIS_PREFIX: 'mi' };
+  const env: Record<string, string> = {
+    ...redisEnv,
+    DATA_DIR: dir,
+    STORAGE_DRIVER: 'fs',
+    LOG_LEVEL: 'warn',
+    API_KEYS: BENCH_KEY,
+    WORKER_CONCURRENCY: '2',
+    REDIS_PREFIX: 'mi',
+  };
   const config = loadConfig(env);
   const target = redisEndpoint(config)!;
   const core = await openCore(config, target);
   const queueRedis = createRedis(target, 'queue');
   const ingestQueue = openQueue('ingest', queueRedis, config.redisPrefix);
-  const uploads = new UploadService({ catalog: core.catalog, store: core.store, ingestQueue, jobAttempts: 3, maxUploadBytes: Number.MAX_SAFE_INTEGER });
+  const uploads = new UploadService({
+    catalog: core.catalog,
+    store: core.store,
+    ingestQueue,
+    jobAttempts: 3,
+    maxUploadBytes: Number.MAX_SAFE_INTEGER,
+  });
   const worker = spawnTs('bench/servers/ingest-worker.ts', { env });
   const masters = await mastersOf(ports);
   const started = Date.now();
   try {
-    await waitFor(() => worker.output().includes('worker ready'), 60_000, () => worker.output());
+    await waitFor(
+      () => worker.output().includes('worker ready'),
+      60_000,
+      () => worker.output(),
+    );
     const library = await core.catalog.getLibrary('default');
     let seed = 0;
     const ingest = async (count: number) => {
       const ids: number[] = [];
-      for (let done = 0; done < count; ) {
+      for (let done = 0; done < count;) {
         const batch = Math.min(50, count - done);
         const staged = [];
         for (let i = 0; i < batch; i++) {
           const bytes = variantOf(photo, seed++);
-          staged.push(await uploads.stage({ fileName: `photo-${seed}.jpg`, declaredType: 'image/jpeg', stream: Readable.from([bytes]) }, 1024 ** 2));
+          staged.push(
+            await uploads.stage({ fileName: `photo-${seed}.jpg`, declaredType: 'image/jpeg', stream: Readable.from([bytes]) }, 1024 ** 2),
+          );
         }
         const res = await uploads.commit(staged, new UploadFieldsBuilder().build(), library, 'upload');
         ids.push(...res.map((r) => r.id));

@@ -74,7 +74,11 @@ export const cliVsCurl: Scenario = {
         };
         const runCliUpload = async () => {
           await settle(queue);
-          cli.push(await timed(() => runCli(['upload', dir, '--library', cliLib, '-c', String(concurrency), '--no-exif', '--json'], base, files, 'uploaded')));
+          cli.push(
+            await timed(() =>
+              runCli(['upload', dir, '--library', cliLib, '-c', String(concurrency), '--no-exif', '--json'], base, files, 'uploaded'),
+            ),
+          );
           await expectCount(base, cliLib, files);
           process.stdout.write(`cli ${cli.at(-1)!.toFixed(2)} s; `);
         };
@@ -89,7 +93,9 @@ export const cliVsCurl: Scenario = {
         }
         await settle(queue);
         process.stdout.write('cli re-run … ');
-        rerun.push(await timed(() => runCli(['upload', dir, '--library', cliLib, '-c', String(concurrency), '--json'], base, files, 'skipped')));
+        rerun.push(
+          await timed(() => runCli(['upload', dir, '--library', cliLib, '-c', String(concurrency), '--json'], base, files, 'skipped')),
+        );
         await expectCount(base, cliLib, files);
         console.log(`${rerun.at(-1)!.toFixed(2)} s`);
       }
@@ -110,13 +116,20 @@ export const cliVsCurl: Scenario = {
           row('media-ingest upload, run again (all skipped)', 'subject', r),
         ],
         checks: [
-          { name: 'curl loop wall / CLI wall', value: median(perRound), unit: '×', digits: 2, spread: [Math.min(...perRound), Math.max(...perRound)], target: { op: '>=', value: 1 } },
+          {
+            name: 'curl loop wall / CLI wall',
+            value: median(perRound),
+            unit: '×',
+            digits: 2,
+            spread: [Math.min(...perRound), Math.max(...perRound)],
+            target: { op: '>=', value: 1 },
+          },
           { name: 'curl loop wall / CLI re-run wall', value: c / r, unit: '×', digits: 1 },
         ],
         notes: [
           'Medians over the rounds; the spread is the lowest and highest per-round ratio. Rounds interleave the variants.',
           'The CLI hashes every file locally and asks the server which checksums exist (POST /v1/checksums) before uploading; the curl loop does neither, so the CLI does strictly more work per file and still has to win on connection reuse and no process per file.',
-          'Wall times include the CLI\'s own start-up (node + tsx, about a second) and curl\'s process per file.',
+          "Wall times include the CLI's own start-up (node + tsx, about a second) and curl's process per file.",
           'The API and one worker (WORKER_CONCURRENCY=2) run as separate processes; both variants upload with no_exif so ingest jobs are cheap, the bench waits for an empty ingest queue before each timed run, and the order of curl and CLI alternates per round. The re-run needs the worker: it finds files by the checksums their ingest jobs claimed.',
           'Every variant is checked to end with exactly the expected resource count (curl: every answer 202; CLI: its summary).',
         ],
@@ -175,14 +188,22 @@ async function curlLoop(dir: string, url: string, concurrency: number): Promise<
 }
 
 async function runCli(args: string[], base: string, files: number, expect: 'uploaded' | 'skipped'): Promise<void> {
-  const out = await exec(process.execPath, [path.join(repoRoot, 'cli/bin.js'), ...args], { MEDIA_INGEST_URL: base, MEDIA_INGEST_KEY: API_KEY });
+  const out = await exec(process.execPath, [path.join(repoRoot, 'cli/bin.js'), ...args], {
+    MEDIA_INGEST_URL: base,
+    MEDIA_INGEST_KEY: API_KEY,
+  });
   const summary = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number>;
-  if (summary[expect] !== files || summary.failed !== 0) throw new Error(`CLI: expected ${files} ${expect}, got ${JSON.stringify(summary)}`);
+  if (summary[expect] !== files || summary.failed !== 0)
+    throw new Error(`CLI: expected ${files} ${expect}, got ${JSON.stringify(summary)}`);
 }
 
 function exec(cmd: string, args: string[], env: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

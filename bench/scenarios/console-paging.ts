@@ -58,7 +58,8 @@ export const consolePaging: Scenario = {
           const res = await fetch(`${stack.apiUrl}/v1/resources?${query}`, { headers: { authorization: `Bearer ${BENCH_KEY}` } });
           const body = (await res.json()) as { resources: unknown[] };
           ms.push(performance.now() - t0);
-          if (res.status !== 200 || body.resources.length === 0) throw new Error(`${query}: ${res.status}, ${body.resources.length} resources`);
+          if (res.status !== 200 || body.resources.length === 0)
+            throw new Error(`${query}: ${res.status}, ${body.resources.length} resources`);
         }
         return ms;
       };
@@ -66,8 +67,16 @@ export const consolePaging: Scenario = {
         ['first page', 'baseline', `library=default&limit=${PAGE}`],
         ['middle (cursor at 50%)', 'subject', `library=default&limit=${PAGE}&cursor=${first + Math.floor(total / 2)}`],
         ['last page', 'subject', `library=default&limit=${PAGE}&cursor=${last - PAGE}`],
-        ['status=ready&type=image, middle', 'subject', `library=default&limit=${PAGE}&status=ready&type=image&cursor=${first + Math.floor(total / 2)}`],
-        ['status=failed (1 in 100), middle', 'subject', `library=default&limit=${PAGE}&status=failed&cursor=${first + Math.floor(total / 2)}`],
+        [
+          'status=ready&type=image, middle',
+          'subject',
+          `library=default&limit=${PAGE}&status=ready&type=image&cursor=${first + Math.floor(total / 2)}`,
+        ],
+        [
+          'status=failed (1 in 100), middle',
+          'subject',
+          `library=default&limit=${PAGE}&status=failed&cursor=${first + Math.floor(total / 2)}`,
+        ],
       ];
       // Warm-up (JIT, connections): the first requests of a fresh process are not what a grid sees.
       for (const [, , query] of cases) await time(query);
@@ -78,13 +87,24 @@ export const consolePaging: Scenario = {
         const ms = await time(query);
         medians[name] = med(ms);
         process.stdout.write(`   ${name}: median ${med(ms).toFixed(1)} ms\n`);
-        variants.push({ name, role, figures: { 'median latency': { value: med(ms), unit: 'ms', digits: 1 }, slowest: { value: Math.max(...ms), unit: 'ms', digits: 1 } } });
+        variants.push({
+          name,
+          role,
+          figures: {
+            'median latency': { value: med(ms), unit: 'ms', digits: 1 },
+            slowest: { value: Math.max(...ms), unit: 'ms', digits: 1 },
+          },
+        });
       }
       const base = medians['first page']!;
       const checks: Check[] = [
         { name: 'last page / first page', value: medians['last page']! / base, unit: '', target: { op: '<=', value: 1.5 } },
         { name: 'middle / first page', value: medians['middle (cursor at 50%)']! / base, unit: '', target: { op: '<=', value: 1.5 } },
-        { name: 'rare-status page (up to 5,000 looked at) / first page', value: medians['status=failed (1 in 100), middle']! / base, unit: '' },
+        {
+          name: 'rare-status page (up to 5,000 looked at) / first page',
+          value: medians['status=failed (1 in 100), middle']! / base,
+          unit: '',
+        },
       ];
       return {
         parameters: { BENCH_RESOURCES: total, BENCH_ROUNDS: rounds, 'page size': PAGE },
@@ -92,7 +112,7 @@ export const consolePaging: Scenario = {
         checks,
         notes: [
           'A page is a ZRANGEBYSCORE on the library index from the cursor (O(log N + page)) and one pipelined HGETALL per record, so its cost does not depend on how deep the cursor is.',
-          'A filtered page reads the index in chunks and checks each record\'s status and type (HMGET) until the page is full, or 5,000 were looked at (then the page is short and its nextCursor goes on). A rare status therefore costs up to that bound per page.',
+          "A filtered page reads the index in chunks and checks each record's status and type (HMGET) until the page is full, or 5,000 were looked at (then the page is short and its nextCursor goes on). A rare status therefore costs up to that bound per page.",
           'Wall time as the client sees it (fetch from the bench process to the API on 127.0.0.1), JSON parsed; the API runs as `npm run api` would, with its own redis-server.',
         ],
       };
@@ -109,7 +129,14 @@ function renditions(id: number): Rendition[] {
     ['small', 480, 360],
     ['medium', 1024, 768],
     ['large', 2048, 1536],
-  ].map(([name, width, height]) => ({ name: String(name), width: Number(width), height: Number(height), format: 'webp', size: 20_000, url: `/image/${width}x${height}/${id}.webp` }));
+  ].map(([name, width, height]) => ({
+    name: String(name),
+    width: Number(width),
+    height: Number(height),
+    format: 'webp',
+    size: 20_000,
+    url: `/image/${width}x${height}/${id}.webp`,
+  }));
 }
 
 function envInt(name: string, def: number): number {

@@ -19,7 +19,8 @@ import type { Scenario, ScenarioResult } from '../scenario.js';
  */
 export const externalScan: Scenario = {
   name: 'external-scan',
-  description: 'Scan of an external fs library of 100,000 small files: listing + enqueue in entries/s, then an unchanged rescan; API and worker peak RSS.',
+  description:
+    'Scan of an external fs library of 100,000 small files: listing + enqueue in entries/s, then an unchanged rescan; API and worker peak RSS.',
 
   async run(): Promise<ScenarioResult> {
     const files = Number(process.env.BENCH_SCAN_FILES ?? 100_000);
@@ -31,7 +32,9 @@ export const externalScan: Scenario = {
       const sub = path.join(source, `d${String(d).padStart(4, '0')}`);
       await fs.mkdir(sub, { recursive: true });
       const n = Math.min(perDir, files - d * perDir);
-      await Promise.all(Array.from({ length: n }, (_, i) => fs.writeFile(path.join(sub, `f${String(i).padStart(4, '0')}.txt`), `file ${d}/${i}\n`)));
+      await Promise.all(
+        Array.from({ length: n }, (_, i) => fs.writeFile(path.join(sub, `f${String(i).padStart(4, '0')}.txt`), `file ${d}/${i}\n`)),
+      );
     }
     // One bulk slot: the scan's steps (no priority) always run before the ingest jobs it
     // queues (bulk priority), so what is timed is the scan alone. No throttle window.
@@ -40,8 +43,21 @@ export const externalScan: Scenario = {
     const queueRedis = createRedis(stack.redis.url, 'queue');
     const bulk = new Queue(BULK_QUEUE, { connection: queueRedis, prefix: queuePrefix(stack.config.redisPrefix, BULK_QUEUE) });
     try {
-      const api = (p: string, init: RequestInit = {}) => fetch(`${stack.apiUrl}${p}`, { ...init, headers: { authorization: `Bearer ${BENCH_KEY}`, 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
-      const lib = (await (await api('/v1/libraries', { method: 'POST', body: JSON.stringify({ name: 'nas', dedupe: 'allow', source: { type: 'fs', path: source } }) })).json()) as { id: number };
+      const api = (p: string, init: RequestInit = {}) =>
+        fetch(`${stack.apiUrl}${p}`, {
+          ...init,
+          headers: {
+            authorization: `Bearer ${BENCH_KEY}`,
+            'content-type': 'application/json',
+            ...(init.headers as Record<string, string>),
+          },
+        });
+      const lib = (await (
+        await api('/v1/libraries', {
+          method: 'POST',
+          body: JSON.stringify({ name: 'nas', dedupe: 'allow', source: { type: 'fs', path: source } }),
+        })
+      ).json()) as { id: number };
       const scan = async (): Promise<{ id: number; seconds: number; scanned: number; enqueued: number }> => {
         const t = performance.now();
         const b = (await (await api(`/v1/libraries/${lib.id}/scan`, { method: 'POST' })).json()) as { id: number };
@@ -53,7 +69,8 @@ export const externalScan: Scenario = {
         }
       };
       const first = await scan();
-      if (first.scanned !== files || first.enqueued !== files) throw new Error(`first scan saw ${first.scanned} and queued ${first.enqueued} of ${files}`);
+      if (first.scanned !== files || first.enqueued !== files)
+        throw new Error(`first scan saw ${first.scanned} and queued ${first.enqueued} of ${files}`);
       // The queued ingest jobs are dropped: the records stay "processing", which a rescan of unchanged files does not touch.
       await bulk.pause();
       await bulk.drain();
@@ -65,20 +82,40 @@ export const externalScan: Scenario = {
       const apiRss = procStats(stack.api!.pid).peakRssMiB;
       const workerRss = procStats(stack.worker!.pid).peakRssMiB;
       return {
-        parameters: { BENCH_SCAN_FILES: files, 'files per folder': perDir, 'file size': '~14 B', REPROCESS_CHUNK_SIZE: stack.config.reprocess.chunkSize, BULK_CONCURRENCY: 1 },
+        parameters: {
+          BENCH_SCAN_FILES: files,
+          'files per folder': perDir,
+          'file size': '~14 B',
+          REPROCESS_CHUNK_SIZE: stack.config.reprocess.chunkSize,
+          BULK_CONCURRENCY: 1,
+        },
         variants: [
-          { name: 'first scan (create + enqueue every file, then the missing pass)', role: 'subject', figures: { seconds: { value: first.seconds, unit: 's', digits: 1 }, rate: { value: files / first.seconds, unit: 'entries/s', digits: 0 } } },
-          { name: 'rescan, nothing changed', role: 'subject', figures: { seconds: { value: second.seconds, unit: 's', digits: 1 }, rate: { value: files / second.seconds, unit: 'entries/s', digits: 0 } } },
+          {
+            name: 'first scan (create + enqueue every file, then the missing pass)',
+            role: 'subject',
+            figures: {
+              seconds: { value: first.seconds, unit: 's', digits: 1 },
+              rate: { value: files / first.seconds, unit: 'entries/s', digits: 0 },
+            },
+          },
+          {
+            name: 'rescan, nothing changed',
+            role: 'subject',
+            figures: {
+              seconds: { value: second.seconds, unit: 's', digits: 1 },
+              rate: { value: files / second.seconds, unit: 'entries/s', digits: 0 },
+            },
+          },
         ],
         checks: [
           { name: 'API peak RSS', value: apiRss, unit: 'MiB', digits: 0 },
           { name: 'worker peak RSS', value: workerRss, unit: 'MiB', digits: 0 },
         ],
         notes: [
-          'Timed from POST /v1/libraries/{id}/scan to the batch\'s enqueuedAll: the listing (a sorted depth-first walk, one folder in memory at a time), per file one claim script, an id, a record and an ingest job (queued per page in one round trip), then one pass over the library\'s resources to find missing files.',
+          "Timed from POST /v1/libraries/{id}/scan to the batch's enqueuedAll: the listing (a sorted depth-first walk, one folder in memory at a time), per file one claim script, an id, a record and an ingest job (queued per page in one round trip), then one pass over the library's resources to find missing files.",
           'The ingest jobs are not run (one bulk slot; the steps go first by priority; the queued jobs are dropped and the first batch cancelled before the rescan).',
           'A rescan costs one claim script per file (no id, no record, no job) plus the same pass over the resources.',
-          'Peak RSS is VmHWM over each process\'s life (the API only answers the scan request; the scan runs in the worker).',
+          "Peak RSS is VmHWM over each process's life (the API only answers the scan request; the scan runs in the worker).",
         ],
       };
     } finally {

@@ -54,7 +54,12 @@ export const metadataRevert: Scenario = {
       }
 
       const bare = await timeIt(() => bareVendored(paths, procs));
-      const raw = (await fs.access(RAW_EXIFTOOL).then(() => true, () => false)) ? await timeIt(() => rawStayOpen(paths, procs)) : undefined;
+      const raw = (await fs.access(RAW_EXIFTOOL).then(
+        () => true,
+        () => false,
+      ))
+        ? await timeIt(() => rawStayOpen(paths, procs))
+        : undefined;
 
       const config = loadConfig({
         DATA_DIR: root,
@@ -66,10 +71,21 @@ export const metadataRevert: Scenario = {
       });
       const core = await openCore(config, redis.url);
       const connection = createRedis(redis.url, 'worker');
-      const workers = createWorkers({ ...core, connection, redisPrefix: config.redisPrefix, logger: createLogger('warn', 'bench'), concurrency: procs * 2 });
+      const workers = createWorkers({
+        ...core,
+        connection,
+        redisPrefix: config.redisPrefix,
+        logger: createLogger('warn', 'bench'),
+        concurrency: procs * 2,
+      });
       const queueRedis = createRedis(redis.url, 'queue');
       const queue = openQueue('ingest', queueRedis, config.redisPrefix);
-      const service = new ReprocessService({ catalog: core.catalog, ingestQueue: queue, jobAttempts: 2, logger: createLogger('warn', 'bench') });
+      const service = new ReprocessService({
+        catalog: core.catalog,
+        ingestQueue: queue,
+        jobAttempts: 2,
+        logger: createLogger('warn', 'bench'),
+      });
       try {
         const readLib = await core.catalog.createLibrary({ name: 'reread', dedupe: 'allow' });
         await seedOriginals(core, readLib.id, paths, samples);
@@ -91,16 +107,48 @@ export const metadataRevert: Scenario = {
         const rereadRate = perSecond(files, reread);
         const fastRate = perSecond(bulk, fast);
         return {
-          parameters: { BENCH_REVERT_FILES: files, BENCH_REVERT_RESOURCES: bulk, BENCH_EXIFTOOL_PROCS: procs, WORKER_CONCURRENCY: procs * 2, 'sample files': samples.length },
+          parameters: {
+            BENCH_REVERT_FILES: files,
+            BENCH_REVERT_RESOURCES: bulk,
+            BENCH_EXIFTOOL_PROCS: procs,
+            WORKER_CONCURRENCY: procs * 2,
+            'sample files': samples.length,
+          },
           variants: [
-            { name: 'raw exiftool -stay_open', role: 'baseline', figures: raw ? { seconds: { value: raw, unit: 's', digits: 2 }, rate: { value: perSecond(files, raw), unit: 'files/s' } } : {} },
-            { name: 'bare exiftool-vendored script', role: 'baseline', figures: { seconds: { value: bare, unit: 's', digits: 2 }, rate: { value: bareRate, unit: 'files/s' } } },
-            { name: 'media-ingest revert {"reread": true}', role: 'subject', figures: { seconds: { value: reread, unit: 's', digits: 2 }, rate: { value: rereadRate, unit: 'files/s' } } },
-            { name: `media-ingest mapping change from stored tags (${bulk} resources)`, role: 'subject', figures: { seconds: { value: fast, unit: 's', digits: 2 }, rate: { value: fastRate, unit: 'resources/s' } } },
+            {
+              name: 'raw exiftool -stay_open',
+              role: 'baseline',
+              figures: raw
+                ? { seconds: { value: raw, unit: 's', digits: 2 }, rate: { value: perSecond(files, raw), unit: 'files/s' } }
+                : {},
+            },
+            {
+              name: 'bare exiftool-vendored script',
+              role: 'baseline',
+              figures: { seconds: { value: bare, unit: 's', digits: 2 }, rate: { value: bareRate, unit: 'files/s' } },
+            },
+            {
+              name: 'media-ingest revert {"reread": true}',
+              role: 'subject',
+              figures: { seconds: { value: reread, unit: 's', digits: 2 }, rate: { value: rereadRate, unit: 'files/s' } },
+            },
+            {
+              name: `media-ingest mapping change from stored tags (${bulk} resources)`,
+              role: 'subject',
+              figures: { seconds: { value: fast, unit: 's', digits: 2 }, rate: { value: fastRate, unit: 'resources/s' } },
+            },
           ],
           checks: [
-            { name: 'reread revert / bare exiftool-vendored', value: rereadRate / bareRate, unit: '×', digits: 2, target: { op: '>=', value: 0.85 } },
-            ...(raw ? [{ name: 'reread revert / raw exiftool -stay_open', value: rereadRate / perSecond(files, raw), unit: '×', digits: 2 }] : []),
+            {
+              name: 'reread revert / bare exiftool-vendored',
+              value: rereadRate / bareRate,
+              unit: '×',
+              digits: 2,
+              target: { op: '>=', value: 0.85 },
+            },
+            ...(raw
+              ? [{ name: 'reread revert / raw exiftool -stay_open', value: rereadRate / perSecond(files, raw), unit: '×', digits: 2 }]
+              : []),
             { name: 'mapping change from stored tags / reread (per resource)', value: fastRate / rereadRate, unit: '×', digits: 1 },
           ],
           notes: [
@@ -131,7 +179,13 @@ interface Sample {
 }
 
 async function sampleFiles(): Promise<Sample[]> {
-  const names = ['camera/Canon EOS 7D.jpg', 'camera/87_OSError.jpg', 'gps/Sony DSC-HX5V (2).jpg', 'iptc-xmp/BlueSquare.jpg', 'formats/tifftag-photoshop.tiff'];
+  const names = [
+    'camera/Canon EOS 7D.jpg',
+    'camera/87_OSError.jpg',
+    'gps/Sony DSC-HX5V (2).jpg',
+    'iptc-xmp/BlueSquare.jpg',
+    'formats/tifftag-photoshop.tiff',
+  ];
   const out: Sample[] = [];
   for (const n of names) {
     const bytes = await fs.readFile(path.join(FIXTURES, n)).catch(() => undefined);
@@ -205,7 +259,16 @@ async function seedOriginals(core: Core, library: number, paths: string[], sampl
     const ext = s.ext.slice(1);
     const key = originalKey(id, 1, ext);
     await core.store.put(key, s.bytes, { contentType: 'application/octet-stream' });
-    records.push({ ...base, id, fileName: path.basename(p), extension: ext, mimeType: ext === 'tiff' ? 'image/tiff' : 'image/jpeg', size: s.bytes.length, storageKey: key, jobId: `ingest-${id}-1` });
+    records.push({
+      ...base,
+      id,
+      fileName: path.basename(p),
+      extension: ext,
+      mimeType: ext === 'tiff' ? 'image/tiff' : 'image/jpeg',
+      size: s.bytes.length,
+      storageKey: key,
+      jobId: `ingest-${id}-1`,
+    });
   }
   for (let i = 0; i < records.length; i += 1000) await core.catalog.createResources(records.slice(i, i + 1000));
 }
@@ -221,7 +284,16 @@ async function seedRecords(core: Core, library: number, n: number, like: Resourc
 }
 
 function baseRecord(library: number): Omit<ResourceRecord, 'id' | 'fileName' | 'extension' | 'mimeType' | 'size' | 'storageKey' | 'jobId'> {
-  const { id: _id, fileName: _f, extension: _e, mimeType: _m, size: _s, storageKey: _k, jobId: _j, ...rest } = newResourceRecord({
+  const {
+    id: _id,
+    fileName: _f,
+    extension: _e,
+    mimeType: _m,
+    size: _s,
+    storageKey: _k,
+    jobId: _j,
+    ...rest
+  } = newResourceRecord({
     id: 0,
     library,
     fileName: '',

@@ -24,7 +24,10 @@ export const onDemandRender: Scenario = {
       const photo = path.join(root, 'photo.jpg');
       await fs.writeFile(photo, variantOf(await photoJpeg(6000, 4000), 7));
       const staged = await stageFiles(stack, [photo]);
-      const [rec] = await waitReady(stack, (await staged.commit()).map((r) => r.id));
+      const [rec] = await waitReady(
+        stack,
+        (await staged.commit()).map((r) => r.id),
+      );
       const widths = Array.from({ length: sizes }, (_, i) => 300 + 97 * i);
 
       const bare: number[] = [];
@@ -32,7 +35,11 @@ export const onDemandRender: Scenario = {
       for (const w of widths) {
         // Alternate, so drift of the machine hits both alike.
         let t0 = performance.now();
-        const b = await sharp(photo).autoOrient().resize({ width: w, fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }).toBuffer();
+        const b = await sharp(photo)
+          .autoOrient()
+          .resize({ width: w, fit: 'inside', withoutEnlargement: true })
+          .webp({ quality: 80 })
+          .toBuffer();
         bare.push(performance.now() - t0);
 
         const url = `${stack.apiUrl}${signedImageUrl(`/image/${w}x0/${rec!.id}.webp`, 600, SECRET)}`;
@@ -57,7 +64,11 @@ export const onDemandRender: Scenario = {
       const row = (name: string, role: VariantResult['role'], xs: number[]): VariantResult => ({
         name,
         role,
-        figures: { 'median latency': { value: med(xs), unit: 'ms', digits: 0 }, fastest: { value: Math.min(...xs), unit: 'ms', digits: 0 }, slowest: { value: Math.max(...xs), unit: 'ms', digits: 0 } },
+        figures: {
+          'median latency': { value: med(xs), unit: 'ms', digits: 0 },
+          fastest: { value: Math.min(...xs), unit: 'ms', digits: 0 },
+          slowest: { value: Math.max(...xs), unit: 'ms', digits: 0 },
+        },
       });
       const checks: Check[] = [
         { name: 'median latency on demand / bare sharp', value: med(served) / med(bare), unit: '', target: { op: '<=', value: 1.5 } },

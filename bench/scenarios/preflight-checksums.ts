@@ -21,7 +21,8 @@ const PREFIX = 'bench';
  */
 export const preflightChecksums: Scenario = {
   name: 'preflight-checksums',
-  description: 'Pre-flight of 10,000 checksums (half of them stored) in one POST /v1/checksums vs 10,000 single GET /v1/checksums/{sha} against the same API and Redis.',
+  description:
+    'Pre-flight of 10,000 checksums (half of them stored) in one POST /v1/checksums vs 10,000 single GET /v1/checksums/{sha} against the same API and Redis.',
 
   async run(): Promise<ScenarioResult> {
     const n = Number(process.env.BENCH_CHECKSUMS ?? 10_000);
@@ -30,7 +31,15 @@ export const preflightChecksums: Scenario = {
     const redis = await startEmbeddedRedis({ dir: path.join(root, 'redis'), appendonly: false });
     const port = await freePort();
     const api = spawnTs('api/main.ts', {
-      env: { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: root, REDIS_URL: redis.url, REDIS_PREFIX: PREFIX, API_KEYS: API_KEY, LOG_LEVEL: 'warn' },
+      env: {
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        DATA_DIR: root,
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: PREFIX,
+        API_KEYS: API_KEY,
+        LOG_LEVEL: 'warn',
+      },
       killWithBench: [redis.proc.pid!],
     });
     const client = new Redis(redis.url);
@@ -38,7 +47,10 @@ export const preflightChecksums: Scenario = {
       const base = `http://127.0.0.1:${port}`;
       await waitForHttp(`${base}/healthz`, api);
       const shas = Array.from({ length: n }, (_, i) => createHash('sha256').update(`file ${i}`).digest('hex'));
-      await seed(client, shas.filter((_, i) => i % 2 === 0));
+      await seed(
+        client,
+        shas.filter((_, i) => i % 2 === 0),
+      );
 
       const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
       const batch: number[] = [];
@@ -49,7 +61,8 @@ export const preflightChecksums: Scenario = {
         const answer = await request(agent, 'POST', `${base}/v1/checksums`, JSON.stringify({ checksums: shas }));
         batch.push((performance.now() - t) / 1000);
         const parsed = JSON.parse(answer.body) as { existing: Record<string, unknown>; missing: string[] };
-        if (Object.keys(parsed.existing).length !== n / 2) throw new Error(`batch found ${Object.keys(parsed.existing).length}, expected ${n / 2}`);
+        if (Object.keys(parsed.existing).length !== n / 2)
+          throw new Error(`batch found ${Object.keys(parsed.existing).length}, expected ${n / 2}`);
 
         t = performance.now();
         let found = 0;
@@ -76,9 +89,21 @@ export const preflightChecksums: Scenario = {
       return {
         parameters: { checksums: n, stored: n / 2, rounds, 'GET concurrency': 16 },
         variants: [
-          { name: `${n} × GET /v1/checksums/{sha}`, role: 'baseline', figures: { time: { value: s, unit: 's', digits: 3 }, rate: { value: n / s, unit: 'checks/s', digits: 0 } } },
-          { name: `${n} × SMEMBERS straight to Redis (sequential)`, role: 'baseline', figures: { time: { value: d, unit: 's', digits: 3 }, rate: { value: n / d, unit: 'checks/s', digits: 0 } } },
-          { name: `1 × POST /v1/checksums (${n} values)`, role: 'subject', figures: { time: { value: b, unit: 's', digits: 3 }, rate: { value: n / b, unit: 'checks/s', digits: 0 } } },
+          {
+            name: `${n} × GET /v1/checksums/{sha}`,
+            role: 'baseline',
+            figures: { time: { value: s, unit: 's', digits: 3 }, rate: { value: n / s, unit: 'checks/s', digits: 0 } },
+          },
+          {
+            name: `${n} × SMEMBERS straight to Redis (sequential)`,
+            role: 'baseline',
+            figures: { time: { value: d, unit: 's', digits: 3 }, rate: { value: n / d, unit: 'checks/s', digits: 0 } },
+          },
+          {
+            name: `1 × POST /v1/checksums (${n} values)`,
+            role: 'subject',
+            figures: { time: { value: b, unit: 's', digits: 3 }, rate: { value: n / b, unit: 'checks/s', digits: 0 } },
+          },
         ],
         checks: [
           { name: 'single GETs time / one POST time', value: s / b, unit: '×', digits: 1 },
@@ -106,7 +131,18 @@ async function seed(redis: Redis, shas: string[]) {
     const recs: ResourceRecord[] = [];
     for (const sha of shas.slice(i, i + 1000)) {
       const id = await catalog.allocateResourceId();
-      recs.push(newResourceRecord({ id, library: 1, fileName: `f${id}.bin`, source: 'bench', size: 1, checksum: sha, status: 'ready', storageKey: `x/${id}` }));
+      recs.push(
+        newResourceRecord({
+          id,
+          library: 1,
+          fileName: `f${id}.bin`,
+          source: 'bench',
+          size: 1,
+          checksum: sha,
+          status: 'ready',
+          storageKey: `x/${id}`,
+        }),
+      );
     }
     await catalog.createResources(recs);
     await Promise.all(recs.map((r) => catalog.checksums.claim(r.checksum, r.id, 1, 'allow')));
@@ -118,7 +154,10 @@ function request(agent: http.Agent, method: string, url: string, body?: string):
     const req = http.request(url, {
       method,
       agent,
-      headers: { authorization: `Bearer ${API_KEY}`, ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) },
+      headers: {
+        authorization: `Bearer ${API_KEY}`,
+        ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}),
+      },
     });
     req.on('response', (res) => {
       let data = '';

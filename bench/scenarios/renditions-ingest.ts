@@ -96,7 +96,10 @@ export const renditionsIngest: Scenario = {
           const before = procStats(stack.worker!.pid);
           const t0 = performance.now();
           const recs = await staged.commit();
-          const done = await waitReady(stack, recs.map((r) => r.id));
+          const done = await waitReady(
+            stack,
+            recs.map((r) => r.id),
+          );
           const seconds = (performance.now() - t0) / 1000;
           const after = procStats(stack.worker!.pid);
           const bad = done.find((r) => r.renditions.length !== presets.length);
@@ -127,8 +130,19 @@ export const renditionsIngest: Scenario = {
         { name: 'worker peak RSS glibc − jemalloc', value: glibc.peakRssMiB! - subject.peakRssMiB!, unit: 'MiB', digits: 0 },
       ];
       return {
-        parameters: { BENCH_IMAGES: count, BENCH_WIDTH: width, BENCH_HEIGHT: height, 'megapixels per image': (width * height) / 1e6, 'images at once': cores },
-        variants: [row('bare sharp script', 'baseline', bare), row('vipsthumbnail', 'baseline', vips), row('media-ingest, glibc malloc', 'baseline', glibc), row('media-ingest', 'subject', subject)],
+        parameters: {
+          BENCH_IMAGES: count,
+          BENCH_WIDTH: width,
+          BENCH_HEIGHT: height,
+          'megapixels per image': (width * height) / 1e6,
+          'images at once': cores,
+        },
+        variants: [
+          row('bare sharp script', 'baseline', bare),
+          row('vipsthumbnail', 'baseline', vips),
+          row('media-ingest, glibc malloc', 'baseline', glibc),
+          row('media-ingest', 'subject', subject),
+        ],
         checks,
         notes: [
           'Images/s = images / wall time from the moment the jobs are enqueued (originals already in the fs store, as after an upload) to the last record marked ready; for the baselines, from the first render to the last.',

@@ -31,113 +31,153 @@ export const tusThroughput: Scenario = tusThroughputOn('fs');
 /** The scenario on one storage driver; `s3` (`tus-throughput-s3`) uploads into Ceph's radosgw on this machine. */
 export function tusThroughputOn(driver: 'fs' | 's3'): Scenario {
   return {
-  name: driver === 's3' ? 'tus-throughput-s3' : 'tus-throughput',
-  description:
-    `Concurrent uploads of generated files into the API ${driver === 's3' ? 'on STORAGE_DRIVER=s3 (Ceph radosgw, scripts/ceph-rgw.sh)' : 'on local disk'}: ` +
-    'tus (`POST /v1/libraries/default/tus`, then PATCH) ' +
-    'against the multipart route (`POST /v1/libraries/default/files`) of the same API build, and tus in 64 MiB PATCHes ' +
-    '(as behind a proxy that caps request bodies).',
+    name: driver === 's3' ? 'tus-throughput-s3' : 'tus-throughput',
+    description:
+      `Concurrent uploads of generated files into the API ${driver === 's3' ? 'on STORAGE_DRIVER=s3 (Ceph radosgw, scripts/ceph-rgw.sh)' : 'on local disk'}: ` +
+      'tus (`POST /v1/libraries/default/tus`, then PATCH) ' +
+      'against the multipart route (`POST /v1/libraries/default/files`) of the same API build, and tus in 64 MiB PATCHes ' +
+      '(as behind a proxy that caps request bodies).',
 
-  async run(): Promise<ScenarioResult> {
-    const mib = envInt('BENCH_UPLOAD_MIB', 256);
-    const concurrency = envInt('BENCH_CONCURRENCY', 16);
-    const rounds = envInt('BENCH_ROUNDS', 3);
-    const settleSeconds = envInt('BENCH_SETTLE_SECONDS', 5, 0);
-    const patchMiB = 64;
-    const storage = driver;
-    const size = mib * MiB;
-    const totalMiB = mib * concurrency;
+    async run(): Promise<ScenarioResult> {
+      const mib = envInt('BENCH_UPLOAD_MIB', 256);
+      const concurrency = envInt('BENCH_CONCURRENCY', 16);
+      const rounds = envInt('BENCH_ROUNDS', 3);
+      const settleSeconds = envInt('BENCH_SETTLE_SECONDS', 5, 0);
+      const patchMiB = 64;
+      const storage = driver;
+      const size = mib * MiB;
+      const totalMiB = mib * concurrency;
 
-    const { dir: root, remove } = await benchTempDir('mi-bench-tus-');
-    try {
-      const free = await fs.statfs(root);
-      if (free.bavail * free.bsize < totalMiB * MiB * 1.1 + 1024 * MiB) throw new Error(`${os.tmpdir()} has too little free space for ${totalMiB} MiB of uploads`);
-      console.log('   npm run build (tsc -p tsconfig.build.json) …');
-      execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'inherit' });
+      const { dir: root, remove } = await benchTempDir('mi-bench-tus-');
+      try {
+        const free = await fs.statfs(root);
+        if (free.bavail * free.bsize < totalMiB * MiB * 1.1 + 1024 * MiB)
+          throw new Error(`${os.tmpdir()} has too little free space for ${totalMiB} MiB of uploads`);
+        console.log('   npm run build (tsc -p tsconfig.build.json) …');
+        execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+          cwd: repoRoot,
+          stdio: 'inherit',
+        });
 
-      const variant = async (name: string, round: number, send: Send): Promise<Measured> => {
-        const dir = path.join(root, name.replace(/\W+/g, '-'));
-        await fs.mkdir(dir);
-        process.stdout.write(`   round ${round}/${rounds} ${name.padEnd(14)} ${concurrency} × ${mib} MiB … `);
-        try {
-          const steal0 = stealSeconds();
-          const m = await runApi(dir, storage, size, concurrency, settleSeconds * 1000, send);
-          m.stealSeconds = stealSeconds() - steal0;
-          console.log(`${m.wallSeconds.toFixed(2)} s, ${(totalMiB / m.wallSeconds).toFixed(0)} MiB/s, RSS ${m.server.peakRssMiB.toFixed(0)} MiB`);
-          return m;
-        } finally {
-          await fs.rm(dir, { recursive: true, force: true });
-          execFileSync('sync');
-        }
-      };
-
-      const runs = { multipart: [] as Measured[], chunked: [] as Measured[], tus: [] as Measured[] };
-      for (let round = 1; round <= rounds; round++) {
-        const multipart = await variant('multipart', round, sendMultipart);
-        const chunked = await variant(`tus ${patchMiB} MiB`, round, (base, s, seed) => sendTus(base, s, seed, patchMiB * MiB));
-        const tus = await variant('tus', round, (base, s, seed) => sendTus(base, s, seed, s));
-        for (const other of [chunked, tus]) {
-          if (other.checksums.some((c, i) => c !== (multipart ?? tus).checksums[i])) throw new Error('two variants disagree on the SHA-256 of the same generated file');
-        }
-        if (multipart) runs.multipart.push(multipart);
-        runs.chunked.push(chunked);
-        runs.tus.push(tus);
-      }
-
-      const row = (name: string, role: VariantResult['role'], ms: Measured[]): VariantResult => {
-        const wall = median(ms.map((m) => m.wallSeconds));
-        return {
-          name,
-          role,
-          figures: {
-            wall: { value: wall, unit: 's', digits: 2 },
-            throughput: { value: totalMiB / wall, unit: 'MiB/s', digits: 0 },
-            'worst round': { value: totalMiB / Math.max(...ms.map((m) => m.wallSeconds)), unit: 'MiB/s', digits: 0 },
-            'server CPU': { value: median(ms.map((m) => m.server.cpuSeconds)), unit: 's', digits: 1 },
-            'bench CPU': { value: median(ms.map((m) => m.benchCpuSeconds)), unit: 's', digits: 1 },
-            'server peak RSS': { value: Math.max(...ms.map((m) => m.server.peakRssMiB)), unit: 'MiB', digits: 0 },
-            steal: { value: median(ms.map((m) => m.stealSeconds ?? 0)), unit: 's', digits: 1 },
-          },
+        const variant = async (name: string, round: number, send: Send): Promise<Measured> => {
+          const dir = path.join(root, name.replace(/\W+/g, '-'));
+          await fs.mkdir(dir);
+          process.stdout.write(`   round ${round}/${rounds} ${name.padEnd(14)} ${concurrency} × ${mib} MiB … `);
+          try {
+            const steal0 = stealSeconds();
+            const m = await runApi(dir, storage, size, concurrency, settleSeconds * 1000, send);
+            m.stealSeconds = stealSeconds() - steal0;
+            console.log(
+              `${m.wallSeconds.toFixed(2)} s, ${(totalMiB / m.wallSeconds).toFixed(0)} MiB/s, RSS ${m.server.peakRssMiB.toFixed(0)} MiB`,
+            );
+            return m;
+          } finally {
+            await fs.rm(dir, { recursive: true, force: true });
+            execFileSync('sync');
+          }
         };
-      };
-      const ratio = (name: string, a: Measured[], b: Measured[], target?: Check['target']): Check => {
-        const perRound = a.map((m, i) => b[i]!.wallSeconds / m.wallSeconds);
-        return { name, value: median(perRound), spread: [Math.min(...perRound), Math.max(...perRound)], unit: '', ...(target ? { target } : {}) };
-      };
-      return {
-        parameters: { STORAGE_DRIVER: storage, BENCH_UPLOAD_MIB: mib, BENCH_CONCURRENCY: concurrency, BENCH_ROUNDS: rounds, BENCH_SETTLE_SECONDS: settleSeconds, 'MiB per variant and round': totalMiB },
-        variants: [...(runs.multipart.length ? [row('multipart route', 'baseline', runs.multipart)] : []), row(`tus, ${patchMiB} MiB PATCHes`, 'baseline', runs.chunked), row('tus, one PATCH', 'subject', runs.tus)],
-        checks: [
-          ...(runs.multipart.length
-            ? [ratio('throughput tus / multipart', runs.tus, runs.multipart, { op: '>=', value: 0.9 }), ratio(`throughput tus in ${patchMiB} MiB PATCHes / multipart`, runs.chunked, runs.multipart)]
-            : []),
-          { name: 'API peak RSS (VmHWM), tus', value: Math.max(...runs.tus.map((m) => m.server.peakRssMiB), ...runs.chunked.map((m) => m.server.peakRssMiB)), unit: 'MiB', digits: 0, target: { op: '<=', value: 200 } },
-        ],
-        notes: [
-          'Throughput = all bytes of all files / wall time from the first request to the last answer; medians over the rounds; ' +
-            'ratios per round (same machine state), their median judged with the lowest and highest round in brackets. Each round ' +
-            'runs multipart, tus in 64 MiB PATCHes, then tus in one PATCH, each against a freshly started API (compiled, ' +
-            `\`node --enable-source-maps dist/api/main.js\`, STORAGE_DRIVER=${storage}, LOG_LEVEL=warn) with its own redis-server; no worker runs.`,
-          'tus: a creation POST (Upload-Length, Upload-Metadata filename), then PATCHes with an exact Content-Length, sent by ' +
-            '`http.request` from the bench process like the multipart bodies (the same generated bytes: bench/lib/payload.ts). ' +
-            'The SHA-256 of every file is read back from its resource and must equal the multipart route\'s.',
-          'Peak RSS is VmHWM of the API process, the highest over both tus variants and all rounds. Both routes hash on the event ' +
-            'loop here (UPLOAD_HASH_THREADS defaults to 0 on 2 cores; tus always hashes on it).',
-          'On fs a tus upload is written to one file and renamed into place; fdatasync at each PATCH end (and every 64 MiB of a ' +
-            'long PATCH) makes the acknowledged offset durable. tus-throughput-s3 runs the same against a Ceph radosgw on this machine (scripts/ceph-rgw.sh; ' +
-            'its CPU competes with the API\'s: read its throughput as an indication, its peak RSS as the ' +
-            'figure): tus holds one part (S3_PART_SIZE, 5 MiB) per upload being written; the multipart route two per upload, ' +
-            'at most 8 (40 MiB) across all uploads of the process.',
-        ],
-      };
-    } finally {
-      await remove();
-    }
-  },
+
+        const runs = { multipart: [] as Measured[], chunked: [] as Measured[], tus: [] as Measured[] };
+        for (let round = 1; round <= rounds; round++) {
+          const multipart = await variant('multipart', round, sendMultipart);
+          const chunked = await variant(`tus ${patchMiB} MiB`, round, (base, s, seed) => sendTus(base, s, seed, patchMiB * MiB));
+          const tus = await variant('tus', round, (base, s, seed) => sendTus(base, s, seed, s));
+          for (const other of [chunked, tus]) {
+            if (other.checksums.some((c, i) => c !== (multipart ?? tus).checksums[i]))
+              throw new Error('two variants disagree on the SHA-256 of the same generated file');
+          }
+          if (multipart) runs.multipart.push(multipart);
+          runs.chunked.push(chunked);
+          runs.tus.push(tus);
+        }
+
+        const row = (name: string, role: VariantResult['role'], ms: Measured[]): VariantResult => {
+          const wall = median(ms.map((m) => m.wallSeconds));
+          return {
+            name,
+            role,
+            figures: {
+              wall: { value: wall, unit: 's', digits: 2 },
+              throughput: { value: totalMiB / wall, unit: 'MiB/s', digits: 0 },
+              'worst round': { value: totalMiB / Math.max(...ms.map((m) => m.wallSeconds)), unit: 'MiB/s', digits: 0 },
+              'server CPU': { value: median(ms.map((m) => m.server.cpuSeconds)), unit: 's', digits: 1 },
+              'bench CPU': { value: median(ms.map((m) => m.benchCpuSeconds)), unit: 's', digits: 1 },
+              'server peak RSS': { value: Math.max(...ms.map((m) => m.server.peakRssMiB)), unit: 'MiB', digits: 0 },
+              steal: { value: median(ms.map((m) => m.stealSeconds ?? 0)), unit: 's', digits: 1 },
+            },
+          };
+        };
+        const ratio = (name: string, a: Measured[], b: Measured[], target?: Check['target']): Check => {
+          const perRound = a.map((m, i) => b[i]!.wallSeconds / m.wallSeconds);
+          return {
+            name,
+            value: median(perRound),
+            spread: [Math.min(...perRound), Math.max(...perRound)],
+            unit: '',
+            ...(target ? { target } : {}),
+          };
+        };
+        return {
+          parameters: {
+            STORAGE_DRIVER: storage,
+            BENCH_UPLOAD_MIB: mib,
+            BENCH_CONCURRENCY: concurrency,
+            BENCH_ROUNDS: rounds,
+            BENCH_SETTLE_SECONDS: settleSeconds,
+            'MiB per variant and round': totalMiB,
+          },
+          variants: [
+            ...(runs.multipart.length ? [row('multipart route', 'baseline', runs.multipart)] : []),
+            row(`tus, ${patchMiB} MiB PATCHes`, 'baseline', runs.chunked),
+            row('tus, one PATCH', 'subject', runs.tus),
+          ],
+          checks: [
+            ...(runs.multipart.length
+              ? [
+                  ratio('throughput tus / multipart', runs.tus, runs.multipart, { op: '>=', value: 0.9 }),
+                  ratio(`throughput tus in ${patchMiB} MiB PATCHes / multipart`, runs.chunked, runs.multipart),
+                ]
+              : []),
+            {
+              name: 'API peak RSS (VmHWM), tus',
+              value: Math.max(...runs.tus.map((m) => m.server.peakRssMiB), ...runs.chunked.map((m) => m.server.peakRssMiB)),
+              unit: 'MiB',
+              digits: 0,
+              target: { op: '<=', value: 200 },
+            },
+          ],
+          notes: [
+            'Throughput = all bytes of all files / wall time from the first request to the last answer; medians over the rounds; ' +
+              'ratios per round (same machine state), their median judged with the lowest and highest round in brackets. Each round ' +
+              'runs multipart, tus in 64 MiB PATCHes, then tus in one PATCH, each against a freshly started API (compiled, ' +
+              `\`node --enable-source-maps dist/api/main.js\`, STORAGE_DRIVER=${storage}, LOG_LEVEL=warn) with its own redis-server; no worker runs.`,
+            'tus: a creation POST (Upload-Length, Upload-Metadata filename), then PATCHes with an exact Content-Length, sent by ' +
+              '`http.request` from the bench process like the multipart bodies (the same generated bytes: bench/lib/payload.ts). ' +
+              "The SHA-256 of every file is read back from its resource and must equal the multipart route's.",
+            'Peak RSS is VmHWM of the API process, the highest over both tus variants and all rounds. Both routes hash on the event ' +
+              'loop here (UPLOAD_HASH_THREADS defaults to 0 on 2 cores; tus always hashes on it).',
+            'On fs a tus upload is written to one file and renamed into place; fdatasync at each PATCH end (and every 64 MiB of a ' +
+              'long PATCH) makes the acknowledged offset durable. tus-throughput-s3 runs the same against a Ceph radosgw on this machine (scripts/ceph-rgw.sh; ' +
+              "its CPU competes with the API's: read its throughput as an indication, its peak RSS as the " +
+              'figure): tus holds one part (S3_PART_SIZE, 5 MiB) per upload being written; the multipart route two per upload, ' +
+              'at most 8 (40 MiB) across all uploads of the process.',
+          ],
+        };
+      } finally {
+        await remove();
+      }
+    },
   };
 }
 
-async function runApi(dir: string, storage: 'fs' | 's3', size: number, concurrency: number, settleMs: number, send: Send): Promise<Measured> {
+async function runApi(
+  dir: string,
+  storage: 'fs' | 's3',
+  size: number,
+  concurrency: number,
+  settleMs: number,
+  send: Send,
+): Promise<Measured> {
   const redis = await startEmbeddedRedis({ dir: path.join(dir, 'redis'), appendonly: false });
   let child: NodeChild | undefined;
   let rgw: Rgw | undefined;
@@ -150,7 +190,17 @@ async function runApi(dir: string, storage: 'fs' | 's3', size: number, concurren
       storageEnv = { ...rgw.env, S3_BUCKET: 'bench' };
     }
     child = spawnJs('dist/api/main.js', {
-      env: { REDIS_URL: redis.url, API_KEYS: API_KEY, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: path.join(dir, 'data'), ...storageEnv, LOG_LEVEL: 'warn', MAX_UPLOAD_BYTES: String(size + MiB), RATE_LIMIT_PER_MINUTE: '0' },
+      env: {
+        REDIS_URL: redis.url,
+        API_KEYS: API_KEY,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        DATA_DIR: path.join(dir, 'data'),
+        ...storageEnv,
+        LOG_LEVEL: 'warn',
+        MAX_UPLOAD_BYTES: String(size + MiB),
+        RATE_LIMIT_PER_MINUTE: '0',
+      },
       killWithBench: redis.proc.pid ? [redis.proc.pid] : [],
     });
     const base = `http://127.0.0.1:${port}`;
@@ -169,7 +219,12 @@ async function runApi(dir: string, storage: 'fs' | 's3', size: number, concurren
       if (rec.size !== size) throw new Error(`resource ${id} has ${rec.size} bytes, expected ${size}`);
       checksums.push(rec.checksum);
     }
-    return { wallSeconds, benchCpuSeconds, server: { cpuSeconds: server1.cpuSeconds - server0.cpuSeconds, peakRssMiB: server1.peakRssMiB }, checksums };
+    return {
+      wallSeconds,
+      benchCpuSeconds,
+      server: { cpuSeconds: server1.cpuSeconds - server0.cpuSeconds, peakRssMiB: server1.peakRssMiB },
+      checksums,
+    };
   } finally {
     await child?.stop();
     await rgw?.stop();
@@ -205,7 +260,17 @@ async function sendTus(base: string, size: number, seed: number, patchBytes: num
         yield c;
       }
     }
-    last = await request(url, 'PATCH', { 'Tus-Resumable': '1.0.0', 'Upload-Offset': String(offset), 'Content-Type': 'application/offset+octet-stream', 'Content-Length': String(n) }, Readable.from(slice(), { objectMode: false }));
+    last = await request(
+      url,
+      'PATCH',
+      {
+        'Tus-Resumable': '1.0.0',
+        'Upload-Offset': String(offset),
+        'Content-Type': 'application/offset+octet-stream',
+        'Content-Length': String(n),
+      },
+      Readable.from(slice(), { objectMode: false }),
+    );
     if (last.status !== 204) throw new Error(`tus PATCH ${seed} at ${offset}: HTTP ${last.status}: ${last.body.slice(0, 300)}`);
     offset += n;
   }

@@ -34,7 +34,10 @@ export const uploadCluster: Scenario = {
     const { dir: root, forget } = await benchTempDir('mi-bench-upcluster-');
     try {
       console.log('   npm run build (tsc -p tsconfig.build.json) …');
-      execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'inherit' });
+      execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+        cwd: repoRoot,
+        stdio: 'inherit',
+      });
       const single: Round[] = [];
       const cluster: Round[] = [];
       for (let round = 1; round <= rounds; round++) {
@@ -45,7 +48,10 @@ export const uploadCluster: Scenario = {
           await fs.mkdir(dir);
           process.stdout.write(`   round ${round}/${rounds} ${which.padEnd(7)} ${files} × ${kib} KiB, ${concurrency} at once … `);
           try {
-            const r = which === 'single' ? await onSingle(dir, files, kib * 1024, concurrency) : await onCluster(dir, files, kib * 1024, concurrency);
+            const r =
+              which === 'single'
+                ? await onSingle(dir, files, kib * 1024, concurrency)
+                : await onCluster(dir, files, kib * 1024, concurrency);
             console.log(`${r.uploadsPerSecond.toFixed(0)} uploads/s`);
             (which === 'single' ? single : cluster).push(r);
           } finally {
@@ -61,7 +67,14 @@ export const uploadCluster: Scenario = {
         'API CPU per 1,000 uploads': { value: median(rs.map((r) => (r.apiCpuSeconds / files) * 1000)), unit: 's', digits: 2 },
       });
       const checks: Check[] = [
-        { name: 'uploads/s cluster / one Redis (per round, median)', value: median(perRound), spread: [Math.min(...perRound), Math.max(...perRound)], unit: '×', digits: 2, target: { op: '>=', value: 0.9 } },
+        {
+          name: 'uploads/s cluster / one Redis (per round, median)',
+          value: median(perRound),
+          spread: [Math.min(...perRound), Math.max(...perRound)],
+          unit: '×',
+          digits: 2,
+          target: { op: '>=', value: 0.9 },
+        },
       ];
       return {
         parameters: { BENCH_FILES: files, BENCH_FILE_KIB: kib, BENCH_CONCURRENCY: concurrency, BENCH_ROUNDS: rounds },
@@ -95,16 +108,38 @@ async function onSingle(dir: string, files: number, size: number, concurrency: n
 async function onCluster(dir: string, files: number, size: number, concurrency: number): Promise<Round> {
   const cluster = await startRedisCluster();
   try {
-    return await runApi(dir, { REDIS_CLUSTER_NODES: cluster.seeds }, cluster.nodes.flatMap((n) => (n.proc.pid ? [n.proc.pid] : [])), files, size, concurrency);
+    return await runApi(
+      dir,
+      { REDIS_CLUSTER_NODES: cluster.seeds },
+      cluster.nodes.flatMap((n) => (n.proc.pid ? [n.proc.pid] : [])),
+      files,
+      size,
+      concurrency,
+    );
   } finally {
     await cluster.stop();
   }
 }
 
-async function runApi(dir: string, redisEnv: Record<string, string>, killWithBench: number[], files: number, size: number, concurrency: number): Promise<Round> {
+async function runApi(
+  dir: string,
+  redisEnv: Record<string, string>,
+  killWithBench: number[],
+  files: number,
+  size: number,
+  concurrency: number,
+): Promise<Round> {
   const port = await freePort();
   const child = spawnJs('dist/api/main.js', {
-    env: { ...redisEnv, API_KEYS: API_KEY, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: path.join(dir, 'data'), STORAGE_DRIVER: 'fs', LOG_LEVEL: 'warn' },
+    env: {
+      ...redisEnv,
+      API_KEYS: API_KEY,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATA_DIR: path.join(dir, 'data'),
+      STORAGE_DRIVER: 'fs',
+      LOG_LEVEL: 'warn',
+    },
     killWithBench,
   });
   try {
@@ -112,13 +147,15 @@ async function runApi(dir: string, redisEnv: Record<string, string>, killWithBen
     const url = `http://127.0.0.1:${port}/v1/libraries/default/files`;
     const headers = { Authorization: `Bearer ${API_KEY}` };
     // A few uploads first: connections, scripts loaded, JIT warm.
-    for (let i = 0; i < concurrency; i++) await expectAccepted(await uploadMultipart(url, { size, seed: 1_000_000 + i, fileName: `warm-${i}.bin`, headers }));
+    for (let i = 0; i < concurrency; i++)
+      await expectAccepted(await uploadMultipart(url, { size, seed: 1_000_000 + i, fileName: `warm-${i}.bin`, headers }));
     const cpu0 = procStats(child.pid).cpuSeconds;
     const t0 = performance.now();
     let next = 0;
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
-        for (let i = next++; i < files; i = next++) await expectAccepted(await uploadMultipart(url, { size, seed: i, fileName: `bench-${i}.bin`, headers }));
+        for (let i = next++; i < files; i = next++)
+          await expectAccepted(await uploadMultipart(url, { size, seed: i, fileName: `bench-${i}.bin`, headers }));
       }),
     );
     const seconds = (performance.now() - t0) / 1000;

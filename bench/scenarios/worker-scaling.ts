@@ -25,7 +25,8 @@ const JEMALLOC = `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-li
  */
 export const workerScaling: Scenario = {
   name: 'worker-scaling',
-  description: 'CPU-bound ingest (decode + 4 WebP renditions per photo) drained by 1 vs 2 worker processes (1 job and 1 libvips thread each) on the same Redis and store.',
+  description:
+    'CPU-bound ingest (decode + 4 WebP renditions per photo) drained by 1 vs 2 worker processes (1 job and 1 libvips thread each) on the same Redis and store.',
 
   async run(): Promise<ScenarioResult> {
     const jobs = Number(process.env.BENCH_SCALING_JOBS ?? 48);
@@ -36,7 +37,15 @@ export const workerScaling: Scenario = {
     // Through the queue table: the same hash-tag prefix and options as the worker's.
     const queue = openQueue('ingest', client, PREFIX);
     // A 12-megapixel-class photo: noise compresses badly and decodes slowly, like a real one.
-    const photo = await sharp({ create: { width: 3000, height: 2000, channels: 3, background: { r: 0, g: 0, b: 0 }, noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+    const photo = await sharp({
+      create: {
+        width: 3000,
+        height: 2000,
+        channels: 3,
+        background: { r: 0, g: 0, b: 0 },
+        noise: { type: 'gaussian', mean: 128, sigma: 40 },
+      },
+    })
       .jpeg({ quality: 90 })
       .toBuffer();
     const env = {
@@ -76,12 +85,45 @@ export const workerScaling: Scenario = {
     const two = median(seconds[2]!);
     const ratios = seconds[1]!.map((s, i) => s / seconds[2]![i]!);
     return {
-      parameters: { photos: jobs, 'photo size': '3000×2000 JPEG', renditions: '4 WebP presets', rounds, 'jobs per process': 1, 'libvips threads': 1, cores: os.availableParallelism() },
+      parameters: {
+        photos: jobs,
+        'photo size': '3000×2000 JPEG',
+        renditions: '4 WebP presets',
+        rounds,
+        'jobs per process': 1,
+        'libvips threads': 1,
+        cores: os.availableParallelism(),
+      },
       variants: [
-        { name: '1 worker process', role: 'baseline', figures: { 'drain time': { value: one, unit: 's', digits: 2 }, throughput: { value: jobs / one, unit: 'photos/s', digits: 2 }, 'CPU used by workers': { value: median(cores[1]!), unit: 'cores', digits: 2 } } },
-        { name: '2 worker processes', role: 'subject', figures: { 'drain time': { value: two, unit: 's', digits: 2 }, throughput: { value: jobs / two, unit: 'photos/s', digits: 2 }, 'CPU used by workers': { value: median(cores[2]!), unit: 'cores', digits: 2 } } },
+        {
+          name: '1 worker process',
+          role: 'baseline',
+          figures: {
+            'drain time': { value: one, unit: 's', digits: 2 },
+            throughput: { value: jobs / one, unit: 'photos/s', digits: 2 },
+            'CPU used by workers': { value: median(cores[1]!), unit: 'cores', digits: 2 },
+          },
+        },
+        {
+          name: '2 worker processes',
+          role: 'subject',
+          figures: {
+            'drain time': { value: two, unit: 's', digits: 2 },
+            throughput: { value: jobs / two, unit: 'photos/s', digits: 2 },
+            'CPU used by workers': { value: median(cores[2]!), unit: 'cores', digits: 2 },
+          },
+        },
       ],
-      checks: [{ name: 'scaling ratio (1-process time ÷ 2-process time)', value: one / two, unit: '×', digits: 2, spread: [Math.min(...ratios), Math.max(...ratios)], target: { op: '>=', value: 1.6 } }],
+      checks: [
+        {
+          name: 'scaling ratio (1-process time ÷ 2-process time)',
+          value: one / two,
+          unit: '×',
+          digits: 2,
+          spread: [Math.min(...ratios), Math.max(...ratios)],
+          target: { op: '>=', value: 1.6 },
+        },
+      ],
       notes: [
         'Median over rounds; each round drains a fresh backlog with 1 then 2 processes.',
         'Needs a quiet machine: anything else running takes cores from the 2-process run first, so a busy machine understates the ratio.',
@@ -100,7 +142,11 @@ async function backlog(env: Record<string, string>, n: number, photo: Buffer, li
     await waitForHttp(`${base}/healthz`, api);
     const auth = { authorization: `Bearer ${API_KEY}` };
     // `allow`: the same bytes n times are n resources, each ingested in full.
-    const lib = await fetch(`${base}/v1/libraries`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: library, dedupe: 'allow' }) });
+    const lib = await fetch(`${base}/v1/libraries`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: library, dedupe: 'allow' }),
+    });
     if (lib.status !== 201) throw new Error(`library: ${lib.status} ${await lib.text()}`);
     for (let i = 0; i < n; i++) {
       const fd = new FormData();
@@ -115,9 +161,17 @@ async function backlog(env: Record<string, string>, n: number, photo: Buffer, li
 }
 
 /** Starts `k` worker processes on the paused queue, resumes it, and times until `n` jobs completed. */
-async function drain(env: Record<string, string>, queue: IngestQueue, k: number, n: number, redisPid: number): Promise<{ seconds: number; cores: number }> {
+async function drain(
+  env: Record<string, string>,
+  queue: IngestQueue,
+  k: number,
+  n: number,
+  redisPid: number,
+): Promise<{ seconds: number; cores: number }> {
   await queue.pause();
-  const workers: NodeChild[] = Array.from({ length: k }, () => spawnTs('worker/main.ts', { env: { ...env, LOG_LEVEL: 'info' }, killWithBench: [redisPid] }));
+  const workers: NodeChild[] = Array.from({ length: k }, () =>
+    spawnTs('worker/main.ts', { env: { ...env, LOG_LEVEL: 'info' }, killWithBench: [redisPid] }),
+  );
   try {
     const deadline = Date.now() + 60_000;
     while (!workers.every((w) => w.output().includes('worker started'))) {

@@ -6,10 +6,7 @@
  * take along (its redis-server) and ourselves. Nothing else about the server changes.
  */
 const parent = Number(process.env.BENCH_PARENT_PID);
-const alsoKill = (process.env.BENCH_KILL_WITH_PARENT ?? '')
-  .split(',')
-  .filter(Boolean)
-  .map(Number);
+const alsoKill = (process.env.BENCH_KILL_WITH_PARENT ?? '').split(',').filter(Boolean).map(Number);
 
 if (parent > 0) {
   setInterval(() => {

@@ -54,7 +54,8 @@ export const librariesCommand: Command = {
         if (values.json) for (const l of data.libraries) writeJson(io, l);
         else {
           io.stdout.write(`${'id'.padStart(5)}  ${'name'.padEnd(24)} dedupe  presets\n`);
-          for (const l of data.libraries) io.stdout.write(`${String(l.id).padStart(5)}  ${l.name.padEnd(24)} ${l.dedupe.padEnd(7)} ${presetNames(l.presets)}\n`);
+          for (const l of data.libraries)
+            io.stdout.write(`${String(l.id).padStart(5)}  ${l.name.padEnd(24)} ${l.dedupe.padEnd(7)} ${presetNames(l.presets)}\n`);
         }
         return EXIT.ok;
       }

@@ -44,7 +44,15 @@ export const reindexCommand: Command = {
     const shards = int(values.shards, 'shards', 256, 1, 512);
     let from: number | null = int(values.from, 'from', 0, 0, 4095);
     const client = clientFrom(values, io);
-    const total = { restored: 0, unchanged: 0, unreadable: 0, requeued: 0, librariesRestored: 0, placeholders: [] as number[], conflicts: [] as string[] };
+    const total = {
+      restored: 0,
+      unchanged: 0,
+      unreadable: 0,
+      requeued: 0,
+      librariesRestored: 0,
+      placeholders: [] as number[],
+      conflicts: [] as string[],
+    };
     try {
       while (from !== null) {
         // Each call is idempotent, so retrying one after a lost answer is safe.
@@ -58,7 +66,8 @@ export const reindexCommand: Command = {
         total.conflicts.push(...data.libraries.conflicts);
         const reached = data.nextShard ?? data.shardCount;
         if (values.json) writeJson(io, { event: 'page', ...data });
-        else if (io.tty) io.stderr.write(`\r\x1b[2Kshard ${reached}/${data.shardCount}: ${total.restored} restored, ${total.unchanged} already there`);
+        else if (io.tty)
+          io.stderr.write(`\r\x1b[2Kshard ${reached}/${data.shardCount}: ${total.restored} restored, ${total.unchanged} already there`);
         from = data.nextShard;
       }
     } finally {
@@ -71,7 +80,8 @@ export const reindexCommand: Command = {
         `Reindex done: ${total.restored} resources restored, ${total.unchanged} already in the catalog, ${total.unreadable} unreadable records; ` +
           `${total.librariesRestored} libraries restored; ${total.requeued} processing jobs queued again.\n`,
       );
-      if (total.placeholders.length) io.stdout.write(`Libraries without a stored copy came back as "restored-<id>": ${total.placeholders.join(', ')}.\n`);
+      if (total.placeholders.length)
+        io.stdout.write(`Libraries without a stored copy came back as "restored-<id>": ${total.placeholders.join(', ')}.\n`);
       for (const c of total.conflicts) io.stdout.write(`Not restored: ${c}\n`);
     }
     return total.unreadable > 0 || total.conflicts.length > 0 ? EXIT.failed : EXIT.ok;

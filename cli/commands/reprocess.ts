@@ -73,7 +73,10 @@ export const reprocessCommand: Command = {
         const { data } = await client.call<Batch>('POST', '/v1/reprocess', { json: body, retry: false });
         if (!values.wait) {
           if (values.json) writeJson(io, data);
-          else io.stdout.write(`batch ${data.id} started (${data.total}${data.totalIsEstimate ? ' estimated' : ''} resources); follow it with: media-ingest status --batch ${data.id}\n`);
+          else
+            io.stdout.write(
+              `batch ${data.id} started (${data.total}${data.totalIsEstimate ? ' estimated' : ''} resources); follow it with: media-ingest status --batch ${data.id}\n`,
+            );
           return EXIT.ok;
         }
         const final = await watchBatch(client, data.id, io, values.json);

@@ -42,7 +42,10 @@ export const statusCommand: Command = {
     try {
       if (values.batch !== undefined) {
         const { data } = await client.call<Record<string, unknown>>('GET', `/v1/batches/${encodeURIComponent(values.batch)}`);
-        out(data, `batch ${data.id}: ${data.state}, ${data.done} done, ${data.failed} failed, ${data.skipped} skipped of ${data.total}${data.totalIsEstimate ? ' (estimate)' : ''}\n`);
+        out(
+          data,
+          `batch ${data.id}: ${data.state}, ${data.done} done, ${data.failed} failed, ${data.skipped} skipped of ${data.total}${data.totalIsEstimate ? ' (estimate)' : ''}\n`,
+        );
         return EXIT.ok;
       }
       if (positionals.length === 0) {
@@ -60,12 +63,18 @@ export const statusCommand: Command = {
       for (const ref of positionals) {
         if (/^\d+$/.test(ref)) {
           const { data } = await client.call<Record<string, unknown>>('GET', `/v1/resources/${ref}`);
-          out(data, `resource ${data.id}: ${data.status}${data.error ? ` (${data.error})` : ''} — ${data.fileName}, ${data.mimeType}, job ${data.jobId}\n`);
+          out(
+            data,
+            `resource ${data.id}: ${data.status}${data.error ? ` (${data.error})` : ''} — ${data.fileName}, ${data.mimeType}, job ${data.jobId}\n`,
+          );
           if (data.status === 'failed') failed++;
           continue;
         }
-        if (!/^[A-Za-z0-9_-]+$/.test(ref)) throw new UsageError(`Expected a job id (ingest-7-1) or a resource id (7) but received "${ref}".`);
-        const state = values.wait ? await waitJob(client, ref, timeout) : (await client.call<Record<string, unknown>>('GET', `/v1/jobs/${ref}`)).data;
+        if (!/^[A-Za-z0-9_-]+$/.test(ref))
+          throw new UsageError(`Expected a job id (ingest-7-1) or a resource id (7) but received "${ref}".`);
+        const state = values.wait
+          ? await waitJob(client, ref, timeout)
+          : (await client.call<Record<string, unknown>>('GET', `/v1/jobs/${ref}`)).data;
         out(state, `job ${ref}: ${state.state}${state.error ? ` (${state.error})` : ''}\n`);
         if (state.state === 'failed') failed++;
       }
@@ -86,7 +95,8 @@ async function waitJob(client: ReturnType<typeof clientFrom>, id: string, timeou
       if (res.status !== 202 || left <= 1) return (await client.call<Record<string, unknown>>('GET', `/v1/jobs/${id}`)).data;
     } catch (err) {
       // The job failed: /wait answers the failure's status; GET shows the whole state.
-      if (err instanceof ProblemError && err.status !== 404) return (await client.call<Record<string, unknown>>('GET', `/v1/jobs/${id}`)).data;
+      if (err instanceof ProblemError && err.status !== 404)
+        return (await client.call<Record<string, unknown>>('GET', `/v1/jobs/${id}`)).data;
       throw err;
     }
   }

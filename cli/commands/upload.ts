@@ -105,7 +105,9 @@ export const uploadCommand: Command = {
       }
       if (err instanceof AuthError) {
         report.finish({ fatal: err.detail });
-        io.stderr.write(`\nmedia-ingest: the server refused the API key: ${err.detail}\nCheck --key or MEDIA_INGEST_KEY. Stopped; nothing more was sent.\n`);
+        io.stderr.write(
+          `\nmedia-ingest: the server refused the API key: ${err.detail}\nCheck --key or MEDIA_INGEST_KEY. Stopped; nothing more was sent.\n`,
+        );
         return EXIT.fatal;
       }
       report.abandon();

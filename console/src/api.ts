@@ -35,7 +35,11 @@ export async function request(path: string, init: RequestInit & { json?: unknown
   const headers = authHeaders(json === undefined ? {} : { 'Content-Type': 'application/json' });
   let res: Response;
   try {
-    res = await fetch(path, { ...rest, headers: { ...headers, ...(rest.headers as Record<string, string> | undefined) }, body: json === undefined ? rest.body : JSON.stringify(json) });
+    res = await fetch(path, {
+      ...rest,
+      headers: { ...headers, ...(rest.headers as Record<string, string> | undefined) },
+      body: json === undefined ? rest.body : JSON.stringify(json),
+    });
   } catch (err) {
     throw new ApiError(0, `The API did not answer (${(err as Error).message}).`);
   }

@@ -68,8 +68,8 @@ function App() {
     <header class="top">
       <strong>media-ingest</strong>
       <nav>
-        ${link('#/', 'Library', route.name === 'library' || route.name === 'resource')} ${link('#/mappings', 'Mappings', route.name === 'mappings')}
-        ${link('#/queues', 'Queues', route.name === 'queues')}
+        ${link('#/', 'Library', route.name === 'library' || route.name === 'resource')}
+        ${link('#/mappings', 'Mappings', route.name === 'mappings')} ${link('#/queues', 'Queues', route.name === 'queues')}
       </nav>
       <span class="spacer"></span>
       ${session.admin ? html`<span class="badge">admin</span>` : null}
@@ -77,13 +77,15 @@ function App() {
       <button class="link" onClick=${signOut}>Sign out</button>
     </header>
     <main>
-      ${route.name === 'resource'
-        ? html`<${ResourceView} id=${route.id!} />`
-        : route.name === 'mappings'
-          ? html`<${MappingsView} />`
-          : route.name === 'queues'
-            ? html`<${QueuesView} admin=${session.admin} />`
-            : html`<${LibraryView} params=${route.params} />`}
+      ${
+        route.name === 'resource'
+          ? html`<${ResourceView} id=${route.id!} />`
+          : route.name === 'mappings'
+            ? html`<${MappingsView} />`
+            : route.name === 'queues'
+              ? html`<${QueuesView} admin=${session.admin} />`
+              : html`<${LibraryView} params=${route.params} />`
+      }
     </main>
   `;
 }

@@ -36,7 +36,10 @@ export class ApiKeyStore {
   private readonly keys: ReturnType<typeof securityKeys>;
   private readonly cache = new Map<string, { record: ApiKeyRecord | undefined; until: number }>();
 
-  constructor(private readonly redis: RedisConnection, prefix: string) {
+  constructor(
+    private readonly redis: RedisConnection,
+    prefix: string,
+  ) {
     this.keys = securityKeys(prefix);
   }
 

@@ -123,7 +123,16 @@ return 0`,
 } as const;
 
 type BatchRedis = RedisConnection & {
-  miBatchAdvance(key: string, seen: string, expected: string, cursor: string, scanned: string, enqueued: string, last: string, now: string): Promise<number>;
+  miBatchAdvance(
+    key: string,
+    seen: string,
+    expected: string,
+    cursor: string,
+    scanned: string,
+    enqueued: string,
+    last: string,
+    now: string,
+  ): Promise<number>;
   miBatchCount(key: string, seen: string, id: string, field: string, now: string): Promise<number>;
   miBatchSetState(key: string, seen: string, to: string, now: string, ...from: string[]): Promise<number>;
 };
@@ -167,11 +176,7 @@ export class BatchStore {
       created: new Date().toISOString(),
       finished: null,
     };
-    await this.redis
-      .multi()
-      .hset(this.key(id), encode(batch))
-      .zadd(`${this.p}:batches`, id, String(id))
-      .exec();
+    await this.redis.multi().hset(this.key(id), encode(batch)).zadd(`${this.p}:batches`, id, String(id)).exec();
     return batch;
   }
 
@@ -186,8 +191,24 @@ export class BatchStore {
   }
 
   /** @returns false when the cursor moved meanwhile (another fan-out owns the batch) or the batch is not running */
-  async advance(id: number, expectedCursor: number | string, cursor: number | string, scanned: number, enqueued: number, last: boolean): Promise<boolean> {
-    const ok = await this.redis.miBatchAdvance(this.key(id), this.seen(id), String(expectedCursor), String(cursor), String(scanned), String(enqueued), last ? '1' : '0', new Date().toISOString());
+  async advance(
+    id: number,
+    expectedCursor: number | string,
+    cursor: number | string,
+    scanned: number,
+    enqueued: number,
+    last: boolean,
+  ): Promise<boolean> {
+    const ok = await this.redis.miBatchAdvance(
+      this.key(id),
+      this.seen(id),
+      String(expectedCursor),
+      String(cursor),
+      String(scanned),
+      String(enqueued),
+      last ? '1' : '0',
+      new Date().toISOString(),
+    );
     if (ok === 1 && enqueued > 0) await this.redis.expire(this.seen(id), SEEN_TTL_SECONDS);
     return ok === 1;
   }
@@ -229,7 +250,19 @@ export class BatchStore {
 }
 
 const BOOL = new Set(['staleOnly', 'reread', 'renditions', 'enqueuedAll']);
-const NUM = new Set(['id', 'mappingsVersion', 'indexSize', 'cursor', 'scanned', 'enqueued', 'done', 'failed', 'skipped', 'missing', 'deleted']);
+const NUM = new Set([
+  'id',
+  'mappingsVersion',
+  'indexSize',
+  'cursor',
+  'scanned',
+  'enqueued',
+  'done',
+  'failed',
+  'skipped',
+  'missing',
+  'deleted',
+]);
 
 function encode(b: Batch): Record<string, string> {
   const out: Record<string, string> = {};

@@ -85,7 +85,18 @@ return 1`,
 
 type ScriptRedis = RedisConnection & {
   miCreateLibrary(names: string, libs: string, name: string, id: string, json: string): Promise<number>;
-  miPutResource(rec: string, counts: string, all: string, oldLib: string, newLib: string, expected: string, value: string, id: string, oldLibId: string, newLibId: string): Promise<number>;
+  miPutResource(
+    rec: string,
+    counts: string,
+    all: string,
+    oldLib: string,
+    newLib: string,
+    expected: string,
+    value: string,
+    id: string,
+    oldLibId: string,
+    newLibId: string,
+  ): Promise<number>;
 };
 
 /** Compare-and-set rounds before giving up: each lost round means another writer won one. */
@@ -207,10 +218,21 @@ export class Catalog {
     // the record: a member without a record is ignored (and pruned) by readers.
     await Promise.all([this.noteChunks(records), ...records.filter((r) => r.checksum).map((r) => this.checksums.add(r.checksum, r.id))]);
     // Creating twice (a retried request) leaves the first record: its id is ours alone.
-    await perKey(this.redis, records.map((r) => this.keys.resource(r.id)), (p, _key, i) => {
-      const r = records[i]!;
-      (p as unknown as Pick<ScriptRedis, 'miPutResource'>).miPutResource(...this.putKeys(r.id, undefined, r.library), '', encodeRecord(r), String(r.id), '', String(r.library));
-    });
+    await perKey(
+      this.redis,
+      records.map((r) => this.keys.resource(r.id)),
+      (p, _key, i) => {
+        const r = records[i]!;
+        (p as unknown as Pick<ScriptRedis, 'miPutResource'>).miPutResource(
+          ...this.putKeys(r.id, undefined, r.library),
+          '',
+          encodeRecord(r),
+          String(r.id),
+          '',
+          String(r.library),
+        );
+      },
+    );
   }
 
   async getResource(id: number): Promise<ResourceRecord | undefined> {
@@ -224,7 +246,10 @@ export class Catalog {
   }
 
   async getResources(ids: number[]): Promise<(ResourceRecord | undefined)[]> {
-    const raw = await mgetAll(this.redis, ids.map((id) => this.keys.resource(id)));
+    const raw = await mgetAll(
+      this.redis,
+      ids.map((id) => this.keys.resource(id)),
+    );
     return raw.map((s) => decodeRecord(s));
   }
 
@@ -257,7 +282,10 @@ export class Catalog {
    * compare-and-set, reading again when another writer changed it in between.
    * @returns the record as read in the round that wrote, undefined when stopped
    */
-  async casResource(id: number, next: (cur: ResourceRecord | undefined) => ResourceRecord | null | 'stop'): Promise<{ before: ResourceRecord | undefined } | undefined> {
+  async casResource(
+    id: number,
+    next: (cur: ResourceRecord | undefined) => ResourceRecord | null | 'stop',
+  ): Promise<{ before: ResourceRecord | undefined } | undefined> {
     const key = this.keys.resource(id);
     for (let round = 0; round < CAS_ROUNDS; round++) {
       const raw = await this.redis.get(key);
@@ -324,8 +352,13 @@ export class Catalog {
     const out: number[] = [];
     for (const chunk of chunks) {
       const keys = Array.from({ length: BUCKETS }, (_, b) => this.keys.index(scope, chunk, b));
-      const lists = await perKey<string[]>(this.redis, keys, (p, key) => p.zrangebyscore(key, `(${opts.after}`, '+inf', 'LIMIT', 0, opts.limit - out.length));
-      const found = lists.flat().map(Number).sort((a, b) => a - b);
+      const lists = await perKey<string[]>(this.redis, keys, (p, key) =>
+        p.zrangebyscore(key, `(${opts.after}`, '+inf', 'LIMIT', 0, opts.limit - out.length),
+      );
+      const found = lists
+        .flat()
+        .map(Number)
+        .sort((a, b) => a - b);
       out.push(...found.slice(0, opts.limit - out.length));
       if (out.length >= opts.limit) break;
     }
@@ -339,7 +372,12 @@ export class Catalog {
    * bounded per request: the page may then hold fewer than `limit` (even none) with a
    * `nextCursor` to go on from where the scan stopped.
    */
-  private async listFiltered(library: number | undefined, after: number, limit: number, filter: ResourceFilter): Promise<Page<ResourceRecord>> {
+  private async listFiltered(
+    library: number | undefined,
+    after: number,
+    limit: number,
+    filter: ResourceFilter,
+  ): Promise<Page<ResourceRecord>> {
     const chunk = Math.max(limit * 2, 200);
     const matches: ResourceRecord[] = [];
     let scanned = 0;
@@ -363,7 +401,11 @@ export class Catalog {
 
   async countResources(library?: number): Promise<number> {
     const field = library === undefined ? 'a' : String(library);
-    const counts = await perKey<string | null>(this.redis, Array.from({ length: BUCKETS }, (_, b) => this.keys.counts(b)), (p, key) => p.hget(key, field));
+    const counts = await perKey<string | null>(
+      this.redis,
+      Array.from({ length: BUCKETS }, (_, b) => this.keys.counts(b)),
+      (p, key) => p.hget(key, field),
+    );
     return counts.reduce((sum, n) => sum + Number(n ?? 0), 0);
   }
 }
@@ -381,7 +423,8 @@ export interface ResourceFilter {
 }
 
 function parseCursor(c: string): number {
-  if (!/^\d{1,15}$/.test(c)) throw new InvalidRequestError(`Expected cursor to be the "nextCursor" of a previous page (digits) but received "${c.slice(0, 40)}".`);
+  if (!/^\d{1,15}$/.test(c))
+    throw new InvalidRequestError(`Expected cursor to be the "nextCursor" of a previous page (digits) but received "${c.slice(0, 40)}".`);
   return Number(c);
 }
 
@@ -389,12 +432,18 @@ function validateNewLibrary(input: NewLibrary): Omit<Library, 'id'> {
   const problems: string[] = [];
   const name = input.name;
   if (typeof name !== 'string' || !LIBRARY_NAME.test(name)) {
-    problems.push(`Expected name to be 1-64 characters: a letter, then letters, digits, ".", "_" or "-" but received ${JSON.stringify(name)}.`);
+    problems.push(
+      `Expected name to be 1-64 characters: a letter, then letters, digits, ".", "_" or "-" but received ${JSON.stringify(name)}.`,
+    );
   }
   const dedupe = input.dedupe ?? 'reject';
-  if (!DEDUPE_POLICIES.includes(dedupe)) problems.push(`Expected dedupe to be one of ${DEDUPE_POLICIES.join(', ')} but received ${JSON.stringify(dedupe)}.`);
+  if (!DEDUPE_POLICIES.includes(dedupe))
+    problems.push(`Expected dedupe to be one of ${DEDUPE_POLICIES.join(', ')} but received ${JSON.stringify(dedupe)}.`);
   const presets = input.presets ?? [];
-  if (!Array.isArray(presets) || presets.some((p) => (typeof p !== 'string' || !/^[a-z0-9_-]{1,32}$/.test(p)) && (typeof p !== 'object' || p === null))) {
+  if (
+    !Array.isArray(presets) ||
+    presets.some((p) => (typeof p !== 'string' || !/^[a-z0-9_-]{1,32}$/.test(p)) && (typeof p !== 'object' || p === null))
+  ) {
     problems.push('Expected presets to be an array of preset names (a-z 0-9 _ -) or preset objects.');
   }
   const maxUploadBytes = input.maxUploadBytes ?? null;
@@ -402,5 +451,12 @@ function validateNewLibrary(input: NewLibrary): Omit<Library, 'id'> {
     problems.push(`Expected maxUploadBytes to be a positive integer or null but received ${JSON.stringify(maxUploadBytes)}.`);
   }
   if (problems.length) throw new InvalidRequestError(problems.join(' '), { problems });
-  return { name, dedupe, presets: [...presets], maxUploadBytes, ...(input.source ? { source: input.source } : {}), created: new Date().toISOString() };
+  return {
+    name,
+    dedupe,
+    presets: [...presets],
+    maxUploadBytes,
+    ...(input.source ? { source: input.source } : {}),
+    created: new Date().toISOString(),
+  };
 }

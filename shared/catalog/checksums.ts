@@ -110,7 +110,8 @@ export class ChecksumIndex {
       else if (rec.status === 'ready') ready.push(other);
       // An external library's files are indexed by their jobs, one at a time (under the
       // checksum's claim lock), not at creation: whoever was indexed first holds the bytes.
-      else if (rec.status === 'processing' && (firstComeWins || other < id) && (earliest === undefined || other < earliest)) earliest = other;
+      else if (rec.status === 'processing' && (firstComeWins || other < id) && (earliest === undefined || other < earliest))
+        earliest = other;
     });
     if (stale.length) await this.prune(sha, stale);
     const matches = ready.length ? ready : earliest !== undefined ? [earliest] : [];
@@ -124,7 +125,7 @@ export class ChecksumIndex {
    */
   async lockClaim(sha: string, id: number, timeoutMs = 30_000): Promise<void> {
     const key = this.keys.claimLock(sha);
-    for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
       if ((await this.redis.set(key, String(id), 'PX', timeoutMs, 'NX')) === 'OK' || (await this.redis.get(key)) === String(id)) return;
       await new Promise((r) => setTimeout(r, 25));
     }

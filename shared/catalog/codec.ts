@@ -83,7 +83,18 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
  * depend on the order: append only, never reorder or remove.
  */
 const FIELD_CODES: readonly string[] = [
-  'title', 'description', 'tags', 'creator', 'copyright', 'capturedAt', 'make', 'model', 'lens', 'latitude', 'longitude', 'rating',
+  'title',
+  'description',
+  'tags',
+  'creator',
+  'copyright',
+  'capturedAt',
+  'make',
+  'model',
+  'lens',
+  'latitude',
+  'longitude',
+  'rating',
 ];
 const FIELD_CODE = new Map(FIELD_CODES.map((name, i) => [name, `_${i}`]));
 
@@ -166,7 +177,13 @@ export function decodeRecord(s: string | null | undefined): ResourceRecord | und
   for (const [k, v] of Object.entries(raw)) {
     if (k === 'C') rec.checksum = v;
     else if (k === 'RJ') rec.renditions = v;
-    else if (k === 'N') rec.fields = Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([code, x]) => [(code.startsWith('_') && FIELD_CODES[Number(code.slice(1))]) || code, x]));
+    else if (k === 'N')
+      rec.fields = Object.fromEntries(
+        Object.entries(v as Record<string, unknown>).map(([code, x]) => [
+          (code.startsWith('_') && FIELD_CODES[Number(code.slice(1))]) || code,
+          x,
+        ]),
+      );
     else rec[LONG[k] ?? k] = v;
   }
   const id = rec.id as number;
@@ -202,7 +219,8 @@ function compactRenditions(id: number, list: Rendition[]): string | undefined {
     if (/[,;]/.test(r.name) || /[,;]/.test(r.format)) return undefined;
     if (![r.width, r.height, r.size].every((n) => Number.isSafeInteger(n))) return undefined;
     const builtIn = Object.hasOwn(BUILT_IN_RENDITIONS, r.name) ? BUILT_IN_RENDITIONS[r.name] : undefined;
-    if (builtIn && builtIn.box === `${m[1]},${m[2]}` && builtIn.format === r.format) parts.push([BUILT_IN_NAMES.indexOf(r.name), r.width, r.height, r.size].join(','));
+    if (builtIn && builtIn.box === `${m[1]},${m[2]}` && builtIn.format === r.format)
+      parts.push([BUILT_IN_NAMES.indexOf(r.name), r.width, r.height, r.size].join(','));
     else parts.push([r.name, m[1], m[2], r.width, r.height, r.format, r.size].join(','));
   }
   return parts.join(';');

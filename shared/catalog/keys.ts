@@ -111,7 +111,10 @@ export function catalogKeys(prefix: string) {
      * The checksum index: hash per first SUM_PREFIX_HEX hex digits of the sha256, field
      * the rest of it, value the resource ids holding those bytes (comma-separated).
      */
-    checksum: (sha: string) => ({ key: bucketKey(prefix, bucketOfChecksum(sha), `s:${sha.slice(0, SUM_PREFIX_HEX)}`), field: sha.slice(SUM_PREFIX_HEX) }),
+    checksum: (sha: string) => ({
+      key: bucketKey(prefix, bucketOfChecksum(sha), `s:${sha.slice(0, SUM_PREFIX_HEX)}`),
+      field: sha.slice(SUM_PREFIX_HEX),
+    }),
     /** Held while one job indexes and claims a checksum it just computed (ChecksumIndex.lockClaim). */
     claimLock: (sha: string) => bucketKey(prefix, bucketOfChecksum(sha), `s:${sha}:lock`),
     /**

@@ -27,7 +27,9 @@ local v = cur + 1
 redis.call('HSET', KEYS[1], 'version', v, 'fields', ARGV[2], 'updated', ARGV[3])
 return {v, 1}`;
 
-type PutRedis = RedisConnection & { miPutMappings(key: string, expected: string, json: string, now: string, def: string): Promise<[number, number]> };
+type PutRedis = RedisConnection & {
+  miPutMappings(key: string, expected: string, json: string, now: string, def: string): Promise<[number, number]>;
+};
 
 /** The field mappings, one versioned document in Redis. */
 export class MappingsStore {
@@ -61,7 +63,9 @@ export class MappingsStore {
       String(DEFAULT_MAPPINGS_VERSION),
     );
     if (version === -1) {
-      throw new ConflictError(`The mappings are at version ${changed}, not ${expectedVersion}; GET them again and re-apply your change.`, { version: changed });
+      throw new ConflictError(`The mappings are at version ${changed}, not ${expectedVersion}; GET them again and re-apply your change.`, {
+        version: changed,
+      });
     }
     return changed === 1 ? { version, fields, updated: now, changed: true } : { ...(await this.get()), changed: false };
   }

@@ -20,7 +20,11 @@ export class MediaObjectStore {
 
   async add(resourceId: number, savedAt = Date.now()): Promise<void> {
     // The save time rides along in a hash, so a content object keeps its createdAt.
-    await this.redis.multi().zadd(this.key, 'NX', resourceId, String(resourceId)).hsetnx(`${this.key}:at`, String(resourceId), String(savedAt)).exec();
+    await this.redis
+      .multi()
+      .zadd(this.key, 'NX', resourceId, String(resourceId))
+      .hsetnx(`${this.key}:at`, String(resourceId), String(savedAt))
+      .exec();
   }
 
   async has(resourceId: number): Promise<boolean> {
@@ -36,7 +40,12 @@ export class MediaObjectStore {
   async details(resourceIds: number[]): Promise<{ savedAt: number | undefined; externalId: string }[]> {
     if (resourceIds.length === 0) return [];
     const ids = resourceIds.map(String);
-    const res = (await this.redis.pipeline().hmget(`${this.key}:at`, ...ids).hmget(`${this.key}:external`, ...ids).exec()) ?? [];
+    const res =
+      (await this.redis
+        .pipeline()
+        .hmget(`${this.key}:at`, ...ids)
+        .hmget(`${this.key}:external`, ...ids)
+        .exec()) ?? [];
     for (const [err] of res) if (err) throw err;
     const at = res[0]![1] as (string | null)[];
     const ext = res[1]![1] as (string | null)[];
@@ -54,6 +63,11 @@ export class MediaObjectStore {
 
   async remove(resourceIds: number[]): Promise<void> {
     if (resourceIds.length === 0) return;
-    await this.redis.multi().zrem(this.key, ...resourceIds.map(String)).hdel(`${this.key}:at`, ...resourceIds.map(String)).hdel(`${this.key}:external`, ...resourceIds.map(String)).exec();
+    await this.redis
+      .multi()
+      .zrem(this.key, ...resourceIds.map(String))
+      .hdel(`${this.key}:at`, ...resourceIds.map(String))
+      .hdel(`${this.key}:external`, ...resourceIds.map(String))
+      .exec();
   }
 }

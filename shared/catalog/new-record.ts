@@ -6,7 +6,9 @@ import type { ResourceRecord } from '../model.js';
  * `processing`, nothing learned yet), overridden by `init`. The one place that knows
  * what a fresh record holds, whichever path creates it.
  */
-export function newResourceRecord(init: Pick<ResourceRecord, 'id' | 'library' | 'fileName' | 'source'> & Partial<ResourceRecord>): ResourceRecord {
+export function newResourceRecord(
+  init: Pick<ResourceRecord, 'id' | 'library' | 'fileName' | 'source'> & Partial<ResourceRecord>,
+): ResourceRecord {
   const now = new Date().toISOString();
   return {
     extension: '',

@@ -12,7 +12,11 @@ const SLICE = 2_000;
  * group's pipeline runs in parallel with the others'. The first failed command's error
  * is thrown (e.g. CLUSTERDOWN during a failover → 503 upstream).
  */
-export async function perKey<T = unknown>(redis: RedisConnection, keys: readonly string[], add: (p: ChainableCommander, key: string, i: number) => void): Promise<T[]> {
+export async function perKey<T = unknown>(
+  redis: RedisConnection,
+  keys: readonly string[],
+  add: (p: ChainableCommander, key: string, i: number) => void,
+): Promise<T[]> {
   const out = new Array<T>(keys.length);
   if (keys.length === 0) return out;
   const groups = new Map<string, number[]>();
@@ -26,7 +30,10 @@ export async function perKey<T = unknown>(redis: RedisConnection, keys: readonly
       list.push(i);
     }
   } else {
-    groups.set('', keys.map((_, i) => i));
+    groups.set(
+      '',
+      keys.map((_, i) => i),
+    );
   }
   const runs: Promise<void>[] = [];
   for (const idx of groups.values()) {
@@ -68,7 +75,11 @@ export async function perGroup<T>(
     list.push(i);
   });
   const groups = [...byGroup.values()];
-  const replies = await perKey<T[]>(redis, groups.map((g) => keys[g[0]!]!), (p, _key, gi) => add(p, groups[gi]!));
+  const replies = await perKey<T[]>(
+    redis,
+    groups.map((g) => keys[g[0]!]!),
+    (p, _key, gi) => add(p, groups[gi]!),
+  );
   const out = new Array<T>(keys.length);
   groups.forEach((g, gi) => g.forEach((i, j) => (out[i] = replies[gi]![j]!)));
   return out;

@@ -82,7 +82,8 @@ export class CatalogRestore {
   async resource(rec: ResourceRecord): Promise<boolean> {
     const written = await this.catalog.casResource(rec.id, (cur) => (cur && cur.fileVersion >= rec.fileVersion ? 'stop' : rec));
     if (!written) return false;
-    if (written.before?.checksum && written.before.checksum !== rec.checksum) await this.catalog.checksums.release(written.before.checksum, rec.id);
+    if (written.before?.checksum && written.before.checksum !== rec.checksum)
+      await this.catalog.checksums.release(written.before.checksum, rec.id);
     if (rec.status === 'ready' && rec.checksum) await this.catalog.checksums.add(rec.checksum, rec.id);
     await this.raiseSequence(rec.id);
     return true;

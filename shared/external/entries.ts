@@ -103,7 +103,13 @@ export class EntryMap {
   }
 
   /** With candidate 0, an unknown entry answers undefined (and the caller allocates an id). */
-  async claim(libraryId: number, sourceKey: string, candidate: number, stamp: string, by: number): Promise<{ kind: ClaimKind; state: EntryState } | undefined> {
+  async claim(
+    libraryId: number,
+    sourceKey: string,
+    candidate: number,
+    stamp: string,
+    by: number,
+  ): Promise<{ kind: ClaimKind; state: EntryState } | undefined> {
     const { key, field } = this.at(libraryId, sourceKey);
     const [kind, json] = await this.redis.miExtClaim(key, field, String(candidate), stamp, String(by));
     if (kind === 'absent') return undefined;

@@ -45,7 +45,9 @@ export class ExternalAwareStore implements ObjectStore {
     let entry = this.sources.get(ext.libraryId);
     if (!entry) {
       // A library's source never changes, so it is looked up once per process.
-      entry = this.findSource(ext.libraryId).then(async (source) => (source ? { source, access: await sourceAccess(this.config, source) } : undefined));
+      entry = this.findSource(ext.libraryId).then(async (source) =>
+        source ? { source, access: await sourceAccess(this.config, source) } : undefined,
+      );
       entry.catch(() => this.sources.delete(ext.libraryId));
       this.sources.set(ext.libraryId, entry);
     }
@@ -115,7 +117,11 @@ export class ExternalAwareStore implements ObjectStore {
 }
 
 /** Wraps a store with the seam; the store's optional parts (multipart, presigning) are passed through. */
-export function withExternalSources(inner: ObjectStore, config: Config, findSource: (libraryId: number) => Promise<LibrarySource | undefined>): ObjectStore {
+export function withExternalSources(
+  inner: ObjectStore,
+  config: Config,
+  findSource: (libraryId: number) => Promise<LibrarySource | undefined>,
+): ObjectStore {
   const outer = new ExternalAwareStore(inner, config, findSource);
   return new Proxy(outer, {
     get(target, prop, receiver) {

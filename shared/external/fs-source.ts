@@ -47,7 +47,10 @@ export class FsSource implements SourceAccess {
     if (!file) return undefined;
     const st = await fs.stat(file).catch(() => undefined);
     if (!st) return undefined;
-    if (!st.isFile()) throw new UnreadableFileError(`The source entry ${JSON.stringify(key)} is not a regular file (${st.isSocket() ? 'a socket' : st.isFIFO() ? 'a pipe' : 'a device or folder'}); only regular files are read.`);
+    if (!st.isFile())
+      throw new UnreadableFileError(
+        `The source entry ${JSON.stringify(key)} is not a regular file (${st.isSocket() ? 'a socket' : st.isFIFO() ? 'a pipe' : 'a device or folder'}); only regular files are read.`,
+      );
     return { key, size: st.size, stamp: `${st.size}:${Math.floor(st.mtimeMs)}` };
   }
 
@@ -55,7 +58,9 @@ export class FsSource implements SourceAccess {
     const file = await this.resolve(key);
     // Opened before it is returned, so an unreadable file fails here with its reason.
     const fh = await fs.open(file, 'r').catch((err: NodeJS.ErrnoException) => {
-      throw new UnreadableFileError(`The source file ${JSON.stringify(key)} cannot be read (${err.code ?? 'error'}); check its permissions.`);
+      throw new UnreadableFileError(
+        `The source file ${JSON.stringify(key)} cannot be read (${err.code ?? 'error'}); check its permissions.`,
+      );
     });
     return fh.createReadStream(range ? { start: range.start, end: range.end } : {});
   }
@@ -63,18 +68,24 @@ export class FsSource implements SourceAccess {
   async localPath(key: string): Promise<string | undefined> {
     const file = await this.resolve(key);
     await fs.access(file, fs.constants.R_OK).catch((err: NodeJS.ErrnoException) => {
-      throw new UnreadableFileError(`The source file ${JSON.stringify(key)} cannot be read (${err.code ?? 'error'}); check its permissions.`);
+      throw new UnreadableFileError(
+        `The source file ${JSON.stringify(key)} cannot be read (${err.code ?? 'error'}); check its permissions.`,
+      );
     });
     return file;
   }
 
   /** The file's real path, refused when a link swapped in since the scan leads out of the source. */
   private async resolve(key: string): Promise<string> {
-    if (key.split('/').some((s) => s === '' || s === '.' || s === '..')) throw new UnreadableFileError(`Bad source key ${JSON.stringify(key)}.`);
+    if (key.split('/').some((s) => s === '' || s === '.' || s === '..'))
+      throw new UnreadableFileError(`Bad source key ${JSON.stringify(key)}.`);
     const real = await fs.realpath(path.join(this.root, key)).catch((err: NodeJS.ErrnoException) => {
       throw new UnreadableFileError(`The source file ${JSON.stringify(key)} is gone or cannot be reached (${err.code ?? 'error'}).`);
     });
-    if (!isInside(this.root, real)) throw new UnreadableFileError(`The source file ${JSON.stringify(key)} leads out of the library's folder (a symlink); it is not read.`);
+    if (!isInside(this.root, real))
+      throw new UnreadableFileError(
+        `The source file ${JSON.stringify(key)} leads out of the library's folder (a symlink); it is not read.`,
+      );
     return real;
   }
 }

@@ -12,10 +12,19 @@ type S3Source_ = Extract<LibrarySource, { type: 's3' }>;
 const PAGE = 1000;
 
 function client(config: Config, source: S3Source_): Client {
-  if (config.storage.driver !== 's3') throw new UnreadableFileError('An s3 source needs the service to run with STORAGE_DRIVER=s3 (its endpoint is where the source is read).');
+  if (config.storage.driver !== 's3')
+    throw new UnreadableFileError(
+      'An s3 source needs the service to run with STORAGE_DRIVER=s3 (its endpoint is where the source is read).',
+    );
   const s = config.storage;
   const creds = source.credentials ?? { accessKey: s.accessKey, secretKey: s.secretKey };
-  return new Client({ endPoint: s.endPoint, ...(s.port !== undefined ? { port: s.port } : {}), useSSL: s.useSSL, region: s.region, ...creds });
+  return new Client({
+    endPoint: s.endPoint,
+    ...(s.port !== undefined ? { port: s.port } : {}),
+    useSSL: s.useSSL,
+    region: s.region,
+    ...creds,
+  });
 }
 
 /** Lists one key of the source; the reason when that fails. */

@@ -66,7 +66,8 @@ export class ExternalService {
   /** Starts a scan of the library, or answers the one that runs (one at a time per library). */
   async startScan(lib: Library): Promise<{ batch: Batch; started: boolean }> {
     const { catalog, redis } = this.deps;
-    if (!lib.source) throw new ConflictError(`Library "${lib.name}" has no source to scan; create a library with a "source" to read files in place.`);
+    if (!lib.source)
+      throw new ConflictError(`Library "${lib.name}" has no source to scan; create a library with a "source" to read files in place.`);
     const key = catalog.keys.externalScan(lib.id);
     const current = await redis.get(key);
     if (current) {
@@ -114,7 +115,11 @@ export class ExternalService {
     // Below the scan's own steps (which have no priority), as a bulk revert's jobs are: the
     // next step of the listing never waits behind the files it queued.
     await this.deps.bulkQueue.addBulk(
-      jobs.map((j) => ({ name: EXTERNAL_INGEST_JOB, data: j.data, opts: { ...ingestJobOptions(this.deps.config.jobAttempts), priority: BULK_REPROCESS_PRIORITY, jobId: j.jobId } })),
+      jobs.map((j) => ({
+        name: EXTERNAL_INGEST_JOB,
+        data: j.data,
+        opts: { ...ingestJobOptions(this.deps.config.jobAttempts), priority: BULK_REPROCESS_PRIORITY, jobId: j.jobId },
+      })),
     );
   }
 
@@ -123,7 +128,8 @@ export class ExternalService {
     const { catalog } = this.deps;
     // Unknown entries only spend an id: a rescan of known entries is one script call each.
     const claim =
-      (await this.entries.claim(lib.id, entry.key, 0, entry.stamp, by)) ?? (await this.entries.claim(lib.id, entry.key, await catalog.allocateResourceId(), entry.stamp, by))!;
+      (await this.entries.claim(lib.id, entry.key, 0, entry.stamp, by)) ??
+      (await this.entries.claim(lib.id, entry.key, await catalog.allocateResourceId(), entry.stamp, by))!;
     const { kind, state } = claim;
     if (kind === 'same') return { counted: false };
     const jobId = ingestJobId(state.id, state.v);
@@ -142,7 +148,10 @@ export class ExternalService {
       enqueue = rec.status === 'processing';
     }
     if (!enqueue) return { counted: true };
-    return { counted: true, job: { jobId, data: { resourceId: state.id, fileVersion: state.v, ...(batchId !== undefined ? { batchId } : {}) } } };
+    return {
+      counted: true,
+      job: { jobId, data: { resourceId: state.id, fileVersion: state.v, ...(batchId !== undefined ? { batchId } : {}) } },
+    };
   }
 
   private async create(lib: Library, entry: SourceEntry, id: number, fileVersion: number): Promise<void> {
@@ -187,8 +196,15 @@ export class ExternalService {
       modified: new Date().toISOString(),
     };
     if (!(await catalog.updateResource(rec.id, rec.fileVersion, patch))) return false;
-    if (rec.checksum) await catalog.checksums.release(rec.checksum, rec.id).catch(logFailure(this.deps.logger, 'a changed file\'s old checksum claim could not be released', { resourceId: rec.id }));
-    await writeRecordCopy(store, { ...rec, ...patch }, {}).catch(logFailure(this.deps.logger, 'record copy of a changed file could not be written; the ingest job writes it again', { resourceId: rec.id }));
+    if (rec.checksum)
+      await catalog.checksums
+        .release(rec.checksum, rec.id)
+        .catch(logFailure(this.deps.logger, "a changed file's old checksum claim could not be released", { resourceId: rec.id }));
+    await writeRecordCopy(store, { ...rec, ...patch }, {}).catch(
+      logFailure(this.deps.logger, 'record copy of a changed file could not be written; the ingest job writes it again', {
+        resourceId: rec.id,
+      }),
+    );
     const old: string[] = [];
     for await (const o of store.list(versionPrefix(rec.id, rec.fileVersion))) old.push(o.key);
     await Promise.allSettled(old.map((k) => store.delete(k)));
@@ -238,6 +254,10 @@ export class ExternalService {
       return;
     }
     const data: ExternalPollPayload = { libraryId: lib.id };
-    await this.deps.bulkQueue.upsertJobScheduler(id, { every: seconds * 1000 }, { name: EXTERNAL_POLL_JOB, data, opts: { removeOnComplete: { count: 10 }, removeOnFail: { count: 10 } } });
+    await this.deps.bulkQueue.upsertJobScheduler(
+      id,
+      { every: seconds * 1000 },
+      { name: EXTERNAL_POLL_JOB, data, opts: { removeOnComplete: { count: 10 }, removeOnFail: { count: 10 } } },
+    );
   }
 }

@@ -15,7 +15,8 @@ const EXAMPLE = '{"type":"fs","path":"/mnt/photos"} or {"type":"s3","bucket":"ol
  * bucket or key is a 400 now and not a failed scan later.
  */
 export async function parseLibrarySource(raw: unknown, config: Config): Promise<LibrarySource> {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw bad(`Expected source to be an object like ${EXAMPLE} but received ${JSON.stringify(raw)?.slice(0, 60)}.`);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw bad(`Expected source to be an object like ${EXAMPLE} but received ${JSON.stringify(raw)?.slice(0, 60)}.`);
   const o = raw as Record<string, unknown>;
   if (o.type === 'fs') {
     unknownMembers(o, ['type', 'path']);
@@ -23,15 +24,33 @@ export async function parseLibrarySource(raw: unknown, config: Config): Promise<
   }
   if (o.type === 's3') {
     unknownMembers(o, ['type', 'bucket', 'prefix', 'credentials']);
-    if (typeof o.bucket !== 'string' || !BUCKET_NAME.test(o.bucket)) throw bad(`Expected source.bucket to be a bucket name (3-63 characters of a-z 0-9 . -) but received ${JSON.stringify(o.bucket)?.slice(0, 80)}.`);
+    if (typeof o.bucket !== 'string' || !BUCKET_NAME.test(o.bucket))
+      throw bad(
+        `Expected source.bucket to be a bucket name (3-63 characters of a-z 0-9 . -) but received ${JSON.stringify(o.bucket)?.slice(0, 80)}.`,
+      );
     const prefix = o.prefix ?? '';
-    if (typeof prefix !== 'string' || prefix.length > 512 || prefix.startsWith('/')) throw bad(`Expected source.prefix to be a key prefix like "images/" (no leading "/") but received ${JSON.stringify(prefix)?.slice(0, 80)}.`);
-    if (config.storage.driver !== 's3') throw bad('An s3 source is read from the configured S3 endpoint, and this service has none (STORAGE_DRIVER=fs); use an fs source or run with STORAGE_DRIVER=s3.');
+    if (typeof prefix !== 'string' || prefix.length > 512 || prefix.startsWith('/'))
+      throw bad(
+        `Expected source.prefix to be a key prefix like "images/" (no leading "/") but received ${JSON.stringify(prefix)?.slice(0, 80)}.`,
+      );
+    if (config.storage.driver !== 's3')
+      throw bad(
+        'An s3 source is read from the configured S3 endpoint, and this service has none (STORAGE_DRIVER=fs); use an fs source or run with STORAGE_DRIVER=s3.',
+      );
     const source: LibrarySource = { type: 's3', bucket: o.bucket, prefix };
     if (o.credentials !== undefined) {
       const c = o.credentials as Record<string, unknown> | null;
-      if (!c || typeof c !== 'object' || typeof c.accessKey !== 'string' || typeof c.secretKey !== 'string' || !c.accessKey || !c.secretKey) {
-        throw bad('Expected source.credentials to be {"accessKey":"…","secretKey":"…"} (or left out to use the service\'s S3 credentials).');
+      if (
+        !c ||
+        typeof c !== 'object' ||
+        typeof c.accessKey !== 'string' ||
+        typeof c.secretKey !== 'string' ||
+        !c.accessKey ||
+        !c.secretKey
+      ) {
+        throw bad(
+          'Expected source.credentials to be {"accessKey":"…","secretKey":"…"} (or left out to use the service\'s S3 credentials).',
+        );
       }
       source.credentials = { accessKey: c.accessKey, secretKey: c.secretKey };
     }
@@ -44,8 +63,10 @@ export async function parseLibrarySource(raw: unknown, config: Config): Promise<
 }
 
 async function checkFolder(p: unknown, roots: readonly string[]): Promise<string> {
-  if (typeof p !== 'string' || !p.startsWith('/') || p.length > 4096 || p.includes('\0')) throw bad(`Expected source.path to be an absolute folder path but received ${JSON.stringify(p)?.slice(0, 80)}.`);
-  if (roots.length === 0) throw bad('This service takes no fs sources: EXTERNAL_ROOTS is empty (the operator lists the folders libraries may read).');
+  if (typeof p !== 'string' || !p.startsWith('/') || p.length > 4096 || p.includes('\0'))
+    throw bad(`Expected source.path to be an absolute folder path but received ${JSON.stringify(p)?.slice(0, 80)}.`);
+  if (roots.length === 0)
+    throw bad('This service takes no fs sources: EXTERNAL_ROOTS is empty (the operator lists the folders libraries may read).');
   let real: string;
   try {
     real = await fs.realpath(p);
@@ -54,7 +75,9 @@ async function checkFolder(p: unknown, roots: readonly string[]): Promise<string
   }
   const realRoots = await Promise.all(roots.map((r) => fs.realpath(r).catch(() => undefined)));
   if (!realRoots.some((r) => r !== undefined && isInside(r, real))) {
-    throw bad(`source.path ${JSON.stringify(p)} is not under EXTERNAL_ROOTS (after resolving ".." and symlinks); give a folder under one of them.`);
+    throw bad(
+      `source.path ${JSON.stringify(p)} is not under EXTERNAL_ROOTS (after resolving ".." and symlinks); give a folder under one of them.`,
+    );
   }
   if (!(await fs.stat(real)).isDirectory()) throw bad(`source.path ${JSON.stringify(p)} is not a folder.`);
   return real;

@@ -26,7 +26,12 @@ export class JobEvents {
    * aborts (undefined). Subscribed before the first look, so a job finishing between a
    * look and the sleep is not missed.
    */
-  async until<T>(jobIds: readonly string[], deadline: number, look: () => Promise<T | undefined>, signal?: AbortSignal): Promise<T | undefined> {
+  async until<T>(
+    jobIds: readonly string[],
+    deadline: number,
+    look: () => Promise<T | undefined>,
+    signal?: AbortSignal,
+  ): Promise<T | undefined> {
     let wake: () => void = () => undefined;
     let pinged: boolean;
     const ping = () => {

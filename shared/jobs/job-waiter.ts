@@ -47,7 +47,9 @@ export class JobWaiter {
       Date.now() + timeoutMs,
       async () => {
         const states = await this.states(targets);
-        const done = states.every(({ record: r, target: t }) => r === undefined || r.fileVersion !== t.fileVersion || r.status !== 'processing');
+        const done = states.every(
+          ({ record: r, target: t }) => r === undefined || r.fileVersion !== t.fileVersion || r.status !== 'processing',
+        );
         return done ? states : undefined;
       },
       signal,

@@ -14,7 +14,8 @@ import { RAW_MIME_TYPES } from '../renditions/formats.js';
  * - `video-frame`: a poster frame from ffmpeg; `audio-cover`: the cover art an audio file carries.
  * - `pdf`: page 1 (or any page) through poppler's pdftoppm; `office`: LibreOffice to PDF, then `pdf`.
  */
-export type DecoderName = 'sharp' | 'tiff' | 'heif' | 'raw-preview' | 'magick' | 'ffmpeg-image' | 'video-frame' | 'audio-cover' | 'pdf' | 'office';
+export type DecoderName =
+  'sharp' | 'tiff' | 'heif' | 'raw-preview' | 'magick' | 'ffmpeg-image' | 'video-frame' | 'audio-cover' | 'pdf' | 'office';
 
 export interface MediaKind {
   type: ResourceType;

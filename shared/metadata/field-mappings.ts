@@ -24,13 +24,25 @@ export type FieldMappings = Record<string, FieldMapping>;
  */
 export const DEFAULT_MAPPINGS: FieldMappings = {
   title: { type: 'text', tags: ['XMP:Title', 'IPTC:ObjectName', 'PDF:Title', 'QuickTime:Title'] },
-  description: { type: 'text', tags: ['EXIF:ImageDescription', 'XMP:Description', 'IPTC:Caption-Abstract', 'PNG:Description', 'PDF:Subject', 'QuickTime:Description'] },
+  description: {
+    type: 'text',
+    tags: ['EXIF:ImageDescription', 'XMP:Description', 'IPTC:Caption-Abstract', 'PNG:Description', 'PDF:Subject', 'QuickTime:Description'],
+  },
   tags: { type: 'list', tags: ['XMP:Subject', 'IPTC:Keywords', 'PDF:Keywords', 'QuickTime:Keywords'] },
   creator: { type: 'text', tags: ['EXIF:Artist', 'XMP:Creator', 'IPTC:By-line', 'PDF:Author', 'QuickTime:Author'] },
   copyright: { type: 'text', tags: ['EXIF:Copyright', 'XMP:Rights', 'IPTC:CopyrightNotice', 'PNG:Copyright'] },
   capturedAt: {
     type: 'date',
-    tags: ['EXIF:DateTimeOriginal', 'XMP:DateTimeOriginal', 'Composite:DateTimeCreated', 'XMP:DateCreated', 'EXIF:CreateDate', 'QuickTime:CreationDate', 'QuickTime:CreateDate', 'PDF:CreateDate'],
+    tags: [
+      'EXIF:DateTimeOriginal',
+      'XMP:DateTimeOriginal',
+      'Composite:DateTimeCreated',
+      'XMP:DateCreated',
+      'EXIF:CreateDate',
+      'QuickTime:CreationDate',
+      'QuickTime:CreateDate',
+      'PDF:CreateDate',
+    ],
   },
   make: { type: 'text', tags: ['EXIF:Make', 'QuickTime:Make', 'XMP:Make'] },
   model: { type: 'text', tags: ['EXIF:Model', 'QuickTime:Model', 'XMP:Model'] },
@@ -55,11 +67,21 @@ const MAX_TAGS = 50;
 export function parseMappingsDocument(body: unknown): FieldMappings {
   const problems: string[] = [];
   const fields = (body as { fields?: unknown } | null)?.fields;
-  if (typeof body !== 'object' || body === null || Array.isArray(body) || typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
+  if (
+    typeof body !== 'object' ||
+    body === null ||
+    Array.isArray(body) ||
+    typeof fields !== 'object' ||
+    fields === null ||
+    Array.isArray(fields)
+  ) {
     throw new InvalidRequestError('Expected a JSON object {"fields": {"<field>": ["Group:Tag", …]}} but received something else.');
   }
   const extra = Object.keys(body).filter((k) => k !== 'fields' && k !== 'version');
-  if (extra.length) problems.push(`Unknown member${extra.length > 1 ? 's' : ''} ${extra.map((k) => JSON.stringify(k)).join(', ')}: only "fields" (and "version") are accepted.`);
+  if (extra.length)
+    problems.push(
+      `Unknown member${extra.length > 1 ? 's' : ''} ${extra.map((k) => JSON.stringify(k)).join(', ')}: only "fields" (and "version") are accepted.`,
+    );
   const entries = Object.entries(fields as Record<string, unknown>);
   if (entries.length > MAX_FIELDS) problems.push(`Expected at most ${MAX_FIELDS} fields but received ${entries.length}.`);
   const out: FieldMappings = {};
@@ -82,14 +104,17 @@ export function parseMappingsDocument(body: unknown): FieldMappings {
       problems.push(`${at}: expected a list of "Group:Tag" names or {"tags": […], "type": "…"} but received ${JSON.stringify(raw)}.`);
       continue;
     }
-    if (!FIELD_TYPES.includes(type as FieldType)) problems.push(`${at}.type: expected one of ${FIELD_TYPES.join(', ')} but received ${JSON.stringify(type)}.`);
+    if (!FIELD_TYPES.includes(type as FieldType))
+      problems.push(`${at}.type: expected one of ${FIELD_TYPES.join(', ')} but received ${JSON.stringify(type)}.`);
     if (!Array.isArray(tags) || tags.length === 0 || tags.length > MAX_TAGS) {
       problems.push(`${at}.tags: expected a list of 1-${MAX_TAGS} "Group:Tag" names but received ${JSON.stringify(tags)?.slice(0, 80)}.`);
       continue;
     }
     tags.forEach((t, i) => {
       if (typeof t !== 'string' || !TAG_NAME.test(t)) {
-        problems.push(`${at}.tags[${i}]: expected "Group:Tag" as exiftool prints it with -G (e.g. "XMP:Title") but received ${JSON.stringify(t)?.slice(0, 80)}.`);
+        problems.push(
+          `${at}.tags[${i}]: expected "Group:Tag" as exiftool prints it with -G (e.g. "XMP:Title") but received ${JSON.stringify(t)?.slice(0, 80)}.`,
+        );
       }
     });
     out[name] = { tags: [...(tags as string[])], type: type as FieldType };

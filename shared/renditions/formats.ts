@@ -4,8 +4,14 @@
  * come from the JPEG the camera embedded instead (exiftool extracts it).
  */
 export const RAW_MIME_TYPES: readonly string[] = [
-  'image/x-canon-cr2', 'image/x-canon-cr3', 'image/x-nikon-nef', 'image/x-sony-arw', 'image/x-adobe-dng',
-  'image/x-olympus-orf', 'image/x-panasonic-rw2', 'image/x-fujifilm-raf',
+  'image/x-canon-cr2',
+  'image/x-canon-cr3',
+  'image/x-nikon-nef',
+  'image/x-sony-arw',
+  'image/x-adobe-dng',
+  'image/x-olympus-orf',
+  'image/x-panasonic-rw2',
+  'image/x-fujifilm-raf',
 ];
 
 /**
@@ -15,4 +21,5 @@ export const RAW_MIME_TYPES: readonly string[] = [
 export const HEIF_MIME_TYPES: readonly string[] = ['image/heic', 'image/heif'];
 
 /** Originals whose bytes a browser must never interpret as a page from our origin. */
-export const ACTIVE_CONTENT_MIME = /^(image\/svg\+xml|text\/html|application\/xhtml\+xml|application\/xml|text\/xml|application\/javascript|text\/javascript)\b/i;
+export const ACTIVE_CONTENT_MIME =
+  /^(image\/svg\+xml|text\/html|application\/xhtml\+xml|application\/xml|text\/xml|application\/javascript|text\/javascript)\b/i;

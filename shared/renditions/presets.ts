@@ -39,10 +39,17 @@ export function formatOfExtension(ext: string): RenditionFormat | undefined {
  * `thumbnail:200x200:cover:webp:75,hero:1920x0:inside:jpeg:85:upscale`.
  * @returns the presets, or the problems found (each says what was expected)
  */
-export function parsePresetSpec(spec: string, maxDimension: number, label = 'RENDITION_PRESETS'): { presets: RenditionPreset[]; problems: string[] } {
+export function parsePresetSpec(
+  spec: string,
+  maxDimension: number,
+  label = 'RENDITION_PRESETS',
+): { presets: RenditionPreset[]; problems: string[] } {
   const problems: string[] = [];
   const presets: RenditionPreset[] = [];
-  for (const item of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [name = '', size = '', fit = 'inside', format = 'webp', quality, upscale] = item.split(':');
     const m = /^(\d{1,5})x(\d{1,5})$/.exec(size);
     const preset: RenditionPreset = {
@@ -55,7 +62,8 @@ export function parsePresetSpec(spec: string, maxDimension: number, label = 'REN
       upscale: upscale === 'upscale',
     };
     if (!m) problems.push(`${label}: expected "${name}" to have a size like 200x200 but received "${size}" (in "${item}").`);
-    if (upscale !== undefined && upscale !== 'upscale') problems.push(`${label}: expected "upscale" or nothing after the quality but received "${upscale}" (in "${item}").`);
+    if (upscale !== undefined && upscale !== 'upscale')
+      problems.push(`${label}: expected "upscale" or nothing after the quality but received "${upscale}" (in "${item}").`);
     if (Number.isNaN(preset.quality)) preset.quality = DEFAULT_QUALITY[preset.format] ?? 80;
     if (m) presets.push(preset);
   }
@@ -71,25 +79,35 @@ export function validatePresets(presets: RenditionPreset[], maxDimension: number
   const names = new Set<string>();
   for (const p of presets) {
     const n = JSON.stringify(p.name);
-    if (typeof p.name !== 'string' || !NAME.test(p.name)) problems.push(`${label}: expected a preset name of 1-32 characters a-z 0-9 _ - but received ${n}.`);
+    if (typeof p.name !== 'string' || !NAME.test(p.name))
+      problems.push(`${label}: expected a preset name of 1-32 characters a-z 0-9 _ - but received ${n}.`);
     if (names.has(p.name)) problems.push(`${label}: the preset name ${n} is used twice.`);
     names.add(p.name);
     for (const dim of ['width', 'height'] as const) {
       const v = p[dim];
       if (!Number.isInteger(v) || v < 0 || v > maxDimension) {
-        problems.push(`${label}: expected ${dim} of ${n} to be an integer from 0 to ${maxDimension} (IMAGE_MAX_DIMENSION) but received ${JSON.stringify(v)}.`);
+        problems.push(
+          `${label}: expected ${dim} of ${n} to be an integer from 0 to ${maxDimension} (IMAGE_MAX_DIMENSION) but received ${JSON.stringify(v)}.`,
+        );
       }
     }
-    if (p.width === 0 && p.height === 0) problems.push(`${label}: ${n} has size 0x0; at least one of width and height must be set (0x0 is the original).`);
-    if (!FITS.includes(p.fit)) problems.push(`${label}: expected fit of ${n} to be one of ${FITS.join(', ')} but received ${JSON.stringify(p.fit)}.`);
-    if (!FORMATS.includes(p.format)) problems.push(`${label}: expected format of ${n} to be one of ${FORMATS.join(', ')} but received ${JSON.stringify(p.format)}.`);
+    if (p.width === 0 && p.height === 0)
+      problems.push(`${label}: ${n} has size 0x0; at least one of width and height must be set (0x0 is the original).`);
+    if (!FITS.includes(p.fit))
+      problems.push(`${label}: expected fit of ${n} to be one of ${FITS.join(', ')} but received ${JSON.stringify(p.fit)}.`);
+    if (!FORMATS.includes(p.format))
+      problems.push(`${label}: expected format of ${n} to be one of ${FORMATS.join(', ')} but received ${JSON.stringify(p.format)}.`);
     if (!Number.isInteger(p.quality) || p.quality < 1 || p.quality > 100) {
       problems.push(`${label}: expected quality of ${n} to be an integer from 1 to 100 but received ${JSON.stringify(p.quality)}.`);
     }
-    if (typeof p.upscale !== 'boolean') problems.push(`${label}: expected upscale of ${n} to be true or false but received ${JSON.stringify(p.upscale)}.`);
+    if (typeof p.upscale !== 'boolean')
+      problems.push(`${label}: expected upscale of ${n} to be true or false but received ${JSON.stringify(p.upscale)}.`);
     const url = `${p.width}x${p.height}.${p.format}`;
     const other = seen.get(url);
-    if (other !== undefined) problems.push(`${label}: ${n} and ${JSON.stringify(other)} both render ${p.width}x${p.height} as ${p.format}; they would share one URL.`);
+    if (other !== undefined)
+      problems.push(
+        `${label}: ${n} and ${JSON.stringify(other)} both render ${p.width}x${p.height} as ${p.format}; they would share one URL.`,
+      );
     seen.set(url, p.name);
   }
   return problems;
@@ -112,7 +130,9 @@ export function normaliseLibraryPresets(
   for (const item of input) {
     if (typeof item === 'string') {
       if (!global.some((g) => g.name === item)) {
-        problems.push(`Expected presets to name global presets (${global.map((g) => g.name).join(', ') || 'none configured'}) but received ${JSON.stringify(item)}.`);
+        problems.push(
+          `Expected presets to name global presets (${global.map((g) => g.name).join(', ') || 'none configured'}) but received ${JSON.stringify(item)}.`,
+        );
       }
       out.push(item);
     } else if (item && typeof item === 'object' && !Array.isArray(item)) {
@@ -128,7 +148,9 @@ export function normaliseLibraryPresets(
         upscale: o.upscale ?? false,
       });
     } else {
-      problems.push(`Expected each preset to be a name or an object like {"name":"hero","width":1920,"height":0} but received ${JSON.stringify(item)}.`);
+      problems.push(
+        `Expected each preset to be a name or an object like {"name":"hero","width":1920,"height":0} but received ${JSON.stringify(item)}.`,
+      );
     }
   }
   problems.push(...validatePresets(resolvePresets(out, global), maxDimension, 'presets'));
@@ -161,10 +183,15 @@ export function onDemandSpec(width: number, height: number, format: RenditionFor
 export function parseSizes(spec: string, maxDimension: number): { sizes: { width: number; height: number }[]; problems: string[] } {
   const sizes: { width: number; height: number }[] = [];
   const problems: string[] = [];
-  for (const item of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(\d{1,5})x(\d{1,5})$/.exec(item);
     if (!m || Number(m[1]) > maxDimension || Number(m[2]) > maxDimension || (m[1] === '0' && m[2] === '0')) {
-      problems.push(`IMAGE_SIZES: expected sizes like 300x0 or 640x480 (each dimension 0-${maxDimension}, not both 0) but received "${item}".`);
+      problems.push(
+        `IMAGE_SIZES: expected sizes like 300x0 or 640x480 (each dimension 0-${maxDimension}, not both 0) but received "${item}".`,
+      );
       continue;
     }
     sizes.push({ width: Number(m[1]), height: Number(m[2]) });

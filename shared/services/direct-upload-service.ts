@@ -67,13 +67,17 @@ export class DirectUploadService {
 
   async start(library: Library, req: DirectUploadRequest): Promise<DirectUploadTicket> {
     const presigner = this.presigner();
-    if (!Number.isSafeInteger(req.size) || req.size < 1) throw new InvalidRequestError(`Expected size to be a positive integer of bytes but received ${JSON.stringify(req.size)}.`);
+    if (!Number.isSafeInteger(req.size) || req.size < 1)
+      throw new InvalidRequestError(`Expected size to be a positive integer of bytes but received ${JSON.stringify(req.size)}.`);
     const limit = this.deps.uploads.limitOf(library);
     if (req.size > limit) throw new PayloadTooLargeError(limit);
-    if (!/^[0-9a-f]{64}$/i.test(req.sha256 ?? '')) throw new InvalidRequestError(`Expected sha256 to be 64 hex digits (the file's SHA-256) but received ${JSON.stringify(req.sha256)}.`);
-    if (typeof req.fileName !== 'string' || req.fileName === '' || req.fileName.length > 1000) throw new InvalidRequestError('Expected fileName to be the file\'s name (1-1000 characters).');
+    if (!/^[0-9a-f]{64}$/i.test(req.sha256 ?? ''))
+      throw new InvalidRequestError(`Expected sha256 to be 64 hex digits (the file's SHA-256) but received ${JSON.stringify(req.sha256)}.`);
+    if (typeof req.fileName !== 'string' || req.fileName === '' || req.fileName.length > 1000)
+      throw new InvalidRequestError("Expected fileName to be the file's name (1-1000 characters).");
     const fields = new UploadFieldsBuilder();
-    for (const [name, value] of Object.entries(req.fields ?? {})) for (const v of Array.isArray(value) ? value : [value]) fields.add(name, String(v));
+    for (const [name, value] of Object.entries(req.fields ?? {}))
+      for (const v of Array.isArray(value) ? value : [value]) fields.add(name, String(v));
     fields.build();
 
     const resourceId = await this.deps.uploads.catalog.allocateResourceId();
@@ -101,9 +105,17 @@ export class DirectUploadService {
     try {
       const urls = await presigner.partUrls(key, uploadId, count, this.deps.expirySeconds);
       await this.pending.save(upload);
-      return { id: `du-${resourceId}-${token}`, resourceId, partSize, parts: urls.map((url, i) => ({ partNumber: i + 1, url })), expiresAt: new Date(expiresAt).toISOString() };
+      return {
+        id: `du-${resourceId}-${token}`,
+        resourceId,
+        partSize,
+        parts: urls.map((url, i) => ({ partNumber: i + 1, url })),
+        expiresAt: new Date(expiresAt).toISOString(),
+      };
     } catch (err) {
-      await this.abort(upload).catch(logFailure(this.deps.logger, 'direct upload could not be aborted; the orphan sweeper removes it', { resourceId }));
+      await this.abort(upload).catch(
+        logFailure(this.deps.logger, 'direct upload could not be aborted; the orphan sweeper removes it', { resourceId }),
+      );
       throw err;
     }
   }
@@ -113,7 +125,11 @@ export class DirectUploadService {
     // One completion per upload, even when a client retries it concurrently.
     const s = await this.take(id);
     if (Date.now() > s.completeBy) {
-      await this.abort(s).catch(logFailure(this.deps.logger, 'expired direct upload could not be aborted; the orphan sweeper removes it', { resourceId: s.resourceId }));
+      await this.abort(s).catch(
+        logFailure(this.deps.logger, 'expired direct upload could not be aborted; the orphan sweeper removes it', {
+          resourceId: s.resourceId,
+        }),
+      );
       throw new NotFoundError('direct upload', id);
     }
     try {
@@ -122,23 +138,39 @@ export class DirectUploadService {
       // The client may fix its part list (or wait for the store) and call again: the upload is still open.
       await this.pending.save(s);
       if (err instanceof StorageUnavailableError) throw err;
-      throw new InvalidRequestError(`S3 refused to complete the upload: ${(err as Error).message}. Send every part's number and the ETag its PUT answered.`);
+      throw new InvalidRequestError(
+        `S3 refused to complete the upload: ${(err as Error).message}. Send every part's number and the ETag its PUT answered.`,
+      );
     }
     let staged: StagedFile;
     let fields: UploadFields;
     let library: Library;
     try {
       const stored = await this.deps.uploads.store.head(s.key);
-      if (stored.size !== s.size) throw new InvalidRequestError(`The uploaded parts add up to ${stored.size} bytes but ${s.size} were declared; start a new upload.`);
+      if (stored.size !== s.size)
+        throw new InvalidRequestError(`The uploaded parts add up to ${stored.size} bytes but ${s.size} were declared; start a new upload.`);
       const builder = new UploadFieldsBuilder();
-      for (const [name, value] of Object.entries(JSON.parse(s.fields) as Record<string, string | string[]>)) for (const v of Array.isArray(value) ? value : [value]) builder.add(name, String(v));
+      for (const [name, value] of Object.entries(JSON.parse(s.fields) as Record<string, string | string[]>))
+        for (const v of Array.isArray(value) ? value : [value]) builder.add(name, String(v));
       fields = builder.build();
       library = await this.deps.uploads.catalog.getLibrary(s.library);
       const sniffed = await sniffType(await this.head(s.key), s.fileName);
-      staged = { id: s.resourceId, key: s.key, fileName: s.fileName, declaredType: s.contentType || null, size: s.size, checksum: s.sha256, sniffed };
+      staged = {
+        id: s.resourceId,
+        key: s.key,
+        fileName: s.fileName,
+        declaredType: s.contentType || null,
+        size: s.size,
+        checksum: s.sha256,
+        sniffed,
+      };
     } catch (err) {
       // Nothing was recorded, so the completed object must not stay either.
-      await this.deps.uploads.store.delete(s.key).catch(logFailure(this.deps.logger, 'refused direct upload\'s object could not be removed; the orphan sweeper removes it', { resourceId: s.resourceId }));
+      await this.deps.uploads.store.delete(s.key).catch(
+        logFailure(this.deps.logger, "refused direct upload's object could not be removed; the orphan sweeper removes it", {
+          resourceId: s.resourceId,
+        }),
+      );
       throw err;
     }
     // The commit removes the object itself when it fails.
@@ -175,7 +207,10 @@ export class DirectUploadService {
   }
 
   private presigner(): S3Presigner {
-    if (!this.deps.presigner) throw new InvalidRequestError('Direct uploads go straight to S3 and need STORAGE_DRIVER=s3; with local storage, upload through POST /v1/libraries/{library}/files.');
+    if (!this.deps.presigner)
+      throw new InvalidRequestError(
+        'Direct uploads go straight to S3 and need STORAGE_DRIVER=s3; with local storage, upload through POST /v1/libraries/{library}/files.',
+      );
     return this.deps.presigner;
   }
 

@@ -71,10 +71,17 @@ export class ImageService {
 
     let signed = false;
     if (req.sig !== undefined || req.exp !== undefined) {
-      if (!images.urlSecret) throw new InvalidRequestError('Signed image URLs are not enabled on this server (IMAGE_URL_SECRET is unset); drop exp and sig.');
+      if (!images.urlSecret)
+        throw new InvalidRequestError('Signed image URLs are not enabled on this server (IMAGE_URL_SECRET is unset); drop exp and sig.');
       const check = checkImageSignature(req.path, req.exp ?? '', req.sig ?? '', images.urlSecret);
-      if (check === 'invalid') throw new UnauthorizedError(`The signature of this image URL does not match ${req.path} and its exp; sign "${req.path}?exp=<exp>" with IMAGE_URL_SECRET.`);
-      if (check === 'expired') throw new UnauthorizedError(`This signed image URL expired at ${new Date(Number(req.exp) * 1000).toISOString()}; ask for a new one.`);
+      if (check === 'invalid')
+        throw new UnauthorizedError(
+          `The signature of this image URL does not match ${req.path} and its exp; sign "${req.path}?exp=<exp>" with IMAGE_URL_SECRET.`,
+        );
+      if (check === 'expired')
+        throw new UnauthorizedError(
+          `This signed image URL expired at ${new Date(Number(req.exp) * 1000).toISOString()}; ask for a new one.`,
+        );
       signed = true;
     }
     const keyed = req.apiKey && (!req.apiKeyLibraries || req.apiKeyLibraries.includes(record.library));
@@ -83,20 +90,30 @@ export class ImageService {
     }
     const isPublic = record.visibility === 'public';
     // Metadata without a file yet (a compat face's create_resource): nothing to serve or render.
-    if (!record.storageKey) throw new AppError('not_found', `Resource ${record.id} has no file yet; upload one with PUT /v1/resources/${record.id}/file.`);
+    if (!record.storageKey)
+      throw new AppError('not_found', `Resource ${record.id} has no file yet; upload one with PUT /v1/resources/${record.id}/file.`);
 
     if (req.width === 0 && req.height === 0) return this.original(record, req, isPublic);
 
     if (!hasRenditions(record)) {
-      throw new AppError('not_found', `Resource ${record.id} is ${record.type === 'audio' ? 'audio without cover art' : 'not an image, video or document'} (${record.mimeType}); only its original is served, at /image/0x0/${record.id}.${originalExtension(record)}.`);
+      throw new AppError(
+        'not_found',
+        `Resource ${record.id} is ${record.type === 'audio' ? 'audio without cover art' : 'not an image, video or document'} (${record.mimeType}); only its original is served, at /image/0x0/${record.id}.${originalExtension(record)}.`,
+      );
     }
     const format = formatOfExtension(req.extension);
-    if (!format) throw new InvalidRequestError(`Expected a rendition extension of webp, jpg, png or avif but received ".${req.extension}".`);
+    if (!format)
+      throw new InvalidRequestError(`Expected a rendition extension of webp, jpg, png or avif but received ".${req.extension}".`);
     if (req.width > images.maxDimension || req.height > images.maxDimension) {
-      throw new InvalidRequestError(`Expected width and height of at most ${images.maxDimension} (IMAGE_MAX_DIMENSION) but received ${req.width}x${req.height}.`);
+      throw new InvalidRequestError(
+        `Expected width and height of at most ${images.maxDimension} (IMAGE_MAX_DIMENSION) but received ${req.width}x${req.height}.`,
+      );
     }
     if (record.status === 'failed') {
-      throw new AppError((record.errorCode ?? 'unreadable_file') as ErrorCode, record.error ?? `Resource ${record.id} could not be processed.`);
+      throw new AppError(
+        (record.errorCode ?? 'unreadable_file') as ErrorCode,
+        record.error ?? `Resource ${record.id} could not be processed.`,
+      );
     }
     const ext = extensionOfFormat(format);
     const key = renditionKey(record.id, record.fileVersion, req.width, req.height, ext);
@@ -118,13 +135,25 @@ export class ImageService {
       if (!found) throw new AppError('internal', 'The rendition was rendered but is not in storage.');
     }
     const { info, body } = found;
-    return { key, info, ...(body ? { body } : {}), contentType: `image/${format}`, etag: objectEtag(key, info), public: isPublic, attachment: undefined, record };
+    return {
+      key,
+      info,
+      ...(body ? { body } : {}),
+      contentType: `image/${format}`,
+      etag: objectEtag(key, info),
+      public: isPublic,
+      attachment: undefined,
+      record,
+    };
   }
 
   private async original(record: ResourceRecord, req: ImageRequest, isPublic: boolean): Promise<ImageObject> {
     const ext = originalExtension(record);
     if (canonicalExt(req.extension) !== canonicalExt(ext)) {
-      throw new AppError('not_found', `Resource ${record.id} is a ${ext || 'file without extension'} (${record.mimeType}); its original is /image/0x0/${record.id}.${ext}, not ".${req.extension}".`);
+      throw new AppError(
+        'not_found',
+        `Resource ${record.id} is a ${ext || 'file without extension'} (${record.mimeType}); its original is /image/0x0/${record.id}.${ext}, not ".${req.extension}".`,
+      );
     }
     const found = await this.locate(record.storageKey);
     if (!found) throw new NotFoundError('stored file of resource', record.id);
@@ -157,7 +186,10 @@ export class ImageService {
     const presets = effectivePresets(library, images.presets);
     if (presets.some((p) => p.width === width && p.height === height && (!anonymous || p.format === format))) return;
     const allowed = [
-      ...new Set([...presets.map((p) => (anonymous ? `${p.width}x${p.height}.${extensionOfFormat(p.format)}` : `${p.width}x${p.height}`)), ...images.sizes.map((s) => `${s.width}x${s.height}`)]),
+      ...new Set([
+        ...presets.map((p) => (anonymous ? `${p.width}x${p.height}.${extensionOfFormat(p.format)}` : `${p.width}x${p.height}`)),
+        ...images.sizes.map((s) => `${s.width}x${s.height}`),
+      ]),
     ];
     throw new InvalidRequestError(
       `The size ${width}x${height} (${format}) is not rendered on demand. Allowed sizes: ${allowed.join(', ') || 'none'}` +
@@ -215,7 +247,9 @@ function canonicalExt(ext: string): string {
 
 /** Changes whenever the object is rewritten (re-render after a preset change), equal across replicas. */
 function objectEtag(key: string, info: ObjectInfo): string {
-  const h = createHash('sha1').update(`${key}\n${info.size}\n${info.lastModified?.getTime() ?? ''}`).digest('base64url');
+  const h = createHash('sha1')
+    .update(`${key}\n${info.size}\n${info.lastModified?.getTime() ?? ''}`)
+    .digest('base64url');
   return `"${h.slice(0, 22)}"`;
 }
 

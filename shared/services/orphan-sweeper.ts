@@ -97,7 +97,15 @@ export class OrphanSweeper {
     }
     const cutoff = (opts.now ?? Date.now()) - graceSeconds * 1000;
     const end = Math.min(SHARD_COUNT, fromShard + shards);
-    const page: SweepPage = { fromShard, nextShard: end < SHARD_COUNT ? end : null, scanned: 0, orphans: [], young: 0, unindexed: [], abandonedWrites: 0 };
+    const page: SweepPage = {
+      fromShard,
+      nextShard: end < SHARD_COUNT ? end : null,
+      scanned: 0,
+      orphans: [],
+      young: 0,
+      unindexed: [],
+      abandonedWrites: 0,
+    };
     // Only the shards that hold objects (fs: folders, so temp files count too); a small
     // store has a few of the 4096, and on S3 each listing is a round trip.
     for (const shard of await occupiedShards(this.deps.store, fromShard, end)) {
@@ -167,7 +175,12 @@ export class OrphanSweeper {
   private async sweepResource(id: number, objects: ObjectInfo[], cutoff: number, opts: SweepOptions, page: SweepPage): Promise<void> {
     const record = await this.deps.catalog.getResource(id);
     if (record) {
-      await this.removeIfOld(objects.filter((o) => !belongs(record, o.key)), cutoff, opts, page);
+      await this.removeIfOld(
+        objects.filter((o) => !belongs(record, o.key)),
+        cutoff,
+        opts,
+        page,
+      );
       return;
     }
     if (objects.some((o) => o.key === recordKey(id)) && !opts.removeUnindexed) {
@@ -196,7 +209,10 @@ export class OrphanSweeper {
     if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > MAX_CHECK_LIMIT) {
       throw new InvalidRequestError(`Expected limit to be an integer from 1 to ${MAX_CHECK_LIMIT} but received ${opts.limit}.`);
     }
-    const page = await this.deps.catalog.listResources({ limit: opts.limit, ...(opts.cursor !== undefined ? { cursor: opts.cursor } : {}) });
+    const page = await this.deps.catalog.listResources({
+      limit: opts.limit,
+      ...(opts.cursor !== undefined ? { cursor: opts.cursor } : {}),
+    });
     const missing: CheckPage['missing'] = [];
     for (const r of page.items) {
       for (const key of expectedKeys(r)) {

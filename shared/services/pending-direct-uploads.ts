@@ -41,7 +41,12 @@ export class PendingDirectUploads {
   }
 
   async save(upload: PendingDirectUpload): Promise<void> {
-    await this.redis.set(this.keys.directUpload(upload.resourceId), JSON.stringify(upload), 'PXAT', upload.completeBy + KEPT_AFTER_EXPIRY_MS);
+    await this.redis.set(
+      this.keys.directUpload(upload.resourceId),
+      JSON.stringify(upload),
+      'PXAT',
+      upload.completeBy + KEPT_AFTER_EXPIRY_MS,
+    );
   }
 
   async get(resourceId: number): Promise<PendingDirectUpload | undefined> {

@@ -58,7 +58,13 @@ export class ReindexService {
   private readonly restore: CatalogRestore;
 
   constructor(
-    private readonly deps: { redis: RedisConnection; redisPrefix: string; store: ObjectStore; ingestQueue: IngestQueue; jobAttempts: number },
+    private readonly deps: {
+      redis: RedisConnection;
+      redisPrefix: string;
+      store: ObjectStore;
+      ingestQueue: IngestQueue;
+      jobAttempts: number;
+    },
   ) {
     this.restore = new CatalogRestore(deps.redis, deps.redisPrefix);
   }
@@ -127,8 +133,17 @@ export class ReindexService {
         // Redis kept the record but may have lost its job (a cluster master failed over
         // before the job replicated): a record still processing without its job gets it back.
         const cur = rec.status === 'processing' ? await this.restore.current(rec.id) : undefined;
-        if (cur?.status === 'processing' && cur.fileVersion === rec.fileVersion && parseIngestJobId(cur.jobId) && !(await this.deps.ingestQueue.getJob(cur.jobId))) {
-          await this.deps.ingestQueue.add('ingest', { resourceId: cur.id, fileVersion: cur.fileVersion }, { ...ingestJobOptions(this.deps.jobAttempts), jobId: cur.jobId });
+        if (
+          cur?.status === 'processing' &&
+          cur.fileVersion === rec.fileVersion &&
+          parseIngestJobId(cur.jobId) &&
+          !(await this.deps.ingestQueue.getJob(cur.jobId))
+        ) {
+          await this.deps.ingestQueue.add(
+            'ingest',
+            { resourceId: cur.id, fileVersion: cur.fileVersion },
+            { ...ingestJobOptions(this.deps.jobAttempts), jobId: cur.jobId },
+          );
           page.resources.requeued++;
         }
         continue;
@@ -152,7 +167,14 @@ export class ReindexService {
   private async ensureLibrary(id: number, page: ReindexPage, known: Set<number>): Promise<void> {
     if (known.has(id)) return;
     if (!(await this.restore.hasLibrary(id))) {
-      const lib: Library = { id, name: `restored-${id}`, dedupe: 'reject', presets: [], maxUploadBytes: null, created: new Date().toISOString() };
+      const lib: Library = {
+        id,
+        name: `restored-${id}`,
+        dedupe: 'reject',
+        presets: [],
+        maxUploadBytes: null,
+        created: new Date().toISOString(),
+      };
       if ((await this.restore.library(lib)) === 'restored') page.libraries.placeholders.push(id);
     }
     known.add(id);
@@ -168,10 +190,14 @@ export class ReindexService {
 function validate(range: ReindexRange): ReindexRange {
   const { fromShard, shards } = range;
   if (!Number.isSafeInteger(fromShard) || fromShard < 0 || fromShard >= SHARD_COUNT) {
-    throw new InvalidRequestError(`Expected fromShard to be an integer from 0 to ${SHARD_COUNT - 1} but received ${JSON.stringify(fromShard)}.`);
+    throw new InvalidRequestError(
+      `Expected fromShard to be an integer from 0 to ${SHARD_COUNT - 1} but received ${JSON.stringify(fromShard)}.`,
+    );
   }
   if (!Number.isSafeInteger(shards) || shards < 1 || shards > MAX_SHARDS_PER_CALL) {
-    throw new InvalidRequestError(`Expected shards to be an integer from 1 to ${MAX_SHARDS_PER_CALL} but received ${JSON.stringify(shards)}.`);
+    throw new InvalidRequestError(
+      `Expected shards to be an integer from 1 to ${MAX_SHARDS_PER_CALL} but received ${JSON.stringify(shards)}.`,
+    );
   }
   return range;
 }

@@ -33,7 +33,9 @@ export class ReprocessService {
    */
   private readonly bulk: Queue;
 
-  constructor(private readonly deps: { catalog: Catalog; ingestQueue: IngestQueue; bulkQueue?: Queue; jobAttempts: number; logger: Logger }) {
+  constructor(
+    private readonly deps: { catalog: Catalog; ingestQueue: IngestQueue; bulkQueue?: Queue; jobAttempts: number; logger: Logger },
+  ) {
     this.queue = deps.ingestQueue as unknown as Queue;
     this.bulk = deps.bulkQueue ?? this.queue;
   }
@@ -46,10 +48,14 @@ export class ReprocessService {
   async revertOne(id: number, req: RevertRequest): Promise<{ record: ResourceRecord; jobId: string }> {
     const rec = await this.deps.catalog.requireResource(id);
     if (rec.status === 'processing') {
-      throw new ConflictError(`Resource ${id} is still being processed (job ${rec.jobId}); revert it once that has finished.`, { jobId: rec.jobId });
+      throw new ConflictError(`Resource ${id} is still being processed (job ${rec.jobId}); revert it once that has finished.`, {
+        jobId: rec.jobId,
+      });
     }
     if (!rec.storageKey) {
-      throw new ConflictError(`Resource ${id} has no file yet, so there is no metadata to re-read; upload one first (PUT /v1/resources/${id}/file).`);
+      throw new ConflictError(
+        `Resource ${id} has no file yet, so there is no metadata to re-read; upload one first (PUT /v1/resources/${id}/file).`,
+      );
     }
     // Unique per request: a revert asked for twice runs twice, and both give the same result.
     const jobId = reprocessJobId(id, rec.fileVersion, Date.now() * 100 + randomInt(100));
@@ -61,7 +67,9 @@ export class ReprocessService {
     try {
       await this.queue.add(REPROCESS_JOB, data, { ...reprocessJobOptions(this.deps.jobAttempts, false), jobId });
     } catch (err) {
-      await this.deps.catalog.updateResource(id, rec.fileVersion, before).catch(logFailure(this.deps.logger, 'revert could not be queued and the resource stays processing', { resourceId: id }));
+      await this.deps.catalog
+        .updateResource(id, rec.fileVersion, before)
+        .catch(logFailure(this.deps.logger, 'revert could not be queued and the resource stays processing', { resourceId: id }));
       throw err;
     }
     return { record: { ...rec, status: 'processing', jobId, error: null, errorCode: null }, jobId };
@@ -96,7 +104,10 @@ export class ReprocessService {
     if (b.kind === 'scan') {
       // An external library's scan (shared/external/scan-service.ts) goes on with its own steps.
       const step = Date.now() * 1000;
-      await this.bulk.add(EXTERNAL_SCAN_JOB, { batchId: id, step } satisfies ExternalScanPayload, { ...externalStepOptions(), jobId: externalScanJobId(id, step) });
+      await this.bulk.add(EXTERNAL_SCAN_JOB, { batchId: id, step } satisfies ExternalScanPayload, {
+        ...externalStepOptions(),
+        jobId: externalScanJobId(id, step),
+      });
     } else await this.queueStep(id, Date.now() * 1000);
     return b;
   }
@@ -128,7 +139,11 @@ export function parseBulkRevertRequest(body: unknown): BulkRevertRequest {
   const problems = unknownMembers(o, ['library', 'all', 'staleOnly', 'reread', 'renditions']);
   const all = bool(o, 'all', false, problems);
   const library = o.library;
-  if (library !== undefined && !(typeof library === 'string' && library !== '') && !(typeof library === 'number' && Number.isSafeInteger(library))) {
+  if (
+    library !== undefined &&
+    !(typeof library === 'string' && library !== '') &&
+    !(typeof library === 'number' && Number.isSafeInteger(library))
+  ) {
     problems.push(`Expected library to be a library id or name but received ${JSON.stringify(library)}.`);
   }
   if ((library === undefined) === !all) {
@@ -147,7 +162,8 @@ export function parseBulkRevertRequest(body: unknown): BulkRevertRequest {
 
 function asObject(body: unknown, example: string): Record<string, unknown> {
   if (body === undefined || body === null) return {};
-  if (typeof body !== 'object' || Array.isArray(body)) throw new InvalidRequestError(`Expected a JSON object like ${example} but received ${JSON.stringify(body).slice(0, 60)}.`);
+  if (typeof body !== 'object' || Array.isArray(body))
+    throw new InvalidRequestError(`Expected a JSON object like ${example} but received ${JSON.stringify(body).slice(0, 60)}.`);
   return body as Record<string, unknown>;
 }
 

@@ -1,6 +1,15 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import type { RedisConnection } from '../redis.js';
-import { AppError, ChecksumMismatchError, ClientAbortedError, ConflictError, GoneError, LockedError, NotFoundError, PayloadTooLargeError } from '../errors.js';
+import {
+  AppError,
+  ChecksumMismatchError,
+  ClientAbortedError,
+  ConflictError,
+  GoneError,
+  LockedError,
+  NotFoundError,
+  PayloadTooLargeError,
+} from '../errors.js';
 import { logFailure, type Logger } from '../logger.js';
 import type { Library } from '../model.js';
 import { originalKey } from '../storage/layout.js';
@@ -138,7 +147,9 @@ export class TusService {
     const u = /^[A-Za-z0-9_-]{22}$/.test(id) ? await this.state.get(id) : undefined;
     if (!u || u.library !== libraryId) throw new NotFoundError('upload', id);
     if (u.status === 'expired' || (u.status === 'open' && u.expiresAt <= Date.now())) {
-      throw new GoneError(`Upload ${id} expired (no PATCH for ${this.deps.expirySeconds} s, TUS_EXPIRY_SECONDS) and its bytes were removed; start a new upload.`);
+      throw new GoneError(
+        `Upload ${id} expired (no PATCH for ${this.deps.expirySeconds} s, TUS_EXPIRY_SECONDS) and its bytes were removed; start a new upload.`,
+      );
     }
     return u;
   }
@@ -153,7 +164,13 @@ export class TusService {
    * what arrived (the next HEAD tells how much) unless it sent Upload-Checksum, whose
    * bytes are kept only whole and matching.
    */
-  async write(id: string, libraryId: number, offset: number, body: AsyncIterable<Buffer>, opts: TusWriteOptions = {}): Promise<{ upload: TusUpload; completion: TusCompletion | undefined }> {
+  async write(
+    id: string,
+    libraryId: number,
+    offset: number,
+    body: AsyncIterable<Buffer>,
+    opts: TusWriteOptions = {},
+  ): Promise<{ upload: TusUpload; completion: TusCompletion | undefined }> {
     let u = await this.get(id, libraryId);
     if (u.status === 'done') {
       if (offset !== u.length) throw offsetMismatch(u, offset);
@@ -183,7 +200,9 @@ export class TusService {
       return await this.receive(u, token, body, opts, lost.signal);
     } finally {
       clearInterval(renew);
-      await this.state.release(id, token).catch(logFailure(this.deps.logger, 'tus lock release failed; it expires by itself', { upload: id }));
+      await this.state
+        .release(id, token)
+        .catch(logFailure(this.deps.logger, 'tus lock release failed; it expires by itself', { upload: id }));
     }
   }
 
@@ -307,13 +326,26 @@ export class TusService {
       );
     } catch (err) {
       // commit removed the file with the record it could not create: the upload cannot go on.
-      await this.state.remove(u.id).catch(logFailure(this.deps.logger, 'tus upload state could not be removed; the sweep retries', { upload: u.id }));
+      await this.state
+        .remove(u.id)
+        .catch(logFailure(this.deps.logger, 'tus upload state could not be removed; the sweep retries', { upload: u.id }));
       throw err;
     }
     const completion = { resourceId: record!.id, jobId: record!.jobId, fileVersion: record!.fileVersion };
     const keepUntil = Date.now() + this.deps.expirySeconds * 1000;
-    const r = await this.state.commit(u.id, token, committedOffset, { offset: u.length, status: 'done', ...completion, multipart: '', parts: '[]', tail: '' }, keepUntil, undefined);
-    if (r !== 'ok') this.deps.logger.warn({ upload: u.id, resource: record!.id, reason: r }, 'tus upload completed but its state could not be marked done');
+    const r = await this.state.commit(
+      u.id,
+      token,
+      committedOffset,
+      { offset: u.length, status: 'done', ...completion, multipart: '', parts: '[]', tail: '' },
+      keepUntil,
+      undefined,
+    );
+    if (r !== 'ok')
+      this.deps.logger.warn(
+        { upload: u.id, resource: record!.id, reason: r },
+        'tus upload completed but its state could not be marked done',
+      );
     return completion;
   }
 
@@ -332,14 +364,19 @@ export class TusService {
   async terminate(id: string, libraryId: number): Promise<void> {
     const u = await this.get(id, libraryId);
     if (u.status === 'done') {
-      throw new ConflictError(`Upload ${id} is complete and became resource ${u.resourceId}; delete that with DELETE /v1/resources/${u.resourceId}.`);
+      throw new ConflictError(
+        `Upload ${id} is complete and became resource ${u.resourceId}; delete that with DELETE /v1/resources/${u.resourceId}.`,
+      );
     }
     const token = randomBytes(12).toString('hex');
-    if (!(await this.acquire(id, token))) throw new LockedError(`Upload ${id} is being written by another request; terminate it once that ends.`);
+    if (!(await this.acquire(id, token)))
+      throw new LockedError(`Upload ${id} is being written by another request; terminate it once that ends.`);
     try {
       await this.discardAll(await this.get(id, libraryId));
     } finally {
-      await this.state.release(id, token).catch(logFailure(this.deps.logger, 'tus lock release failed; it expires by itself', { upload: id }));
+      await this.state
+        .release(id, token)
+        .catch(logFailure(this.deps.logger, 'tus lock release failed; it expires by itself', { upload: id }));
     }
   }
 
@@ -363,7 +400,9 @@ export class TusService {
       try {
         const u = await this.state.get(id);
         if (!u || u.status !== 'open') {
-          await this.state.remove(id).catch(logFailure(this.deps.logger, 'tus upload state could not be removed; the sweep retries', { upload: id }));
+          await this.state
+            .remove(id)
+            .catch(logFailure(this.deps.logger, 'tus upload state could not be removed; the sweep retries', { upload: id }));
           continue;
         }
         if (u.expiresAt > now) {
@@ -377,7 +416,9 @@ export class TusService {
       } catch (err) {
         this.deps.logger.warn({ err, upload: id }, 'tus sweep could not remove an expired upload; next round retries');
       } finally {
-        await this.state.release(id, token).catch(logFailure(this.deps.logger, 'tus lock release failed; it expires by itself', { upload: id }));
+        await this.state
+          .release(id, token)
+          .catch(logFailure(this.deps.logger, 'tus lock release failed; it expires by itself', { upload: id }));
       }
     }
     return removed;
@@ -415,13 +456,21 @@ function tooLong(u: TusUpload, offset: number, brought: string): AppError {
 }
 
 function offsetMismatch(u: TusUpload, offset: number): ConflictError {
-  return new ConflictError(`Upload-Offset ${offset} does not match the upload's offset ${u.status === 'done' ? u.length : u.offset}; HEAD the upload and continue from there.`, {
-    offset: u.status === 'done' ? u.length : u.offset,
-  });
+  return new ConflictError(
+    `Upload-Offset ${offset} does not match the upload's offset ${u.status === 'done' ? u.length : u.offset}; HEAD the upload and continue from there.`,
+    {
+      offset: u.status === 'done' ? u.length : u.offset,
+    },
+  );
 }
 
 /** The request body ended early because the client (or its connection) went away. */
 function isClientGone(err: unknown): boolean {
   const code = (err as { code?: string } | null)?.code;
-  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'client_aborted' || (err instanceof Error && /aborted/i.test(err.message));
+  return (
+    code === 'ECONNRESET' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    code === 'client_aborted' ||
+    (err instanceof Error && /aborted/i.test(err.message))
+  );
 }

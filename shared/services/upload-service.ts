@@ -162,7 +162,12 @@ export class UploadService {
       await this.deps.ingestQueue.addBulk(
         records.map((r) => ({
           name: 'ingest',
-          data: { resourceId: r.id, fileVersion: r.fileVersion, ...(requestId ? { requestId } : {}), ...(webhookUrl ? { webhookUrl } : {}) },
+          data: {
+            resourceId: r.id,
+            fileVersion: r.fileVersion,
+            ...(requestId ? { requestId } : {}),
+            ...(webhookUrl ? { webhookUrl } : {}),
+          },
           opts: { ...ingestJobOptions(this.deps.jobAttempts), jobId: r.jobId },
         })),
       );
@@ -175,7 +180,10 @@ export class UploadService {
       await Promise.race([undone, new Promise((r) => setTimeout(r, UNDO_WAIT_MS).unref())]);
       throw err;
     }
-    bytesIngested.inc({ source }, records.reduce((n, r) => n + r.size, 0));
+    bytesIngested.inc(
+      { source },
+      records.reduce((n, r) => n + r.size, 0),
+    );
     filesIngested.inc({ source }, records.length);
     return records;
   }
@@ -239,7 +247,11 @@ export async function replaceFile(
   await deps.catalog.checksums.add(next.checksum, next.id);
   await writeRecordCopy(deps.store, next, {});
   const { requestId, webhookUrl } = currentRequest() ?? {};
-  await deps.ingestQueue.add('ingest', { resourceId: next.id, fileVersion, ...(requestId ? { requestId } : {}), ...(webhookUrl ? { webhookUrl } : {}) }, { ...ingestJobOptions(deps.jobAttempts), jobId: next.jobId });
+  await deps.ingestQueue.add(
+    'ingest',
+    { resourceId: next.id, fileVersion, ...(requestId ? { requestId } : {}), ...(webhookUrl ? { webhookUrl } : {}) },
+    { ...ingestJobOptions(deps.jobAttempts), jobId: next.jobId },
+  );
   const old: string[] = [];
   for await (const o of deps.store.list(versionPrefix(current.id, current.fileVersion))) old.push(o.key);
   await Promise.allSettled(old.map((k) => deps.store.delete(k)));

@@ -55,7 +55,11 @@ export class FsObjectStore implements ObjectStore {
       // writev, instead of a syscall and a thread-pool hop per 64 KiB chunk (about a third
       // less CPU per GiB in bench upload-throughput). Memory stays bounded by it.
       // `flush`: fsync before close, so the rename below never publishes unwritten bytes.
-      await pipeline(source, createWriteStream(tmp, { flags: 'wx', highWaterMark: WRITE_BUFFER_BYTES, flush: true }), meta.signal ? { signal: meta.signal } : {});
+      await pipeline(
+        source,
+        createWriteStream(tmp, { flags: 'wx', highWaterMark: WRITE_BUFFER_BYTES, flush: true }),
+        meta.signal ? { signal: meta.signal } : {},
+      );
       const { size } = await fs.stat(tmp);
       await fs.rename(tmp, target);
       await Promise.all(changedFolders(dir, created).map(syncFolder));

@@ -29,7 +29,11 @@ export function createS3Client(config: S3StorageConfig, at: S3Endpoint = config,
     request(options: http.RequestOptions, onResponse?: (res: http.IncomingMessage) => void): http.ClientRequest {
       const req = base.request(options, onResponse);
       req.setTimeout(idleTimeoutMs, () => {
-        req.destroy(Object.assign(new Error(`No answer from S3 for ${idleTimeoutMs} ms on ${options.method ?? 'GET'} ${options.path ?? ''}`), { code: 'ETIMEDOUT' }));
+        req.destroy(
+          Object.assign(new Error(`No answer from S3 for ${idleTimeoutMs} ms on ${options.method ?? 'GET'} ${options.path ?? ''}`), {
+            code: 'ETIMEDOUT',
+          }),
+        );
       });
       return req;
     },

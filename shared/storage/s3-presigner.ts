@@ -17,7 +17,9 @@ export class S3Presigner {
   constructor(private readonly config: S3StorageConfig) {
     this.internal = createS3Client(config);
     const pub = config.publicEndpoint ? new URL(config.publicEndpoint) : undefined;
-    this.external = pub ? createS3Client(config, { endPoint: pub.hostname, port: pub.port ? Number(pub.port) : undefined, useSSL: pub.protocol === 'https:' }) : this.internal;
+    this.external = pub
+      ? createS3Client(config, { endPoint: pub.hostname, port: pub.port ? Number(pub.port) : undefined, useSSL: pub.protocol === 'https:' })
+      : this.internal;
   }
 
   async start(key: string): Promise<string> {
@@ -33,7 +35,14 @@ export class S3Presigner {
   }
 
   async complete(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<void> {
-    await wrap(() => this.internal.completeMultipartUpload(this.config.bucket, key, uploadId, parts.map((p) => ({ part: p.partNumber, etag: p.etag }))));
+    await wrap(() =>
+      this.internal.completeMultipartUpload(
+        this.config.bucket,
+        key,
+        uploadId,
+        parts.map((p) => ({ part: p.partNumber, etag: p.etag })),
+      ),
+    );
   }
 
   async abort(key: string, uploadId: string): Promise<void> {

@@ -167,9 +167,9 @@ export class S3ObjectStore implements ObjectStore {
         throw new Error(`Object "${key}" exceeds ${MAX_PARTS} parts of ${this.partSize} bytes; raise S3_PART_SIZE to store larger files.`);
       }
       const id = uploadId;
-      inflight = this.s3(key, () => this.client.uploadPart({ bucketName: this.bucket, objectName: key, uploadID: id, partNumber: number, headers: {} }, data)).then(
-        (r) => ({ part: number, etag: r.etag }),
-      );
+      inflight = this.s3(key, () =>
+        this.client.uploadPart({ bucketName: this.bucket, objectName: key, uploadID: id, partNumber: number, headers: {} }, data),
+      ).then((r) => ({ part: number, etag: r.etag }));
       // The buffer is reused once the request is over, whichever way it ended.
       void inflight.then(
         () => this.givePart(pooled),
@@ -210,7 +210,11 @@ export class S3ObjectStore implements ObjectStore {
         const upload = { key, uploadId, initiated: new Date() };
         await this.abandon(upload);
         // A part still uploading can land after the abort; S3 asks to abort again then.
-        if (inflight) void inflight.then(() => this.abandon(upload), () => this.abandon(upload));
+        if (inflight)
+          void inflight.then(
+            () => this.abandon(upload),
+            () => this.abandon(upload),
+          );
       }
       if (!source.destroyed) source.destroy();
       throw err;
@@ -281,7 +285,12 @@ export class S3ObjectStore implements ObjectStore {
     const modified = headers['last-modified'] ? new Date(headers['last-modified']) : undefined;
     const contentType = headers['content-type'];
     return {
-      info: { key, size, ...(contentType ? { contentType } : {}), ...(modified && !Number.isNaN(modified.getTime()) ? { lastModified: modified } : {}) },
+      info: {
+        key,
+        size,
+        ...(contentType ? { contentType } : {}),
+        ...(modified && !Number.isNaN(modified.getTime()) ? { lastModified: modified } : {}),
+      },
       body: relay(res, key),
     };
   }
@@ -336,7 +345,7 @@ export class S3ObjectStore implements ObjectStore {
     // ListMultipartUploads pages by key marker. minio-js drops NextUploadIdMarker, so a page
     // resumes after the last key: more uploads of one key than fit a page (1000) wait for
     // the next sweep.
-    for (let keyMarker = ''; ; ) {
+    for (let keyMarker = ''; ;) {
       const marker = keyMarker;
       const page = await this.s3(prefix, () => this.client.listIncompleteUploadsQuery(this.bucket, prefix, marker, '', ''));
       for (const u of page.uploads) yield { key: String(u.key), uploadId: String(u.uploadId), initiated: u.initiated };
@@ -355,7 +364,9 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async uploadPart(key: string, uploadId: string, part: number, body: Buffer): Promise<UploadedPart> {
-    const r = await this.s3(key, () => this.client.uploadPart({ bucketName: this.bucket, objectName: key, uploadID: uploadId, partNumber: part, headers: {} }, body));
+    const r = await this.s3(key, () =>
+      this.client.uploadPart({ bucketName: this.bucket, objectName: key, uploadID: uploadId, partNumber: part, headers: {} }, body),
+    );
     return { part, etag: r.etag };
   }
 

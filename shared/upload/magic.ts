@@ -24,7 +24,8 @@ export function sniffImageHeader(head: Buffer, clientExt: string, tail?: Buffer)
     const h = head.readUInt32BE(8);
     if (w > 0 && h > 0 && (head[12] === 3 || head[12] === 4) && head[13]! <= 1) return { mime: 'image/qoi', ext: 'qoi' };
   }
-  if (head.subarray(0, 4).toString('latin1') === 'DDS ' && head.length >= 8 && head.readUInt32LE(4) === 124) return { mime: 'image/vnd.ms-dds', ext: 'dds' };
+  if (head.subarray(0, 4).toString('latin1') === 'DDS ' && head.length >= 8 && head.readUInt32LE(4) === 124)
+    return { mime: 'image/vnd.ms-dds', ext: 'dds' };
   const pnm = /^P([1-7])\s/.exec(head.subarray(0, 3).toString('latin1'));
   if (pnm && /^P[1-6](\s+(#[^\n]*\n)?)+\d+\s+(#[^\n]*\n\s*)?\d+\s/.test(head.subarray(0, 512).toString('latin1'))) {
     return { mime: PNM_MIME[pnm[1]!]!, ext: PNM_EXT[pnm[1]!]! };
@@ -33,15 +34,19 @@ export function sniffImageHeader(head: Buffer, clientExt: string, tail?: Buffer)
     return { mime: 'image/x-portable-arbitrarymap', ext: 'pam' };
   }
   if (isPcx(head)) return { mime: 'image/x-pcx', ext: 'pcx' };
-  const footer = tail !== undefined && tail.length >= TGA_FOOTER.length && tail.subarray(tail.length - TGA_FOOTER.length).equals(TGA_FOOTER);
+  const footer =
+    tail !== undefined && tail.length >= TGA_FOOTER.length && tail.subarray(tail.length - TGA_FOOTER.length).equals(TGA_FOOTER);
   if ((footer || TGA_EXTENSIONS.has(clientExt)) && isTgaHeader(head)) return { mime: 'image/x-tga', ext: 'tga' };
   return undefined;
 }
 
 const PNM_MIME: Record<string, string> = {
-  '1': 'image/x-portable-bitmap', '4': 'image/x-portable-bitmap',
-  '2': 'image/x-portable-graymap', '5': 'image/x-portable-graymap',
-  '3': 'image/x-portable-pixmap', '6': 'image/x-portable-pixmap',
+  '1': 'image/x-portable-bitmap',
+  '4': 'image/x-portable-bitmap',
+  '2': 'image/x-portable-graymap',
+  '5': 'image/x-portable-graymap',
+  '3': 'image/x-portable-pixmap',
+  '6': 'image/x-portable-pixmap',
 };
 const PNM_EXT: Record<string, string> = { '1': 'pbm', '4': 'pbm', '2': 'pgm', '5': 'pgm', '3': 'ppm', '6': 'ppm' };
 
@@ -88,7 +93,11 @@ const BITRATES_V1 = [
   [0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384],
   [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
 ];
-const BITRATES_V2 = [[], [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256], [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160]];
+const BITRATES_V2 = [
+  [],
+  [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
+  [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+];
 const SAMPLE_RATES: Record<number, number[]> = { 3: [44100, 48000, 32000], 2: [22050, 24000, 16000], 0: [11025, 12000, 8000] };
 
 /**

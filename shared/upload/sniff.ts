@@ -11,10 +11,24 @@ export interface Sniffed {
 }
 
 const TEXT_EXTENSIONS: Record<string, string> = {
-  txt: 'text/plain', text: 'text/plain', log: 'text/plain', csv: 'text/csv', tsv: 'text/tab-separated-values',
-  md: 'text/markdown', json: 'application/json', xml: 'application/xml', html: 'text/html', htm: 'text/html',
-  css: 'text/css', js: 'text/javascript', yaml: 'application/yaml', yml: 'application/yaml', srt: 'application/x-subrip',
-  vtt: 'text/vtt', ics: 'text/calendar', rtf: 'application/rtf',
+  txt: 'text/plain',
+  text: 'text/plain',
+  log: 'text/plain',
+  csv: 'text/csv',
+  tsv: 'text/tab-separated-values',
+  md: 'text/markdown',
+  json: 'application/json',
+  xml: 'application/xml',
+  html: 'text/html',
+  htm: 'text/html',
+  css: 'text/css',
+  js: 'text/javascript',
+  yaml: 'application/yaml',
+  yml: 'application/yaml',
+  srt: 'application/x-subrip',
+  vtt: 'text/vtt',
+  ics: 'text/calendar',
+  rtf: 'application/rtf',
 };
 
 /**
@@ -33,7 +47,13 @@ export async function sniffType(head: Buffer, fileName: string, tail?: Buffer): 
   let ft = head.length > 0 ? await fileTypeFromBuffer(head) : undefined;
   // Weak signatures, checked further: one frame sync is two bytes of chance; a real
   // stream has the next frame where the first one says it ends.
-  if (ft && (ft.mime === 'audio/mpeg' || ft.mime === 'audio/aac') && !head.subarray(0, 3).equals(Buffer.from('ID3')) && !validMpegAudio(head)) ft = undefined;
+  if (
+    ft &&
+    (ft.mime === 'audio/mpeg' || ft.mime === 'audio/aac') &&
+    !head.subarray(0, 3).equals(Buffer.from('ID3')) &&
+    !validMpegAudio(head)
+  )
+    ft = undefined;
   if (ft && ft.mime === 'image/x-icon' && !validIcon(head)) ft = undefined;
   // file-type calls any XML document application/xml; SVG is the one we must know apart.
   if ((!ft || ft.mime === 'application/xml') && looksLikeSvg(head)) return { mimeType: 'image/svg+xml', extension: 'svg', type: 'file' };
@@ -74,7 +94,10 @@ function isTiffHeader(head: Buffer): boolean {
 }
 
 function looksLikeSvg(head: Buffer): boolean {
-  const s = head.toString('utf8', 0, Math.min(head.length, 1024)).replace(/^\uFEFF/, '').trimStart();
+  const s = head
+    .toString('utf8', 0, Math.min(head.length, 1024))
+    .replace(/^\uFEFF/, '')
+    .trimStart();
   return /^(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*(<!DOCTYPE svg[^>]*>\s*)?<svg[\s>]/i.test(s);
 }
 

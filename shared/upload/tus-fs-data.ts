@@ -53,7 +53,9 @@ export class FsTusData implements TusData {
 }
 
 function lost(u: TusUpload): GoneError {
-  return new GoneError(`The stored bytes of upload ${u.id} are shorter than its offset ${u.offset} (storage lost them); start a new upload.`);
+  return new GoneError(
+    `The stored bytes of upload ${u.id} are shorter than its offset ${u.offset} (storage lost them); start a new upload.`,
+  );
 }
 
 class FsTusWriter implements TusWriter {

@@ -114,7 +114,14 @@ export class TusStateStore {
    * (undefined once done) is when the sweep removes the bytes of an unfinished upload.
    * Returns why not when the commit was refused.
    */
-  async commit(id: string, token: string, fromOffset: number, patch: TusPatch, keepUntil: number, expiresAt: number | undefined): Promise<'ok' | 'lock lost' | 'offset moved' | 'not open'> {
+  async commit(
+    id: string,
+    token: string,
+    fromOffset: number,
+    patch: TusPatch,
+    keepUntil: number,
+    expiresAt: number | undefined,
+  ): Promise<'ok' | 'lock lost' | 'offset moved' | 'not open'> {
     const args: (string | number)[] = [token, String(fromOffset), keepUntil, expiresAt === undefined ? '' : expiresAt, id];
     for (const [k, v] of Object.entries(patch)) if (v !== undefined) args.push(k, String(v));
     const r = await this.r.miTusCommit(this.keys.tusUpload(id), this.keys.tusLock(id), this.keys.tusExpiring, ...args);

@@ -25,21 +25,29 @@ export class UploadFieldsBuilder {
   add(name: string, value: string): void {
     switch (name) {
       case 'title':
-        if (value.length > MAX_TITLE) throw new InvalidRequestError(`Expected title of at most ${MAX_TITLE} characters but received ${value.length}.`);
+        if (value.length > MAX_TITLE)
+          throw new InvalidRequestError(`Expected title of at most ${MAX_TITLE} characters but received ${value.length}.`);
         this.f.title = value;
         break;
       case 'tags':
       case 'tags[]':
       case 'tag':
-        for (const t of value.split(',').map((s) => s.trim()).filter(Boolean)) {
-          if (t.length > MAX_TAG) throw new InvalidRequestError(`Expected each tag to be at most ${MAX_TAG} characters but one has ${t.length}.`);
+        for (const t of value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)) {
+          if (t.length > MAX_TAG)
+            throw new InvalidRequestError(`Expected each tag to be at most ${MAX_TAG} characters but one has ${t.length}.`);
           if (!this.f.tags.includes(t)) this.f.tags.push(t);
         }
-        if (this.f.tags.length > MAX_TAGS) throw new InvalidRequestError(`Expected at most ${MAX_TAGS} tags but received ${this.f.tags.length}.`);
+        if (this.f.tags.length > MAX_TAGS)
+          throw new InvalidRequestError(`Expected at most ${MAX_TAGS} tags but received ${this.f.tags.length}.`);
         break;
       case 'visibility':
         if (value !== 'private' && value !== 'public') {
-          throw new InvalidRequestError(`Expected visibility to be "private" or "public" but received ${JSON.stringify(value.slice(0, 40))}.`);
+          throw new InvalidRequestError(
+            `Expected visibility to be "private" or "public" but received ${JSON.stringify(value.slice(0, 40))}.`,
+          );
         }
         this.f.visibility = value;
         break;
@@ -70,9 +78,17 @@ export function parseFlag(name: string, value: string): boolean {
 /** ISO 8601 date or date-time (normalised to UTC), or epoch seconds (10 digits) / milliseconds (13). */
 export function parseDate(name: string, value: string): string {
   const v = value.trim();
-  const ms = /^\d{10}$/.test(v) ? Number(v) * 1000 : /^\d{13}$/.test(v) ? Number(v) : /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(v) ? Date.parse(v) : NaN;
+  const ms = /^\d{10}$/.test(v)
+    ? Number(v) * 1000
+    : /^\d{13}$/.test(v)
+      ? Number(v)
+      : /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(v)
+        ? Date.parse(v)
+        : NaN;
   if (Number.isNaN(ms)) {
-    throw new InvalidRequestError(`Expected ${name} to be an ISO 8601 date such as 2024-05-01T12:00:00Z but received ${JSON.stringify(v.slice(0, 40))}.`);
+    throw new InvalidRequestError(
+      `Expected ${name} to be an ISO 8601 date such as 2024-05-01T12:00:00Z but received ${JSON.stringify(v.slice(0, 40))}.`,
+    );
   }
   return new Date(ms).toISOString();
 }

@@ -9,7 +9,10 @@ import { ALLOW_PRIVATE_HINT, isLocalHostName, isPrivateAddress } from './address
  * for one is an error rather than a silent no-op.
  */
 export function parseWebhookUrl(raw: string, secret: string | undefined, allowPrivate: boolean): string {
-  if (!secret) throw new InvalidRequestError('Webhooks are not enabled on this server (WEBHOOK_SECRET is not set); leave out the webhook URL or ask the operator.');
+  if (!secret)
+    throw new InvalidRequestError(
+      'Webhooks are not enabled on this server (WEBHOOK_SECRET is not set); leave out the webhook URL or ask the operator.',
+    );
   let u: URL;
   try {
     u = new URL(raw);
@@ -19,10 +22,13 @@ export function parseWebhookUrl(raw: string, secret: string | undefined, allowPr
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
     throw new InvalidRequestError(`Expected the webhook URL to start with http:// or https:// but it starts with ${u.protocol}//.`);
   }
-  if (u.username || u.password) throw new InvalidRequestError('The webhook URL must not carry a user name or password; verify the signature instead.');
+  if (u.username || u.password)
+    throw new InvalidRequestError('The webhook URL must not carry a user name or password; verify the signature instead.');
   if (raw.length > 2000) throw new InvalidRequestError(`The webhook URL has ${raw.length} characters; at most 2000 are accepted.`);
   if (!allowPrivate && (isPrivateAddress(u.hostname) || isLocalHostName(u.hostname))) {
-    throw new InvalidRequestError(`The webhook URL points at ${u.hostname}, a loopback, private or link-local address. ${ALLOW_PRIVATE_HINT}`);
+    throw new InvalidRequestError(
+      `The webhook URL points at ${u.hostname}, a loopback, private or link-local address. ${ALLOW_PRIVATE_HINT}`,
+    );
   }
   return u.toString();
 }

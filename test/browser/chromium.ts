@@ -22,5 +22,9 @@ export function launch(): Promise<Browser> {
 
 /** The console as the current sources build it (what `npm test` would build first). */
 export function buildConsole(): void {
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), path.join(ROOT, 'console', 'build.ts'), '--quiet'], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), path.join(ROOT, 'console', 'build.ts'), '--quiet'],
+    { cwd: ROOT, stdio: 'inherit' },
+  );
 }

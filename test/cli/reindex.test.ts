@@ -43,7 +43,11 @@ describe.each(REDIS_MODES)('media-ingest reindex (fs store, %s redis)', (redis) 
 
   it('restores every record, library, checksum and id sequence after the catalog is dropped; a second run changes nothing', async () => {
     const name = `reidx-${randomBytes(3).toString('hex')}`;
-    const created = await svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, dedupe: 'reject' }) });
+    const created = await svc.fetch('/v1/libraries', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name, dedupe: 'reject' }),
+    });
     expect(created.status).toBe(201);
     const dir = path.join(tmp, 'files');
     await fs.mkdir(dir);
@@ -73,13 +77,25 @@ describe.each(REDIS_MODES)('media-ingest reindex (fs store, %s redis)', (redis) 
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.lines.filter((l) => l.event === 'page')).toHaveLength(8);
-    expect(run.lines.find((l) => l.event === 'summary')).toMatchObject({ restored: 62, unchanged: 0, unreadable: 0, librariesRestored: 2, placeholders: [] });
+    expect(run.lines.find((l) => l.event === 'summary')).toMatchObject({
+      restored: 62,
+      unchanged: 0,
+      unreadable: 0,
+      librariesRestored: 2,
+      placeholders: [],
+    });
 
     expect(await listAll(name)).toEqual(before);
     expect(await listAll('default')).toEqual(defaultBefore);
     expect(await (await svc.fetch(`/v1/libraries/${name}`)).json()).toEqual(libBefore);
     // The checksum index: the pre-flight finds every ready file again (the failed one is not a match).
-    const pre = (await (await svc.fetch('/v1/checksums', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ checksums: shas, library: name }) })).json()) as { missing: string[] };
+    const pre = (await (
+      await svc.fetch('/v1/checksums', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ checksums: shas, library: name }),
+      })
+    ).json()) as { missing: string[] };
     expect(pre.missing).toEqual([]);
     // …and de-duplication works on it: the same bytes again are refused, not stored twice.
     const again = await runInProcess(['upload', path.join(dir, 'r5.txt'), '-l', name, '--json'], env);
@@ -88,7 +104,9 @@ describe.each(REDIS_MODES)('media-ingest reindex (fs store, %s redis)', (redis) 
     await fs.writeFile(path.join(tmp, 'new.txt'), `new ${randomBytes(4).toString('hex')}`);
     const fresh = await runInProcess(['upload', path.join(tmp, 'new.txt'), '-l', name, '--json'], env);
     expect(fresh.lines[0]).toMatchObject({ status: 'uploaded' });
-    expect(Number(fresh.lines[0]!.id)).toBeGreaterThan(Math.max(...before.map((r) => Number(r.id)), ...defaultBefore.map((r) => Number(r.id))));
+    expect(Number(fresh.lines[0]!.id)).toBeGreaterThan(
+      Math.max(...before.map((r) => Number(r.id)), ...defaultBefore.map((r) => Number(r.id))),
+    );
 
     const second = await runInProcess(['reindex', '--json'], env);
     expect(second.code).toBe(0);
@@ -114,7 +132,15 @@ describe.skipIf(s3Missing())('media-ingest reindex (s3 store)', () => {
 
   it('restores the records and the library from the copies in the bucket; a second run changes nothing', async () => {
     const name = `reidx-s3-${randomBytes(3).toString('hex')}`;
-    expect((await svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })).status).toBe(201);
+    expect(
+      (
+        await svc.fetch('/v1/libraries', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name }),
+        })
+      ).status,
+    ).toBe(201);
     for (let i = 0; i < 5; i++) await fs.writeFile(path.join(tmp, `s${i}.txt`), `reindex on s3 ${i} ${randomBytes(6).toString('hex')}`);
     const up = await runInProcess(['upload', tmp, '-l', name, '--json', '--wait'], env);
     expect(up.lines.find((l) => l.event === 'summary')).toMatchObject({ uploaded: 5, failed: 0 });

@@ -27,7 +27,11 @@ describe.each(REDIS_MODES)('media-ingest upload (%s redis)', (redis) => {
 
   async function library(dedupe = 'reject') {
     const name = `cli-${randomBytes(3).toString('hex')}`;
-    const res = await svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, dedupe }) });
+    const res = await svc.fetch('/v1/libraries', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name, dedupe }),
+    });
     expect(res.status).toBe(201);
     return (await res.json()) as { id: number; name: string };
   }
@@ -84,10 +88,14 @@ describe.each(REDIS_MODES)('media-ingest upload (%s redis)', (redis) => {
 
     // Jobs of the killed run may still be finishing (a duplicate is removed by its job):
     // wait until nothing is processing, then count.
-    const all = await until('nothing left processing', async () => {
-      const list = await listAll(lib.name);
-      return !list.some((r) => r.status === 'processing') && list;
-    }, 30_000).catch(() => listAll(lib.name));
+    const all = await until(
+      'nothing left processing',
+      async () => {
+        const list = await listAll(lib.name);
+        return !list.some((r) => r.status === 'processing') && list;
+      },
+      30_000,
+    ).catch(() => listAll(lib.name));
     expect(all).toHaveLength(2000);
     expect(new Set(all.map((r) => r.checksum))).toEqual(expected);
     expect(all.every((r) => r.status === 'ready')).toBe(true);
@@ -129,7 +137,10 @@ describe.each(REDIS_MODES)('media-ingest upload (%s redis)', (redis) => {
 
   it('a wrong key stops at once with one clear message and sends nothing', async () => {
     const lib = await library();
-    const res = await runInProcess(['upload', path.join(tmp, 'walk'), '-l', lib.name], { ...env, MEDIA_INGEST_KEY: 'wrong-key-0123456789' });
+    const res = await runInProcess(['upload', path.join(tmp, 'walk'), '-l', lib.name], {
+      ...env,
+      MEDIA_INGEST_KEY: 'wrong-key-0123456789',
+    });
     expect(res.code).toBe(3);
     expect(res.stderr).toMatch(/refused the API key: The API key is not valid\./);
     expect(res.stderr.match(/refused the API key/g)).toHaveLength(1);
@@ -150,7 +161,8 @@ describe.each(REDIS_MODES)('media-ingest upload (%s redis)', (redis) => {
     expect(res.code).toBe(1);
     const files = res.lines.filter((l) => l.event === 'file');
     expect(files).toHaveLength(3);
-    for (const f of files) expect(f).toMatchObject({ status: 'failed', reason: 'server unreachable: connection refused (is the server running?)' });
+    for (const f of files)
+      expect(f).toMatchObject({ status: 'failed', reason: 'server unreachable: connection refused (is the server running?)' });
   });
 
   it('honours 429 Retry-After and retries 5xx from a throttling proxy in front of the server', async () => {
@@ -169,21 +181,31 @@ describe.each(REDIS_MODES)('media-ingest upload (%s redis)', (redis) => {
           req.resume();
           const status = uploads <= 2 ? 429 : 503;
           answered.push(status);
-          res.writeHead(status, { 'content-type': 'application/problem+json', 'retry-after': uploads <= 2 ? '1' : '0', connection: 'close' });
+          res.writeHead(status, {
+            'content-type': 'application/problem+json',
+            'retry-after': uploads <= 2 ? '1' : '0',
+            connection: 'close',
+          });
           res.end(JSON.stringify({ status, detail: status === 429 ? 'Too many requests.' : 'Busy.' }));
           return;
         }
       }
-      const up = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
+      const up = http.request(
+        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
       req.pipe(up);
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     try {
       const started = Date.now();
-      const res = await runInProcess(['upload', dir, '-l', lib.name, '--json', '-c', '1'], { ...env, MEDIA_INGEST_URL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
+      const res = await runInProcess(['upload', dir, '-l', lib.name, '--json', '-c', '1'], {
+        ...env,
+        MEDIA_INGEST_URL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+      });
       expect(res.code).toBe(0);
       expect(answered).toEqual([429, 429, 503]);
       expect(res.lines.find((l) => l.event === 'summary')).toMatchObject({ uploaded: 4, failed: 0 });

@@ -114,7 +114,15 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
 
   async function rsPhp(fn: string, params: Record<string, unknown>, upload?: string, key = RS_KEY) {
     const { stdout } = await run('php', [path.join(CLIENTS, 'resourcespace.php')], {
-      env: { ...process.env, RS_URL: `${svc.url}/api/`, RS_USER, RS_PRIVATE_KEY: key, RS_FUNCTION: fn, RS_PARAMS: JSON.stringify(params), RS_FILE: upload ?? '' },
+      env: {
+        ...process.env,
+        RS_URL: `${svc.url}/api/`,
+        RS_USER,
+        RS_PRIVATE_KEY: key,
+        RS_FUNCTION: fn,
+        RS_PARAMS: JSON.stringify(params),
+        RS_FILE: upload ?? '',
+      },
     });
     const out = JSON.parse(stdout) as { status: number; body: string; error: string };
     expect(out.error).toBe('');
@@ -122,7 +130,7 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
   }
 
   describe.skipIf(!PHP_READY)('ResourceSpace (the documented PHP/cURL client)', () => {
-    it('create_resource, then upload_multipart with the seed\'s no_exif=true: 204 once processed, the file replaced, no metadata read', async () => {
+    it("create_resource, then upload_multipart with the seed's no_exif=true: 204 once processed, the file replaced, no metadata read", async () => {
       const created = await rsPhp('create_resource', { resource_type: 1 });
       expect(created.status).toBe(200);
       const ref = JSON.parse(created.body) as number;
@@ -133,7 +141,15 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
       const up = await rsPhp('upload_multipart', { ref, no_exif: true, revert: false }, await file('photo.jpg', bytes));
       expect(up).toMatchObject({ status: 204, body: '' });
       const rec = await resource(ref);
-      expect(rec).toMatchObject({ status: 'ready', size: bytes.length, checksum: sha256(bytes), width: 200, height: 120, type: 'image', noExif: true });
+      expect(rec).toMatchObject({
+        status: 'ready',
+        size: bytes.length,
+        checksum: sha256(bytes),
+        width: 200,
+        height: 120,
+        type: 'image',
+        noExif: true,
+      });
       expect(rec.metadata['EXIF:Make']).toBeUndefined();
       expect(rec.renditions.length).toBeGreaterThan(0);
       expect(await storedOriginals(ref)).toHaveLength(1);
@@ -147,14 +163,22 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
 
       const data = await rsPhp('get_resource_data', { resource: ref });
       expect(data.status).toBe(200);
-      expect(JSON.parse(data.body)).toMatchObject({ ref: String(ref), file_extension: 'jpg', file_size: String(bytes.length), file_checksum: sha256(bytes), resource_type: '1' });
+      expect(JSON.parse(data.body)).toMatchObject({
+        ref: String(ref),
+        file_extension: 'jpg',
+        file_size: String(bytes.length),
+        file_checksum: sha256(bytes),
+        resource_type: '1',
+      });
     });
 
     it('revert re-processes the stored file without a new one: metadata skipped by no_exif is read', async () => {
       const ref = JSON.parse((await rsPhp('create_resource', {})).body) as number;
       const early = await rsPhp('upload_multipart', { ref, no_exif: false, revert: true });
       expect(early.status).toBe(400);
-      expect(JSON.parse(early.body).data.message).toBe(`Resource ${ref} has no file yet, so there is nothing to re-process; upload one with upload_multipart first.`);
+      expect(JSON.parse(early.body).data.message).toBe(
+        `Resource ${ref} has no file yet, so there is nothing to re-process; upload one with upload_multipart first.`,
+      );
       const { bytes, make } = await photo();
       expect((await rsPhp('upload_multipart', { ref, no_exif: true, revert: false }, await file('r.jpg', bytes))).status).toBe(204);
       const before = await resource(ref);
@@ -167,7 +191,7 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
       expect(after.metadata['EXIF:Make']).toBe(make);
     });
 
-    it('a file over the limit: 413 with the configured size in ResourceSpace\'s words, nothing stored', async () => {
+    it("a file over the limit: 413 with the configured size in ResourceSpace's words, nothing stored", async () => {
       const ref = JSON.parse((await rsPhp('create_resource', {})).body) as number;
       const big = await file('big.bin', randomBytes(2 * 1024 * 1024 + 10));
       const res = await rsPhp('upload_multipart', { ref, no_exif: true, revert: false }, big);
@@ -185,7 +209,10 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
       const second = JSON.parse((await rsPhp('create_resource', {})).body) as number;
       const dup = await rsPhp('upload_multipart', { ref: second, no_exif: true, revert: false }, path1);
       expect(dup.status).toBe(400);
-      expect(JSON.parse(dup.body)).toEqual({ status: 'fail', data: { message: `Duplicate file upload, file matches resources: ${first}` } });
+      expect(JSON.parse(dup.body)).toEqual({
+        status: 'fail',
+        data: { message: `Duplicate file upload, file matches resources: ${first}` },
+      });
     });
 
     it('a wrong private key or unknown user: 401 JSend, no resource created', async () => {
@@ -201,10 +228,27 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
     it('signs "yourPrivateKey" + query with sha256sum and posts the quoted form fields: 204', async () => {
       const ref = JSON.parse(await signedGet('create_resource', {})) as number;
       const query = `user=${RS_USER}&function=upload_multipart&ref=${ref}&no_exif=1&revert=0`;
-      const sign = createHash('sha256').update(RS_KEY + query).digest('hex');
+      const sign = createHash('sha256')
+        .update(RS_KEY + query)
+        .digest('hex');
       const { bytes } = await photo();
       const p = await file('curl.jpg', bytes);
-      const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-F', `query="${query}"`, '-F', `sign="${sign}"`, '-F', `user="${RS_USER}"`, '-F', `file=@${p}`, `${svc.url}/api/`]);
+      const { stdout } = await run('curl', [
+        '-s',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '-F',
+        `query="${query}"`,
+        '-F',
+        `sign="${sign}"`,
+        '-F',
+        `user="${RS_USER}"`,
+        '-F',
+        `file=@${p}`,
+        `${svc.url}/api/`,
+      ]);
       expect(stdout).toBe('204');
       expect(await resource(ref)).toMatchObject({ status: 'ready', checksum: sha256(bytes) });
     });
@@ -212,7 +256,9 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
     /** ResourceSpace's GET form: the signed query string itself. */
     async function signedGet(fn: string, params: Record<string, string>): Promise<string> {
       const query = new URLSearchParams({ user: RS_USER, function: fn, ...params }).toString();
-      const sign = createHash('sha256').update(RS_KEY + query).digest('hex');
+      const sign = createHash('sha256')
+        .update(RS_KEY + query)
+        .digest('hex');
       const { stdout } = await run('curl', ['-s', '-f', `${svc.url}/api/?${query}&sign=${sign}`]);
       return stdout;
     }
@@ -222,7 +268,14 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
 
   async function copernicaPhp(library: string | number, upload: string, opts: { token?: string; type?: string } = {}) {
     const { stdout } = await run('php', [path.join(CLIENTS, 'copernica.php')], {
-      env: { ...process.env, COPERNICA_BASE: svc.url, COPERNICA_LIBRARY: String(library), COPERNICA_TOKEN: opts.token ?? COPERNICA_TOKEN, COPERNICA_FILE: upload, COPERNICA_TYPE: opts.type ?? '' },
+      env: {
+        ...process.env,
+        COPERNICA_BASE: svc.url,
+        COPERNICA_LIBRARY: String(library),
+        COPERNICA_TOKEN: opts.token ?? COPERNICA_TOKEN,
+        COPERNICA_FILE: upload,
+        COPERNICA_TYPE: opts.type ?? '',
+      },
     });
     return JSON.parse(stdout) as { status: number; headers: Record<string, string>; body: string; error: string };
   }
@@ -237,12 +290,19 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
       const id = Number(res.headers['x-created']);
       expect(res.headers['x-resource-id']).toBe(String(id));
       const rec = await resource(id);
-      expect(rec).toMatchObject({ status: 'ready', type: 'image', width: 300, height: 200, source: 'copernica', fileName: expect.stringMatching(/banner\.jpg$/) });
+      expect(rec).toMatchObject({
+        status: 'ready',
+        type: 'image',
+        width: 300,
+        height: 200,
+        source: 'copernica',
+        fileName: expect.stringMatching(/banner\.jpg$/),
+      });
       expect(rec.metadata['EXIF:Make']).toBe(make);
       expect(rec.renditions.length).toBeGreaterThan(0);
     });
 
-    it('the part\'s content type decides: an image sent as application/pdf is handled as a file (no dimensions, no renditions)', async () => {
+    it("the part's content type decides: an image sent as application/pdf is handled as a file (no dimensions, no renditions)", async () => {
       const lib = await svc.core.catalog.getLibrary('default');
       const { bytes } = await photo();
       const res = await copernicaPhp(lib.id, await file('not-an-image.jpg', bytes), { type: 'application/pdf' });
@@ -251,7 +311,7 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
       expect(rec).toMatchObject({ status: 'ready', type: 'file', width: null, renditions: [] });
     });
 
-    it('a wrong access token: 401 with Copernica\'s error body; an unknown library: 404', async () => {
+    it("a wrong access token: 401 with Copernica's error body; an unknown library: 404", async () => {
       const p = await file('x.txt', 'hello');
       const bad = await copernicaPhp('default', p, { token: 'nope' });
       expect(bad.status).toBe(401);
@@ -272,9 +332,15 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
     form.append(`save`, save);
     // form-data is a classic stream; Node's fetch takes a web stream (half duplex).
     const body = Readable.toWeb(form.pipe(new PassThrough())) as ReadableStream;
-    return fetch(svc.url + `/api/media`, { method: `POST`, body, headers: { ...form.getHeaders(), ...headers }, duplex: 'half' } as RequestInit);
+    return fetch(svc.url + `/api/media`, {
+      method: `POST`,
+      body,
+      headers: { ...form.getHeaders(), ...headers },
+      duplex: 'half',
+    } as RequestInit);
   }
-  const flotiq = (p: string, init: RequestInit = {}) => fetch(svc.url + p, { ...init, headers: { 'X-AUTH-TOKEN': FLOTIQ_KEY, ...(init.headers as Record<string, string>) } });
+  const flotiq = (p: string, init: RequestInit = {}) =>
+    fetch(svc.url + p, { ...init, headers: { 'X-AUTH-TOKEN': FLOTIQ_KEY, ...(init.headers as Record<string, string>) } });
 
   describe('Flotiq (the documented form-data + fetch client)', () => {
     it('save=1: the _media object with every field of the content type, the right size, a url that serves the original', async () => {
@@ -327,7 +393,11 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
       expect(original.headers.get('content-type')).toMatch(/^application\/pdf/);
       expect((await flotiq(`/api/v1/content/_media/${media.id}`)).status).toBe(404);
 
-      const saved = await flotiq('/api/v1/content/_media', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(media) });
+      const saved = await flotiq('/api/v1/content/_media', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(media),
+      });
       expect(saved.status).toBe(200);
       expect(await saved.json()).toMatchObject({ id: media.id, internal: { contentType: '_media' } });
       expect((await flotiq(`/api/v1/content/_media/${media.id}`)).status).toBe(200);
@@ -351,7 +421,16 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
       const res = await flotiq('/api/unsplash/Xk9-photo_1?save=1');
       expect(res.status).toBe(200);
       const media = (await res.json()) as FlotiqMedia;
-      expect(media).toMatchObject({ source: 'unsplash', externalId: 'Xk9-photo_1', type: 'image', width: 90, height: 60, size: bytes.length, extension: 'jpg', internal: { contentType: '_media' } });
+      expect(media).toMatchObject({
+        source: 'unsplash',
+        externalId: 'Xk9-photo_1',
+        type: 'image',
+        width: 90,
+        height: 60,
+        size: bytes.length,
+        extension: 'jpg',
+        internal: { contentType: '_media' },
+      });
       const id = Number(media.id.slice('_media-'.length));
       expect((await resource(id)).metadata['EXIF:Make']).toBe(make);
       expect(await (await flotiq(`/api/v1/content/_media/${media.id}`)).json()).toMatchObject({ externalId: 'Xk9-photo_1' });
@@ -401,7 +480,17 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
       const p = await file('body.jpg', bytes);
       const slug = libmime.encodeWord('Élève à la plage.jpg', 'B');
       const created = Date.UTC(2020, 4, 1, 12, 0, 0);
-      const res = await curl(['-u', auth, '-H', `Slug: ${slug}`, '-H', 'Content-Type: image/jpeg', '--data-binary', `@${p}`, `${feed()}?tag=beach&tag=summer&visibility=public&created=${created}&commentNotification=off`]);
+      const res = await curl([
+        '-u',
+        auth,
+        '-H',
+        `Slug: ${slug}`,
+        '-H',
+        'Content-Type: image/jpeg',
+        '--data-binary',
+        `@${p}`,
+        `${feed()}?tag=beach&tag=summer&visibility=public&created=${created}&commentNotification=off`,
+      ]);
       expect(res.status).toBe(201);
       expect(res.headers['content-type']).toMatch(/^application\/atom\+xml/);
       const entry = atom.parse(res.body).entry;
@@ -421,11 +510,29 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
       expect(atom.parse(again1.body).entry).toMatchObject({ uuid: id, label: 'Élève à la plage.jpg', visibility: 'public' });
 
       const rec = await resource(id);
-      expect(rec).toMatchObject({ status: 'ready', title: 'Élève à la plage.jpg', tags: ['beach', 'summer'], visibility: 'public', created: new Date(created).toISOString(), width: 120, height: 90 });
+      expect(rec).toMatchObject({
+        status: 'ready',
+        title: 'Élève à la plage.jpg',
+        tags: ['beach', 'summer'],
+        visibility: 'public',
+        created: new Date(created).toISOString(),
+        width: 120,
+        height: 90,
+      });
       expect(rec.metadata['EXIF:Make']).toBe(make);
       expect(rec.renditions.length).toBeGreaterThan(0);
 
-      const again = await curl(['-u', auth, '-H', `Slug: ${slug}`, '-H', 'Content-Type: image/jpeg', '--data-binary', `@${await file('other.jpg', (await photo()).bytes)}`, feed()]);
+      const again = await curl([
+        '-u',
+        auth,
+        '-H',
+        `Slug: ${slug}`,
+        '-H',
+        'Content-Type: image/jpeg',
+        '--data-binary',
+        `@${await file('other.jpg', (await photo()).bytes)}`,
+        feed(),
+      ]);
       expect(again.status).toBe(409);
       expect(atom.parse(again.body).error).toMatchObject({ errorCode: 'ItemExists' });
     });
@@ -435,7 +542,11 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
       const bodies = await Promise.all(Array.from({ length: 8 }, () => photo()));
       const answers = await Promise.all(
         bodies.map(({ bytes }) =>
-          fetch(feed(), { method: 'POST', body: new Uint8Array(bytes), headers: { authorization: `Basic ${Buffer.from(auth).toString('base64')}`, slug: label, 'content-type': 'image/jpeg' } }),
+          fetch(feed(), {
+            method: 'POST',
+            body: new Uint8Array(bytes),
+            headers: { authorization: `Basic ${Buffer.from(auth).toString('base64')}`, slug: label, 'content-type': 'image/jpeg' },
+          }),
         ),
       );
       const statuses = answers.map((r) => r.status).sort();
@@ -445,7 +556,7 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
       expect(all.filter((r) => r.title === label)).toHaveLength(1);
     });
 
-    it('an Atom entry alone creates the file\'s metadata without binary data', async () => {
+    it("an Atom entry alone creates the file's metadata without binary data", async () => {
       const entryXml = `<?xml version="1.0" encoding="UTF-8"?>
 <entry xmlns="http://www.w3.org/2005/Atom" xmlns:td="urn:ibm.com/td">
   <category term="document" label="document" scheme="tag:ibm.com,2006:td/type"/>
@@ -459,7 +570,13 @@ describe.each<StorageKind>(storageKinds())('compatibility faces (%s store)', (st
       const entry = atom.parse(res.body).entry;
       expect(entry.label).toBe('plans & notes.txt');
       expect(entry.totalMediaSize).toBe(0);
-      expect(await resource(Number(entry.uuid))).toMatchObject({ status: 'ready', size: 0, title: 'plans & notes.txt', tags: ['plans'], source: 'connections' });
+      expect(await resource(Number(entry.uuid))).toMatchObject({
+        status: 'ready',
+        size: 0,
+        title: 'plans & notes.txt',
+        tags: ['plans'],
+        source: 'connections',
+      });
     });
 
     it('the same bytes under another label: 409 (de-duplication); multipart: 415; wrong password: 401 with a Basic challenge', async () => {

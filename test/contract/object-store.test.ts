@@ -221,9 +221,7 @@ function describeObjectStore(name: string, makeStore: () => Promise<Fixture>, sk
     });
 
     it('throws ObjectNotFoundError for head and get of a missing key', async () => {
-      await expect(store.head(`${p}missing`)).rejects.toSatisfy(
-        (e) => e instanceof ObjectNotFoundError && e.key === `${p}missing`,
-      );
+      await expect(store.head(`${p}missing`)).rejects.toSatisfy((e) => e instanceof ObjectNotFoundError && e.key === `${p}missing`);
       await expect(store.get(`${p}missing`)).rejects.toBeInstanceOf(ObjectNotFoundError);
       await expect(store.get(`${p}missing`, { start: 0, end: 9 })).rejects.toBeInstanceOf(ObjectNotFoundError);
     });
@@ -256,7 +254,8 @@ function describeObjectStore(name: string, makeStore: () => Promise<Fixture>, sk
     });
 
     it('names the folders right under a prefix, once each, in key order', async () => {
-      for (const k of ['r/0a1/5/x', 'r/0a1/5/y', 'r/0a1/9/x', 'r/00f/3/x', 'r/00f-x/1', 'r/top', 'q/1/x']) await store.put(`${p}${k}`, Buffer.from('x'));
+      for (const k of ['r/0a1/5/x', 'r/0a1/5/y', 'r/0a1/9/x', 'r/00f/3/x', 'r/00f-x/1', 'r/top', 'q/1/x'])
+        await store.put(`${p}${k}`, Buffer.from('x'));
       const folders = async (prefix: string) => (await collect(store.folders(`${p}${prefix}`))).map((f) => f.slice(p.length));
       expect(await folders('r/')).toEqual(['r/00f-x/', 'r/00f/', 'r/0a1/']);
       expect(await folders('r/0a1/')).toEqual(['r/0a1/5/', 'r/0a1/9/']);
@@ -314,11 +313,21 @@ describe.skipIf(inject('s3Missing'))('S3ObjectStore specifics', () => {
   });
 
   it('lists incomplete multipart uploads under a prefix with their start, and aborts them for good', async () => {
-    const client = new Client({ endPoint: '127.0.0.1', port: Number(new URL(s3!.endpoint).port), useSSL: false, accessKey: s3!.accessKey, secretKey: s3!.secretKey, region: 'us-east-1' });
+    const client = new Client({
+      endPoint: '127.0.0.1',
+      port: Number(new URL(s3!.endpoint).port),
+      useSSL: false,
+      accessKey: s3!.accessKey,
+      secretKey: s3!.secretKey,
+      region: 'us-east-1',
+    });
     const prefix = key('mp/');
     const [a, b, other] = [`${prefix}a`, `${prefix}b`, key('elsewhere')];
     const started = Date.now();
-    const ids = [await client.initiateNewMultipartUpload(store.bucket, a, {}), await client.initiateNewMultipartUpload(store.bucket, b, {})];
+    const ids = [
+      await client.initiateNewMultipartUpload(store.bucket, a, {}),
+      await client.initiateNewMultipartUpload(store.bucket, b, {}),
+    ];
     await client.uploadPart({ bucketName: store.bucket, objectName: a, uploadID: ids[0]!, partNumber: 1, headers: {} }, randomBytes(PART));
     const otherId = await client.initiateNewMultipartUpload(store.bucket, other, {});
 
@@ -402,7 +411,7 @@ describe.skipIf(inject('s3Missing'))('S3ObjectStore specifics', () => {
     const timer = setInterval(sample, 10);
     const k = key('64m');
     try {
-    await expect(store.put(k, source)).resolves.toMatchObject({ size: total });
+      await expect(store.put(k, source)).resolves.toMatchObject({ size: total });
     } finally {
       clearInterval(timer);
     }
@@ -432,7 +441,9 @@ describe.skipIf(inject('s3Missing'))('S3ObjectStore specifics', () => {
     const port = (silent.address() as net.AddressInfo).port;
     const mute = new S3ObjectStore(s3Config('mute', `http://127.0.0.1:${port}`), { idleTimeoutMs: 300 });
     try {
-      await expect(mute.head('k')).rejects.toSatisfy((e) => e instanceof StorageUnavailableError && /No answer from S3 for 300 ms/.test(e.message));
+      await expect(mute.head('k')).rejects.toSatisfy(
+        (e) => e instanceof StorageUnavailableError && /No answer from S3 for 300 ms/.test(e.message),
+      );
       await expect(mute.put('k', Buffer.from('x'))).rejects.toBeInstanceOf(StorageUnavailableError);
     } finally {
       for (const s of sockets) s.destroy();

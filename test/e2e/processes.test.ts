@@ -26,7 +26,11 @@ describe('npm run api + npm run worker', () => {
   const apiEntry = path.join(outDir, 'api/main.js');
   const workerEntry = path.join(outDir, 'worker/main.js');
   beforeAll(async () => {
-    await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: ROOT });
+    await promisify(execFile)(
+      process.execPath,
+      [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir],
+      { cwd: ROOT },
+    );
   }, 180_000);
   afterAll(async () => {
     for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
@@ -62,7 +66,11 @@ describe('npm run api + npm run worker', () => {
 
     // A slow upload: 20 chunks, 50 ms apart. SIGTERM arrives while it is streaming.
     const boundary = 'slow';
-    const chunks = [multipartFileHead(boundary, 'file', 'slow.bin'), ...Array.from({ length: 20 }, (_, i) => Buffer.alloc(4096, i)), multipartEnd(boundary)];
+    const chunks = [
+      multipartFileHead(boundary, 'file', 'slow.bin'),
+      ...Array.from({ length: 20 }, (_, i) => Buffer.alloc(4096, i)),
+      multipartEnd(boundary),
+    ];
     const length = chunks.reduce((n, c) => n + Buffer.byteLength(c), 0);
     const upload = rawRequest(`${url}/v1/libraries/default/files?wait=20`, {
       headers: { authorization: `Bearer ${KEY}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': length },

@@ -76,7 +76,10 @@ describe('2 API processes + 3 worker processes on one Redis and one store', () =
     // The victim logs at debug level: its "job started" lines tell when it holds jobs.
     const workers = [0, 1, 2].map((i) => runEntry('worker/main.ts', { ...common, LOG_LEVEL: i === 0 ? 'debug' : 'info' }));
     procs.push(...apis, ...workers);
-    await Promise.all([...apis.map((a) => a.waitFor(/api listening/, 120_000)), ...workers.map((w) => w.waitFor(/worker started/, 120_000))]);
+    await Promise.all([
+      ...apis.map((a) => a.waitFor(/api listening/, 120_000)),
+      ...workers.map((w) => w.waitFor(/worker started/, 120_000)),
+    ]);
     const urls = ports.map((p) => `http://127.0.0.1:${p}`);
 
     // Distinct contents (the default library rejects duplicates), each with its own request id.

@@ -78,47 +78,64 @@ describe('npm start signalled as a process group', () => {
     if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
   });
 
-  it.each(['SIGTERM', 'SIGINT'] as const)('%s to the group mid-upload: the upload is acknowledged, the exit status is 0, Redis is stopped last', async (signal) => {
-    dataDir ??= await fs.mkdtemp(path.join(os.tmpdir(), 'mi-start-signal-'));
-    const port = await freePort();
-    const child = spawn('npm', ['start', '--silent'], {
-      cwd: ROOT,
-      detached: true,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    group = child.pid!;
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await until(`npm start to be running (output: ${out.slice(-300)})`, () => /API key: (\S+)/.exec(out), 60_000);
-    const key = /API key: (\S+)/.exec(out)![1]!;
-    const redisPid = Number(await fs.readFile(path.join(dataDir, 'redis', 'redis-server.pid'), 'utf8'));
-    expect(redisPid).toBeGreaterThan(0);
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    '%s to the group mid-upload: the upload is acknowledged, the exit status is 0, Redis is stopped last',
+    async (signal) => {
+      dataDir ??= await fs.mkdtemp(path.join(os.tmpdir(), 'mi-start-signal-'));
+      const port = await freePort();
+      const child = spawn('npm', ['start', '--silent'], {
+        cwd: ROOT,
+        detached: true,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      group = child.pid!;
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      await until(`npm start to be running (output: ${out.slice(-300)})`, () => /API key: (\S+)/.exec(out), 60_000);
+      const key = /API key: (\S+)/.exec(out)![1]!;
+      const redisPid = Number(await fs.readFile(path.join(dataDir, 'redis', 'redis-server.pid'), 'utf8'));
+      expect(redisPid).toBeGreaterThan(0);
 
-    // 40 chunks, 50 ms apart: the signal lands while the body is still streaming in.
-    const boundary = 'slow';
-    const chunks = [multipartFileHead(boundary, 'file', 'slow.bin'), ...Array.from({ length: 40 }, () => randomBytes(4096)), multipartEnd(boundary)];
-    const upload = rawRequest(`http://127.0.0.1:${port}/v1/libraries/default/files?wait=30`, {
-      headers: { authorization: `Bearer ${key}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': chunks.reduce((n, c) => n + Buffer.byteLength(c), 0) },
-      chunks,
-      chunkDelayMs: 50,
-    });
-    // The upload is in the service's hands once its bytes are being staged on disk.
-    const objects = path.join(dataDir, 'objects');
-    await until('the upload to be staging', async () => (await fs.readdir(objects, { recursive: true }).catch(() => [])).some((f) => f.includes('.incomplete-')), 20_000, 20);
-    process.kill(-group, signal);
+      // 40 chunks, 50 ms apart: the signal lands while the body is still streaming in.
+      const boundary = 'slow';
+      const chunks = [
+        multipartFileHead(boundary, 'file', 'slow.bin'),
+        ...Array.from({ length: 40 }, () => randomBytes(4096)),
+        multipartEnd(boundary),
+      ];
+      const upload = rawRequest(`http://127.0.0.1:${port}/v1/libraries/default/files?wait=30`, {
+        headers: {
+          authorization: `Bearer ${key}`,
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+          'content-length': chunks.reduce((n, c) => n + Buffer.byteLength(c), 0),
+        },
+        chunks,
+        chunkDelayMs: 50,
+      });
+      // The upload is in the service's hands once its bytes are being staged on disk.
+      const objects = path.join(dataDir, 'objects');
+      await until(
+        'the upload to be staging',
+        async () => (await fs.readdir(objects, { recursive: true }).catch(() => [])).some((f) => f.includes('.incomplete-')),
+        20_000,
+        20,
+      );
+      process.kill(-group, signal);
 
-    const res = await upload;
-    expect(res).not.toBe('hung-up');
-    if (res === 'hung-up') return;
-    expect(res.status, res.body).toBe(204);
-    expect(res.headers['x-resource-id']).toMatch(/^\d+$/);
-    expect(await exited, out).toBe(0);
-    group = undefined;
-    expect(out).not.toMatch(/second signal; exiting now/);
-    // Redis was stopped by the service, not left behind.
-    await expect(fs.access(`/proc/${redisPid}`)).rejects.toThrow();
-  }, 120_000);
+      const res = await upload;
+      expect(res).not.toBe('hung-up');
+      if (res === 'hung-up') return;
+      expect(res.status, res.body).toBe(204);
+      expect(res.headers['x-resource-id']).toMatch(/^\d+$/);
+      expect(await exited, out).toBe(0);
+      group = undefined;
+      expect(out).not.toMatch(/second signal; exiting now/);
+      // Redis was stopped by the service, not left behind.
+      await expect(fs.access(`/proc/${redisPid}`)).rejects.toThrow();
+    },
+    120_000,
+  );
 });

@@ -41,7 +41,15 @@ describe.each(storageKinds())('tus across two API processes (%s)', (storage) => 
       WORKER_METRICS_PORT: '0',
       EXIFTOOL_MAX_PROCS: '1',
       MALLOC_ARENA_MAX: '2',
-      ...(storage === 's3' ? { STORAGE_DRIVER: 's3', S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY: s3.accessKey, S3_SECRET_KEY: s3.secretKey, S3_BUCKET: `tus-e2e-${id}` } : {}),
+      ...(storage === 's3'
+        ? {
+            STORAGE_DRIVER: 's3',
+            S3_ENDPOINT: s3.endpoint,
+            S3_ACCESS_KEY: s3.accessKey,
+            S3_SECRET_KEY: s3.secretKey,
+            S3_BUCKET: `tus-e2e-${id}`,
+          }
+        : {}),
     };
     const ports = [await freePort(), await freePort()];
     const apis = ports.map((port) => runEntry('api/main.ts', { ...common, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' }));
@@ -66,76 +74,104 @@ describe.each(storageKinds())('tus across two API processes (%s)', (storage) => 
     return { up, done };
   }
 
-  it('a 200 MiB upload cut off at ~50 % on one API is finished through the other, byte-exact; a failure reaches the client', { timeout: 600_000 }, async () => {
-    const [a, b] = await start();
-    const data = randomBytes(SIZE);
-    const sha = createHash('sha256').update(data).digest('hex');
+  it(
+    'a 200 MiB upload cut off at ~50 % on one API is finished through the other, byte-exact; a failure reaches the client',
+    { timeout: 600_000 },
+    async () => {
+      const [a, b] = await start();
+      const data = randomBytes(SIZE);
+      const sha = createHash('sha256').update(data).digest('hex');
 
-    // On API A, until about half has been sent; then the connection is cut.
-    let url: string | undefined;
-    const first = upload(data, {
-      endpoint: `${a}/v1/libraries/default/tus`,
-      metadata: { filename: 'film.bin', title: 'Half here, half there' },
-      retryDelays: null,
-      onProgress: (sent) => {
-        if (!url && sent >= SIZE / 2 && first.up.url) {
-          url = first.up.url;
-          void first.up.abort();
-        }
-      },
-    });
-    first.done.catch(() => undefined);
-    for (let i = 0; i < 1200 && !url; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(url, 'the first half was sent').toBeDefined();
-    expect(url!.startsWith(a!)).toBe(true);
+      // On API A, until about half has been sent; then the connection is cut.
+      let url: string | undefined;
+      const first = upload(data, {
+        endpoint: `${a}/v1/libraries/default/tus`,
+        metadata: { filename: 'film.bin', title: 'Half here, half there' },
+        retryDelays: null,
+        onProgress: (sent) => {
+          if (!url && sent >= SIZE / 2 && first.up.url) {
+            url = first.up.url;
+            void first.up.abort();
+          }
+        },
+      });
+      first.done.catch(() => undefined);
+      for (let i = 0; i < 1200 && !url; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(url, 'the first half was sent').toBeDefined();
+      expect(url!.startsWith(a!)).toBe(true);
 
-    // API B finds the upload by its path alone (the state is in Redis) and tells the offset A stored.
-    const pathname = new URL(url!).pathname;
-    let offset = 0;
-    for (let i = 0; i < 100 && offset === 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      const head = await fetch(`${b}${pathname}`, { method: 'HEAD', headers: { authorization: `Bearer ${KEY}`, 'tus-resumable': '1.0.0' } });
-      expect(head.status).toBe(200);
-      offset = Number(head.headers.get('upload-offset'));
-    }
-    expect(offset).toBeGreaterThan(SIZE * 0.3);
-    expect(offset).toBeLessThan(SIZE);
+      // API B finds the upload by its path alone (the state is in Redis) and tells the offset A stored.
+      const pathname = new URL(url!).pathname;
+      let offset = 0;
+      for (let i = 0; i < 100 && offset === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const head = await fetch(`${b}${pathname}`, {
+          method: 'HEAD',
+          headers: { authorization: `Bearer ${KEY}`, 'tus-resumable': '1.0.0' },
+        });
+        expect(head.status).toBe(200);
+        offset = Number(head.headers.get('upload-offset'));
+      }
+      expect(offset).toBeGreaterThan(SIZE * 0.3);
+      expect(offset).toBeLessThan(SIZE);
 
-    const second = upload(data, { endpoint: `${b}/v1/libraries/default/tus`, uploadUrl: `${b}${pathname}`, headers: { Authorization: `Bearer ${KEY}`, Prefer: 'wait=60' } });
-    const last = await second.done;
-    expect(last.getStatus()).toBe(204);
-    const id = Number(last.getHeader('X-Resource-Id'));
-    expect(id).toBeGreaterThan(0);
-    expect(last.getHeader('X-Resource-Status')).toBe('ready');
+      const second = upload(data, {
+        endpoint: `${b}/v1/libraries/default/tus`,
+        uploadUrl: `${b}${pathname}`,
+        headers: { Authorization: `Bearer ${KEY}`, Prefer: 'wait=60' },
+      });
+      const last = await second.done;
+      expect(last.getStatus()).toBe(204);
+      const id = Number(last.getHeader('X-Resource-Id'));
+      expect(id).toBeGreaterThan(0);
+      expect(last.getHeader('X-Resource-Status')).toBe('ready');
 
-    const rec = (await (await fetch(`${a}/v1/resources/${id}`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as Record<string, unknown>;
-    expect(rec).toMatchObject({ status: 'ready', size: SIZE, checksum: sha, fileName: 'film.bin', title: 'Half here, half there', source: 'tus' });
-    // Byte-exact: what the store serves back is what was sent.
-    const original = await fetch(`${a}/image/0x0/${id}.bin`, { headers: { authorization: `Bearer ${KEY}` } });
-    expect(original.status).toBe(200);
-    const hash = createHash('sha256');
-    let n = 0;
-    for await (const chunk of original.body as unknown as AsyncIterable<Uint8Array>) {
-      hash.update(chunk);
-      n += chunk.length;
-    }
-    expect(n).toBe(SIZE);
-    expect(hash.digest('hex')).toBe(sha);
+      const rec = (await (await fetch(`${a}/v1/resources/${id}`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as Record<
+        string,
+        unknown
+      >;
+      expect(rec).toMatchObject({
+        status: 'ready',
+        size: SIZE,
+        checksum: sha,
+        fileName: 'film.bin',
+        title: 'Half here, half there',
+        source: 'tus',
+      });
+      // Byte-exact: what the store serves back is what was sent.
+      const original = await fetch(`${a}/image/0x0/${id}.bin`, { headers: { authorization: `Bearer ${KEY}` } });
+      expect(original.status).toBe(200);
+      const hash = createHash('sha256');
+      let n = 0;
+      for await (const chunk of original.body as unknown as AsyncIterable<Uint8Array>) {
+        hash.update(chunk);
+        n += chunk.length;
+      }
+      expect(n).toBe(SIZE);
+      expect(hash.digest('hex')).toBe(sha);
 
-    // A file the worker cannot decode: the waiting last PATCH answers 422 with the reason,
-    // and HEAD on the other API says so too.
-    const whole = await makeJpeg(640, 480);
-    const cut = whole.subarray(0, Math.floor(whole.length / 2));
-    const failing = upload(cut, { endpoint: `${a}/v1/libraries/default/tus`, metadata: { filename: 'cut.jpg' }, headers: { Authorization: `Bearer ${KEY}`, Prefer: 'wait=60' } });
-    const err = (await failing.done.then(
-      () => undefined,
-      (e: unknown) => e,
-    )) as tus.DetailedError | undefined;
-    expect(err?.originalResponse?.getStatus()).toBe(422);
-    expect((JSON.parse(err!.originalResponse!.getBody()) as { detail: string }).detail).toMatch(/could not be decoded/);
-    const head = await fetch(`${b}${new URL(failing.up.url!).pathname}`, { method: 'HEAD', headers: { authorization: `Bearer ${KEY}`, 'tus-resumable': '1.0.0' } });
-    expect(head.headers.get('x-resource-status')).toBe('failed');
-    expect(head.headers.get('x-resource-error-code')).toBe('unreadable_file');
-    expect(head.headers.get('x-resource-error')).toMatch(/could not be decoded/);
-  });
+      // A file the worker cannot decode: the waiting last PATCH answers 422 with the reason,
+      // and HEAD on the other API says so too.
+      const whole = await makeJpeg(640, 480);
+      const cut = whole.subarray(0, Math.floor(whole.length / 2));
+      const failing = upload(cut, {
+        endpoint: `${a}/v1/libraries/default/tus`,
+        metadata: { filename: 'cut.jpg' },
+        headers: { Authorization: `Bearer ${KEY}`, Prefer: 'wait=60' },
+      });
+      const err = (await failing.done.then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as tus.DetailedError | undefined;
+      expect(err?.originalResponse?.getStatus()).toBe(422);
+      expect((JSON.parse(err!.originalResponse!.getBody()) as { detail: string }).detail).toMatch(/could not be decoded/);
+      const head = await fetch(`${b}${new URL(failing.up.url!).pathname}`, {
+        method: 'HEAD',
+        headers: { authorization: `Bearer ${KEY}`, 'tus-resumable': '1.0.0' },
+      });
+      expect(head.headers.get('x-resource-status')).toBe('failed');
+      expect(head.headers.get('x-resource-error-code')).toBe('unreadable_file');
+      expect(head.headers.get('x-resource-error')).toMatch(/could not be decoded/);
+    },
+  );
 });

@@ -12,10 +12,29 @@ import { makeJpeg } from '../harness/images.js';
 import { basic, CREDENTIALS, credentialEnv, sha256Hex as sha } from '../harness/credentials.js';
 import { form, startService, TEST_KEY, type TestService } from '../harness/service.js';
 
-const { rsUser: RS_USER, rsKey: RS_KEY, copernicaToken: COPERNICA, flotiqKey: FLOTIQ, connectionsUser: CONN_USER, connectionsPassword: CONN_PASS, imageSecret: IMAGE_SECRET, adminKey: ADMIN_KEY } = CREDENTIALS;
+const {
+  rsUser: RS_USER,
+  rsKey: RS_KEY,
+  copernicaToken: COPERNICA,
+  flotiqKey: FLOTIQ,
+  connectionsUser: CONN_USER,
+  connectionsPassword: CONN_PASS,
+  imageSecret: IMAGE_SECRET,
+  adminKey: ADMIN_KEY,
+} = CREDENTIALS;
 
 /** Routes that answer without any credential, by design: probes, the scrape, the API's own documentation. */
-const PUBLIC = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /docs', 'GET /openapi.json', 'GET /docs/assets/:file', 'GET /console', 'GET /console/', 'GET /console/assets/:file'];
+const PUBLIC = [
+  'GET /healthz',
+  'GET /readyz',
+  'GET /metrics',
+  'GET /docs',
+  'GET /openapi.json',
+  'GET /docs/assets/:file',
+  'GET /console',
+  'GET /console/',
+  'GET /console/assets/:file',
+];
 
 /** One character changed: the most likely forgery, and the one a prefix compare misses. */
 const tamper = (s: string) => s.slice(0, -1) + (s.endsWith('x') ? 'y' : 'x');
@@ -35,9 +54,22 @@ describe('every route refuses missing, wrong and tampered credentials', () => {
     });
     // Only the route table is read: the handlers are never called on this instance.
     const unused = {} as never;
-    const app = createApp({ ...svc.core, config: svc.config, logger: createLogger('silent', 'test'), ingestQueue: unused, bulkQueue: unused, uploads: unused, tus: unused, waiter: unused, renders: unused } as AppDeps);
+    const app = createApp({
+      ...svc.core,
+      config: svc.config,
+      logger: createLogger('silent', 'test'),
+      ingestQueue: unused,
+      bulkQueue: unused,
+      uploads: unused,
+      tus: unused,
+      waiter: unused,
+      renders: unused,
+    } as AppDeps);
     routes = [...new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`))].sort();
-    const res = await svc.fetch('/v1/libraries/default/files?wait=30', { method: 'POST', body: form({ file: { name: 'p.jpg', data: await makeJpeg(64, 48), type: 'image/jpeg' } }) });
+    const res = await svc.fetch('/v1/libraries/default/files?wait=30', {
+      method: 'POST',
+      body: form({ file: { name: 'p.jpg', data: await makeJpeg(64, 48), type: 'image/jpeg' } }),
+    });
     expect(res.status).toBe(204);
     privateId = Number(res.headers.get('x-resource-id'));
   });
@@ -112,7 +144,12 @@ describe('every route refuses missing, wrong and tampered credentials', () => {
     {
       name: 'Copernica (access_token)',
       match: (r) => r.includes('/v3/medialibrary/'),
-      creds: { missing: {}, wrong: { query: 'access_token=nope-0123456789' }, tampered: { query: `access_token=${tamper(COPERNICA)}` }, valid: { query: `access_token=${COPERNICA}` } },
+      creds: {
+        missing: {},
+        wrong: { query: 'access_token=nope-0123456789' },
+        tampered: { query: `access_token=${tamper(COPERNICA)}` },
+        valid: { query: `access_token=${COPERNICA}` },
+      },
     },
     {
       name: 'Flotiq (X-AUTH-TOKEN)',
@@ -189,11 +226,13 @@ describe('every route refuses missing, wrong and tampered credentials', () => {
       ['expired signature', get(signedImageUrl(p, -10, IMAGE_SECRET)), 401],
       ['signed with another secret', get(signedImageUrl(p, 300, tamper(IMAGE_SECRET))), 401],
     ];
-    const got = await Promise.all(cases.map(async ([label, res, want]) => {
-      const r = await res;
-      await r.body?.cancel();
-      return [label, r.status, want] as const;
-    }));
+    const got = await Promise.all(
+      cases.map(async ([label, res, want]) => {
+        const r = await res;
+        await r.body?.cancel();
+        return [label, r.status, want] as const;
+      }),
+    );
     expect(got.filter(([, status, want]) => status !== want)).toEqual([]);
   });
 });

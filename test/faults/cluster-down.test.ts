@@ -27,7 +27,10 @@ describe('Redis Cluster down or misnamed', () => {
     for (let i = 0; i < 12; i++) {
       // Ids 43 apart land in buckets far apart, on every master.
       await svc.core.redis.incrby(svc.core.catalog.keys.resourceSeq, 42);
-      const res = await svc.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: `d${i}.txt`, data: `down ${i} ${Math.random()}` } }) });
+      const res = await svc.fetch('/v1/libraries/default/files', {
+        method: 'POST',
+        body: form({ file: { name: `d${i}.txt`, data: `down ${i} ${Math.random()}` } }),
+      });
       expect(res.status).toBe(202);
       ids.push(Number(res.headers.get('x-resource-id')));
     }
@@ -43,7 +46,7 @@ describe('Redis Cluster down or misnamed', () => {
     expect(elsewhere.length).toBeGreaterThan(0);
 
     // Until the others mark it failed the answer is a connection error; after, CLUSTERDOWN. Both: 503.
-    for (const end = Date.now() + 20_000; Date.now() < end; ) {
+    for (const end = Date.now() + 20_000; Date.now() < end;) {
       const res = await svc.fetch(`/v1/resources/${onVictim[0]}`);
       expect(res.status, await res.clone().text()).toBe(503);
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -58,14 +61,26 @@ describe('Redis Cluster down or misnamed', () => {
 
   it('a seed list with no cluster node behind it fails start-up, naming each node and why', async () => {
     const [a, b] = [await freePort(), await freePort()];
-    const config = loadConfig({ REDIS_CLUSTER_NODES: `127.0.0.1:${a},127.0.0.1:${b}`, DATA_DIR: '/nonexistent-mi-test', LOG_LEVEL: 'silent' });
+    const config = loadConfig({
+      REDIS_CLUSTER_NODES: `127.0.0.1:${a},127.0.0.1:${b}`,
+      DATA_DIR: '/nonexistent-mi-test',
+      LOG_LEVEL: 'silent',
+    });
     await expect(openCore(config, { clusterNodes: config.redisClusterNodes! })).rejects.toThrow(
-      new RegExp(`No seed node in REDIS_CLUSTER_NODES is a healthy Redis Cluster node: 127\\.0\\.0\\.1:${a} \\(.*ECONNREFUSED.*\\), 127\\.0\\.0\\.1:${b} \\(.*\\)\\. Check REDIS_CLUSTER_NODES\\.`),
+      new RegExp(
+        `No seed node in REDIS_CLUSTER_NODES is a healthy Redis Cluster node: 127\\.0\\.0\\.1:${a} \\(.*ECONNREFUSED.*\\), 127\\.0\\.0\\.1:${b} \\(.*\\)\\. Check REDIS_CLUSTER_NODES\\.`,
+      ),
     );
   });
 
   it('a seed that is a standalone Redis is named as not a cluster node', async () => {
-    const config = loadConfig({ REDIS_CLUSTER_NODES: new URL(inject('redisUrl')).host, DATA_DIR: '/nonexistent-mi-test', LOG_LEVEL: 'silent' });
-    await expect(openCore(config, { clusterNodes: config.redisClusterNodes! })).rejects.toThrow(/not a cluster node \(cluster support disabled; use REDIS_URL\)/);
+    const config = loadConfig({
+      REDIS_CLUSTER_NODES: new URL(inject('redisUrl')).host,
+      DATA_DIR: '/nonexistent-mi-test',
+      LOG_LEVEL: 'silent',
+    });
+    await expect(openCore(config, { clusterNodes: config.redisClusterNodes! })).rejects.toThrow(
+      /not a cluster node \(cluster support disabled; use REDIS_URL\)/,
+    );
   });
 });

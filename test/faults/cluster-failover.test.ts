@@ -42,7 +42,10 @@ describe('Redis Cluster master killed mid-ingest, replica promoted', () => {
   /** Uploads one file as a client that honours Retry-After would; returns its resource id. */
   async function upload(i: number, deadline: number): Promise<number> {
     for (;;) {
-      const res = await svc.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: `f${i}.txt`, data: `failover ${i} ${randomBytes(8).toString('hex')}` } }) });
+      const res = await svc.fetch('/v1/libraries/default/files', {
+        method: 'POST',
+        body: form({ file: { name: `f${i}.txt`, data: `failover ${i} ${randomBytes(8).toString('hex')}` } }),
+      });
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       if (res.status === 202) return Number(res.headers.get('x-resource-id'));
       const body = await res.text();
@@ -80,7 +83,7 @@ describe('Redis Cluster master killed mid-ingest, replica promoted', () => {
 
     // Jobs resume on the promoted master; wait until nothing moves any more.
     let last = '';
-    for (let stable = 0; stable < 6 && Date.now() < deadline + 60_000; ) {
+    for (let stable = 0; stable < 6 && Date.now() < deadline + 60_000;) {
       const now = JSON.stringify([...(await states(ids))].map(([s, l]) => [s, l.length]));
       stable = now === last ? stable + 1 : 0;
       last = now;
@@ -89,12 +92,16 @@ describe('Redis Cluster master killed mid-ingest, replica promoted', () => {
     }
 
     // Whatever replication lost (records, jobs) comes back from the copies in storage.
-    for (let from: number | null = 0; from !== null; ) {
-      const res = await svc.fetch('/v1/admin/reindex', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ fromShard: from, shards: 512 }) });
+    for (let from: number | null = 0; from !== null;) {
+      const res = await svc.fetch('/v1/admin/reindex', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ fromShard: from, shards: 512 }),
+      });
       expect(res.status, await res.clone().text()).toBe(200);
       from = ((await res.json()) as { nextShard: number | null }).nextShard;
     }
-    for (const end = Date.now() + 60_000; Date.now() < end; ) {
+    for (const end = Date.now() + 60_000; Date.now() < end;) {
       if ((await states(ids)).get('ready')?.length === ids.length) break;
       await sleep(500);
     }

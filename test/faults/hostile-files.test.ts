@@ -30,7 +30,9 @@ describe('hostile files and hostile framing', () => {
   });
   afterAll(async () => {
     clearInterval(sampler);
-    console.log(`[hostile-files] files=${outcomes.length} rss-before=${mb(rssBefore)} rss-peak=${mb(rssPeak)} outcomes=${JSON.stringify(outcomes)}`);
+    console.log(
+      `[hostile-files] files=${outcomes.length} rss-before=${mb(rssBefore)} rss-peak=${mb(rssPeak)} outcomes=${JSON.stringify(outcomes)}`,
+    );
     await svc?.close();
   });
 
@@ -98,21 +100,55 @@ describe('hostile files and hostile framing', () => {
     const cases: [string, Buffer, string, (o: Outcome) => void][] = [
       ['truncated.jpg', jpeg.subarray(0, Math.floor(jpeg.length * 0.4)), 'truncated.jpg', () => undefined],
       ['empty.jpg', Buffer.alloc(0), 'empty.jpg', (o) => expect(o.status).toBe(400)],
-      ['bomb.png', bomb, 'bomb.png', (o) => {
-        expect(o.record?.status).toBe('failed');
-        expect(o.record?.error).toMatch(/pixel|limit|large/i);
-      }],
+      [
+        'bomb.png',
+        bomb,
+        'bomb.png',
+        (o) => {
+          expect(o.record?.status).toBe('failed');
+          expect(o.record?.error).toMatch(/pixel|limit|large/i);
+        },
+      ],
       // GIF header, then JavaScript: a GIF/JS polyglot; nothing decodes it as an image.
-      ['gifjs.gif', Buffer.from('GIF89a/*\x01\x00\x01\x00\x00\x00\x00*/=1;alert(document.domain);//'), 'gifjs.gif', (o) => expect(o.record?.status === 'failed' || o.status >= 400).toBe(true)],
+      [
+        'gifjs.gif',
+        Buffer.from('GIF89a/*\x01\x00\x01\x00\x00\x00\x00*/=1;alert(document.domain);//'),
+        'gifjs.gif',
+        (o) => expect(o.record?.status === 'failed' || o.status >= 400).toBe(true),
+      ],
       // A real JPEG with a ZIP appended: a valid image (ready), stored under our key, never run.
-      ['jpegzip.jpg', Buffer.concat([jpeg, Buffer.from('PK\x03\x04\x14\x00\x00\x00\x08\x00evil.php<?php system($_GET[c]); ?>')]), 'jpegzip.jpg', () => undefined],
+      [
+        'jpegzip.jpg',
+        Buffer.concat([jpeg, Buffer.from('PK\x03\x04\x14\x00\x00\x00\x08\x00evil.php<?php system($_GET[c]); ?>')]),
+        'jpegzip.jpg',
+        () => undefined,
+      ],
       // HTML named as an image: sniffed for what it is.
-      ['html.jpg', Buffer.from('<!doctype html><html><script>alert(1)</script></html>'), 'html.jpg', (o) => expect(o.record?.type ?? 'file').not.toBe('image')],
-      ['script.svg', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="50" height="50"><script>alert(1)</script><rect width="50" height="50" fill="red" onload="alert(2)"/></svg>'), 'script.svg', (o) => {
-        // Rasterised (scripts never survive into a WebP) or refused with a reason.
-        if (o.record?.status === 'ready') expect(o.record.renditions.every((r) => r.format !== 'svg')).toBe(true);
-      }],
-      ['xxe.svg', Buffer.from('<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]><svg xmlns="http://www.w3.org/2000/svg"><text>&x;</text></svg>'), 'xxe.svg', () => undefined],
+      [
+        'html.jpg',
+        Buffer.from('<!doctype html><html><script>alert(1)</script></html>'),
+        'html.jpg',
+        (o) => expect(o.record?.type ?? 'file').not.toBe('image'),
+      ],
+      [
+        'script.svg',
+        Buffer.from(
+          '<svg xmlns="http://www.w3.org/2000/svg" width="50" height="50"><script>alert(1)</script><rect width="50" height="50" fill="red" onload="alert(2)"/></svg>',
+        ),
+        'script.svg',
+        (o) => {
+          // Rasterised (scripts never survive into a WebP) or refused with a reason.
+          if (o.record?.status === 'ready') expect(o.record.renditions.every((r) => r.format !== 'svg')).toBe(true);
+        },
+      ],
+      [
+        'xxe.svg',
+        Buffer.from(
+          '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]><svg xmlns="http://www.w3.org/2000/svg"><text>&x;</text></svg>',
+        ),
+        'xxe.svg',
+        () => undefined,
+      ],
     ];
     for (const [name, data, fileName, extra] of cases) {
       const o = await send(name, data, fileName);
@@ -149,7 +185,11 @@ describe('hostile files and hostile framing', () => {
     ]);
     const chunks = [head, Buffer.from(`utf8 ${Math.random()}`), Buffer.from(multipartEnd(boundary))];
     const res = await rawRequest(`${svc.url}/v1/libraries/default/files?wait=30`, {
-      headers: { authorization: `Bearer ${svc.key}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': chunks.reduce((n, c) => n + c.length, 0) },
+      headers: {
+        authorization: `Bearer ${svc.key}`,
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': chunks.reduce((n, c) => n + c.length, 0),
+      },
       chunks,
     });
     if (res === 'hung-up') throw new Error('hung up');
@@ -172,16 +212,42 @@ describe('hostile files and hostile framing', () => {
     };
     const b = 'absurd';
     await frame('no boundary', 'multipart/form-data', `--${b}\r\n\r\nx\r\n--${b}--\r\n`);
-    await frame('200 KiB part header', `multipart/form-data; boundary=${b}`, `--${b}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nX-Huge: ${'h'.repeat(200 * 1024)}\r\n\r\nx\r\n--${b}--\r\n`);
+    await frame(
+      '200 KiB part header',
+      `multipart/form-data; boundary=${b}`,
+      `--${b}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nX-Huge: ${'h'.repeat(200 * 1024)}\r\n\r\nx\r\n--${b}--\r\n`,
+    );
     // busboy reads the first 100 header pairs of a part and drops the rest: bounded, so
     // the part may be accepted — what counts is no 5xx and nothing unbounded.
-    const many = await frame('1,000 header lines in one part', `multipart/form-data; boundary=${b}`, `--${b}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n${'X-A: b\r\n'.repeat(1000)}\r\nx\r\n--${b}--\r\n`, false);
+    const many = await frame(
+      '1,000 header lines in one part',
+      `multipart/form-data; boundary=${b}`,
+      `--${b}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n${'X-A: b\r\n'.repeat(1000)}\r\nx\r\n--${b}--\r\n`,
+      false,
+    );
     const accepted = many.status < 400 ? 1 : 0;
-    await frame('5,000 empty fields', `multipart/form-data; boundary=${b}`, `${`--${b}\r\nContent-Disposition: form-data; name="f"\r\n\r\n\r\n`.repeat(5000)}--${b}--\r\n`);
-    await frame('file part without a name or disposition', `multipart/form-data; boundary=${b}`, `--${b}\r\nContent-Type: image/jpeg\r\n\r\nxyz\r\n--${b}--\r\n`);
-    await frame('never-closed body', `multipart/form-data; boundary=${b}`, `--${b}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nno closing boundary`);
+    await frame(
+      '5,000 empty fields',
+      `multipart/form-data; boundary=${b}`,
+      `${`--${b}\r\nContent-Disposition: form-data; name="f"\r\n\r\n\r\n`.repeat(5000)}--${b}--\r\n`,
+    );
+    await frame(
+      'file part without a name or disposition',
+      `multipart/form-data; boundary=${b}`,
+      `--${b}\r\nContent-Type: image/jpeg\r\n\r\nxyz\r\n--${b}--\r\n`,
+    );
+    await frame(
+      'never-closed body',
+      `multipart/form-data; boundary=${b}`,
+      `--${b}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nno closing boundary`,
+    );
     // Over RFC 2046's 70 characters, but bounded by Node's header limit: parsed like any other.
-    const long = await frame('4,000-byte boundary', `multipart/form-data; boundary=${'q'.repeat(4000)}`, `--${'q'.repeat(4000)}\r\nContent-Disposition: form-data; name="file"; filename="b.txt"\r\n\r\ny\r\n--${'q'.repeat(4000)}--\r\n`, false);
+    const long = await frame(
+      '4,000-byte boundary',
+      `multipart/form-data; boundary=${'q'.repeat(4000)}`,
+      `--${'q'.repeat(4000)}\r\nContent-Disposition: form-data; name="file"; filename="b.txt"\r\n\r\ny\r\n--${'q'.repeat(4000)}--\r\n`,
+      false,
+    );
     expect(await svc.core.catalog.countResources()).toBe(before + accepted + (long.status < 400 ? 1 : 0));
   }, 60_000);
 

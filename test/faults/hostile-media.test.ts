@@ -29,8 +29,12 @@ describe('error details', () => {
     expect(out).toMatch(/^The image could not be decoded: the file: bad seek TIFFReadDirectory: Warning/);
     expect(sanitizeDetail('Open /tmp/media-ingest-worker-812/mi-source-AbC123/decoded.jpg failed')).toBe('Open the file failed');
     // URL paths a client should follow stay.
-    expect(sanitizeDetail('Expected path like /image/300x0/7.webp but received "/etc/passwd".')).toBe('Expected path like /image/300x0/7.webp but received "/etc/passwd".');
-    expect(sanitizeDetail('its original is /image/0x0/12.pdf; upload with PUT /v1/resources/12/file.')).toBe('its original is /image/0x0/12.pdf; upload with PUT /v1/resources/12/file.');
+    expect(sanitizeDetail('Expected path like /image/300x0/7.webp but received "/etc/passwd".')).toBe(
+      'Expected path like /image/300x0/7.webp but received "/etc/passwd".',
+    );
+    expect(sanitizeDetail('its original is /image/0x0/12.pdf; upload with PUT /v1/resources/12/file.')).toBe(
+      'its original is /image/0x0/12.pdf; upload with PUT /v1/resources/12/file.',
+    );
   });
 });
 
@@ -70,7 +74,9 @@ describe.skipIf(lacking.length > 0)('hostile media', () => {
   const log: string[] = [];
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-hostile-media-'));
-    svc = await startService('fs', { env: { MAX_IMAGE_PIXELS: '40000000', RENDITION_PRESETS: 'thumbnail:200x200:cover:webp:75', JOB_ATTEMPTS: '1' } });
+    svc = await startService('fs', {
+      env: { MAX_IMAGE_PIXELS: '40000000', RENDITION_PRESETS: 'thumbnail:200x200:cover:webp:75', JOB_ATTEMPTS: '1' },
+    });
   });
   afterAll(async () => {
     console.log(`[hostile-media] ${log.join('; ')}`);
@@ -85,7 +91,9 @@ describe.skipIf(lacking.length > 0)('hostile media', () => {
     const out: { status: number; detail?: string; record?: Resource } = { status: res.status };
     if (res.status !== 204) out.detail = (JSON.parse(body) as { detail: string }).detail;
     if (id) out.record = (await (await svc.fetch(`/v1/resources/${id}`)).json()) as Resource;
-    log.push(`${name}: ${res.status} ${out.record?.status ?? ''} ${out.record?.type ?? ''} ${(out.record?.error ?? out.detail ?? '').slice(0, 120)}`);
+    log.push(
+      `${name}: ${res.status} ${out.record?.status ?? ''} ${out.record?.type ?? ''} ${(out.record?.error ?? out.detail ?? '').slice(0, 120)}`,
+    );
     expect(res.status, `${name}: ${body.slice(0, 300)}`).toBeLessThan(500);
     if (out.detail) expectCleanDetail(name, out.detail);
     if (out.record) {
@@ -135,7 +143,10 @@ describe.skipIf(lacking.length > 0)('hostile media', () => {
     const wavBytes = await fs.readFile(wav);
     await send('no-samples.wav', wavBytes.subarray(0, 44));
     // Random bytes behind a valid MP4 ftyp box.
-    await send('ftyp-noise.mp4', Buffer.concat([mp4.subarray(0, 32), Buffer.from(Array.from({ length: 50_000 }, (_, i) => (i * 2654435761) % 256))]));
+    await send(
+      'ftyp-noise.mp4',
+      Buffer.concat([mp4.subarray(0, 32), Buffer.from(Array.from({ length: 50_000 }, (_, i) => (i * 2654435761) % 256))]),
+    );
   }, 300_000);
 
   it('broken PDFs: truncated, empty, 100,000 declared pages, absurd page size, a damaged TIFF', async () => {

@@ -29,7 +29,10 @@ describe.each<StorageKind>(storageKinds())('orphan sweeper and missing-object ch
   });
 
   async function upload(name: string): Promise<number> {
-    const res = await svc.fetch('/v1/libraries/default/files?wait=20', { method: 'POST', body: form({ file: { name, data: `${name} ${Math.random()}` } }) });
+    const res = await svc.fetch('/v1/libraries/default/files?wait=20', {
+      method: 'POST',
+      body: form({ file: { name, data: `${name} ${Math.random()}` } }),
+    });
     expect(res.status).toBe(204);
     return Number(res.headers.get('x-resource-id'));
   }
@@ -38,7 +41,11 @@ describe.each<StorageKind>(storageKinds())('orphan sweeper and missing-object ch
   async function sweep(ids: number[], body: Record<string, unknown>): Promise<SweepPage> {
     const total: SweepPage = { fromShard: 0, nextShard: null, scanned: 0, orphans: [], young: 0, unindexed: [], abandonedWrites: 0 };
     for (const shard of new Set(ids.map(shardOf))) {
-      const res = await svc.fetch('/v1/admin/sweep', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ fromShard: shard, shards: 1, ...body }) });
+      const res = await svc.fetch('/v1/admin/sweep', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ fromShard: shard, shards: 1, ...body }),
+      });
       expect(res.status).toBe(200);
       const p = (await res.json()) as SweepPage;
       total.scanned += p.scanned;
@@ -64,7 +71,17 @@ describe.each<StorageKind>(storageKinds())('orphan sweeper and missing-object ch
     // A record lost from Redis (or a delete killed halfway): the copy is in storage, the record is not.
     await svc.core.catalog.deleteResource(unindexed);
     // A fs write killed before its rename.
-    const tempFile = storage === 'fs' ? path.join(svc.config.storage.driver === 'fs' ? svc.config.storage.root : '', 'resources', shardOf(staged).toString(16).padStart(3, '0'), String(staged), 'v1', 'x.incomplete-abc') : '';
+    const tempFile =
+      storage === 'fs'
+        ? path.join(
+            svc.config.storage.driver === 'fs' ? svc.config.storage.root : '',
+            'resources',
+            shardOf(staged).toString(16).padStart(3, '0'),
+            String(staged),
+            'v1',
+            'x.incomplete-abc',
+          )
+        : '';
     if (tempFile) await fs.writeFile(tempFile, 'half');
     // Grace 3 s: the two sweeps below must end before the in-flight object ages past it,
     // which took more than 1 s with the machine under load.
@@ -108,14 +125,21 @@ describe.each<StorageKind>(storageKinds())('orphan sweeper and missing-object ch
     const stuckId = await svc.core.catalog.allocateResourceId();
     const stuckKey = originalKey(stuckId, 1, 'txt');
     await svc.core.store.put(stuckKey, Buffer.from('stuck'));
-    await svc.core.catalog.createResources([{ ...lostRec, id: stuckId, status: 'processing', jobId: ingestJobId(stuckId, 1), storageKey: stuckKey, checksum: '1'.repeat(64) }]);
+    await svc.core.catalog.createResources([
+      { ...lostRec, id: stuckId, status: 'processing', jobId: ingestJobId(stuckId, 1), storageKey: stuckKey, checksum: '1'.repeat(64) },
+    ]);
     const stuck: { id: number; jobId: string }[] = [];
     const missing: { id: number; key: string }[] = [];
     let checked = 0;
-    for (let cursor: string | null = null; ; ) {
+    for (let cursor: string | null = null; ;) {
       const res = await svc.fetch(`/v1/admin/check?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
       expect(res.status).toBe(200);
-      const p = (await res.json()) as { checked: number; missing: { id: number; key: string }[]; stuck: { id: number; jobId: string }[]; nextCursor: string | null };
+      const p = (await res.json()) as {
+        checked: number;
+        missing: { id: number; key: string }[];
+        stuck: { id: number; jobId: string }[];
+        nextCursor: string | null;
+      };
       missing.push(...p.missing);
       stuck.push(...p.stuck);
       checked += p.checked;
@@ -128,58 +152,73 @@ describe.each<StorageKind>(storageKinds())('orphan sweeper and missing-object ch
     expect(stuck).toEqual([{ id: stuckId, jobId: ingestJobId(stuckId, 1) }]);
   });
 
-  it.skipIf(storage !== 's3')('aborts multipart uploads nobody will complete: a dead upload past the age limit, a direct upload once its URLs expired', async () => {
-    const { store, catalog } = svc.core;
-    const presigner = new S3Presigner(svc.config.storage as S3StorageConfig);
-    const uploads = async (id: number) => {
-      const out: string[] = [];
-      for await (const u of store.incompleteUploads!(versionPrefix(id, 1))) out.push(u.uploadId);
-      return out;
-    };
-    // A streaming upload whose process died after starting its multipart upload.
-    const dead = await catalog.allocateResourceId();
-    const deadUpload = await presigner.start(originalKey(dead, 1, 'bin'));
-    // A direct upload a client is filling: one of its two parts sent.
-    const res = await svc.fetch('/v1/libraries/default/direct-uploads', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ fileName: 'big.bin', size: 6 * 1024 * 1024, sha256: 'a'.repeat(64) }),
-    });
-    expect(res.status).toBe(201);
-    const ticket = (await res.json()) as { id: string; resourceId: number; parts: { url: string }[] };
-    expect((await fetch(ticket.parts[0]!.url, { method: 'PUT', body: new Uint8Array(5 * 1024 * 1024) })).status).toBe(200);
-    await sleep(1500);
-    // A streaming upload that started a moment ago.
-    const young = await catalog.allocateResourceId();
-    const youngUpload = await presigner.start(originalKey(young, 1, 'bin'));
-    const ids = [dead, ticket.resourceId, young];
-    const directUpload = await uploads(ticket.resourceId);
-    expect(directUpload).toHaveLength(1);
+  it.skipIf(storage !== 's3')(
+    'aborts multipart uploads nobody will complete: a dead upload past the age limit, a direct upload once its URLs expired',
+    async () => {
+      const { store, catalog } = svc.core;
+      const presigner = new S3Presigner(svc.config.storage as S3StorageConfig);
+      const uploads = async (id: number) => {
+        const out: string[] = [];
+        for await (const u of store.incompleteUploads!(versionPrefix(id, 1))) out.push(u.uploadId);
+        return out;
+      };
+      // A streaming upload whose process died after starting its multipart upload.
+      const dead = await catalog.allocateResourceId();
+      const deadUpload = await presigner.start(originalKey(dead, 1, 'bin'));
+      // A direct upload a client is filling: one of its two parts sent.
+      const res = await svc.fetch('/v1/libraries/default/direct-uploads', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ fileName: 'big.bin', size: 6 * 1024 * 1024, sha256: 'a'.repeat(64) }),
+      });
+      expect(res.status).toBe(201);
+      const ticket = (await res.json()) as { id: string; resourceId: number; parts: { url: string }[] };
+      expect((await fetch(ticket.parts[0]!.url, { method: 'PUT', body: new Uint8Array(5 * 1024 * 1024) })).status).toBe(200);
+      await sleep(1500);
+      // A streaming upload that started a moment ago.
+      const young = await catalog.allocateResourceId();
+      const youngUpload = await presigner.start(originalKey(young, 1, 'bin'));
+      const ids = [dead, ticket.resourceId, young];
+      const directUpload = await uploads(ticket.resourceId);
+      expect(directUpload).toHaveLength(1);
 
-    // A dry run aborts nothing.
-    await sweep(ids, { graceSeconds: 3600, dryRun: true });
-    expect(await uploads(dead)).toEqual([deadUpload]);
+      // A dry run aborts nothing.
+      await sweep(ids, { graceSeconds: 3600, dryRun: true });
+      expect(await uploads(dead)).toEqual([deadUpload]);
 
-    const page = await sweep(ids, { graceSeconds: 3600 });
-    expect(page.abandonedWrites).toBe(1);
-    expect(await uploads(dead)).toEqual([]);
-    // The direct upload is older than the limit too, but its URLs are valid: kept.
-    expect(await uploads(ticket.resourceId)).toEqual(directUpload);
-    expect(await uploads(young)).toEqual([youngUpload]);
+      const page = await sweep(ids, { graceSeconds: 3600 });
+      expect(page.abandonedWrites).toBe(1);
+      expect(await uploads(dead)).toEqual([]);
+      // The direct upload is older than the limit too, but its URLs are valid: kept.
+      expect(await uploads(ticket.resourceId)).toEqual(directUpload);
+      expect(await uploads(young)).toEqual([youngUpload]);
 
-    // Seven hours on, its URLs (6 h) and the hour to complete are over: the next sweep aborts it.
-    const sweeper = new OrphanSweeper({ catalog, store, directUploads: new PendingDirectUploads(svc.core.redis, svc.config.redisPrefix), multipartMaxAgeSeconds: 86_400 });
-    const later = await sweeper.sweep({ fromShard: shardOf(ticket.resourceId), shards: 1, graceSeconds: 86_400, dryRun: false, removeUnindexed: false, now: Date.now() + 7.5 * 3600_000 });
-    expect(later.abandonedWrites).toBe(1);
-    expect(await uploads(ticket.resourceId)).toEqual([]);
-    const complete = await svc.fetch(`/v1/direct-uploads/${ticket.id}/complete`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ parts: [{ partNumber: 1, etag: 'x' }] }),
-    });
-    expect(complete.status).toBe(404);
-    await presigner.abort(originalKey(young, 1, 'bin'), youngUpload);
-  });
+      // Seven hours on, its URLs (6 h) and the hour to complete are over: the next sweep aborts it.
+      const sweeper = new OrphanSweeper({
+        catalog,
+        store,
+        directUploads: new PendingDirectUploads(svc.core.redis, svc.config.redisPrefix),
+        multipartMaxAgeSeconds: 86_400,
+      });
+      const later = await sweeper.sweep({
+        fromShard: shardOf(ticket.resourceId),
+        shards: 1,
+        graceSeconds: 86_400,
+        dryRun: false,
+        removeUnindexed: false,
+        now: Date.now() + 7.5 * 3600_000,
+      });
+      expect(later.abandonedWrites).toBe(1);
+      expect(await uploads(ticket.resourceId)).toEqual([]);
+      const complete = await svc.fetch(`/v1/direct-uploads/${ticket.id}/complete`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ parts: [{ partNumber: 1, etag: 'x' }] }),
+      });
+      expect(complete.status).toBe(404);
+      await presigner.abort(originalKey(young, 1, 'bin'), youngUpload);
+    },
+  );
 
   it('refuses bad paging and grace values with a 400 that says what to send', async () => {
     // Admin actions take JSON only (a text/plain body is what a cross-site form posts: 415, issue 21).

@@ -40,7 +40,10 @@ describe('Redis killed and restarted mid-batch (AOF on)', () => {
     const upload = async () => {
       const i = n++;
       const res = await svc
-        .fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: `r-${i}.txt`, data: `redis fault ${i} ${Math.random()}` } }) })
+        .fetch('/v1/libraries/default/files', {
+          method: 'POST',
+          body: form({ file: { name: `r-${i}.txt`, data: `redis fault ${i} ${Math.random()}` } }),
+        })
         .catch((err: unknown) => {
           unexpected.push(`#${i} network error ${String(err)}`);
           return undefined;
@@ -67,9 +70,17 @@ describe('Redis killed and restarted mid-batch (AOF on)', () => {
     // One slow upload is mid-body when Redis dies: its bytes are staged after the kill,
     // so recording it fails — it must answer 503 and leave its bytes behind nowhere.
     const boundary = 'slowredis';
-    const chunks = [multipartFileHead(boundary, 'file', 'slow.bin'), ...Array.from({ length: 12 }, (_, i) => Buffer.alloc(2048, i)), multipartEnd(boundary)];
+    const chunks = [
+      multipartFileHead(boundary, 'file', 'slow.bin'),
+      ...Array.from({ length: 12 }, (_, i) => Buffer.alloc(2048, i)),
+      multipartEnd(boundary),
+    ];
     const slow = rawRequest(`${svc.url}/v1/libraries/default/files`, {
-      headers: { authorization: `Bearer ${svc.key}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': chunks.reduce((k, c) => k + Buffer.byteLength(c), 0) },
+      headers: {
+        authorization: `Bearer ${svc.key}`,
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': chunks.reduce((k, c) => k + Buffer.byteLength(c), 0),
+      },
       chunks,
       chunkDelayMs: 100,
     });
@@ -78,10 +89,14 @@ describe('Redis killed and restarted mid-batch (AOF on)', () => {
     await redis.stop();
     phase = 'down';
     // Readiness says so too, with Retry-After.
-    const ready = await until('readyz to report 503', async () => {
-      const r = await fetch(`${svc.url}/readyz`);
-      return r.status === 503 ? r : undefined;
-    }, 10_000);
+    const ready = await until(
+      'readyz to report 503',
+      async () => {
+        const r = await fetch(`${svc.url}/readyz`);
+        return r.status === 503 ? r : undefined;
+      },
+      10_000,
+    );
     expect(ready.headers.get('retry-after')).toMatch(/^\d+$/);
     const slowRes = await slow;
     expect(slowRes === 'hung-up' ? 'hung-up' : slowRes.status, 'the upload whose bytes were staged after Redis died').toBe(503);
@@ -110,10 +125,15 @@ describe('Redis killed and restarted mid-batch (AOF on)', () => {
     );
     expect(recs).toHaveLength(acked.length);
     // A failed commit's undo retries with backoff (up to 5 s apart) until Redis is back: give it that long.
-    const a = await until('the undo of failed commits to finish', async () => {
-      const x = await audit(svc.core.catalog, svc.core.store);
-      return x.orphans.length === 0 ? x : undefined;
-    }, 15_000, 250).catch(() => audit(svc.core.catalog, svc.core.store));
+    const a = await until(
+      'the undo of failed commits to finish',
+      async () => {
+        const x = await audit(svc.core.catalog, svc.core.store);
+        return x.orphans.length === 0 ? x : undefined;
+      },
+      15_000,
+      250,
+    ).catch(() => audit(svc.core.catalog, svc.core.store));
     console.log(JSON.stringify(a.records.filter((r) => !acked.includes(r.id))));
     expect(a.records.map((r) => r.id).sort((x, y) => x - y)).toEqual([...acked].sort((x, y) => x - y));
     expect(a.missing).toEqual([]);

@@ -21,7 +21,8 @@ describe('slow and vanishing clients', () => {
   });
 
   const port = () => Number(new URL(svc.url).port);
-  const connections = () => new Promise<number>((resolve, reject) => svc.api.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  const connections = () =>
+    new Promise<number>((resolve, reject) => svc.api.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
   const root = () => (svc.config.storage.driver === 'fs' ? svc.config.storage.root : '');
   async function snapshot() {
     return { count: await svc.core.catalog.countResources(), objects: (await svc.allObjects()).sort() };
@@ -73,7 +74,11 @@ describe('slow and vanishing clients', () => {
     const took = await closed;
     expect(took).toBeGreaterThanOrEqual(IDLE_MS - 50);
     expect(took).toBeLessThan(IDLE_MS + 3000);
-    await until('the staged bytes to be removed', async () => (await incompleteFiles(root())).length === 0 && (await svc.allObjects()).length === before.objects.length, 3000);
+    await until(
+      'the staged bytes to be removed',
+      async () => (await incompleteFiles(root())).length === 0 && (await svc.allObjects()).length === before.objects.length,
+      3000,
+    );
     expect(await snapshot()).toEqual(before);
     expect(await connections()).toBe(0);
     console.log(`[slow-clients] stalled body closed after ${took} ms, nothing recorded`);
@@ -85,14 +90,26 @@ describe('slow and vanishing clients', () => {
     await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
         rawRequest(`${svc.url}/v1/libraries/default/files`, {
-          headers: { authorization: `Bearer ${svc.key}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': 5_000_000 },
-          chunks: [multipartFileHead(boundary, 'file', `h${i}.bin`), ...Array.from({ length: 20 }, () => Buffer.alloc(64 * 1024, i)), multipartEnd(boundary)],
+          headers: {
+            authorization: `Bearer ${svc.key}`,
+            'content-type': `multipart/form-data; boundary=${boundary}`,
+            'content-length': 5_000_000,
+          },
+          chunks: [
+            multipartFileHead(boundary, 'file', `h${i}.bin`),
+            ...Array.from({ length: 20 }, () => Buffer.alloc(64 * 1024, i)),
+            multipartEnd(boundary),
+          ],
           hangUpAfterChunks: 3 + i,
           chunkDelayMs: 10,
         }),
       ),
     );
-    await until('every staged byte to be removed', async () => (await incompleteFiles(root())).length === 0 && (await svc.allObjects()).length === before.objects.length, 3000);
+    await until(
+      'every staged byte to be removed',
+      async () => (await incompleteFiles(root())).length === 0 && (await svc.allObjects()).length === before.objects.length,
+      3000,
+    );
     expect(await snapshot()).toEqual(before);
     await until('every connection to be freed', async () => (await connections()) === 0, 2000);
   });

@@ -50,7 +50,10 @@ describe.skipIf(s3Missing())('object store stopped mid-upload and mid-job (s3)',
     const before = { count: await svc.core.catalog.countResources(), objects: (await svc.allObjects()).sort() };
     await crash();
     try {
-      const res = await svc.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: 'a.txt', data: 'store is down' } }) });
+      const res = await svc.fetch('/v1/libraries/default/files', {
+        method: 'POST',
+        body: form({ file: { name: 'a.txt', data: 'store is down' } }),
+      });
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
       expect(((await res.json()) as { code: string }).code).toBe('storage_unavailable');
@@ -88,19 +91,33 @@ describe.skipIf(s3Missing())('object store stopped mid-upload and mid-job (s3)',
     }
     await expectNothingRecorded(before);
     // The abort could not reach the store while it was down; it is retried until it does.
-    await until('the cut-off multipart upload to be aborted once the store is back', async () => (await incompleteUploads()).length === 0, 30_000, 250);
+    await until(
+      'the cut-off multipart upload to be aborted once the store is back',
+      async () => (await incompleteUploads()).length === 0,
+      30_000,
+      250,
+    );
   });
 
   it('retries jobs with backoff while the store is down and completes them once it is back', async () => {
     const ids: number[] = [];
     for (let i = 0; i < 4; i++) {
-      const res = await svc.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: `j${i}.txt`, data: `job ${i} ${Math.random()}` } }) });
+      const res = await svc.fetch('/v1/libraries/default/files', {
+        method: 'POST',
+        body: form({ file: { name: `j${i}.txt`, data: `job ${i} ${Math.random()}` } }),
+      });
       expect(res.status).toBe(202);
       ids.push(...((await res.json()) as { resources: { id: number }[] }).resources.map((r) => r.id));
     }
     await crash();
     connection = createRedis(redisEndpoint(svc.config)!, 'worker');
-    workers = createWorkers({ ...svc.core, connection, redisPrefix: svc.config.redisPrefix, logger: createLogger('silent', 'test'), concurrency: 2 });
+    workers = createWorkers({
+      ...svc.core,
+      connection,
+      redisPrefix: svc.config.redisPrefix,
+      logger: createLogger('silent', 'test'),
+      concurrency: 2,
+    });
     // Long enough for at least two failed attempts (backoff 1 s, then 2 s).
     await sleep(3500);
     const during = await Promise.all(ids.map((id) => svc.core.catalog.getResource(id)));

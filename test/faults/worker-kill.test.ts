@@ -162,7 +162,7 @@ describe.each(
     // remove (grace 0 is safe here: nothing is in flight any more).
     const sweeper = new OrphanSweeper(svc.core);
     let swept = { orphans: 0, abandoned: 0 };
-    for (let shard: number | null = 0; shard !== null; ) {
+    for (let shard: number | null = 0; shard !== null;) {
       const page = await sweeper.sweep({ fromShard: shard, shards: 512, graceSeconds: 0, dryRun: false, removeUnindexed: false });
       swept = { orphans: swept.orphans + page.orphans.length, abandoned: swept.abandoned + page.abandonedWrites };
       shard = page.nextShard;
@@ -200,7 +200,10 @@ describe('a job interrupted more often than JOB_MAX_STALLED', () => {
   });
 
   it('fails with a reason, not BullMQ\'s "stalled more than allowable limit"', async () => {
-    const res = await svc.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: 'poison.jpg', data: await makeJpegVariant(9999), type: 'image/jpeg' } }) });
+    const res = await svc.fetch('/v1/libraries/default/files', {
+      method: 'POST',
+      body: form({ file: { name: 'poison.jpg', data: await makeJpegVariant(9999), type: 'image/jpeg' } }),
+    });
     expect(res.status).toBe(202);
     const id = ((await res.json()) as { resources: { id: number }[] }).resources[0]!.id;
     const start = () => {
@@ -227,10 +230,15 @@ describe('a job interrupted more often than JOB_MAX_STALLED', () => {
     await first.exited;
     const second = start();
     await second.waitFor(/worker started/, 30_000);
-    const rec = await until('the resource to fail', async () => {
-      const r = await svc.core.catalog.getResource(id);
-      return r?.status === 'failed' ? r : undefined;
-    }, 30_000, 100);
+    const rec = await until(
+      'the resource to fail',
+      async () => {
+        const r = await svc.core.catalog.getResource(id);
+        return r?.status === 'failed' ? r : undefined;
+      },
+      30_000,
+      100,
+    );
     await queue.close();
     second.child.kill('SIGTERM');
     await second.exited;

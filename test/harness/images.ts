@@ -8,5 +8,7 @@ export async function makeJpeg(width: number, height: number, orientation?: numb
 }
 
 export async function makePng(width: number, height: number): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 4, background: { r: 0, g: 120, b: 255, alpha: 0.5 } } }).png().toBuffer();
+  return sharp({ create: { width, height, channels: 4, background: { r: 0, g: 120, b: 255, alpha: 0.5 } } })
+    .png()
+    .toBuffer();
 }

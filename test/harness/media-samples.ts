@@ -25,16 +25,34 @@ export async function magick(args: string[]): Promise<void> {
  * A clip of `seconds`: half a second of black (a fade-in a poster frame must skip), then
  * ffmpeg's moving test pattern; optionally rotated by the container's display matrix.
  */
-export async function makeVideo(file: string, o: { width: number; height: number; seconds: number; codec: 'h264' | 'vp9' | 'vp8'; rotate?: number; audio?: boolean }): Promise<void> {
+export async function makeVideo(
+  file: string,
+  o: { width: number; height: number; seconds: number; codec: 'h264' | 'vp9' | 'vp8'; rotate?: number; audio?: boolean },
+): Promise<void> {
   const tmp = o.rotate ? `${file}.unrotated${path.extname(file)}` : file;
-  const codec = o.codec === 'h264' ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'] : ['-c:v', o.codec === 'vp9' ? 'libvpx-vp9' : 'libvpx', '-deadline', 'realtime', '-b:v', '300k'];
+  const codec =
+    o.codec === 'h264'
+      ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p']
+      : ['-c:v', o.codec === 'vp9' ? 'libvpx-vp9' : 'libvpx', '-deadline', 'realtime', '-b:v', '300k'];
   const s = `${o.width}x${o.height}`;
   await ffmpeg([
-    '-f', 'lavfi', '-i', `color=black:s=${s}:d=0.5:r=25`,
-    '-f', 'lavfi', '-i', `testsrc2=s=${s}:d=${o.seconds - 0.5}:r=25`,
+    '-f',
+    'lavfi',
+    '-i',
+    `color=black:s=${s}:d=0.5:r=25`,
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=s=${s}:d=${o.seconds - 0.5}:r=25`,
     ...(o.audio ? ['-f', 'lavfi', '-i', `sine=frequency=440:duration=${o.seconds}`] : []),
-    '-filter_complex', '[0][1]concat=n=2:v=1:a=0[v]', '-map', '[v]', ...(o.audio ? ['-map', '2:a'] : []),
-    ...codec, ...(o.audio ? ['-c:a', o.codec === 'h264' ? 'aac' : 'libopus'] : []), tmp,
+    '-filter_complex',
+    '[0][1]concat=n=2:v=1:a=0[v]',
+    '-map',
+    '[v]',
+    ...(o.audio ? ['-map', '2:a'] : []),
+    ...codec,
+    ...(o.audio ? ['-c:a', o.codec === 'h264' ? 'aac' : 'libopus'] : []),
+    tmp,
   ]);
   if (o.rotate) {
     // ffmpeg 5 writes the `rotate` tag of a stream copy as the track's display matrix.
@@ -45,9 +63,13 @@ export async function makeVideo(file: string, o: { width: number; height: number
 
 export async function makeAudio(file: string, o: { seconds: number; codec: string[]; cover?: string }): Promise<void> {
   await ffmpeg([
-    '-f', 'lavfi', '-i', `sine=frequency=330:duration=${o.seconds}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `sine=frequency=330:duration=${o.seconds}`,
     ...(o.cover ? ['-i', o.cover, '-map', '0:a', '-map', '1:v', '-c:v', 'png', '-disposition:v:0', 'attached_pic'] : []),
-    ...o.codec, file,
+    ...o.codec,
+    file,
   ]);
 }
 
@@ -64,7 +86,7 @@ export function makePdf(o: { pages: number; width: number; height: number; decla
     const page = first + i * 2;
     const content = page + 1;
     kids.push(page);
-    const box = `${(i * 37) % 255 / 255} 0.4 0.7 rg 20 20 ${o.width - 40} ${o.height / 2} re f 0 0 0 rg 40 ${o.height - 80} 60 40 re f`;
+    const box = `${((i * 37) % 255) / 255} 0.4 0.7 rg 20 20 ${o.width - 40} ${o.height / 2} re f 0 0 0 rg 40 ${o.height - 80} 60 40 re f`;
     objects[page] = `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 ${o.width} ${o.height}] /Contents ${content} 0 R >>`;
     objects[content] = `<< /Length ${box.length} >>\nstream\n${box}\nendstream`;
   }

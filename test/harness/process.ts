@@ -52,13 +52,15 @@ export function runEntry(entry: string, env: Record<string, string>): Proc {
           reject(new Error(`timed out waiting for ${re} in output:\n${out.slice(-3000)}`));
         }, timeoutMs);
         waiters.add(check);
-        void exited.then(() => setTimeout(() => {
-          if (waiters.has(check)) {
-            waiters.delete(check);
-            clearTimeout(timer);
-            reject(new Error(`process exited before ${re}; output:\n${out.slice(-3000)}`));
-          }
-        }, 50));
+        void exited.then(() =>
+          setTimeout(() => {
+            if (waiters.has(check)) {
+              waiters.delete(check);
+              clearTimeout(timer);
+              reject(new Error(`process exited before ${re}; output:\n${out.slice(-3000)}`));
+            }
+          }, 50),
+        );
         check();
       });
     },

@@ -13,7 +13,13 @@ export interface RawResponse {
  */
 export function rawRequest(
   url: string,
-  opts: { method?: string; headers: Record<string, string | number>; chunks: (Buffer | string)[]; hangUpAfterChunks?: number; chunkDelayMs?: number },
+  opts: {
+    method?: string;
+    headers: Record<string, string | number>;
+    chunks: (Buffer | string)[];
+    hangUpAfterChunks?: number;
+    chunkDelayMs?: number;
+  },
 ): Promise<RawResponse | 'hung-up'> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: opts.method ?? 'POST', headers: opts.headers });

@@ -71,7 +71,11 @@ export async function startRedisCluster(opts: { masters?: number; replicasPerMas
       });
       nodes.push({ ...redis, address: `127.0.0.1:${port}`, dir });
     }
-    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => n.address), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 60_000 });
+    await run(
+      'redis-cli',
+      ['--cluster', 'create', ...nodes.map((n) => n.address), '--cluster-replicas', String(replicas), '--cluster-yes'],
+      { timeout: 60_000 },
+    );
     const handle: RedisClusterHandle = {
       nodes,
       seeds: nodes.map((n) => n.address).join(','),

@@ -22,11 +22,21 @@ const seedColour = () => {
 export async function orientedJpeg(orientation: number, width = 120, height = 80): Promise<Buffer> {
   const bg = seedColour();
   const display = await sharp({ create: { width, height, channels: 3, background: { r: 20, g: bg.g, b: 20 } } })
-    .composite([{ input: { create: { width: Math.round(width / 3), height: Math.round(height / 3), channels: 3, background: { r: 230, g: 10, b: 10 } } }, left: 0, top: 0 }])
+    .composite([
+      {
+        input: {
+          create: { width: Math.round(width / 3), height: Math.round(height / 3), channels: 3, background: { r: 230, g: 10, b: 10 } },
+        },
+        left: 0,
+        top: 0,
+      },
+    ])
     .raw()
     .toBuffer({ resolveWithObject: true });
   const step = async (buf: { data: Buffer; info: OutputInfo }, op: (s: Sharp) => Sharp) =>
-    op(sharp(buf.data, { raw: { width: buf.info.width, height: buf.info.height, channels: buf.info.channels } })).raw().toBuffer({ resolveWithObject: true });
+    op(sharp(buf.data, { raw: { width: buf.info.width, height: buf.info.height, channels: buf.info.channels } }))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
   // Stored pixels = the inverse of the transform the orientation asks a viewer to apply.
   const ops: Record<number, ((s: Sharp) => Sharp)[]> = {
     1: [],
@@ -41,19 +51,30 @@ export async function orientedJpeg(orientation: number, width = 120, height = 80
   let stored = display;
   for (const op of ops[orientation]!) stored = await step(stored, op);
   const { width: w, height: h, channels } = stored.info;
-  return sharp(stored.data, { raw: { width: w, height: h, channels } }).jpeg({ quality: 95 }).withMetadata({ orientation }).toBuffer();
+  return sharp(stored.data, { raw: { width: w, height: h, channels } })
+    .jpeg({ quality: 95 })
+    .withMetadata({ orientation })
+    .toBuffer();
 }
 
 export async function plainJpeg(width: number, height: number): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: seedColour() } }).jpeg({ quality: 85 }).toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: seedColour() } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
 }
 
 export async function cmykJpeg(width = 64, height = 48): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: seedColour() } }).toColourspace('cmyk').jpeg().toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: seedColour() } })
+    .toColourspace('cmyk')
+    .jpeg()
+    .toBuffer();
 }
 
 export async function png16(width = 64, height = 48): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: seedColour() } }).toColourspace('rgb16').png().toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: seedColour() } })
+    .toColourspace('rgb16')
+    .png()
+    .toBuffer();
 }
 
 /** A JPEG with GPS coordinates, a camera make and a comment in its EXIF. */
@@ -71,11 +92,19 @@ export async function gpsJpeg(width = 64, height = 48): Promise<Buffer> {
 export async function animatedGif(): Promise<Buffer> {
   const c = seedColour();
   const frames = await Promise.all(
-    [{ r: 250, g: c.r % 5, b: 0 }, { r: 0, g: 250, b: 0 }, { r: 0, g: 0, b: 250 }].map((background) =>
-      sharp({ create: { width: 40, height: 30, channels: 3, background } }).png().toBuffer(),
+    [
+      { r: 250, g: c.r % 5, b: 0 },
+      { r: 0, g: 250, b: 0 },
+      { r: 0, g: 0, b: 250 },
+    ].map((background) =>
+      sharp({ create: { width: 40, height: 30, channels: 3, background } })
+        .png()
+        .toBuffer(),
     ),
   );
-  return sharp(frames, { join: { animated: true } }).gif({ delay: 100, loop: 0 }).toBuffer();
+  return sharp(frames, { join: { animated: true } })
+    .gif({ delay: 100, loop: 0 })
+    .toBuffer();
 }
 
 /** Decoded rendition: size, format facts, and the RGB of a pixel. */
@@ -103,9 +132,17 @@ export async function fakeDng(): Promise<Buffer> {
   try {
     const raw = path.join(dir, 'x.dng');
     const preview = path.join(dir, 'preview.jpg');
-    await sharp({ create: { width: 64, height: 48, channels: 3, background: seedColour() } }).tiff().toFile(raw);
-    await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 240, g: 10, b: 10 } } }).jpeg().toFile(preview);
-    await et.write(raw, {}, { writeArgs: ['-n', '-overwrite_original', '-DNGVersion=1 4 0 0', '-Orientation=6', `-PreviewImage<=${preview}`] });
+    await sharp({ create: { width: 64, height: 48, channels: 3, background: seedColour() } })
+      .tiff()
+      .toFile(raw);
+    await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 240, g: 10, b: 10 } } })
+      .jpeg()
+      .toFile(preview);
+    await et.write(
+      raw,
+      {},
+      { writeArgs: ['-n', '-overwrite_original', '-DNGVersion=1 4 0 0', '-Orientation=6', `-PreviewImage<=${preview}`] },
+    );
     return await fs.readFile(raw);
   } finally {
     await et.end();

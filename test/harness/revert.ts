@@ -15,7 +15,10 @@ export async function photo(make: string, title?: string): Promise<Buffer> {
 }
 
 export async function uploadReady(svc: TestService, library: string, name: string, data: Uint8Array, fields: Record<string, string> = {}) {
-  const res = await svc.fetch(`/v1/libraries/${library}/files?wait=30`, { method: 'POST', body: form({ ...fields, file: { name, data } }) });
+  const res = await svc.fetch(`/v1/libraries/${library}/files?wait=30`, {
+    method: 'POST',
+    body: form({ ...fields, file: { name, data } }),
+  });
   expect(res.status, await res.clone().text()).toBe(204);
   return Number(res.headers.get('x-resource-id'));
 }

@@ -83,9 +83,17 @@ export async function startS3Server(): Promise<S3ServerHandle> {
     await script('stop', dir).catch(() => undefined);
     const logs = await tailLogs(dir);
     await fs.rm(dir, { recursive: true, force: true });
-    throw new Error(`The Ceph S3 gateway did not start: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}\n${logs}`, { cause: err });
+    throw new Error(
+      `The Ceph S3 gateway did not start: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}\n${logs}`,
+      { cause: err },
+    );
   }
-  const vars = Object.fromEntries(out.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const vars = Object.fromEntries(
+    out
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
   return {
     endpoint: vars.S3_ENDPOINT!,
     accessKey: vars.S3_ACCESS_KEY!,

@@ -79,7 +79,9 @@ export async function startService(
   } = {},
 ): Promise<TestService> {
   const cluster = opts.redis === 'cluster' || opts.redisClusterNodes !== undefined;
-  const redisEnv: Record<string, string> = cluster ? { REDIS_CLUSTER_NODES: opts.redisClusterNodes ?? inject('redisClusterNodes') } : { REDIS_URL: opts.redisUrl ?? inject('redisUrl') };
+  const redisEnv: Record<string, string> = cluster
+    ? { REDIS_CLUSTER_NODES: opts.redisClusterNodes ?? inject('redisClusterNodes') }
+    : { REDIS_URL: opts.redisUrl ?? inject('redisUrl') };
   const s3 = opts.s3 ?? inject('s3');
   if (storage === 's3' && !s3) throw new Error(inject('s3Missing'));
   const id = randomBytes(5).toString('hex');
@@ -97,7 +99,13 @@ export async function startService(
     JOB_ATTEMPTS: '2',
     SHUTDOWN_TIMEOUT_MS: '2000',
     ...(storage === 's3'
-      ? { STORAGE_DRIVER: 's3', S3_ENDPOINT: s3!.endpoint, S3_ACCESS_KEY: s3!.accessKey, S3_SECRET_KEY: s3!.secretKey, S3_BUCKET: `test-${id}` }
+      ? {
+          STORAGE_DRIVER: 's3',
+          S3_ENDPOINT: s3!.endpoint,
+          S3_ACCESS_KEY: s3!.accessKey,
+          S3_SECRET_KEY: s3!.secretKey,
+          S3_BUCKET: `test-${id}`,
+        }
       : { STORAGE_DRIVER: 'fs' }),
     ...opts.env,
   };
@@ -107,7 +115,10 @@ export async function startService(
   const core = await openCore(config, redis);
   const api = await startApi(config, core, redis, logger);
   const connection = createRedis(redis, 'worker');
-  const workers = opts.worker === false ? [] : createWorkers({ ...core, connection, redisPrefix: config.redisPrefix, logger, concurrency: config.workerConcurrency });
+  const workers =
+    opts.worker === false
+      ? []
+      : createWorkers({ ...core, connection, redisPrefix: config.redisPrefix, logger, concurrency: config.workerConcurrency });
   return {
     url: api.url,
     key: TEST_KEY,
@@ -116,7 +127,10 @@ export async function startService(
     api,
     workers,
     fetch: (pathname, init = {}) =>
-      fetch(`${api.url}${pathname}`, { ...init, headers: { authorization: `Bearer ${TEST_KEY}`, ...(init.headers as Record<string, string>) } }),
+      fetch(`${api.url}${pathname}`, {
+        ...init,
+        headers: { authorization: `Bearer ${TEST_KEY}`, ...(init.headers as Record<string, string>) },
+      }),
     async allObjects() {
       if (config.storage.driver === 'fs') return walk(config.storage.root);
       const keys: string[] = [];
@@ -153,12 +167,24 @@ async function walk(root: string): Promise<string[]> {
 }
 
 /** A multipart body from named parts (strings are fields, objects are files). */
-export function form(parts: Record<string, string | { name: string; data: Uint8Array | string; type?: string } | (string | { name: string; data: Uint8Array | string; type?: string })[]>): FormData {
+export function form(
+  parts: Record<
+    string,
+    | string
+    | { name: string; data: Uint8Array | string; type?: string }
+    | (string | { name: string; data: Uint8Array | string; type?: string })[]
+  >,
+): FormData {
   const fd = new FormData();
   for (const [field, value] of Object.entries(parts)) {
     for (const v of Array.isArray(value) ? value : [value]) {
       if (typeof v === 'string') fd.append(field, v);
-      else fd.append(field, new Blob([typeof v.data === 'string' ? v.data : new Uint8Array(v.data)], { type: v.type ?? 'application/octet-stream' }), v.name);
+      else
+        fd.append(
+          field,
+          new Blob([typeof v.data === 'string' ? v.data : new Uint8Array(v.data)], { type: v.type ?? 'application/octet-stream' }),
+          v.name,
+        );
     }
   }
   return fd;

@@ -21,7 +21,9 @@ export async function until<T>(
       lastError = err;
     }
     if (Date.now() > deadline) {
-      const seen = lastError ? `; last error: ${(lastError as Error).message ?? String(lastError)}` : `; last value: ${JSON.stringify(last)?.slice(0, 500)}`;
+      const seen = lastError
+        ? `; last error: ${(lastError as Error).message ?? String(lastError)}`
+        : `; last value: ${JSON.stringify(last)?.slice(0, 500)}`;
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${seen}`);
     }
     await sleep(everyMs);

@@ -14,7 +14,11 @@ describe('operator routes under /v1/admin', () => {
   });
 
   const call = (path: string, key: string, method = 'GET') =>
-    fetch(`${svc.url}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, ...(method === 'POST' ? { body: '{}' } : {}) });
+    fetch(`${svc.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      ...(method === 'POST' ? { body: '{}' } : {}),
+    });
 
   it.each([
     ['GET', '/v1/admin/check'],

@@ -67,14 +67,22 @@ describe.each<StorageKind>(storageKinds())('bad input gets a clear problem and l
 
   it('answers 415 when the body is not multipart', async () => {
     await leavesNothing(async () => {
-      const res = await svc.fetch('/v1/libraries/default/files', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const res = await svc.fetch('/v1/libraries/default/files', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       await expectProblem(res, 415, /multipart\/form-data.*application\/json/);
     });
   });
 
   it('answers 400 for a multipart body without a boundary, or one that is cut short', async () => {
     await leavesNothing(async () => {
-      const noBoundary = await svc.fetch('/v1/libraries/default/files', { method: 'POST', headers: { 'content-type': 'multipart/form-data; charset=utf-8' }, body: 'x' });
+      const noBoundary = await svc.fetch('/v1/libraries/default/files', {
+        method: 'POST',
+        headers: { 'content-type': 'multipart/form-data; charset=utf-8' },
+        body: 'x',
+      });
       await expectProblem(noBoundary, 400, /could not be parsed/);
       const cut = await svc.fetch('/v1/libraries/default/files', {
         method: 'POST',
@@ -94,13 +102,25 @@ describe.each<StorageKind>(storageKinds())('bad input gets a clear problem and l
 
   it('answers 400 for an empty file, and for a bad field, naming what to change', async () => {
     await leavesNothing(async () => {
-      const empty = await svc.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ ok: { name: 'ok.txt', data: 'fine' }, file: { name: 'empty.txt', data: '' } }) });
+      const empty = await svc.fetch('/v1/libraries/default/files', {
+        method: 'POST',
+        body: form({ ok: { name: 'ok.txt', data: 'fine' }, file: { name: 'empty.txt', data: '' } }),
+      });
       await expectProblem(empty, 400, /"empty.txt" is empty/);
-      const vis = await svc.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ visibility: 'everyone', file: { name: 'a.txt', data: 'x' } }) });
+      const vis = await svc.fetch('/v1/libraries/default/files', {
+        method: 'POST',
+        body: form({ visibility: 'everyone', file: { name: 'a.txt', data: 'x' } }),
+      });
       await expectProblem(vis, 400, /visibility to be "private" or "public" but received "everyone"/);
-      const date = await svc.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: 'a.txt', data: 'x' }, created: 'yesterday' }) });
+      const date = await svc.fetch('/v1/libraries/default/files', {
+        method: 'POST',
+        body: form({ file: { name: 'a.txt', data: 'x' }, created: 'yesterday' }),
+      });
       await expectProblem(date, 400, /created to be an ISO 8601 date/);
-      const wait = await svc.fetch('/v1/libraries/default/files?wait=soon', { method: 'POST', body: form({ file: { name: 'a.txt', data: 'x' } }) });
+      const wait = await svc.fetch('/v1/libraries/default/files?wait=soon', {
+        method: 'POST',
+        body: form({ file: { name: 'a.txt', data: 'x' } }),
+      });
       await expectProblem(wait, 400, /wait to be a whole number of seconds/);
     });
   });
@@ -113,7 +133,11 @@ describe.each<StorageKind>(storageKinds())('bad input gets a clear problem and l
       const chunks = [multipartFileHead(boundary, 'file', 'big.bin'), ...Array.from({ length: 32 }, () => chunk), multipartEnd(boundary)];
       const length = chunks.reduce((n, c) => n + Buffer.byteLength(c), 0);
       const res = await rawRequest(`${svc.url}/v1/libraries/default/files`, {
-        headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': length },
+        headers: {
+          authorization: `Bearer ${TEST_KEY}`,
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+          'content-length': length,
+        },
         chunks,
       });
       expect(res).not.toBe('hung-up');
@@ -126,7 +150,10 @@ describe.each<StorageKind>(storageKinds())('bad input gets a clear problem and l
       expect(problem.limit).toBe(MiB);
     });
     // A file of exactly the limit is fine.
-    const ok = await svc.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: 'edge.bin', data: new Uint8Array(MiB) } }) });
+    const ok = await svc.fetch('/v1/libraries/default/files', {
+      method: 'POST',
+      body: form({ file: { name: 'edge.bin', data: new Uint8Array(MiB) } }),
+    });
     expect(ok.status).toBe(202);
   });
 
@@ -141,7 +168,11 @@ describe.each<StorageKind>(storageKinds())('bad input gets a clear problem and l
         ...Array.from({ length: 8 }, () => chunk),
       ];
       const res = await rawRequest(`${svc.url}/v1/libraries/default/files`, {
-        headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': 10 * MiB },
+        headers: {
+          authorization: `Bearer ${TEST_KEY}`,
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+          'content-length': 10 * MiB,
+        },
         chunks,
         hangUpAfterChunks: 8,
         chunkDelayMs: 5,
@@ -177,7 +208,8 @@ describe.each<StorageKind>(storageKinds())('bad input gets a clear problem and l
   });
 
   it('validates library creation and refuses a duplicate name with 409', async () => {
-    const post = (body: string, type = 'application/json') => svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': type }, body });
+    const post = (body: string, type = 'application/json') =>
+      svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': type }, body });
     await expectProblem(await post('{not json'), 400, /not valid JSON/);
     await expectProblem(await post('{"name":"123"}'), 400, /Expected name/);
     await expectProblem(await post('{"name":"ok-name","dedupe":"sometimes"}'), 400, /dedupe to be one of reject, reuse, allow/);

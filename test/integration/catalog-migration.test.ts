@@ -19,11 +19,35 @@ describe('catalog migration from the pre-cluster layout', () => {
     const sha = 'ab'.repeat(32);
     for (const id of [1, 2, 300]) {
       await redis.hset(old.resource(id), {
-        id: String(id), library: '1', fileName: `f${id}.jpg`, extension: 'jpg', mimeType: 'image/jpeg', size: '123', type: 'image', source: 'upload',
-        checksum: id === 1 ? sha : `${id}`.padStart(64, '0'), width: '80', height: '\u0000', orientation: '\u0000', title: 'A title', tags: '["x"]',
-        visibility: 'private', created: '2025-01-02T03:04:05.678Z', modified: '2025-01-02T03:04:05.678Z', status: 'ready', error: '\u0000', errorCode: '\u0000',
-        fields: '{"make":"Acme"}', warnings: '[]', renditions: `[{"name":"thumbnail","width":200,"height":150,"format":"webp","size":999,"url":"/image/200x200/${id}.webp"}]`,
-        fileVersion: '1', mappingsVersion: '1', noExif: '0', storageKey: `resources/x/${id}`, jobId: `ingest-${id}-1`, declaredType: '\u0000',
+        id: String(id),
+        library: '1',
+        fileName: `f${id}.jpg`,
+        extension: 'jpg',
+        mimeType: 'image/jpeg',
+        size: '123',
+        type: 'image',
+        source: 'upload',
+        checksum: id === 1 ? sha : `${id}`.padStart(64, '0'),
+        width: '80',
+        height: '\u0000',
+        orientation: '\u0000',
+        title: 'A title',
+        tags: '["x"]',
+        visibility: 'private',
+        created: '2025-01-02T03:04:05.678Z',
+        modified: '2025-01-02T03:04:05.678Z',
+        status: 'ready',
+        error: '\u0000',
+        errorCode: '\u0000',
+        fields: '{"make":"Acme"}',
+        warnings: '[]',
+        renditions: `[{"name":"thumbnail","width":200,"height":150,"format":"webp","size":999,"url":"/image/200x200/${id}.webp"}]`,
+        fileVersion: '1',
+        mappingsVersion: '1',
+        noExif: '0',
+        storageKey: `resources/x/${id}`,
+        jobId: `ingest-${id}-1`,
+        declaredType: '\u0000',
       });
       await redis.zadd(old.allResources, id, String(id));
       await redis.zadd(old.libraryResources(1), id, String(id));
@@ -33,8 +57,21 @@ describe('catalog migration from the pre-cluster layout', () => {
     expect(await catalog.migrate()).toBe(3);
     expect(await catalog.migrate()).toBe(0);
     const r1 = await catalog.requireResource(1);
-    expect(r1).toMatchObject({ id: 1, library: 1, fileName: 'f1.jpg', width: 80, height: null, title: 'A title', tags: ['x'], fields: { make: 'Acme' }, storageKey: 'resources/x/1', status: 'ready' });
-    expect(r1.renditions).toEqual([{ name: 'thumbnail', width: 200, height: 150, format: 'webp', size: 999, url: '/image/200x200/1.webp' }]);
+    expect(r1).toMatchObject({
+      id: 1,
+      library: 1,
+      fileName: 'f1.jpg',
+      width: 80,
+      height: null,
+      title: 'A title',
+      tags: ['x'],
+      fields: { make: 'Acme' },
+      storageKey: 'resources/x/1',
+      status: 'ready',
+    });
+    expect(r1.renditions).toEqual([
+      { name: 'thumbnail', width: 200, height: 150, format: 'webp', size: 999, url: '/image/200x200/1.webp' },
+    ]);
     expect(await catalog.countResources()).toBe(3);
     expect(await catalog.countResources(1)).toBe(3);
     expect((await catalog.listResources({ library: 1, limit: 10 })).items.map((r) => r.id)).toEqual([1, 2, 300]);

@@ -84,7 +84,11 @@ describe('console routes', () => {
   });
 
   it('filters resources by status and type, and pages through the matches with the cursor', async () => {
-    await svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'filters' }) });
+    await svc.fetch('/v1/libraries', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'filters' }),
+    });
     const upload = (name: string, data: Uint8Array | string) =>
       svc.fetch('/v1/libraries/filters/files?wait=30', { method: 'POST', body: form({ file: { name, data } }) });
     for (const [i, w] of [300, 320, 340].entries()) expect((await upload(`p${i}.jpg`, await makeJpeg(w, 200))).status).toBe(204);
@@ -93,7 +97,12 @@ describe('console routes', () => {
     const broken = (await makeJpeg(400, 300)).subarray(0, 600);
     expect((await upload('broken.jpg', broken)).status).toBe(422);
 
-    const list = async (q: string) => (await (await svc.fetch(`/v1/resources?library=filters&${q}`)).json()) as { resources: { fileName: string; status: string; type: string }[]; nextCursor: string | null; links: { next: string | null } };
+    const list = async (q: string) =>
+      (await (await svc.fetch(`/v1/resources?library=filters&${q}`)).json()) as {
+        resources: { fileName: string; status: string; type: string }[];
+        nextCursor: string | null;
+        links: { next: string | null };
+      };
     expect((await list('type=file')).resources.map((r) => r.fileName)).toEqual(['notes.txt']);
     expect((await list('status=failed')).resources.map((r) => r.fileName)).toEqual(['broken.jpg']);
     expect((await list('status=ready&type=image')).resources.map((r) => r.fileName)).toEqual(['p0.jpg', 'p1.jpg', 'p2.jpg']);
@@ -115,19 +124,33 @@ describe('console routes', () => {
   });
 
   it('a filtered page looks at a bounded stretch of the index: a rare status far away takes more pages, never one long request', async () => {
-    const lib = (await (await svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'many' }) })).json()) as { id: number };
+    const lib = (await (
+      await svc.fetch('/v1/libraries', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'many' }),
+      })
+    ).json()) as { id: number };
     const catalog = svc.core.catalog;
     const records = [];
     for (let i = 0; i < 6_001; i++) {
       const id = await catalog.allocateResourceId();
-      records.push(newResourceRecord({ id, library: lib.id, fileName: `r${i}.txt`, source: 'upload', status: i === 6_000 ? 'failed' : 'ready' }));
+      records.push(
+        newResourceRecord({ id, library: lib.id, fileName: `r${i}.txt`, source: 'upload', status: i === 6_000 ? 'failed' : 'ready' }),
+      );
     }
     for (let i = 0; i < records.length; i += 1_000) await catalog.createResources(records.slice(i, i + 1_000));
 
-    const first = (await (await svc.fetch('/v1/resources?library=many&status=failed')).json()) as { resources: unknown[]; nextCursor: string | null };
+    const first = (await (await svc.fetch('/v1/resources?library=many&status=failed')).json()) as {
+      resources: unknown[];
+      nextCursor: string | null;
+    };
     expect(first.resources).toEqual([]);
     expect(first.nextCursor).not.toBeNull();
-    const second = (await (await svc.fetch(`/v1/resources?library=many&status=failed&cursor=${first.nextCursor}`)).json()) as { resources: { fileName: string }[]; nextCursor: string | null };
+    const second = (await (await svc.fetch(`/v1/resources?library=many&status=failed&cursor=${first.nextCursor}`)).json()) as {
+      resources: { fileName: string }[];
+      nextCursor: string | null;
+    };
     expect(second.resources.map((r) => r.fileName)).toEqual(['r6000.txt']);
     expect(second.nextCursor).toBeNull();
   });

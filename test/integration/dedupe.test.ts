@@ -10,10 +10,10 @@ const originals = (keys: string[]) => keys.filter((k) => /\/original[^/]*$/.test
 // The cluster variant runs on the fs store only: the Redis layer is what differs.
 describe.each(
   onStores<[StorageKind, RedisMode]>([
-  ['fs', 'single'],
-  ['s3', 'single'],
-  ['fs', 'cluster'],
-]),
+    ['fs', 'single'],
+    ['s3', 'single'],
+    ['fs', 'cluster'],
+  ]),
 )('checksum de-duplication (%s store, %s redis)', (storage, redis) => {
   let svc: TestService;
   beforeAll(async () => {
@@ -25,48 +25,55 @@ describe.each(
 
   async function library(dedupe: 'reject' | 'reuse' | 'allow') {
     const name = `lib-${dedupe}-${randomBytes(3).toString('hex')}`;
-    const res = await svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, dedupe }) });
+    const res = await svc.fetch('/v1/libraries', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name, dedupe }),
+    });
     expect(res.status).toBe(201);
     return (await res.json()) as { id: number; name: string };
   }
   const upload = (lib: string | number, data: Uint8Array | string, query = '?wait=30', extra: Record<string, string> = {}) =>
     svc.fetch(`/v1/libraries/${lib}/files${query}`, { method: 'POST', body: form({ ...extra, file: { name: 'same.bin', data } }) });
 
-  it.each(['reject', 'reuse', 'allow'] as const)('20 concurrent uploads of one file under "%s" leave the right resources and copies', async (policy) => {
-    const lib = await library(policy);
-    const bytes = randomBytes(40_000);
-    const before = originals(await svc.allObjects()).length;
-    const answers = await Promise.all(Array.from({ length: 20 }, () => upload(lib.id, bytes)));
-    const statuses = answers.map((r) => r.status);
-    const ids = answers.map((r) => r.headers.get('x-resource-id'));
-    const count = await svc.core.catalog.countResources(lib.id);
-    const stored = originals(await svc.allObjects()).length - before;
+  it.each(['reject', 'reuse', 'allow'] as const)(
+    '20 concurrent uploads of one file under "%s" leave the right resources and copies',
+    async (policy) => {
+      const lib = await library(policy);
+      const bytes = randomBytes(40_000);
+      const before = originals(await svc.allObjects()).length;
+      const answers = await Promise.all(Array.from({ length: 20 }, () => upload(lib.id, bytes)));
+      const statuses = answers.map((r) => r.status);
+      const ids = answers.map((r) => r.headers.get('x-resource-id'));
+      const count = await svc.core.catalog.countResources(lib.id);
+      const stored = originals(await svc.allObjects()).length - before;
 
-    if (policy === 'allow') {
-      expect(statuses).toEqual(Array(20).fill(204));
-      expect(new Set(ids).size).toBe(20);
-      expect(count).toBe(20);
-      expect(stored).toBe(20);
-      return;
-    }
-    expect(count).toBe(1);
-    expect(stored).toBe(1);
-    const [survivor] = (await svc.core.catalog.listResources({ library: lib.id, limit: 10 })).items;
-    expect(survivor).toMatchObject({ status: 'ready', checksum: sha256(bytes) });
-    if (policy === 'reject') {
-      expect(statuses.filter((s) => s === 204)).toHaveLength(1);
-      expect(statuses.filter((s) => s === 400)).toHaveLength(19);
-      const problems = await Promise.all(answers.filter((r) => r.status === 400).map((r) => r.json()));
-      for (const p of problems) {
-        expect(p.detail).toBe(`Duplicate file upload, file matches resources: ${survivor!.id}`);
-        expect(p).toMatchObject({ code: 'duplicate', matches: [survivor!.id] });
+      if (policy === 'allow') {
+        expect(statuses).toEqual(Array(20).fill(204));
+        expect(new Set(ids).size).toBe(20);
+        expect(count).toBe(20);
+        expect(stored).toBe(20);
+        return;
       }
-    } else {
-      // reuse: every upload resolves to the one resource that stays.
-      expect(statuses).toEqual(Array(20).fill(204));
-      expect(new Set(ids)).toEqual(new Set([String(survivor!.id)]));
-    }
-  });
+      expect(count).toBe(1);
+      expect(stored).toBe(1);
+      const [survivor] = (await svc.core.catalog.listResources({ library: lib.id, limit: 10 })).items;
+      expect(survivor).toMatchObject({ status: 'ready', checksum: sha256(bytes) });
+      if (policy === 'reject') {
+        expect(statuses.filter((s) => s === 204)).toHaveLength(1);
+        expect(statuses.filter((s) => s === 400)).toHaveLength(19);
+        const problems = await Promise.all(answers.filter((r) => r.status === 400).map((r) => r.json()));
+        for (const p of problems) {
+          expect(p.detail).toBe(`Duplicate file upload, file matches resources: ${survivor!.id}`);
+          expect(p).toMatchObject({ code: 'duplicate', matches: [survivor!.id] });
+        }
+      } else {
+        // reuse: every upload resolves to the one resource that stays.
+        expect(statuses).toEqual(Array(20).fill(204));
+        expect(new Set(ids)).toEqual(new Set([String(survivor!.id)]));
+      }
+    },
+  );
 
   it('without wait, the duplicate job fails with the ids it matches and /wait answers 400', async () => {
     const lib = await library('reject');
@@ -102,11 +109,21 @@ describe.each(
     const [bytesA, bytesB] = [randomBytes(3000), randomBytes(3000)];
     const a = await upload(lib.id, bytesA);
     const id = a.headers.get('x-resource-id')!;
-    const replaced = await svc.fetch(`/v1/resources/${id}/file?wait=30`, { method: 'PUT', body: form({ file: { name: 'b.bin', data: bytesB } }) });
+    const replaced = await svc.fetch(`/v1/resources/${id}/file?wait=30`, {
+      method: 'PUT',
+      body: form({ file: { name: 'b.bin', data: bytesB } }),
+    });
     expect(replaced.status).toBe(204);
     expect(replaced.headers.get('x-resource-id')).toBe(id);
     const rec = await (await svc.fetch(`/v1/resources/${id}`)).json();
-    expect(rec).toMatchObject({ fileVersion: 2, checksum: sha256(bytesB), size: 3000, fileName: 'b.bin', status: 'ready', jobId: `ingest-${id}-2` });
+    expect(rec).toMatchObject({
+      fileVersion: 2,
+      checksum: sha256(bytesB),
+      size: 3000,
+      fileName: 'b.bin',
+      status: 'ready',
+      jobId: `ingest-${id}-2`,
+    });
     const keys = (await svc.allObjects()).filter((k) => k.includes(`/${id}/`));
     expect(keys.some((k) => k.includes('/v1/'))).toBe(false);
     expect(originals(keys)).toHaveLength(1);
@@ -124,7 +141,8 @@ describe.each(
     const ix = (await upload(l1.id, x)).headers.get('x-resource-id');
     const iy = (await upload(l2.id, y)).headers.get('x-resource-id');
     const missing = sha256(randomBytes(10));
-    const ask = (body: unknown) => svc.fetch('/v1/checksums', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const ask = (body: unknown) =>
+      svc.fetch('/v1/checksums', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
     const all = await (await ask({ checksums: [sha256(x), sha256(y).toUpperCase(), missing] })).json();
     expect(all.existing).toEqual({ [sha256(x)]: [{ id: Number(ix), library: l1.id }], [sha256(y)]: [{ id: Number(iy), library: l2.id }] });
@@ -139,7 +157,10 @@ describe.each(
     expect((await big.json()).missing).toHaveLength(10_000);
     const tooMany = await ask({ checksums: [...many, sha256('one more')] });
     expect(tooMany.status).toBe(400);
-    expect(await tooMany.json()).toMatchObject({ limit: 10_000, detail: expect.stringMatching(/at most 10000 checksums per call but received 10001/) });
+    expect(await tooMany.json()).toMatchObject({
+      limit: 10_000,
+      detail: expect.stringMatching(/at most 10000 checksums per call but received 10001/),
+    });
     const bad = await ask({ checksums: [sha256('ok'), 'not-a-sha'] });
     expect(bad.status).toBe(400);
     expect((await bad.json()).detail).toMatch(/checksums\[1\] to be a SHA-256 as 64 hex digits but received "not-a-sha"/);
@@ -152,10 +173,22 @@ describe.each(
     const idle = await startService(storage, { redis, worker: false });
     try {
       const bytes = randomBytes(700);
-      const first = await idle.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: 'p.bin', data: bytes } }) });
-      const second = await idle.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: 'p.bin', data: bytes } }) });
+      const first = await idle.fetch('/v1/libraries/default/files', {
+        method: 'POST',
+        body: form({ file: { name: 'p.bin', data: bytes } }),
+      });
+      const second = await idle.fetch('/v1/libraries/default/files', {
+        method: 'POST',
+        body: form({ file: { name: 'p.bin', data: bytes } }),
+      });
       const [id1, id2] = [Number(first.headers.get('x-resource-id')), Number(second.headers.get('x-resource-id'))];
-      const seen = await (await idle.fetch('/v1/checksums', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ checksums: [sha256(bytes)] }) })).json();
+      const seen = await (
+        await idle.fetch('/v1/checksums', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ checksums: [sha256(bytes)] }),
+        })
+      ).json();
       expect(seen.existing[sha256(bytes)].map((m: { id: number }) => m.id)).toEqual([id1, id2]);
       // Whichever job runs first, the later upload is the duplicate of the earlier one.
       expect(await idle.core.catalog.checksums.claim(sha256(bytes), id2, 1, 'reject')).toEqual([id1]);
@@ -211,7 +244,13 @@ describe.each(
     const status = await new Promise<number>((resolve, reject) => {
       const req = http.request(`${svc.url}/v1/libraries/${lib.id}/files?wait=30`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': body.length, 'repr-digest': reprDigest(sha256(bytes)), expect: '100-continue' },
+        headers: {
+          authorization: `Bearer ${TEST_KEY}`,
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+          'content-length': body.length,
+          'repr-digest': reprDigest(sha256(bytes)),
+          expect: '100-continue',
+        },
       });
       req.on('continue', () => req.end(body));
       req.on('response', (res) => {
@@ -235,9 +274,15 @@ describe.each(
   });
 
   it('a malformed digest gets 400 with the expected form', async () => {
-    const res = await svc.fetch('/v1/libraries/default/files', { method: 'POST', headers: { 'repr-digest': 'sha-256=abc' }, body: form({ file: { name: 'a.txt', data: 'a' } }) });
+    const res = await svc.fetch('/v1/libraries/default/files', {
+      method: 'POST',
+      headers: { 'repr-digest': 'sha-256=abc' },
+      body: form({ file: { name: 'a.txt', data: 'a' } }),
+    });
     expect(res.status).toBe(400);
-    expect((await res.json()).detail).toMatch(/Expected the Repr-Digest header to be sha-256=:<base64 of the 32-byte SHA-256>: \(RFC 9530\)/);
+    expect((await res.json()).detail).toMatch(
+      /Expected the Repr-Digest header to be sha-256=:<base64 of the 32-byte SHA-256>: \(RFC 9530\)/,
+    );
     const field = await upload('default', 'a', '', { sha256: 'xyz' });
     expect(field.status).toBe(400);
     expect((await field.json()).detail).toMatch(/the "sha256" field/);

@@ -43,8 +43,14 @@ describe.skipIf(s3Missing())('direct upload to S3', () => {
     return { objects, uploads };
   }
 
-  const start = (body: object) => svc.fetch('/v1/libraries/default/direct-uploads', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const complete = (t: Ticket, parts: object[]) => svc.fetch(t.complete, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ parts }) });
+  const start = (body: object) =>
+    svc.fetch('/v1/libraries/default/direct-uploads', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const complete = (t: Ticket, parts: object[]) =>
+    svc.fetch(t.complete, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ parts }) });
 
   it('takes a file in presigned parts that never pass the API, and the worker verifies its checksum', async () => {
     const data = randomBytes(6 * MiB + 123);
@@ -61,7 +67,14 @@ describe.skipIf(s3Missing())('direct upload to S3', () => {
     expect(done.headers.get('x-resource-id')).toBe(String(ticket.resourceId));
     const jobId = ((await done.json()) as { resources: { jobId: string }[] }).resources[0]!.jobId;
     expect((await svc.fetch(`/v1/jobs/${jobId}/wait?timeout=20`)).status).toBe(204);
-    const rec = (await (await svc.fetch(`/v1/resources/${ticket.resourceId}`)).json()) as { status: string; checksum: string; size: number; title: string; tags: string[]; source: string };
+    const rec = (await (await svc.fetch(`/v1/resources/${ticket.resourceId}`)).json()) as {
+      status: string;
+      checksum: string;
+      size: number;
+      title: string;
+      tags: string[];
+      source: string;
+    };
     expect(rec).toMatchObject({ status: 'ready', checksum: sha256, size: data.length, title: 'Big', tags: ['direct'], source: 'direct' });
     // Completing twice: the upload is gone.
     expect((await complete(ticket, parts)).status).toBe(404);
@@ -77,7 +90,9 @@ describe.skipIf(s3Missing())('direct upload to S3', () => {
     const jobId = ((await done.json()) as { resources: { jobId: string }[] }).resources[0]!.jobId;
     const wait = await svc.fetch(`/v1/jobs/${jobId}/wait?timeout=20`);
     expect(wait.status).toBe(422);
-    expect(((await wait.json()) as { detail: string }).detail).toMatch(new RegExp(`^The uploaded file has SHA-256 [0-9a-f]{64} but ${declared} was declared`));
+    expect(((await wait.json()) as { detail: string }).detail).toMatch(
+      new RegExp(`^The uploaded file has SHA-256 [0-9a-f]{64} but ${declared} was declared`),
+    );
   });
 
   it('refuses bad requests by schema, sizes over the limit, and a size that does not match the parts', async () => {
@@ -96,11 +111,15 @@ describe.skipIf(s3Missing())('direct upload to S3', () => {
 
   it('keeps the upload open when S3 refuses the part list, so a corrected completion works', async () => {
     const data = randomBytes(6 * MiB);
-    const ticket = (await (await start({ fileName: 'retry.bin', size: data.length, sha256: createHash('sha256').update(data).digest('hex') })).json()) as Ticket;
+    const ticket = (await (
+      await start({ fileName: 'retry.bin', size: data.length, sha256: createHash('sha256').update(data).digest('hex') })
+    ).json()) as Ticket;
     const parts = await putParts(ticket, data);
     const wrong = await complete(ticket, [parts[0]!, { partNumber: 2, etag: '"0123456789abcdef0123456789abcdef"' }]);
     expect(wrong.status).toBe(400);
-    expect(((await wrong.json()) as { detail: string }).detail).toMatch(/^S3 refused to complete the upload: .*Send every part's number and the ETag its PUT answered\.$/);
+    expect(((await wrong.json()) as { detail: string }).detail).toMatch(
+      /^S3 refused to complete the upload: .*Send every part's number and the ETag its PUT answered\.$/,
+    );
     expect((await left(ticket)).uploads).toHaveLength(1);
     expect((await complete(ticket, parts)).status).toBe(202);
     expect((await left(ticket)).uploads).toEqual([]);
@@ -144,7 +163,11 @@ describe('direct upload with local storage', () => {
   afterAll(async () => svc?.close());
 
   it('says it needs S3', async () => {
-    const res = await svc.fetch('/v1/libraries/default/direct-uploads', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ fileName: 'a', size: 1, sha256: 'a'.repeat(64) }) });
+    const res = await svc.fetch('/v1/libraries/default/direct-uploads', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ fileName: 'a', size: 1, sha256: 'a'.repeat(64) }),
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { detail: string }).detail).toMatch(/need STORAGE_DRIVER=s3/);
   });

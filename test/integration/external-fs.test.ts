@@ -10,7 +10,19 @@ import { startService, type TestService } from '../harness/service.js';
 import { until } from '../harness/until.js';
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
-type BatchView = { id: number; kind?: string; state: string; error?: string; scanned: number; total: number; done: number; failed: number; missing: number; deleted: number; queued: number };
+type BatchView = {
+  id: number;
+  kind?: string;
+  state: string;
+  error?: string;
+  scanned: number;
+  total: number;
+  done: number;
+  failed: number;
+  missing: number;
+  deleted: number;
+  queued: number;
+};
 
 /**
  * External library on a folder (issue 20): sources refused outside EXTERNAL_ROOTS, a scan
@@ -26,7 +38,10 @@ describe('external library: fs source', () => {
   let libId: number;
 
   const post = (p: string, body?: unknown) =>
-    svc.fetch(p, { method: 'POST', ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
+    svc.fetch(p, {
+      method: 'POST',
+      ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
   const scanToEnd = async (): Promise<BatchView> => {
     const res = await post(`/v1/libraries/${libId}/scan`);
     expect(res.status).toBe(202);
@@ -54,7 +69,9 @@ describe('external library: fs source', () => {
     await fs.symlink(outside, path.join(root, 'link-out'));
     await fs.symlink(path.join(outside, 'secret.txt'), path.join(folder, 'link.txt'));
     await fs.writeFile(path.join(outside, 'secret.txt'), 'not for the service');
-    svc = await startService('fs', { env: { EXTERNAL_ROOTS: root, EXTERNAL_POLL_SECONDS: '0', EXTERNAL_MISSING_GRACE: '1s', WORKER_CONCURRENCY: '4' } });
+    svc = await startService('fs', {
+      env: { EXTERNAL_ROOTS: root, EXTERNAL_POLL_SECONDS: '0', EXTERNAL_MISSING_GRACE: '1s', WORKER_CONCURRENCY: '4' },
+    });
   });
   afterAll(async () => {
     sock?.close();
@@ -101,9 +118,21 @@ describe('external library: fs source', () => {
     expect([...recs.keys()].filter((n) => n !== 'b.txt' && n !== 'dup.txt').sort()).toEqual(['a.jpg', 'c.txt', 'sock']);
     expect(recs.has('b.txt') !== recs.has('dup.txt')).toBe(true);
     const jpg = recs.get('a.jpg')!;
-    expect(jpg).toMatchObject({ status: 'ready', source: 'external', type: 'image', width: 64, height: 48, fileVersion: 1, checksum: sha256(await fs.readFile(path.join(folder, 'a.jpg'))) });
+    expect(jpg).toMatchObject({
+      status: 'ready',
+      source: 'external',
+      type: 'image',
+      width: 64,
+      height: 48,
+      fileVersion: 1,
+      checksum: sha256(await fs.readFile(path.join(folder, 'a.jpg'))),
+    });
     expect(jpg.renditions.length).toBeGreaterThan(0);
-    expect(recs.get('sock')).toMatchObject({ status: 'failed', errorCode: 'unreadable_file', error: expect.stringMatching(/not a regular file \(a socket\)/) });
+    expect(recs.get('sock')).toMatchObject({
+      status: 'failed',
+      errorCode: 'unreadable_file',
+      error: expect.stringMatching(/not a regular file \(a socket\)/),
+    });
     // The original stays where it is; the service stores renditions and record copies only.
     const stored = await svc.allObjects();
     expect(stored.filter((k) => /\/original/.test(k))).toEqual([]);
@@ -139,7 +168,11 @@ describe('external library: fs source', () => {
     await fs.rename(folder, moved);
     try {
       const failed = await scanToEnd();
-      expect(failed).toMatchObject({ state: 'failed', missing: 0, error: expect.stringMatching(/could not be listed \(ENOENT\); nothing was marked missing/) });
+      expect(failed).toMatchObject({
+        state: 'failed',
+        missing: 0,
+        error: expect.stringMatching(/could not be listed \(ENOENT\); nothing was marked missing/),
+      });
       expect((await resources()).filter((r) => r.status === 'missing')).toEqual([]);
     } finally {
       await fs.rename(moved, folder);
@@ -162,8 +195,15 @@ describe('external library: fs polling, and a scan paused and resumed', () => {
     await fs.rm(root, { recursive: true, force: true });
   });
   const create = async (name: string, folder: string) =>
-    (await (await svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, source: { type: 'fs', path: path.join(root, folder) } }) })).json()) as { id: number };
-  const names = async (lib: number) => (await svc.core.catalog.listResources({ library: lib, limit: 100 })).items.map((r) => `${r.fileName}:${r.status}`).sort();
+    (await (
+      await svc.fetch('/v1/libraries', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name, source: { type: 'fs', path: path.join(root, folder) } }),
+      })
+    ).json()) as { id: number };
+  const names = async (lib: number) =>
+    (await svc.core.catalog.listResources({ library: lib, limit: 100 })).items.map((r) => `${r.fileName}:${r.status}`).sort();
 
   it('a folder is polled every EXTERNAL_POLL_SECONDS: new files arrive without a scan request', async () => {
     const lib = await create('drop', 'drop');
@@ -180,12 +220,18 @@ describe('external library: fs polling, and a scan paused and resumed', () => {
     const paused = await svc.fetch(`/v1/batches/${b.id}/pause`, { method: 'POST' });
     if (paused.status === 200) {
       expect(((await paused.json()) as { state: string }).state).toBe('paused');
-      expect(((await (await svc.fetch(`/v1/batches/${b.id}/resume`, { method: 'POST' })).json()) as { state: string }).state).toBe('running');
+      expect(((await (await svc.fetch(`/v1/batches/${b.id}/resume`, { method: 'POST' })).json()) as { state: string }).state).toBe(
+        'running',
+      );
     } else expect(paused.status).toBe(409); // finished before the pause arrived
-    const end = await until('the scan to end', async () => {
-      const v = (await (await svc.fetch(`/v1/batches/${b.id}`)).json()) as { state: string; scanned: number; done: number };
-      return v.state === 'completed' ? v : undefined;
-    }, 80_000);
+    const end = await until(
+      'the scan to end',
+      async () => {
+        const v = (await (await svc.fetch(`/v1/batches/${b.id}`)).json()) as { state: string; scanned: number; done: number };
+        return v.state === 'completed' ? v : undefined;
+      },
+      80_000,
+    );
     expect(end).toMatchObject({ scanned: 30, done: 30 });
     expect(await svc.core.catalog.countResources(lib.id)).toBe(30);
   });

@@ -26,15 +26,32 @@ describe.skipIf(s3Missing())('external library: s3 source', () => {
 
   const post = (p: string, body: unknown, headers: Record<string, string> = {}) =>
     svc.fetch(p, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-  const event = (name: string, key: string) => ({ eventName: name, s3: { bucket: { name: bucket }, object: { key: encodeURIComponent(key).replace(/%2F/g, '/').replace(/%20/g, '+') } } });
+  const event = (name: string, key: string) => ({
+    eventName: name,
+    s3: { bucket: { name: bucket }, object: { key: encodeURIComponent(key).replace(/%2F/g, '/').replace(/%20/g, '+') } },
+  });
   const sendEvents = (records: unknown[], auth = `Bearer ${TOKEN}`) =>
-    fetch(`${svc.url}/v1/libraries/${libId}/events`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify({ Records: records }) });
-  const byName = async () => new Map((await svc.core.catalog.listResources({ library: libId, limit: 100 })).items.map((r) => [r.fileName, r] as [string, ResourceRecord]));
+    fetch(`${svc.url}/v1/libraries/${libId}/events`, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ Records: records }),
+    });
+  const byName = async () =>
+    new Map(
+      (await svc.core.catalog.listResources({ library: libId, limit: 100 })).items.map((r) => [r.fileName, r] as [string, ResourceRecord]),
+    );
 
   beforeAll(async () => {
     svc = await startService('s3', { env: { EXTERNAL_EVENTS_TOKEN: TOKEN, EXTERNAL_RECONCILE_SECONDS: '0', WORKER_CONCURRENCY: '4' } });
     s3cfg = svc.config.storage as S3StorageConfig;
-    s3 = new Client({ endPoint: s3cfg.endPoint, ...(s3cfg.port ? { port: s3cfg.port } : {}), useSSL: s3cfg.useSSL, accessKey: s3cfg.accessKey, secretKey: s3cfg.secretKey, region: s3cfg.region });
+    s3 = new Client({
+      endPoint: s3cfg.endPoint,
+      ...(s3cfg.port ? { port: s3cfg.port } : {}),
+      useSSL: s3cfg.useSSL,
+      accessKey: s3cfg.accessKey,
+      secretKey: s3cfg.secretKey,
+      region: s3cfg.region,
+    });
     await s3.makeBucket(bucket, s3cfg.region);
     await s3.putObject(bucket, 'imgs/a.jpg', await makeJpeg(40, 30));
     await s3.putObject(bucket, 'imgs/b c.txt', Buffer.from('bee'));
@@ -53,7 +70,10 @@ describe.skipIf(s3Missing())('external library: s3 source', () => {
   it('refuses a bucket it cannot list, and bad members, with a one-line 400', async () => {
     const bad: [unknown, RegExp][] = [
       [{ type: 's3', bucket: `nope-${randomBytes(4).toString('hex')}`, prefix: '' }, /cannot be listed: NoSuchBucket/],
-      [{ type: 's3', bucket, prefix: '', credentials: { accessKey: 'wrong-key-123', secretKey: 'wrong-secret-123' } }, /cannot be listed: InvalidAccessKeyId/],
+      [
+        { type: 's3', bucket, prefix: '', credentials: { accessKey: 'wrong-key-123', secretKey: 'wrong-secret-123' } },
+        /cannot be listed: InvalidAccessKeyId/,
+      ],
       [{ type: 's3', bucket: 'Bad_Bucket', prefix: '' }, /bucket name/],
       [{ type: 's3', bucket, prefix: '/abs' }, /no leading "\/"/],
       [{ type: 's3', bucket, prefix: '', credentials: { accessKey: 'x' } }, /source.credentials/],
@@ -70,11 +90,18 @@ describe.skipIf(s3Missing())('external library: s3 source', () => {
   });
 
   it('scans the prefix in place; its own credentials are never shown', async () => {
-    const res = await post('/v1/libraries', { name: `dam${randomBytes(3).toString('hex')}`, source: { type: 's3', bucket, prefix: 'imgs/', credentials: { accessKey: s3cfg.accessKey, secretKey: s3cfg.secretKey } } });
+    const res = await post('/v1/libraries', {
+      name: `dam${randomBytes(3).toString('hex')}`,
+      source: { type: 's3', bucket, prefix: 'imgs/', credentials: { accessKey: s3cfg.accessKey, secretKey: s3cfg.secretKey } },
+    });
     const text = await res.text();
     expect(res.status, text).toBe(201);
     libId = (JSON.parse(text) as { id: number }).id;
-    for (const answer of [text, await (await svc.fetch(`/v1/libraries/${libId}`)).text(), await (await svc.fetch('/v1/libraries')).text()]) {
+    for (const answer of [
+      text,
+      await (await svc.fetch(`/v1/libraries/${libId}`)).text(),
+      await (await svc.fetch('/v1/libraries')).text(),
+    ]) {
       expect(answer).not.toContain(s3cfg.secretKey);
       expect(answer).toContain('"credentials":"set"');
     }
@@ -86,24 +113,39 @@ describe.skipIf(s3Missing())('external library: s3 source', () => {
     expect(end).toMatchObject({ scanned: 2, done: 2, failed: 0, missing: 0 });
     const recs = await byName();
     expect([...recs.keys()].sort()).toEqual(['a.jpg', 'b c.txt']);
-    expect(recs.get('a.jpg')).toMatchObject({ status: 'ready', source: 'external', width: 40, height: 30, storageKey: `external/${libId}/imgs/a.jpg` });
+    expect(recs.get('a.jpg')).toMatchObject({
+      status: 'ready',
+      source: 'external',
+      width: 40,
+      height: 30,
+      storageKey: `external/${libId}/imgs/a.jpg`,
+    });
     expect(recs.get('b c.txt')).toMatchObject({ status: 'ready', checksum: createHash('sha256').update('bee').digest('hex') });
     expect((await svc.allObjects()).filter((k) => /\/original/.test(k))).toEqual([]);
   });
 
   it('bucket notifications: duplicate, late and out-of-order events leave one resource per key and mark missing only what is gone', async () => {
     expect((await sendEvents([event('s3:ObjectCreated:Put', 'imgs/a.jpg')], 'Bearer wrong-token-0123456789')).status).toBe(401);
-    expect((await fetch(`${svc.url}/v1/libraries/${libId}/events?token=${TOKEN}`, { method: 'POST', body: '{"nope":1}' })).status).toBe(400);
+    expect((await fetch(`${svc.url}/v1/libraries/${libId}/events?token=${TOKEN}`, { method: 'POST', body: '{"nope":1}' })).status).toBe(
+      400,
+    );
 
     await s3.putObject(bucket, 'imgs/new one.txt', Buffer.from('fresh'));
     const created = event('s3:ObjectCreated:Put', 'imgs/new one.txt');
     // Twice at once, and once more: one resource.
-    const answers = await Promise.all([sendEvents([created, created]), sendEvents([created]), sendEvents([event('s3:ObjectCreated:Put', 'other/x.txt')])]);
+    const answers = await Promise.all([
+      sendEvents([created, created]),
+      sendEvents([created]),
+      sendEvents([event('s3:ObjectCreated:Put', 'other/x.txt')]),
+    ]);
     expect(await Promise.all(answers.map((r) => r.json()))).toEqual([{ accepted: 1 }, { accepted: 1 }, { accepted: 0 }]);
     await until('the new object ready', async () => (await byName()).get('new one.txt')?.status === 'ready');
 
     // A late "removed" for a key that exists: nothing is marked missing.
-    const late = await fetch(`${svc.url}/v1/libraries/${libId}/events?token=${TOKEN}`, { method: 'POST', body: JSON.stringify({ Records: [event('s3:ObjectRemoved:Delete', 'imgs/a.jpg')] }) });
+    const late = await fetch(`${svc.url}/v1/libraries/${libId}/events?token=${TOKEN}`, {
+      method: 'POST',
+      body: JSON.stringify({ Records: [event('s3:ObjectRemoved:Delete', 'imgs/a.jpg')] }),
+    });
     expect(await late.json()).toEqual({ accepted: 1 });
     await s3.removeObject(bucket, 'imgs/b c.txt');
     await sendEvents([event('s3:ObjectRemoved:Delete', 'imgs/b c.txt'), event('s3:ObjectCreated:Put', 'imgs/b c.txt')]);
@@ -113,29 +155,40 @@ describe.skipIf(s3Missing())('external library: s3 source', () => {
     expect([...recs.keys()].sort()).toEqual(['a.jpg', 'b c.txt', 'new one.txt']);
   });
 
-  it('radosgw pushes its own notifications here when it takes an SNS topic with an HTTP push endpoint', { timeout: 60_000 }, async (ctx) => {
-    const topic = `mi-${randomBytes(3).toString('hex')}`;
-    const push = `${svc.url}/v1/libraries/${libId}/events?token=${TOKEN}`;
-    const created = await rgwSns(s3cfg, { Action: 'CreateTopic', Name: topic, 'Attributes.entry.1.key': 'push-endpoint', 'Attributes.entry.1.value': push });
-    if (created.status !== 200) {
-      ctx.skip(`radosgw refused CreateTopic (${created.status}: ${created.body.slice(0, 120)}); the event JSON was posted by the test above instead`);
-      return;
-    }
-    const arn = /<TopicArn>([^<]+)<\/TopicArn>/.exec(created.body)?.[1];
-    expect(arn).toBeTruthy();
-    const config = new NotificationConfig();
-    const target = new TopicConfig(arn!);
-    // radosgw requires the Id (MalformedXML without).
-    target.setId('media-ingest');
-    target.addEvent('s3:ObjectCreated:*' as never);
-    target.addEvent('s3:ObjectRemoved:*' as never);
-    target.addFilterPrefix('imgs/');
-    config.add(target);
-    await s3.setBucketNotification(bucket, config);
-    await s3.putObject(bucket, 'imgs/pushed.txt', Buffer.from('sent by radosgw'));
-    await until('radosgw to push the event', async () => (await byName()).get('pushed.txt')?.status === 'ready', 30_000);
-    await rgwSns(s3cfg, { Action: 'DeleteTopic', TopicArn: arn! });
-  });
+  it(
+    'radosgw pushes its own notifications here when it takes an SNS topic with an HTTP push endpoint',
+    { timeout: 60_000 },
+    async (ctx) => {
+      const topic = `mi-${randomBytes(3).toString('hex')}`;
+      const push = `${svc.url}/v1/libraries/${libId}/events?token=${TOKEN}`;
+      const created = await rgwSns(s3cfg, {
+        Action: 'CreateTopic',
+        Name: topic,
+        'Attributes.entry.1.key': 'push-endpoint',
+        'Attributes.entry.1.value': push,
+      });
+      if (created.status !== 200) {
+        ctx.skip(
+          `radosgw refused CreateTopic (${created.status}: ${created.body.slice(0, 120)}); the event JSON was posted by the test above instead`,
+        );
+        return;
+      }
+      const arn = /<TopicArn>([^<]+)<\/TopicArn>/.exec(created.body)?.[1];
+      expect(arn).toBeTruthy();
+      const config = new NotificationConfig();
+      const target = new TopicConfig(arn!);
+      // radosgw requires the Id (MalformedXML without).
+      target.setId('media-ingest');
+      target.addEvent('s3:ObjectCreated:*' as never);
+      target.addEvent('s3:ObjectRemoved:*' as never);
+      target.addFilterPrefix('imgs/');
+      config.add(target);
+      await s3.setBucketNotification(bucket, config);
+      await s3.putObject(bucket, 'imgs/pushed.txt', Buffer.from('sent by radosgw'));
+      await until('radosgw to push the event', async () => (await byName()).get('pushed.txt')?.status === 'ready', 30_000);
+      await rgwSns(s3cfg, { Action: 'DeleteTopic', TopicArn: arn! });
+    },
+  );
 });
 
 /** One SNS-style call on the radosgw endpoint, signed with SigV4 (minio's signer). */
@@ -145,8 +198,21 @@ async function rgwSns(cfg: S3StorageConfig, params: Record<string, string>): Pro
   const date = new Date();
   const amzDate = date.toISOString().replace(/[:-]|\.\d{3}/g, '');
   const sha = createHash('sha256').update(body).digest('hex');
-  const headers: Record<string, string> = { host, 'x-amz-date': amzDate, 'x-amz-content-sha256': sha, 'content-type': 'application/x-www-form-urlencoded' };
-  headers.authorization = signV4({ method: 'POST', path: '/', headers } as never, cfg.accessKey, cfg.secretKey, cfg.region, date, sha, 'sns');
+  const headers: Record<string, string> = {
+    host,
+    'x-amz-date': amzDate,
+    'x-amz-content-sha256': sha,
+    'content-type': 'application/x-www-form-urlencoded',
+  };
+  headers.authorization = signV4(
+    { method: 'POST', path: '/', headers } as never,
+    cfg.accessKey,
+    cfg.secretKey,
+    cfg.region,
+    date,
+    sha,
+    'sns',
+  );
   const res = await fetch(`${cfg.useSSL ? 'https' : 'http'}://${host}/`, { method: 'POST', headers, body });
   return { status: res.status, body: await res.text() };
 }

@@ -18,7 +18,10 @@ import { sleep, until } from '../harness/until.js';
 const SECRET = 'image-url-secret-0123456789abcdef0123';
 
 async function upload(svc: TestService, data: Uint8Array | string, name: string, fields: Record<string, string> = {}, library = 'default') {
-  const res = await svc.fetch(`/v1/libraries/${library}/files?wait=30`, { method: 'POST', body: form({ ...fields, file: { name, data } }) });
+  const res = await svc.fetch(`/v1/libraries/${library}/files?wait=30`, {
+    method: 'POST',
+    body: form({ ...fields, file: { name, data } }),
+  });
   expect(res.status, await res.clone().text()).toBe(204);
   return Number(res.headers.get('x-resource-id'));
 }
@@ -116,7 +119,10 @@ describe('image delivery', () => {
     const tallBytes = Buffer.from(await tall.arrayBuffer());
     expect((await inspect(tallBytes)).meta).toMatchObject({ format: 'jpeg', width: 225, height: 150 });
     expect((await inspect(tallBytes)).meta.exif).toBeUndefined();
-    const stored = (await svc.allObjects()).filter((k) => k.includes(`/${id}/v1/image/`)).map((k) => k.split('/').pop()).sort();
+    const stored = (await svc.allObjects())
+      .filter((k) => k.includes(`/${id}/v1/image/`))
+      .map((k) => k.split('/').pop())
+      .sort();
     expect(stored).toEqual(['0x150.jpg', '1024x1024.webp', '200x200.webp', '2048x2048.webp', '300x0.webp', '480x480.webp']);
     const again = await svc.fetch(`/image/0x150/${id}.jpg`);
     expect(again.headers.get('etag')).toBe(tall.headers.get('etag'));
@@ -167,7 +173,11 @@ describe('image delivery', () => {
 
   it('serves non-images as attachments with a sandbox CSP, and SVG never inline', async () => {
     const textId = await upload(svc, '<html><script>alert(1)</script></html>', 'page.html');
-    const svgId = await upload(svc, '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>', 'x.svg');
+    const svgId = await upload(
+      svc,
+      '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>',
+      'x.svg',
+    );
     for (const [rid, ext, type] of [
       [textId, 'html', 'text/html'],
       [svgId, 'svg', 'image/svg+xml'],
@@ -181,13 +191,18 @@ describe('image delivery', () => {
       await res.arrayBuffer();
       const sized = await svc.fetch(`/image/300x0/${rid}.webp`);
       expect(sized.status).toBe(404);
-      expect((await sized.json()).detail).toBe(`Resource ${rid} is not an image, video or document (${type}); only its original is served, at /image/0x0/${rid}.${ext}.`);
+      expect((await sized.json()).detail).toBe(
+        `Resource ${rid} is not an image, video or document (${type}); only its original is served, at /image/0x0/${rid}.${ext}.`,
+      );
     }
   });
 
   it('answers a size of a failed image with its failure (422)', async () => {
     const whole = await plainJpeg(300, 200);
-    const res = await svc.fetch('/v1/libraries/default/files?wait=30', { method: 'POST', body: form({ file: { name: 'cut.jpg', data: whole.subarray(0, 400) } }) });
+    const res = await svc.fetch('/v1/libraries/default/files?wait=30', {
+      method: 'POST',
+      body: form({ file: { name: 'cut.jpg', data: whole.subarray(0, 400) } }),
+    });
     expect(res.status).toBe(422);
     const failedId = res.headers.get('x-resource-id');
     const img = await svc.fetch(`/image/300x0/${failedId}.webp`);
@@ -195,17 +210,26 @@ describe('image delivery', () => {
     expect((await img.json()).detail).toMatch(/could not be decoded/);
   });
 
-  it('pre-renders a library\'s own presets, and refuses unknown preset names', async () => {
-    const bad = await svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'badp', presets: ['nope'] }) });
+  it("pre-renders a library's own presets, and refuses unknown preset names", async () => {
+    const bad = await svc.fetch('/v1/libraries', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'badp', presets: ['nope'] }),
+    });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).detail).toMatch(/^Expected presets to name global presets \(thumbnail, small, medium, large\) but received "nope"\./);
+    expect((await bad.json()).detail).toMatch(
+      /^Expected presets to name global presets \(thumbnail, small, medium, large\) but received "nope"\./,
+    );
     const created = await svc.fetch('/v1/libraries', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'shop', presets: ['thumbnail', { name: 'hero', width: 800, height: 0, format: 'jpg', quality: 70 }] }),
     });
     expect(created.status).toBe(201);
-    expect((await created.json()).presets).toEqual(['thumbnail', { name: 'hero', width: 800, height: 0, fit: 'inside', format: 'jpeg', quality: 70, upscale: false }]);
+    expect((await created.json()).presets).toEqual([
+      'thumbnail',
+      { name: 'hero', width: 800, height: 0, fit: 'inside', format: 'jpeg', quality: 70, upscale: false },
+    ]);
     const rid = await upload(svc, await plainJpeg(1000, 500), 'p.jpg', {}, 'shop');
     const rec = await (await svc.fetch(`/v1/resources/${rid}`)).json();
     expect(rec.renditions.map((r: { name: string; url: string; width: number }) => [r.name, r.url, r.width])).toEqual([
@@ -238,13 +262,24 @@ describe('on-demand renders coalesce', () => {
       await until('the render job to be queued', async () => (await queue.getJobCounts('waiting')).waiting! > 0, 10_000, 50);
       // Give the last requests time to add (a no-op) after the first.
       await sleep(300);
-      expect(await queue.getJobCounts('waiting', 'active', 'completed', 'failed')).toMatchObject({ waiting: 1, active: 0, completed: 0, failed: 0 });
+      expect(await queue.getJobCounts('waiting', 'active', 'completed', 'failed')).toMatchObject({
+        waiting: 1,
+        active: 0,
+        completed: 0,
+        failed: 0,
+      });
       expect((await queue.getJobs(['waiting'])).map((j) => j.id)).toEqual([`render-${id}-1-320x0-webp`]);
     } finally {
       await queue.close();
     }
     const connection = createRedis(redisEndpoint(svc.config)!, 'worker');
-    workers = createWorkers({ ...svc.core, connection, redisPrefix: svc.config.redisPrefix, logger: createLogger('silent', 'test'), concurrency: 1 });
+    workers = createWorkers({
+      ...svc.core,
+      connection,
+      redisPrefix: svc.config.redisPrefix,
+      logger: createLogger('silent', 'test'),
+      concurrency: 1,
+    });
     const answers = await Promise.all(requests);
     const bodies = await Promise.all(answers.map(async (r) => [r.status, Buffer.from(await r.arrayBuffer()).length]));
     expect(new Set(bodies.map((b) => b[0]))).toEqual(new Set([200]));

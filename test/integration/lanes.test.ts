@@ -20,7 +20,9 @@ describe('WORKER_LANES', () => {
     expect(loadConfig({}).operations.workerLanes).toEqual(['ingest', 'render', 'bulk']);
     expect(loadConfig({ WORKER_LANES: ' render , bulk,render' }).operations.workerLanes).toEqual(['render', 'bulk']);
     expect(() => loadConfig({ WORKER_LANES: 'ingest,uploads' })).toThrow(ConfigError);
-    expect(() => loadConfig({ WORKER_LANES: 'ingest,uploads' })).toThrow(/WORKER_LANES must be a comma-separated list of ingest, render, bulk \(got "uploads"\)/);
+    expect(() => loadConfig({ WORKER_LANES: 'ingest,uploads' })).toThrow(
+      /WORKER_LANES must be a comma-separated list of ingest, render, bulk \(got "uploads"\)/,
+    );
     expect(laneOf('ingest')).toBe('ingest');
     expect(laneOf(BULK_QUEUE)).toBe('bulk');
     expect(Object.values(LANE_QUEUES).flat().sort()).toEqual(['bulk', 'ingest', 'render', 'webhook']);
@@ -31,7 +33,10 @@ describe('WORKER_LANES', () => {
     for (const q of QUEUE_NAMES) {
       const done = QUEUES[q].jobOptions(3).removeOnComplete;
       // render: removed at once (the stored object is the result); the others: by count.
-      expect(done === true || (typeof done === 'object' && done.count === COMPLETED_KEPT), `${q}: removeOnComplete ${JSON.stringify(done)}`).toBe(true);
+      expect(
+        done === true || (typeof done === 'object' && done.count === COMPLETED_KEPT),
+        `${q}: removeOnComplete ${JSON.stringify(done)}`,
+      ).toBe(true);
     }
   });
 });
@@ -64,7 +69,14 @@ describe('lanes at work', () => {
 
   function startWorkers(lanes: string): Worker[] {
     const config = loadConfig({ ...process.env, ...svcEnv(svc), WORKER_LANES: lanes });
-    const ws = createWorkers({ ...svc.core, config, connection, redisPrefix: config.redisPrefix, logger: createLogger('silent', 't'), concurrency: 4 });
+    const ws = createWorkers({
+      ...svc.core,
+      config,
+      connection,
+      redisPrefix: config.redisPrefix,
+      logger: createLogger('silent', 't'),
+      concurrency: 4,
+    });
     extra.push(...ws);
     return ws;
   }
@@ -72,7 +84,10 @@ describe('lanes at work', () => {
   it('a worker started for the bulk lane serves only the bulk queue: uploads wait for an ingest worker', async () => {
     const bulkOnly = startWorkers('bulk');
     expect(bulkOnly.map((w) => w.name)).toEqual([BULK_QUEUE]);
-    const res = await svc.fetch('/v1/libraries/default/files?wait=1', { method: 'POST', body: form({ file: { name: 'a.txt', data: `lane ${randomBytes(6).toString('hex')}` } }) });
+    const res = await svc.fetch('/v1/libraries/default/files?wait=1', {
+      method: 'POST',
+      body: form({ file: { name: 'a.txt', data: `lane ${randomBytes(6).toString('hex')}` } }),
+    });
     expect(res.status).toBe(202);
     const ingestOnly = startWorkers('ingest');
     expect(ingestOnly.map((w) => w.name)).toEqual(['ingest']);
@@ -88,10 +103,16 @@ describe('lanes at work', () => {
       opts: { jobId: `ingest-${900_000_000 + i}-1-b1` },
     }));
     await bulkQueue.addBulk(jobs);
-    const upload = await svc.fetch('/v1/libraries/default/files?wait=20', { method: 'POST', body: form({ file: { name: 'b.txt', data: `fast ${randomBytes(6).toString('hex')}` } }) });
+    const upload = await svc.fetch('/v1/libraries/default/files?wait=20', {
+      method: 'POST',
+      body: form({ file: { name: 'b.txt', data: `fast ${randomBytes(6).toString('hex')}` } }),
+    });
     expect(upload.status).toBe(204);
     const bulkLeft = (await bulkQueue.getJobCounts('waiting', 'delayed', 'active')) as Record<string, number>;
-    expect(Object.values(bulkLeft).reduce((a, b) => a + b, 0), 'bulk jobs still queued when the upload was done').toBeGreaterThan(0);
+    expect(
+      Object.values(bulkLeft).reduce((a, b) => a + b, 0),
+      'bulk jobs still queued when the upload was done',
+    ).toBeGreaterThan(0);
     await until('every bulk job to complete', async () => (await bulkQueue.getJobCounts('completed')).completed! >= 20, 30_000);
 
     // Judged on the times BullMQ recorded for each job, not on the test's clock.
@@ -134,10 +155,14 @@ describe('queue listings on the Redis Cluster', () => {
   });
 
   it('counts the waiting upload in the ingest lane, in /v1/queues and /admin/lanes alike', async () => {
-    const res = await svc.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: 'q.txt', data: `queued ${randomBytes(6).toString('hex')}` } }) });
+    const res = await svc.fetch('/v1/libraries/default/files', {
+      method: 'POST',
+      body: form({ file: { name: 'q.txt', data: `queued ${randomBytes(6).toString('hex')}` } }),
+    });
     expect(res.status).toBe(202);
     type Lanes = { lanes: { lane: string; queues: { queue: string; counts: Record<string, number> }[] }[] };
-    const ingestWaiting = (body: Lanes) => body.lanes.find((l) => l.lane === 'ingest')!.queues.find((q) => q.queue === 'ingest')!.counts.waiting;
+    const ingestWaiting = (body: Lanes) =>
+      body.lanes.find((l) => l.lane === 'ingest')!.queues.find((q) => q.queue === 'ingest')!.counts.waiting;
     const pub = (await (await svc.fetch('/v1/queues')).json()) as Lanes;
     expect(pub.lanes.map((l) => l.lane)).toEqual(['ingest', 'render', 'bulk']);
     expect(ingestWaiting(pub)).toBe(1);

@@ -2,7 +2,15 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { form, hasSharedFixtures, SHARED_FIXTURES, startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
+import {
+  form,
+  hasSharedFixtures,
+  SHARED_FIXTURES,
+  startService,
+  storageKinds,
+  type StorageKind,
+  type TestService,
+} from '../harness/service.js';
 
 const fixtures = await hasSharedFixtures();
 
@@ -13,7 +21,9 @@ interface ManifestEntry {
 const manifest: ManifestEntry[] = fixtures ? JSON.parse(await fs.readFile(path.join(SHARED_FIXTURES, 'MANIFEST.json'), 'utf8')) : [];
 
 /** A JPEG with EXIF (IFD0 and the Exif IFD) and orientation, written by sharp. */
-async function photo(opts: { make?: string; model?: string; description?: string; date?: string; orientation?: number } = {}): Promise<Buffer> {
+async function photo(
+  opts: { make?: string; model?: string; description?: string; date?: string; orientation?: number } = {},
+): Promise<Buffer> {
   const img = sharp({ create: { width: 120, height: 80, channels: 3, background: { r: 10, g: 90, b: 160 } } })
     .jpeg()
     .withExif({
@@ -31,7 +41,11 @@ async function upload(svc: TestService, name: string, data: Uint8Array, fields: 
   const res = await svc.fetch(`/v1/libraries/${LIB}/files?wait=30`, { method: 'POST', body: form({ ...fields, file: { name, data } }) });
   expect(res.status, await res.clone().text()).toBe(204);
   const id = Number(res.headers.get('x-resource-id'));
-  return (await (await svc.fetch(`/v1/resources/${id}`)).json()) as { id: number; metadata: Record<string, unknown>; fields: Record<string, unknown> };
+  return (await (await svc.fetch(`/v1/resources/${id}`)).json()) as {
+    id: number;
+    metadata: Record<string, unknown>;
+    fields: Record<string, unknown>;
+  };
 }
 
 /** Floats with a tolerance; ExifTool ≥ 13 appends a repeat count (" [x3]") to a repeated warning that 12.57 did not. */
@@ -100,24 +114,37 @@ describe.each<StorageKind>(storageKinds())('metadata extraction and mappings (%s
   });
 
   it('a file exiftool cannot read is ready with a warning, not a failure', async () => {
-    const res = await svc.fetch(`/v1/libraries/${LIB}/files?wait=30`, { method: 'POST', body: form({ f: { name: 'noise.bin', data: new Uint8Array(4096).map((_, i) => (i * 7919) % 251) } }) });
+    const res = await svc.fetch(`/v1/libraries/${LIB}/files?wait=30`, {
+      method: 'POST',
+      body: form({ f: { name: 'noise.bin', data: new Uint8Array(4096).map((_, i) => (i * 7919) % 251) } }),
+    });
     expect(res.status).toBe(204);
     const rec = await (await svc.fetch(`/v1/resources/${res.headers.get('x-resource-id')}`)).json();
     expect(rec.status).toBe('ready');
     expect(rec.warnings.join(' ')).toMatch(/Unknown file type/);
   });
 
-  it.skipIf(!fixtures)('every MANIFEST.json entry: the extracted values match its expect entries', async () => {
-    const mismatches: string[] = [];
-    for (const entry of manifest) {
-      const bytes = await fs.readFile(path.join(SHARED_FIXTURES, entry.file));
-      const res = await svc.fetch(`/v1/libraries/${LIB}/files?wait=60`, { method: 'POST', body: form({ file: { name: path.basename(entry.file), data: bytes } }) });
-      const id = res.headers.get('x-resource-id');
-      const rec = await (await svc.fetch(`/v1/resources/${id}`)).json();
-      for (const [tag, want] of Object.entries(entry.expect)) {
-        if (!same(tag, rec.metadata?.[tag], want)) mismatches.push(`${entry.file} ${tag}: got ${JSON.stringify(rec.metadata?.[tag])}, want ${JSON.stringify(want)} (status ${rec.status}: ${String(rec.error).slice(0, 80)})`);
+  it.skipIf(!fixtures)(
+    'every MANIFEST.json entry: the extracted values match its expect entries',
+    async () => {
+      const mismatches: string[] = [];
+      for (const entry of manifest) {
+        const bytes = await fs.readFile(path.join(SHARED_FIXTURES, entry.file));
+        const res = await svc.fetch(`/v1/libraries/${LIB}/files?wait=60`, {
+          method: 'POST',
+          body: form({ file: { name: path.basename(entry.file), data: bytes } }),
+        });
+        const id = res.headers.get('x-resource-id');
+        const rec = await (await svc.fetch(`/v1/resources/${id}`)).json();
+        for (const [tag, want] of Object.entries(entry.expect)) {
+          if (!same(tag, rec.metadata?.[tag], want))
+            mismatches.push(
+              `${entry.file} ${tag}: got ${JSON.stringify(rec.metadata?.[tag])}, want ${JSON.stringify(want)} (status ${rec.status}: ${String(rec.error).slice(0, 80)})`,
+            );
+        }
       }
-    }
-    expect(mismatches).toEqual([]);
-  }, 240_000);
+      expect(mismatches).toEqual([]);
+    },
+    240_000,
+  );
 });

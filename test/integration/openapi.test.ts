@@ -15,7 +15,16 @@ describe('OpenAPI', () => {
     expect(res.status).toBe(200);
     const doc = (await res.json()) as {
       openapi: string;
-      paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown>; required?: string[] } }> }; 'x-validated-by-schema'?: boolean }>>;
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown>; required?: string[] } }> };
+            'x-validated-by-schema'?: boolean;
+          }
+        >
+      >;
       components: { securitySchemes: Record<string, { scheme: string }> };
     };
     expect(doc.openapi).toBe('3.1.0');
@@ -29,10 +38,15 @@ describe('OpenAPI', () => {
     expect(Object.keys(doc.paths['/v1/image-url']!)).toEqual(['get']);
     // The upload routes (streamed multipart, never parsed by a validator) are listed,
     // marked as documented by hand, with their form fields.
-    for (const [path, method] of [['/v1/libraries/{library}/files', 'post'], ['/v1/resources/{id}/file', 'put']] as const) {
+    for (const [path, method] of [
+      ['/v1/libraries/{library}/files', 'post'],
+      ['/v1/resources/{id}/file', 'put'],
+    ] as const) {
       const op = doc.paths[path]![method]!;
       expect(op['x-validated-by-schema']).toBe(false);
-      expect(Object.keys(op.requestBody!.content['multipart/form-data']!.schema.properties)).toEqual(expect.arrayContaining(['file', 'sha256', 'no_exif']));
+      expect(Object.keys(op.requestBody!.content['multipart/form-data']!.schema.properties)).toEqual(
+        expect.arrayContaining(['file', 'sha256', 'no_exif']),
+      );
     }
     // The tus routes, by hand too.
     expect(Object.keys(doc.paths['/v1/libraries/{library}/tus']!).sort()).toEqual(['options', 'post']);
@@ -74,7 +88,11 @@ describe('OpenAPI', () => {
       expect(op, `${method.toUpperCase()} ${path}`).toBeDefined();
       expect(op!['x-validated-by-schema'], `${method.toUpperCase()} ${path}`).toBeUndefined();
       expect(Object.keys(op!.responses).length).toBeGreaterThan(0);
-      const names = (where: string) => (op!.parameters ?? []).filter((p) => p.in === where).map((p) => p.name).sort();
+      const names = (where: string) =>
+        (op!.parameters ?? [])
+          .filter((p) => p.in === where)
+          .map((p) => p.name)
+          .sort();
       expect(names('path'), `${method.toUpperCase()} ${path}`).toEqual([...(want.params ?? [])].sort());
       expect(names('query'), `${method.toUpperCase()} ${path}`).toEqual([...(want.query ?? [])].sort());
       if (want.body) {
@@ -105,11 +123,14 @@ describe('OpenAPI', () => {
   });
 
   it('validates requests with the same schemas, answering problem+json 400s that name the member', async () => {
-    const put = (body: string) => svc.fetch('/v1/libraries/default/webhook', { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+    const put = (body: string) =>
+      svc.fetch('/v1/libraries/default/webhook', { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
     const wrongType = await put('{"url": 5}');
     expect(wrongType.status).toBe(400);
     expect(wrongType.headers.get('content-type')).toBe('application/problem+json');
-    expect(((await wrongType.json()) as { detail: string }).detail).toMatch(/^The request does not match its schema \(json\): url: .*expected string/i);
+    expect(((await wrongType.json()) as { detail: string }).detail).toMatch(
+      /^The request does not match its schema \(json\): url: .*expected string/i,
+    );
     const extra = await put('{"url": "https://example.com/h", "secret": "x"}');
     expect(extra.status).toBe(400);
     expect(((await extra.json()) as { detail: string }).detail).toMatch(/secret/);
@@ -121,7 +142,8 @@ describe('OpenAPI', () => {
   });
 
   it('validates the native routes with their schemas, after their own checks', async () => {
-    const checksums = (body: string, type = 'application/json') => svc.fetch('/v1/checksums', { method: 'POST', headers: { 'content-type': type }, body });
+    const checksums = (body: string, type = 'application/json') =>
+      svc.fetch('/v1/checksums', { method: 'POST', headers: { 'content-type': type }, body });
     const sha = 'a'.repeat(64);
     // A library that is neither a name nor an id: refused by the schema.
     const bad = await checksums(JSON.stringify({ checksums: [sha], library: { id: 1 } }));
@@ -139,7 +161,11 @@ describe('OpenAPI', () => {
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ existing: {}, missing: [sha] });
     // An empty body under another content type is still no body where the body is optional.
-    const batchless = await svc.fetch('/v1/resources/999999/reprocess', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '' });
+    const batchless = await svc.fetch('/v1/resources/999999/reprocess', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: '',
+    });
     expect(batchless.status).toBe(404);
   });
 });

@@ -17,7 +17,10 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 }
 
 async function upload(svc: TestService, data: string, query = '?wait=20'): Promise<Response> {
-  return svc.fetch(`/v1/libraries/default/files${query}`, { method: 'POST', body: form({ file: { name: 'a.txt', data, type: 'text/plain' } }) });
+  return svc.fetch(`/v1/libraries/default/files${query}`, {
+    method: 'POST',
+    body: form({ file: { name: 'a.txt', data, type: 'text/plain' } }),
+  });
 }
 
 describe('GET /metrics and the request id', () => {
@@ -39,15 +42,25 @@ describe('GET /metrics and the request id', () => {
     expect(res2.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res2.text();
     const route = { method: 'POST', route: '/v1/libraries/:library/files', status: '204' };
-    expect(sample(text, 'media_ingest_http_request_duration_seconds_count', route) - sample(before, 'media_ingest_http_request_duration_seconds_count', route)).toBe(1);
+    expect(
+      sample(text, 'media_ingest_http_request_duration_seconds_count', route) -
+        sample(before, 'media_ingest_http_request_duration_seconds_count', route),
+    ).toBe(1);
     // The pattern, not the path: no series per resource id.
-    expect(sample(text, 'media_ingest_http_request_duration_seconds_count', { route: '/v1/resources/:id', status: '404' })).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'media_ingest_http_request_duration_seconds_count', { route: '/v1/resources/:id', status: '404' }),
+    ).toBeGreaterThanOrEqual(1);
     expect(text).not.toContain('/v1/resources/999999999');
     const bytes = { source: 'upload' };
-    expect(sample(text, 'media_ingest_ingested_bytes_total', bytes) - sample(before, 'media_ingest_ingested_bytes_total', bytes)).toBe(Buffer.byteLength(data));
-    for (const lane of ['ingest', 'render', 'bulk']) expect(text).toMatch(new RegExp(`media_ingest_queue_jobs\\{lane="${lane}",queue="\\w+",state="waiting"\\} \\d+`));
+    expect(sample(text, 'media_ingest_ingested_bytes_total', bytes) - sample(before, 'media_ingest_ingested_bytes_total', bytes)).toBe(
+      Buffer.byteLength(data),
+    );
+    for (const lane of ['ingest', 'render', 'bulk'])
+      expect(text).toMatch(new RegExp(`media_ingest_queue_jobs\\{lane="${lane}",queue="\\w+",state="waiting"\\} \\d+`));
     // The in-process worker shares the registry: its job durations are here too.
-    expect(sample(text, 'media_ingest_job_duration_seconds_count', { queue: 'ingest', job: 'ingest', outcome: 'completed' })).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'media_ingest_job_duration_seconds_count', { queue: 'ingest', job: 'ingest', outcome: 'completed' }),
+    ).toBeGreaterThanOrEqual(1);
     expect(text).toContain('media_ingest_nodejs_eventloop_lag_seconds');
   });
 
@@ -80,7 +93,7 @@ describe('GET /metrics and the request id', () => {
     }
   });
 
-  it('serves a worker process\'s registry on its own port, and nothing else there', async () => {
+  it("serves a worker process's registry on its own port, and nothing else there", async () => {
     const server = await startMetricsServer(0, '127.0.0.1');
     try {
       const res = await fetch(`http://127.0.0.1:${server.port}/metrics`);

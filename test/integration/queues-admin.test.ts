@@ -11,7 +11,8 @@ describe('queue administration', () => {
     svc = await startService('fs', { env: { ADMIN_KEYS: ADMIN } });
   });
   afterAll(async () => svc?.close());
-  const admin = (path: string, init: RequestInit = {}) => fetch(`${svc.url}${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN}` } });
+  const admin = (path: string, init: RequestInit = {}) =>
+    fetch(`${svc.url}${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN}` } });
 
   it('serves the dashboard to an admin key (Bearer or Basic), and asks a browser for Basic otherwise', async () => {
     const page = await admin('/admin/queues');
@@ -24,7 +25,9 @@ describe('queue administration', () => {
     const asset = await admin(new URL(script!, `${svc.url}/admin/queues/`).pathname);
     expect(asset.status).toBe(200);
     expect(asset.headers.get('content-type')).toMatch(/javascript/);
-    const basic = await fetch(`${svc.url}/admin/queues/api/queues`, { headers: { authorization: `Basic ${Buffer.from(`ops:${ADMIN}`).toString('base64')}` } });
+    const basic = await fetch(`${svc.url}/admin/queues/api/queues`, {
+      headers: { authorization: `Basic ${Buffer.from(`ops:${ADMIN}`).toString('base64')}` },
+    });
     expect(basic.status).toBe(200);
     const names = ((await basic.json()) as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
     expect(names).toEqual(['bulk', 'ingest', 'render', 'webhook']);
@@ -40,7 +43,10 @@ describe('queue administration', () => {
     const paused = await admin('/admin/lanes/ingest/pause', { method: 'POST' });
     expect(paused.status).toBe(200);
     expect(((await paused.json()) as { queues: { queue: string; paused: boolean }[] }).queues.every((q) => q.paused)).toBe(true);
-    const res = await svc.fetch('/v1/libraries/default/files?wait=2', { method: 'POST', body: form({ file: { name: 'p.txt', data: `paused ${randomBytes(6).toString('hex')}` } }) });
+    const res = await svc.fetch('/v1/libraries/default/files?wait=2', {
+      method: 'POST',
+      body: form({ file: { name: 'p.txt', data: `paused ${randomBytes(6).toString('hex')}` } }),
+    });
     expect(res.status, 'not processed while the lane is paused').toBe(202);
     const { resources } = (await res.json()) as { resources: { jobId: string }[] };
     expect((await admin('/admin/lanes/ingest/resume', { method: 'POST' })).status).toBe(200);

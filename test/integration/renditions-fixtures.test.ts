@@ -30,9 +30,16 @@ describe.skipIf(!fixtures)(fixtures ? 'renditions of the real fixtures' : 'skipp
 
   async function ingest(file: string) {
     const bytes = await fs.readFile(path.join(SHARED_FIXTURES, file));
-    const res = await svc.fetch('/v1/libraries/default/files?wait=60', { method: 'POST', body: form({ file: { name: path.basename(file), data: bytes } }) });
+    const res = await svc.fetch('/v1/libraries/default/files?wait=60', {
+      method: 'POST',
+      body: form({ file: { name: path.basename(file), data: bytes } }),
+    });
     const id = Number(res.headers.get('x-resource-id'));
-    return { status: res.status, body: res.status === 204 ? undefined : await res.json(), rec: await (await svc.fetch(`/v1/resources/${id}`)).json() };
+    return {
+      status: res.status,
+      body: res.status === 204 ? undefined : await res.json(),
+      rec: await (await svc.fetch(`/v1/resources/${id}`)).json(),
+    };
   }
 
   async function get(url: string): Promise<Buffer> {
@@ -75,32 +82,40 @@ describe.skipIf(!fixtures)(fixtures ? 'renditions of the real fixtures' : 'skipp
     },
   );
 
-  it.each(['gps/Sony DSC-HX5V (2).jpg', 'gps/Kodak_CX7530.jpg', 'gps/Samsung GT-I9000 (Galaxy S).jpg', 'camera/87_OSError.jpg', 'hostile/POC_phpinfo-metadata.jpg'])(
-    '%s: no GPS, EXIF or XMP in any rendition',
-    async (file) => {
-      const { status, rec } = await ingest(file);
+  it.each([
+    'gps/Sony DSC-HX5V (2).jpg',
+    'gps/Kodak_CX7530.jpg',
+    'gps/Samsung GT-I9000 (Galaxy S).jpg',
+    'camera/87_OSError.jpg',
+    'hostile/POC_phpinfo-metadata.jpg',
+  ])('%s: no GPS, EXIF or XMP in any rendition', async (file) => {
+    const { status, rec } = await ingest(file);
+    expect(status).toBe(204);
+    for (const r of rec.renditions) {
+      const bytes = await get(r.url);
+      const { meta } = await inspect(bytes);
+      expect([meta.exif, meta.xmp, meta.iptc], r.url).toEqual([undefined, undefined, undefined]);
+      expect(bytes.includes(Buffer.from('GPS')), r.url).toBe(false);
+      expect(bytes.includes(Buffer.from('phpinfo')), r.url).toBe(false);
+    }
+  });
+
+  it.skipIf(!heifConvert)(
+    heifConvert
+      ? 'renders the iPhone HEIC (HEVC, which prebuilt sharp cannot decode) upright'
+      : 'skipped: heif-convert (libheif-examples) is not installed',
+    async () => {
+      const { status, rec } = await ingest('formats/IMG_5195.HEIC');
       expect(status).toBe(204);
-      for (const r of rec.renditions) {
-        const bytes = await get(r.url);
-        const { meta } = await inspect(bytes);
-        expect([meta.exif, meta.xmp, meta.iptc], r.url).toEqual([undefined, undefined, undefined]);
-        expect(bytes.includes(Buffer.from('GPS')), r.url).toBe(false);
-        expect(bytes.includes(Buffer.from('phpinfo')), r.url).toBe(false);
-      }
+      expect(rec).toMatchObject({ mimeType: 'image/heic', type: 'image', width: 2566, height: 3313 });
+      expect(rec.renditions.map((r: { name: string; width: number; height: number }) => [r.name, r.width, r.height])).toEqual([
+        ['thumbnail', 200, 200],
+        ['small', 372, 480],
+      ]);
+      const { meta } = await inspect(await get(rec.renditions[1].url));
+      expect(meta).toMatchObject({ format: 'webp', width: 372, height: 480, space: 'srgb' });
     },
   );
-
-  it.skipIf(!heifConvert)(heifConvert ? 'renders the iPhone HEIC (HEVC, which prebuilt sharp cannot decode) upright' : 'skipped: heif-convert (libheif-examples) is not installed', async () => {
-    const { status, rec } = await ingest('formats/IMG_5195.HEIC');
-    expect(status).toBe(204);
-    expect(rec).toMatchObject({ mimeType: 'image/heic', type: 'image', width: 2566, height: 3313 });
-    expect(rec.renditions.map((r: { name: string; width: number; height: number }) => [r.name, r.width, r.height])).toEqual([
-      ['thumbnail', 200, 200],
-      ['small', 372, 480],
-    ]);
-    const { meta } = await inspect(await get(rec.renditions[1].url));
-    expect(meta).toMatchObject({ format: 'webp', width: 372, height: 480, space: 'srgb' });
-  });
 
   it('renders the first frame of animated GIF and WebP', async () => {
     for (const file of ['formats/animated-loop-3.gif', 'formats/animated-loop-3.webp']) {
@@ -112,9 +127,18 @@ describe.skipIf(!fixtures)(fixtures ? 'renditions of the real fixtures' : 'skipp
   });
 
   it.each([
-    ['hostile/lottapixel.jpg', 'The image is 64250x64250 (4128 megapixels), over the decoding limit of 268 megapixels (MAX_IMAGE_PIXELS); it is stored but not rendered.'],
-    ['hostile/65536-uint32-limit.png', 'The image is 65536x65536 (4295 megapixels), over the decoding limit of 268 megapixels (MAX_IMAGE_PIXELS); it is stored but not rendered.'],
-    ['hostile/giant-image.jpg', 'The image is 20000x14000 (280 megapixels), over the decoding limit of 268 megapixels (MAX_IMAGE_PIXELS); it is stored but not rendered.'],
+    [
+      'hostile/lottapixel.jpg',
+      'The image is 64250x64250 (4128 megapixels), over the decoding limit of 268 megapixels (MAX_IMAGE_PIXELS); it is stored but not rendered.',
+    ],
+    [
+      'hostile/65536-uint32-limit.png',
+      'The image is 65536x65536 (4295 megapixels), over the decoding limit of 268 megapixels (MAX_IMAGE_PIXELS); it is stored but not rendered.',
+    ],
+    [
+      'hostile/giant-image.jpg',
+      'The image is 20000x14000 (280 megapixels), over the decoding limit of 268 megapixels (MAX_IMAGE_PIXELS); it is stored but not rendered.',
+    ],
   ])('fails the pixel bomb %s from its header with the reason, memory untouched', async (file, reason) => {
     const before = process.memoryUsage().rss;
     const { status, body, rec } = await ingest(file);
@@ -128,7 +152,7 @@ describe.skipIf(!fixtures)(fixtures ? 'renditions of the real fixtures' : 'skipp
     ['corrupt/truncated.jpg', 'The image could not be decoded: VipsJpeg: premature end of JPEG image'],
     ['corrupt/truncated.png', 'The image could not be decoded: vipspng: libpng read error'],
     ['corrupt/corrupted.jpg', 'The image could not be decoded: VipsJpeg: Corrupt JPEG data: premature end of data segment'],
-  ])('fails the broken %s with the decoder\'s reason', async (file, reason) => {
+  ])("fails the broken %s with the decoder's reason", async (file, reason) => {
     const { status, body } = await ingest(file);
     expect(status).toBe(422);
     expect(body.detail).toBe(reason);

@@ -4,7 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { form, startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
 import { animatedGif, cmykJpeg, fakeDng, gpsJpeg, inspect, orientedJpeg, plainJpeg, png16 } from '../harness/render-images.js';
 
-async function upload(svc: TestService, data: Uint8Array, name: string, library = 'default'): Promise<{ status: number; id: number; body: string }> {
+async function upload(
+  svc: TestService,
+  data: Uint8Array,
+  name: string,
+  library = 'default',
+): Promise<{ status: number; id: number; body: string }> {
   const res = await svc.fetch(`/v1/libraries/${library}/files?wait=30`, { method: 'POST', body: form({ file: { name, data } }) });
   return { status: res.status, id: Number(res.headers.get('x-resource-id')), body: await res.text() };
 }
@@ -58,7 +63,9 @@ describe.each<StorageKind>(storageKinds())('renditions at ingest (%s store)', (s
 describe('rendering correctness (synthetic images)', () => {
   let svc: TestService;
   beforeAll(async () => {
-    svc = await startService('fs', { env: { RENDITION_PRESETS: 'small:100x100:inside:png,big:600x600:inside:jpeg:90,wide:600x0:inside:webp:80:upscale' } });
+    svc = await startService('fs', {
+      env: { RENDITION_PRESETS: 'small:100x100:inside:png,big:600x600:inside:jpeg:90,wide:600x0:inside:webp:80:upscale' },
+    });
   });
   afterAll(async () => {
     await svc?.close();
@@ -115,7 +122,9 @@ describe('rendering correctness (synthetic images)', () => {
   it('never enlarges unless the preset says upscale', async () => {
     const { status, id } = await upload(svc, await plainJpeg(90, 60), 'tiny.jpg');
     expect(status).toBe(204);
-    const sizes = Object.fromEntries((await resource(svc, id)).renditions.map((r: { name: string; width: number; height: number }) => [r.name, [r.width, r.height]]));
+    const sizes = Object.fromEntries(
+      (await resource(svc, id)).renditions.map((r: { name: string; width: number; height: number }) => [r.name, [r.width, r.height]]),
+    );
     expect(sizes).toEqual({ small: [90, 60], big: [90, 60], wide: [600, 400] });
   });
 
@@ -129,18 +138,20 @@ describe('rendering correctness (synthetic images)', () => {
     expect(pixel(300, 200)[0], 'the first frame is red').toBeGreaterThan(200);
   });
 
-  it('renders camera RAW from its embedded preview JPEG, turned by the RAW\'s orientation', async () => {
+  it("renders camera RAW from its embedded preview JPEG, turned by the RAW's orientation", async () => {
     const { status, id } = await upload(svc, await fakeDng(), 'IMG_0001.DNG');
     expect(status).toBe(204);
     const rec = await resource(svc, id);
     expect(rec).toMatchObject({ type: 'image', mimeType: 'image/x-adobe-dng', width: 240, height: 320 });
-    expect(rec.warnings).toContain('Renditions were made from the preview JPEG embedded in the file; its full-resolution image data cannot be decoded here.');
+    expect(rec.warnings).toContain(
+      'Renditions were made from the preview JPEG embedded in the file; its full-resolution image data cannot be decoded here.',
+    );
     const { meta, pixel } = await inspect(await image(svc, `/image/100x100/${id}.png`));
     expect([meta.width, meta.height]).toEqual([75, 100]);
     expect(pixel(30, 50)[0], 'the red preview, not the blue sensor data').toBeGreaterThan(200);
   });
 
-  it('fails a truncated image with the decoder\'s reason (422 to a waiting client), keeping the original', async () => {
+  it("fails a truncated image with the decoder's reason (422 to a waiting client), keeping the original", async () => {
     const whole = await plainJpeg(400, 300);
     const { status, id, body } = await upload(svc, whole.subarray(0, Math.floor(whole.length / 2)), 'cut.jpg');
     expect(status).toBe(422);

@@ -18,13 +18,36 @@ describe.each(REDIS_MODES)('revert and bulk revert (fs store, %s redis)', (redis
   it('mappings: GET defaults at version 1, PUT bumps the version once (an identical PUT does not), stale version → 409, bad entry → 400', async () => {
     const first = await (await svc.fetch('/v1/mappings')).json();
     expect(first.version).toBe(1);
-    expect(Object.keys(first.fields)).toEqual(expect.arrayContaining(['title', 'description', 'tags', 'creator', 'copyright', 'capturedAt', 'make', 'model', 'lens', 'latitude', 'longitude', 'rating']));
+    expect(Object.keys(first.fields)).toEqual(
+      expect.arrayContaining([
+        'title',
+        'description',
+        'tags',
+        'creator',
+        'copyright',
+        'capturedAt',
+        'make',
+        'model',
+        'lens',
+        'latitude',
+        'longitude',
+        'rating',
+      ]),
+    );
     const a = await putMappings(svc, { ...first.fields, maker: ['EXIF:Make'] });
     expect(a).toMatchObject({ version: 2, changed: true });
     expect(await putMappings(svc, { ...first.fields, maker: ['EXIF:Make'] })).toMatchObject({ version: 2, changed: false });
-    const stale = await svc.fetch('/v1/mappings', { method: 'PUT', headers: json, body: JSON.stringify({ version: 1, fields: first.fields }) });
+    const stale = await svc.fetch('/v1/mappings', {
+      method: 'PUT',
+      headers: json,
+      body: JSON.stringify({ version: 1, fields: first.fields }),
+    });
     expect(stale.status).toBe(409);
-    const bad = await svc.fetch('/v1/mappings', { method: 'PUT', headers: json, body: JSON.stringify({ fields: { title: ['XMP:Title', 'nogroup'] } }) });
+    const bad = await svc.fetch('/v1/mappings', {
+      method: 'PUT',
+      headers: json,
+      body: JSON.stringify({ fields: { title: ['XMP:Title', 'nogroup'] } }),
+    });
     expect(bad.status).toBe(400);
     expect((await bad.json()).detail).toContain('fields.title.tags[1]');
   });
@@ -44,11 +67,19 @@ describe.each(REDIS_MODES)('revert and bulk revert (fs store, %s redis)', (redis
     expect(after).toMatchObject({ status: 'ready', mappingsVersion: v.version, fields: { camera: 'Revertcam', model: 'M1' } });
     expect(after.metadata['EXIF:Make']).toBe('Revertcam');
 
-    const reread = await svc.fetch(`/v1/resources/${id}/reprocess?wait=30`, { method: 'POST', headers: json, body: JSON.stringify({ reread: true }) });
+    const reread = await svc.fetch(`/v1/resources/${id}/reprocess?wait=30`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ reread: true }),
+    });
     expect(reread.status).toBe(422);
     expect((await reread.json()).detail).toMatch(/original of resource \d+ is missing/);
     await svc.core.store.put(rec.storageKey, Buffer.concat(chunks), { contentType: 'application/octet-stream' });
-    const ok = await svc.fetch(`/v1/resources/${id}/reprocess`, { method: 'POST', headers: json, body: JSON.stringify({ reread: true, renditions: false }) });
+    const ok = await svc.fetch(`/v1/resources/${id}/reprocess`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ reread: true, renditions: false }),
+    });
     expect(ok.status).toBe(202);
     const body = await ok.json();
     expect(ok.headers.get('location')).toBe(`/v1/jobs/${body.jobId}`);
@@ -58,7 +89,11 @@ describe.each(REDIS_MODES)('revert and bulk revert (fs store, %s redis)', (redis
     expect(job).toMatchObject({ type: 'reprocess', state: 'completed' });
     expect(await (await svc.fetch(`/v1/resources/${id}`)).json()).toMatchObject({ status: 'ready', fields: { camera: 'Revertcam' } });
 
-    const badBody = await svc.fetch(`/v1/resources/${id}/reprocess`, { method: 'POST', headers: json, body: JSON.stringify({ reread: 'yes' }) });
+    const badBody = await svc.fetch(`/v1/resources/${id}/reprocess`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ reread: 'yes' }),
+    });
     expect(badBody.status).toBe(400);
     expect((await badBody.json()).detail).toContain('Expected reread to be true or false but received "yes"');
   });
@@ -102,7 +137,7 @@ describe.each(REDIS_MODES)('revert and bulk revert (fs store, %s redis)', (redis
   });
 });
 
-describe('a resource with metadata and no file yet (a compat face\'s create_resource)', () => {
+describe("a resource with metadata and no file yet (a compat face's create_resource)", () => {
   let svc: TestService;
   beforeAll(async () => {
     svc = await startService('fs');
@@ -113,7 +148,10 @@ describe('a resource with metadata and no file yet (a compat face\'s create_reso
 
   it('revert answers 409 and leaves it ready; a bulk revert skips it; /image says it has no file', async () => {
     const library = await svc.core.catalog.createLibrary({ name: 'drafts' });
-    const draft = await createMetadataOnlyResource(svc.core, library, new UploadFieldsBuilder().build(), { fileName: 'later.jpg', source: 'test' });
+    const draft = await createMetadataOnlyResource(svc.core, library, new UploadFieldsBuilder().build(), {
+      fileName: 'later.jpg',
+      source: 'test',
+    });
     const real = await uploadReady(svc, 'drafts', 'now.jpg', await photo('Nowcam'));
 
     const one = await svc.fetch(`/v1/resources/${draft.id}/reprocess`, { method: 'POST', headers: json, body: '{}' });
@@ -121,7 +159,11 @@ describe('a resource with metadata and no file yet (a compat face\'s create_reso
     expect((await one.json()).detail).toContain(`PUT /v1/resources/${draft.id}/file`);
     expect(await (await svc.fetch(`/v1/resources/${draft.id}`)).json()).toMatchObject({ status: 'ready', error: null });
 
-    const started = await svc.fetch('/v1/reprocess', { method: 'POST', headers: json, body: JSON.stringify({ library: 'drafts', staleOnly: false }) });
+    const started = await svc.fetch('/v1/reprocess', {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ library: 'drafts', staleOnly: false }),
+    });
     expect(started.status).toBe(202);
     const { id } = await started.json();
     expect(await batchSettled(svc, id)).toMatchObject({ state: 'completed', total: 2, done: 1, skipped: 1, failed: 0 });
@@ -151,7 +193,10 @@ describe('exiftool timeout', () => {
   });
 
   it('is retried, then fails with the reason (504) — never a silent success with empty metadata', async () => {
-    const res = await svc.fetch('/v1/libraries/default/files?wait=60', { method: 'POST', body: form({ file: { name: 't.jpg', data: await photo('Slowcam') } }) });
+    const res = await svc.fetch('/v1/libraries/default/files?wait=60', {
+      method: 'POST',
+      body: form({ file: { name: 't.jpg', data: await photo('Slowcam') } }),
+    });
     expect(res.status).toBe(504);
     const body = await res.json();
     expect(body.detail).toMatch(/exiftool did not finish reading the file within 1 ms/);

@@ -37,7 +37,11 @@ describe.skipIf(s3Missing())('uploads cut short leave nothing on S3', () => {
     before = await snapshot();
     const chunks = body(12 * MiB, 'cut');
     const res = await rawRequest(`${svc.url}/v1/libraries/default/files`, {
-      headers: { authorization: `Bearer ${svc.key}`, 'content-type': 'multipart/form-data; boundary=cut', 'content-length': chunks.reduce((n, c) => n + c.length, 0) },
+      headers: {
+        authorization: `Bearer ${svc.key}`,
+        'content-type': 'multipart/form-data; boundary=cut',
+        'content-length': chunks.reduce((n, c) => n + c.length, 0),
+      },
       chunks,
     });
     expect(res === 'hung-up' ? res : res.status).toBe(413);
@@ -49,7 +53,11 @@ describe.skipIf(s3Missing())('uploads cut short leave nothing on S3', () => {
     const chunks = body(8 * MiB - 4096, 'hang');
     // Head + 7 MiB of 64 KiB chunks, then the socket is destroyed.
     const answer = await rawRequest(`${svc.url}/v1/libraries/default/files`, {
-      headers: { authorization: `Bearer ${svc.key}`, 'content-type': 'multipart/form-data; boundary=hang', 'content-length': chunks.reduce((n, c) => n + c.length, 0) },
+      headers: {
+        authorization: `Bearer ${svc.key}`,
+        'content-type': 'multipart/form-data; boundary=hang',
+        'content-length': chunks.reduce((n, c) => n + c.length, 0),
+      },
       chunks,
       hangUpAfterChunks: 1 + 112,
       chunkDelayMs: 1,
@@ -62,14 +70,20 @@ describe.skipIf(s3Missing())('uploads cut short leave nothing on S3', () => {
   it('a commit that fails after the bytes were stored in parts: the error is answered, the completed object removed', async () => {
     before = await snapshot();
     vi.spyOn(svc.core.catalog, 'createResources').mockRejectedValueOnce(new Error('the catalog refused the write'));
-    const res = await svc.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: 'big.bin', data: randomBytes(6 * MiB) } }) });
+    const res = await svc.fetch('/v1/libraries/default/files', {
+      method: 'POST',
+      body: form({ file: { name: 'big.bin', data: randomBytes(6 * MiB) } }),
+    });
     expect(res.status).toBe(500);
     await until('the failed commit to leave nothing', leftNothing, 20_000, 100);
   });
 
   it('stores a file of two parts once nothing fails (the same path, completed)', async () => {
     before = await snapshot();
-    const res = await svc.fetch('/v1/libraries/default/files?wait=20', { method: 'POST', body: form({ file: { name: 'ok.bin', data: randomBytes(6 * MiB) } }) });
+    const res = await svc.fetch('/v1/libraries/default/files?wait=20', {
+      method: 'POST',
+      body: form({ file: { name: 'ok.bin', data: randomBytes(6 * MiB) } }),
+    });
     expect(res.status).toBe(204);
     const after = await snapshot();
     expect(after.count).toBe(before.count + 1);

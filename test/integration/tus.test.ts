@@ -47,13 +47,20 @@ function tusFetch(svc: TestService, url: string, init: RequestInit = {}): Promis
 }
 
 async function create(svc: TestService, length: number, metadata = `filename ${b64('a.bin')}`): Promise<string> {
-  const res = await svc.fetch('/v1/libraries/default/tus', { method: 'POST', headers: { ...V, 'upload-length': String(length), 'upload-metadata': metadata } });
+  const res = await svc.fetch('/v1/libraries/default/tus', {
+    method: 'POST',
+    headers: { ...V, 'upload-length': String(length), 'upload-metadata': metadata },
+  });
   expect(res.status, await res.clone().text()).toBe(201);
   return res.headers.get('location')!;
 }
 
 function patch(svc: TestService, url: string, offset: number, body: Buffer, headers: Record<string, string> = {}): Promise<Response> {
-  return tusFetch(svc, url, { method: 'PATCH', headers: { 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset), ...headers }, body: new Uint8Array(body) });
+  return tusFetch(svc, url, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset), ...headers },
+    body: new Uint8Array(body),
+  });
 }
 
 async function offsetOf(svc: TestService, url: string): Promise<number> {
@@ -84,7 +91,13 @@ describe.each<StorageKind>(storageKinds())('tus on %s', (storage) => {
     const res = await svc.fetch('/v1/libraries/default/tus', { method: 'OPTIONS' });
     expect(res.status).toBe(204);
     expect(res.headers.get('tus-version')).toBe('1.0.0');
-    expect(res.headers.get('tus-extension')!.split(',')).toEqual(['creation', 'creation-with-upload', 'termination', 'expiration', 'checksum']);
+    expect(res.headers.get('tus-extension')!.split(',')).toEqual([
+      'creation',
+      'creation-with-upload',
+      'termination',
+      'expiration',
+      'checksum',
+    ]);
     expect(res.headers.get('tus-checksum-algorithm')).toBe('sha256');
     expect(res.headers.get('tus-max-size')).toBe(String(64 * MiB));
     expect((await fetch(`${svc.url}/v1/libraries/default/tus`, { method: 'OPTIONS' })).status).toBe(401);
@@ -111,7 +124,21 @@ describe.each<StorageKind>(storageKinds())('tus on %s', (storage) => {
     expect(head.headers.get('x-resource-status')).toBe('ready');
     const rec = (await (await svc.fetch(`/v1/resources/${id}`)).json()) as Record<string, unknown>;
     // Metadata keys other than filename, filetype, title, tags and no_exif are ignored (visibility).
-    expect(rec).toMatchObject({ status: 'ready', source: 'tus', fileName: 'photo.jpg', title: 'Sunset', tags: ['tus', 'evening'], noExif: true, visibility: 'private', size: data.length, checksum: sha256(data), mimeType: 'image/jpeg', type: 'image', width: 1200, height: 900 });
+    expect(rec).toMatchObject({
+      status: 'ready',
+      source: 'tus',
+      fileName: 'photo.jpg',
+      title: 'Sunset',
+      tags: ['tus', 'evening'],
+      noExif: true,
+      visibility: 'private',
+      size: data.length,
+      checksum: sha256(data),
+      mimeType: 'image/jpeg',
+      type: 'image',
+      width: 1200,
+      height: 900,
+    });
     const original = await svc.fetch(`/image/0x0/${id}.jpg`);
     expect(sha256(Buffer.from(await original.arrayBuffer()))).toBe(sha256(data));
     expect(await tusLeftovers(svc)).toEqual([]);
@@ -163,7 +190,10 @@ describe.each<StorageKind>(storageKinds())('tus on %s', (storage) => {
   it('tells the client a processing failure: 422 with the reason on the waiting last PATCH, and on HEAD', async () => {
     const whole = await makeJpeg(400, 300);
     const cut = whole.subarray(0, Math.floor(whole.length / 2));
-    const err = await tusUpload(svc, cut, { headers: { Authorization: `Bearer ${svc.key}`, Prefer: 'wait=30' }, metadata: { filename: 'cut.jpg' } }).then(
+    const err = await tusUpload(svc, cut, {
+      headers: { Authorization: `Bearer ${svc.key}`, Prefer: 'wait=30' },
+      metadata: { filename: 'cut.jpg' },
+    }).then(
       () => undefined,
       (e: unknown) => e as tus.DetailedError,
     );
@@ -188,7 +218,9 @@ describe.each<StorageKind>(storageKinds())('tus on %s', (storage) => {
     const ok = await patch(svc, url, 0, first, { 'upload-checksum': `sha256 ${createHash('sha256').update(first).digest('base64')}` });
     expect(ok.status).toBe(204);
     expect(ok.headers.get('upload-offset')).toBe('100000');
-    const bad = await patch(svc, url, 100_000, data.subarray(100_000, 200_000), { 'upload-checksum': `sha256 ${createHash('sha256').update('other').digest('base64')}` });
+    const bad = await patch(svc, url, 100_000, data.subarray(100_000, 200_000), {
+      'upload-checksum': `sha256 ${createHash('sha256').update('other').digest('base64')}`,
+    });
     expect(bad.status).toBe(460);
     expect((await bad.json()).detail).toMatch(/Upload-Checksum said/);
     expect(await offsetOf(svc, url)).toBe(100_000);
@@ -214,13 +246,21 @@ describe.each<StorageKind>(storageKinds())('tus on %s', (storage) => {
     expect(mismatch.status).toBe(409);
     expect((await mismatch.json()).detail).toMatch(/Upload-Offset 10 does not match the upload's offset 0/);
     // Not application/offset+octet-stream → 415.
-    const type = await tusFetch(svc, url, { method: 'PATCH', headers: { 'content-type': 'application/octet-stream', 'upload-offset': '0' }, body: 'x' });
+    const type = await tusFetch(svc, url, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/octet-stream', 'upload-offset': '0' },
+      body: 'x',
+    });
     expect(type.status).toBe(415);
     // Unknown → 404; and without a key → 401.
     expect((await tusFetch(svc, '/v1/libraries/default/tus/AAAAAAAAAAAAAAAAAAAAAA', { method: 'HEAD' })).status).toBe(404);
     expect((await fetch(new URL(url, svc.url), { method: 'HEAD', headers: V })).status).toBe(401);
     // Another library's URL does not reach it.
-    const lib = await svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: `other-${storage}` }) });
+    const lib = await svc.fetch('/v1/libraries', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: `other-${storage}` }),
+    });
     expect(lib.status).toBe(201);
     expect((await tusFetch(svc, url.replace('/default/', `/other-${storage}/`), { method: 'HEAD' })).status).toBe(404);
     // No length → 400 with what to send.
@@ -238,7 +278,9 @@ describe.each<StorageKind>(storageKinds())('tus on %s', (storage) => {
     // More bytes than the upload declared: refused, and the upload is gone with its bytes.
     const over = await patch(svc, url, 3 * MiB, randomBytes(4 * MiB));
     expect(over.status).toBe(413);
-    expect((await over.json()).detail).toBe(`Expected at most ${3 * MiB} bytes from Upload-Offset ${3 * MiB} (Upload-Length ${6 * MiB}) but the request brings ${4 * MiB}; the upload was discarded, start a new one.`);
+    expect((await over.json()).detail).toBe(
+      `Expected at most ${3 * MiB} bytes from Upload-Offset ${3 * MiB} (Upload-Length ${6 * MiB}) but the request brings ${4 * MiB}; the upload was discarded, start a new one.`,
+    );
     expect((await tusFetch(svc, url, { method: 'HEAD' })).status).toBe(404);
     expect(await tusLeftovers(svc)).toEqual([]);
 
@@ -268,8 +310,14 @@ describe.each<StorageKind>(storageKinds())('tus on %s', (storage) => {
     await new Promise((r) => setTimeout(r, 500));
     const rival = patch(svc, url, 0, data.subarray(0, MiB)).then((r) => r.status);
     const statuses = await Promise.all([slow, rival]);
-    expect(statuses.filter((st) => st === 204), `statuses ${statuses.join(', ')}`).toHaveLength(1);
-    expect(statuses.filter((st) => st === 409 || st === 423), `statuses ${statuses.join(', ')}`).toHaveLength(1);
+    expect(
+      statuses.filter((st) => st === 204),
+      `statuses ${statuses.join(', ')}`,
+    ).toHaveLength(1);
+    expect(
+      statuses.filter((st) => st === 409 || st === 423),
+      `statuses ${statuses.join(', ')}`,
+    ).toHaveLength(1);
     const offset = await offsetOf(svc, url);
     expect([MiB, 2 * MiB]).toContain(offset);
     const rest = await patch(svc, url, offset, data.subarray(offset));
@@ -329,18 +377,37 @@ describe('tus expiration', () => {
  * `destroyAfterMs`, the connection is cut that long after the last chunk instead of
  * ending the body. Resolves with the status (0 when cut).
  */
-function rawChunkedPatch(svc: TestService, url: string, offset: number, chunks: Buffer[], gapMs = 0, opts: { destroyAfterMs?: number } = {}): Promise<number> {
+function rawChunkedPatch(
+  svc: TestService,
+  url: string,
+  offset: number,
+  chunks: Buffer[],
+  gapMs = 0,
+  opts: { destroyAfterMs?: number } = {},
+): Promise<number> {
   const target = new URL(url, svc.url);
   return new Promise((resolve, reject) => {
     const req = http.request(target, {
       method: 'PATCH',
-      headers: { ...V, authorization: `Bearer ${svc.key}`, 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset), 'transfer-encoding': 'chunked' },
+      headers: {
+        ...V,
+        authorization: `Bearer ${svc.key}`,
+        'content-type': 'application/offset+octet-stream',
+        'upload-offset': String(offset),
+        'transfer-encoding': 'chunked',
+      },
     });
     req.on('response', (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
     });
-    req.on('error', (err) => (opts.destroyAfterMs !== undefined ? resolve(0) : (err as NodeJS.ErrnoException).code === 'EPIPE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? resolve(-1) : reject(err)));
+    req.on('error', (err) =>
+      opts.destroyAfterMs !== undefined
+        ? resolve(0)
+        : (err as NodeJS.ErrnoException).code === 'EPIPE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET'
+          ? resolve(-1)
+          : reject(err),
+    );
     void (async () => {
       for (const [i, c] of chunks.entries()) {
         if (i > 0 && gapMs) await new Promise((r) => setTimeout(r, gapMs));

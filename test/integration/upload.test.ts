@@ -2,7 +2,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { form, hasSharedFixtures, SHARED_FIXTURES, onStores, startService, type RedisMode, type StorageKind, type TestService } from '../harness/service.js';
+import {
+  form,
+  hasSharedFixtures,
+  SHARED_FIXTURES,
+  onStores,
+  startService,
+  type RedisMode,
+  type StorageKind,
+  type TestService,
+} from '../harness/service.js';
 import { makeJpeg, makePng } from '../harness/images.js';
 import { resourcePrefix } from '../../shared/storage/layout.js';
 
@@ -12,10 +21,10 @@ const fixtures = await hasSharedFixtures();
 // The cluster variant runs on the fs store only: the Redis layer is what differs.
 describe.each(
   onStores<[StorageKind, RedisMode]>([
-  ['fs', 'single'],
-  ['s3', 'single'],
-  ['fs', 'cluster'],
-]),
+    ['fs', 'single'],
+    ['s3', 'single'],
+    ['fs', 'cluster'],
+  ]),
 )('upload → storage → ingest → status (%s store, %s redis)', (storage, redis) => {
   let svc: TestService;
   beforeAll(async () => {
@@ -27,7 +36,10 @@ describe.each(
 
   it('answers 204 on completion with ?wait, and the resource is ready with size, sha256 and dimensions', async () => {
     const jpeg = await makeJpeg(320, 200);
-    const res = await svc.fetch('/v1/libraries/default/files?wait=30', { method: 'POST', body: form({ file: { name: 'a.jpg', data: jpeg, type: 'image/jpeg' } }) });
+    const res = await svc.fetch('/v1/libraries/default/files?wait=30', {
+      method: 'POST',
+      body: form({ file: { name: 'a.jpg', data: jpeg, type: 'image/jpeg' } }),
+    });
     expect(res.status).toBe(204);
     const id = res.headers.get('x-resource-id');
     expect(id).toMatch(/^\d+$/);
@@ -51,15 +63,27 @@ describe.each(
   it.skipIf(!fixtures)('ingests a real camera photo from ../shared/fixtures with the manifest dimensions', async () => {
     const file = path.join(SHARED_FIXTURES, 'camera/Canon EOS 7D.jpg');
     const bytes = await fs.readFile(file);
-    const res = await svc.fetch('/v1/libraries/default/files?wait=30', { method: 'POST', body: form({ file: { name: 'Canon EOS 7D.jpg', data: bytes } }) });
+    const res = await svc.fetch('/v1/libraries/default/files?wait=30', {
+      method: 'POST',
+      body: form({ file: { name: 'Canon EOS 7D.jpg', data: bytes } }),
+    });
     expect(res.status).toBe(204);
     const rec = await (await svc.fetch(`/v1/resources/${res.headers.get('x-resource-id')}`)).json();
-    expect(rec).toMatchObject({ status: 'ready', width: 600, height: 900, size: 347687, checksum: '2d7853213bcce6b000867c5a2baf610e4f373154e038f914ef683f24462f19ac' });
+    expect(rec).toMatchObject({
+      status: 'ready',
+      width: 600,
+      height: 900,
+      size: 347687,
+      checksum: '2d7853213bcce6b000867c5a2baf610e4f373154e038f914ef683f24462f19ac',
+    });
   });
 
   it('records displayed dimensions: EXIF orientation 6 swaps width and height', async () => {
     const jpeg = await makeJpeg(300, 100, 6);
-    const res = await svc.fetch('/v1/libraries/default/files?wait=30', { method: 'POST', body: form({ f: { name: 'rot.jpg', data: jpeg } }) });
+    const res = await svc.fetch('/v1/libraries/default/files?wait=30', {
+      method: 'POST',
+      body: form({ f: { name: 'rot.jpg', data: jpeg } }),
+    });
     expect(res.status).toBe(204);
     const rec = await (await svc.fetch(`/v1/resources/${res.headers.get('x-resource-id')}`)).json();
     expect(rec).toMatchObject({ width: 100, height: 300, orientation: 6 });
@@ -128,7 +152,10 @@ describe.each(
   it('fails the job with the reason when an image cannot be read, and ?wait answers that failure', async () => {
     // JPEG magic, then garbage: sniffed as an image, unreadable by the worker.
     const bogus = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 7)]);
-    const res = await svc.fetch('/v1/libraries/default/files?wait=30', { method: 'POST', body: form({ file: { name: 'broken.jpg', data: bogus } }) });
+    const res = await svc.fetch('/v1/libraries/default/files?wait=30', {
+      method: 'POST',
+      body: form({ file: { name: 'broken.jpg', data: bogus } }),
+    });
     expect(res.status).toBe(422);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     const problem = await res.json();
@@ -144,7 +171,10 @@ describe.each(
   it('answers 202 with the current state when ?wait runs out first', async () => {
     const slow = await startService(storage, { redis, worker: false });
     try {
-      const res = await slow.fetch('/v1/libraries/default/files?wait=1', { method: 'POST', body: form({ file: { name: 'a.txt', data: 'abc' } }) });
+      const res = await slow.fetch('/v1/libraries/default/files?wait=1', {
+        method: 'POST',
+        body: form({ file: { name: 'a.txt', data: 'abc' } }),
+      });
       expect(res.status).toBe(202);
       expect((await res.json()).resources[0].status).toBe('processing');
       const jobId = `ingest-${res.headers.get('x-resource-id')}-1`;
@@ -159,10 +189,19 @@ describe.each(
   });
 
   it('lists with a cursor, per library, in id order', async () => {
-    const lib = await (await svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: `list-${storage}` }) })).json();
+    const lib = await (
+      await svc.fetch('/v1/libraries', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `list-${storage}` }),
+      })
+    ).json();
     const ids: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const r = await svc.fetch(`/v1/libraries/${lib.name}/files`, { method: 'POST', body: form({ file: { name: `f${i}.txt`, data: `file ${i}` } }) });
+      const r = await svc.fetch(`/v1/libraries/${lib.name}/files`, {
+        method: 'POST',
+        body: form({ file: { name: `f${i}.txt`, data: `file ${i}` } }),
+      });
       ids.push(Number(r.headers.get('x-resource-id')));
     }
     const seen: number[] = [];
@@ -181,7 +220,10 @@ describe.each(
   });
 
   it('deletes a resource with every stored object of it', async () => {
-    const res = await svc.fetch('/v1/libraries/default/files?wait=30', { method: 'POST', body: form({ file: { name: 'd.png', data: await makePng(10, 10) } }) });
+    const res = await svc.fetch('/v1/libraries/default/files?wait=30', {
+      method: 'POST',
+      body: form({ file: { name: 'd.png', data: await makePng(10, 10) } }),
+    });
     const id = Number(res.headers.get('x-resource-id'));
     const prefix = resourcePrefix(id);
     const before = (await svc.allObjects()).filter((k) => k.startsWith(prefix));

@@ -53,7 +53,15 @@ async function startReceiver() {
 }
 
 function verified(r: Received): boolean {
-  return verifyWebhook(SECRET, { id: String(r.headers['webhook-id']), timestamp: String(r.headers['webhook-timestamp']), signature: String(r.headers['webhook-signature']) }, r.body);
+  return verifyWebhook(
+    SECRET,
+    {
+      id: String(r.headers['webhook-id']),
+      timestamp: String(r.headers['webhook-timestamp']),
+      signature: String(r.headers['webhook-signature']),
+    },
+    r.body,
+  );
 }
 
 describe('signatures', () => {
@@ -78,14 +86,16 @@ describe('completion webhooks', () => {
   beforeAll(async () => {
     receiver = await startReceiver();
     // The receiver listens on 127.0.0.1, which only WEBHOOK_ALLOW_PRIVATE lets webhooks reach.
-    svc = await startService('fs', { env: { WEBHOOK_SECRET: SECRET, WEBHOOK_ATTEMPTS: '3', RATE_LIMIT_PER_MINUTE: '0', WEBHOOK_ALLOW_PRIVATE: 'true' } });
+    svc = await startService('fs', {
+      env: { WEBHOOK_SECRET: SECRET, WEBHOOK_ATTEMPTS: '3', RATE_LIMIT_PER_MINUTE: '0', WEBHOOK_ALLOW_PRIVATE: 'true' },
+    });
   });
   afterAll(async () => {
     await svc?.close();
     await receiver?.close();
   });
 
-  it('POSTs resource.ready, signed, to the upload\'s URL, and retries with backoff after a 500', async () => {
+  it("POSTs resource.ready, signed, to the upload's URL, and retries with backoff after a 500", async () => {
     receiver.received.length = 0;
     receiver.script.push(500);
     const res = await svc.fetch(`/v1/libraries/default/files?webhook=${encodeURIComponent(`${receiver.url}/hook/a`)}`, {
@@ -105,7 +115,10 @@ describe('completion webhooks', () => {
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(900);
     expect(verified(first!) && verified(second!)).toBe(true);
     expect(second!.headers['content-type']).toBe('application/json');
-    const event = JSON.parse(second!.body) as { type: string; data: { resourceId: number; status: string; requestId: string; resource: { checksum: string; storageKey?: string } } };
+    const event = JSON.parse(second!.body) as {
+      type: string;
+      data: { resourceId: number; status: string; requestId: string; resource: { checksum: string; storageKey?: string } };
+    };
     expect(event.type).toBe('resource.ready');
     expect(event.data).toMatchObject({ resourceId: id, status: 'ready', requestId: 'wh-ready-1' });
     expect(event.data.resource.checksum).toMatch(/^[0-9a-f]{64}$/);
@@ -114,10 +127,22 @@ describe('completion webhooks', () => {
     expect(receiver.received).toHaveLength(2);
   });
 
-  it('uses the library\'s webhook when the upload names none, and reports a failure with its reason', async () => {
+  it("uses the library's webhook when the upload names none, and reports a failure with its reason", async () => {
     const lib = `wh-${randomBytes(4).toString('hex')}`;
-    expect((await svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: lib }) })).status).toBe(201);
-    const put = await svc.fetch(`/v1/libraries/${lib}/webhook`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: `${receiver.url}/lib` }) });
+    expect(
+      (
+        await svc.fetch('/v1/libraries', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name: lib }),
+        })
+      ).status,
+    ).toBe(201);
+    const put = await svc.fetch(`/v1/libraries/${lib}/webhook`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: `${receiver.url}/lib` }),
+    });
     expect(put.status).toBe(200);
     expect(((await (await svc.fetch(`/v1/libraries/${lib}/webhook`)).json()) as { url: string }).url).toBe(`${receiver.url}/lib`);
 
@@ -143,7 +168,11 @@ describe('completion webhooks', () => {
       ['http://user:pw@example.com/', /must not carry a user name or password/],
       ['not a url', /absolute http:\/\/ or https:\/\/ URL/],
     ] as const) {
-      const res = await svc.fetch('/v1/libraries/default/files', { method: 'POST', headers: { 'webhook-url': url }, body: form({ file: { name: 'x.txt', data: 'x' } }) });
+      const res = await svc.fetch('/v1/libraries/default/files', {
+        method: 'POST',
+        headers: { 'webhook-url': url },
+        body: form({ file: { name: 'x.txt', data: 'x' } }),
+      });
       expect(res.status).toBe(400);
       expect(((await res.json()) as { detail: string }).detail).toMatch(msg);
     }
@@ -163,27 +192,67 @@ describe('webhooks go to public addresses unless WEBHOOK_ALLOW_PRIVATE (SSRF)', 
   });
 
   it('classifies addresses: loopback, private, link-local, mapped IPv6 refused; public ones not', () => {
-    for (const a of ['127.0.0.1', '10.1.2.3', '172.20.0.5', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '[::1]', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:a9fe:a9fe', '224.0.0.1', '::ffff:5db8:d822', '::5db8:d822', '64:ff9b::a00:1', '64:ff9b:1::1', '2002:a00:1::1', 'fec0::1']) {
+    for (const a of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.20.0.5',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '::1',
+      '[::1]',
+      'fd00::1',
+      'fe80::1',
+      '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '::ffff:a9fe:a9fe',
+      '224.0.0.1',
+      '::ffff:5db8:d822',
+      '::5db8:d822',
+      '64:ff9b::a00:1',
+      '64:ff9b:1::1',
+      '2002:a00:1::1',
+      'fec0::1',
+    ]) {
       expect(isPrivateAddress(a), a).toBe(true);
     }
     // IPv4 inside IPv6 (mapped, compatible, NAT64, 6to4) is refused whatever IPv4 address it holds (issue 21).
     for (const a of ['93.184.216.34', '8.8.8.8', '2606:4700::1111', 'example.com']) expect(isPrivateAddress(a), a).toBe(false);
   });
 
-  it('refuses such URLs with 400 before the body, on uploads and on a library\'s webhook', async () => {
-    for (const url of [`${receiver.url}/x`, 'http://localhost:8080/x', 'http://[::ffff:127.0.0.1]/x', 'http://169.254.169.254/latest/meta-data/', 'https://10.0.0.8/hook']) {
-      const res = await svc.fetch('/v1/libraries/default/files', { method: 'POST', headers: { 'webhook-url': url }, body: form({ file: { name: 'x.txt', data: 'x' } }) });
+  it("refuses such URLs with 400 before the body, on uploads and on a library's webhook", async () => {
+    for (const url of [
+      `${receiver.url}/x`,
+      'http://localhost:8080/x',
+      'http://[::ffff:127.0.0.1]/x',
+      'http://169.254.169.254/latest/meta-data/',
+      'https://10.0.0.8/hook',
+    ]) {
+      const res = await svc.fetch('/v1/libraries/default/files', {
+        method: 'POST',
+        headers: { 'webhook-url': url },
+        body: form({ file: { name: 'x.txt', data: 'x' } }),
+      });
       expect(res.status, url).toBe(400);
       expect(((await res.json()) as { detail: string }).detail).toMatch(/loopback, private or link-local.*WEBHOOK_ALLOW_PRIVATE=true/);
     }
-    const put = await svc.fetch('/v1/libraries/default/webhook', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: `${receiver.url}/lib` }) });
+    const put = await svc.fetch('/v1/libraries/default/webhook', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: `${receiver.url}/lib` }),
+    });
     expect(put.status).toBe(400);
     expect(receiver.received).toHaveLength(0);
   });
 
   it('at delivery, a host name that resolves to a loopback address fails for good without a connection; allowed, it is delivered', async () => {
     const port = new URL(receiver.url).port;
-    const job = { id: 'wh-1', attemptsMade: 0, data: { url: `http://localhost:${port}/resolved`, body: '{"type":"resource.ready"}', event: 'resource.ready' } } as unknown as Job<WebhookPayload>;
+    const job = {
+      id: 'wh-1',
+      attemptsMade: 0,
+      data: { url: `http://localhost:${port}/resolved`, body: '{"type":"resource.ready"}', event: 'resource.ready' },
+    } as unknown as Job<WebhookPayload>;
     const logger = createLogger('silent', 'webhook-test');
     const refused = webhookProcessor({ secret: SECRET, timeoutMs: 5_000, logger, allowPrivate: false })(job);
     await expect(refused).rejects.toBeInstanceOf(UnrecoverableError);
@@ -199,11 +268,21 @@ describe('webhooks go to public addresses unless WEBHOOK_ALLOW_PRIVATE (SSRF)', 
     // This machine's own name resolves to a loopback or private address almost everywhere.
     const name = os.hostname();
     const addresses = await dns.lookup(name, { all: true }).catch(() => []);
-    if (addresses.length === 0 || !addresses.every((a) => isPrivateAddress(a.address))) ctx.skip(`${name} does not resolve to private addresses only here`);
+    if (addresses.length === 0 || !addresses.every((a) => isPrivateAddress(a.address)))
+      ctx.skip(`${name} does not resolve to private addresses only here`);
     receiver.received.length = 0;
     const port = new URL(receiver.url).port;
-    const job = { id: 'wh-2', attemptsMade: 0, data: { url: `http://${name}:${port}/by-name`, body: '{}', event: 'resource.ready' } } as unknown as Job<WebhookPayload>;
-    const refused = webhookProcessor({ secret: SECRET, timeoutMs: 5_000, logger: createLogger('silent', 'webhook-test'), allowPrivate: false })(job);
+    const job = {
+      id: 'wh-2',
+      attemptsMade: 0,
+      data: { url: `http://${name}:${port}/by-name`, body: '{}', event: 'resource.ready' },
+    } as unknown as Job<WebhookPayload>;
+    const refused = webhookProcessor({
+      secret: SECRET,
+      timeoutMs: 5_000,
+      logger: createLogger('silent', 'webhook-test'),
+      allowPrivate: false,
+    })(job);
     await expect(refused).rejects.toBeInstanceOf(UnrecoverableError);
     await expect(refused).rejects.toThrow(new RegExp(`${name} resolves to .*, a loopback, private or link-local address`));
     expect(receiver.received).toHaveLength(0);
@@ -218,7 +297,10 @@ describe('without WEBHOOK_SECRET', () => {
   afterAll(async () => svc?.close());
 
   it('refuses uploads that ask for a webhook, saying why', async () => {
-    const res = await svc.fetch('/v1/libraries/default/files?webhook=http://127.0.0.1:1/x', { method: 'POST', body: form({ file: { name: 'x.txt', data: 'x' } }) });
+    const res = await svc.fetch('/v1/libraries/default/files?webhook=http://127.0.0.1:1/x', {
+      method: 'POST',
+      body: form({ file: { name: 'x.txt', data: 'x' } }),
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { detail: string }).detail).toMatch(/WEBHOOK_SECRET is not set/);
   });

@@ -11,20 +11,63 @@ import { basic, CREDENTIALS, credentialEnv, sha256Hex as sha } from '../harness/
 import { form, startService, TEST_KEY, type TestService } from '../harness/service.js';
 
 const LIMIT = 4;
-const { rsUser: RS_USER, rsKey: RS_KEY, copernicaToken: COPERNICA, flotiqKey: FLOTIQ, connectionsUser: CONN_USER, connectionsPassword: CONN_PASS, adminKey: ADMIN_KEY } = CREDENTIALS;
+const {
+  rsUser: RS_USER,
+  rsKey: RS_KEY,
+  copernicaToken: COPERNICA,
+  flotiqKey: FLOTIQ,
+  connectionsUser: CONN_USER,
+  connectionsPassword: CONN_PASS,
+  adminKey: ADMIN_KEY,
+} = CREDENTIALS;
 
 /** One way in: a wrong attempt, and the right one. */
 type Way = { name: string; wrong: (url: string) => Promise<Response>; right: (url: string) => Promise<Response> };
 const rsQuery = `user=${RS_USER}&function=get_resource_data&resource=1`;
 const WAYS: Way[] = [
-  { name: 'native Bearer', wrong: (u) => fetch(`${u}/v1/libraries`, { headers: { authorization: 'Bearer wrong-key-0123456789abcdef' } }), right: (u) => fetch(`${u}/v1/libraries`, { headers: { authorization: `Bearer ${TEST_KEY}` } }) },
-  { name: 'admin', wrong: (u) => fetch(`${u}/admin/lanes`, { headers: { authorization: basic('ops', 'wrong-admin-0123456789') } }), right: (u) => fetch(`${u}/admin/lanes`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } }) },
-  { name: 'ResourceSpace', wrong: (u) => fetch(`${u}/api/?${rsQuery}&sign=${sha(`wrong${rsQuery}`)}`), right: (u) => fetch(`${u}/api/?${rsQuery}&sign=${sha(RS_KEY + rsQuery)}`) },
-  { name: 'Copernica', wrong: (u) => fetch(`${u}/v3/medialibrary/default/files?access_token=wrong-0123456789abcdef`, { method: 'POST' }), right: (u) => fetch(`${u}/v3/medialibrary/default/files?access_token=${COPERNICA}`, { method: 'POST' }) },
-  { name: 'Flotiq', wrong: (u) => fetch(`${u}/api/v1/content/_media`, { headers: { 'x-auth-token': 'wrong-0123456789abcdef' } }), right: (u) => fetch(`${u}/api/v1/content/_media`, { headers: { 'x-auth-token': FLOTIQ } }) },
-  { name: 'Connections', wrong: (u) => fetch(`${u}/files/basic/api/myuserlibrary/document/1/entry`, { headers: { authorization: basic(CONN_USER, 'wrong-0123456789abcdef') } }), right: (u) => fetch(`${u}/files/basic/api/myuserlibrary/document/1/entry`, { headers: { authorization: basic(CONN_USER, CONN_PASS) } }) },
-  { name: '/image key', wrong: (u) => fetch(`${u}/image/0x0/1.jpg`, { headers: { authorization: 'Bearer wrong-key-0123456789abcdef' } }), right: (u) => fetch(`${u}/v1/image-url?path=/image/0x0/1.jpg`, { headers: { authorization: `Bearer ${TEST_KEY}` } }) },
-  { name: '/image signature', wrong: (u) => fetch(`${u}${signedImageUrl('/image/0x0/1.jpg', 300, 'another-secret-0123456789abcdef0123456789')}`), right: (u) => fetch(`${u}/v1/libraries`, { headers: { authorization: `Bearer ${TEST_KEY}` } }) },
+  {
+    name: 'native Bearer',
+    wrong: (u) => fetch(`${u}/v1/libraries`, { headers: { authorization: 'Bearer wrong-key-0123456789abcdef' } }),
+    right: (u) => fetch(`${u}/v1/libraries`, { headers: { authorization: `Bearer ${TEST_KEY}` } }),
+  },
+  {
+    name: 'admin',
+    wrong: (u) => fetch(`${u}/admin/lanes`, { headers: { authorization: basic('ops', 'wrong-admin-0123456789') } }),
+    right: (u) => fetch(`${u}/admin/lanes`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } }),
+  },
+  {
+    name: 'ResourceSpace',
+    wrong: (u) => fetch(`${u}/api/?${rsQuery}&sign=${sha(`wrong${rsQuery}`)}`),
+    right: (u) => fetch(`${u}/api/?${rsQuery}&sign=${sha(RS_KEY + rsQuery)}`),
+  },
+  {
+    name: 'Copernica',
+    wrong: (u) => fetch(`${u}/v3/medialibrary/default/files?access_token=wrong-0123456789abcdef`, { method: 'POST' }),
+    right: (u) => fetch(`${u}/v3/medialibrary/default/files?access_token=${COPERNICA}`, { method: 'POST' }),
+  },
+  {
+    name: 'Flotiq',
+    wrong: (u) => fetch(`${u}/api/v1/content/_media`, { headers: { 'x-auth-token': 'wrong-0123456789abcdef' } }),
+    right: (u) => fetch(`${u}/api/v1/content/_media`, { headers: { 'x-auth-token': FLOTIQ } }),
+  },
+  {
+    name: 'Connections',
+    wrong: (u) =>
+      fetch(`${u}/files/basic/api/myuserlibrary/document/1/entry`, {
+        headers: { authorization: basic(CONN_USER, 'wrong-0123456789abcdef') },
+      }),
+    right: (u) => fetch(`${u}/files/basic/api/myuserlibrary/document/1/entry`, { headers: { authorization: basic(CONN_USER, CONN_PASS) } }),
+  },
+  {
+    name: '/image key',
+    wrong: (u) => fetch(`${u}/image/0x0/1.jpg`, { headers: { authorization: 'Bearer wrong-key-0123456789abcdef' } }),
+    right: (u) => fetch(`${u}/v1/image-url?path=/image/0x0/1.jpg`, { headers: { authorization: `Bearer ${TEST_KEY}` } }),
+  },
+  {
+    name: '/image signature',
+    wrong: (u) => fetch(`${u}${signedImageUrl('/image/0x0/1.jpg', 300, 'another-secret-0123456789abcdef0123456789')}`),
+    right: (u) => fetch(`${u}/v1/libraries`, { headers: { authorization: `Bearer ${TEST_KEY}` } }),
+  },
 ];
 
 describe('failed authentications are throttled per client address', () => {
@@ -42,26 +85,36 @@ describe('failed authentications are throttled per client address', () => {
       },
     });
 
-  it.each(WAYS.map((w) => [w.name, w] as const))('%s: 401 up to the limit, then 429 with Retry-After — the right credential too', async (_name, way) => {
-    svc = await start();
-    // Resource 1 exists (a signature is checked once the resource is found).
-    expect((await svc.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: 'a.jpg', data: await makeJpeg(20, 20), type: 'image/jpeg' } }) })).status).toBe(202);
-    const statuses: number[] = [];
-    for (let i = 0; i < LIMIT; i++) {
-      const r = await way.wrong(svc.url);
-      await r.body?.cancel();
-      statuses.push(r.status);
-    }
-    expect(statuses.every((s) => s === 401 || s === 404 || s === 400)).toBe(true);
-    expect(statuses.filter((s) => s === 401).length).toBe(LIMIT);
-    const over = await way.wrong(svc.url);
-    expect(over.status).toBe(429);
-    expect(Number(over.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(await over.text()).toMatch(/failed authentications came from your address/);
-    const right = await way.right(svc.url);
-    await right.body?.cancel();
-    expect(right.status).toBe(429);
-  });
+  it.each(WAYS.map((w) => [w.name, w] as const))(
+    '%s: 401 up to the limit, then 429 with Retry-After — the right credential too',
+    async (_name, way) => {
+      svc = await start();
+      // Resource 1 exists (a signature is checked once the resource is found).
+      expect(
+        (
+          await svc.fetch('/v1/libraries/default/files', {
+            method: 'POST',
+            body: form({ file: { name: 'a.jpg', data: await makeJpeg(20, 20), type: 'image/jpeg' } }),
+          })
+        ).status,
+      ).toBe(202);
+      const statuses: number[] = [];
+      for (let i = 0; i < LIMIT; i++) {
+        const r = await way.wrong(svc.url);
+        await r.body?.cancel();
+        statuses.push(r.status);
+      }
+      expect(statuses.every((s) => s === 401 || s === 404 || s === 400)).toBe(true);
+      expect(statuses.filter((s) => s === 401).length).toBe(LIMIT);
+      const over = await way.wrong(svc.url);
+      expect(over.status).toBe(429);
+      expect(Number(over.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(await over.text()).toMatch(/failed authentications came from your address/);
+      const right = await way.right(svc.url);
+      await right.body?.cancel();
+      expect(right.status).toBe(429);
+    },
+  );
 
   it('counts across faces and across replicas: failures on one replica block the address on the other', async () => {
     svc = await start();

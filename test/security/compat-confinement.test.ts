@@ -41,8 +41,14 @@ describe.each<StorageKind>(storageKinds())('compatibility credentials stay in th
     });
     expect(res.status).toBe(201);
     carolFile = Number(res.headers.get('x-resource-id'));
-    expect((await svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"secret"}' })).status).toBe(201);
-    const up = await svc.fetch('/v1/libraries/secret/files?wait=30', { method: 'POST', body: form({ visibility: 'private', file: { name: 'secret.jpg', data: await makeJpeg(61, 43), type: 'image/jpeg' } }) });
+    expect(
+      (await svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"secret"}' }))
+        .status,
+    ).toBe(201);
+    const up = await svc.fetch('/v1/libraries/secret/files?wait=30', {
+      method: 'POST',
+      body: form({ visibility: 'private', file: { name: 'secret.jpg', data: await makeJpeg(61, 43), type: 'image/jpeg' } }),
+    });
     expect(up.status).toBe(204);
     secretFile = Number(up.headers.get('x-resource-id'));
   });
@@ -53,15 +59,25 @@ describe.each<StorageKind>(storageKinds())('compatibility credentials stay in th
   /** ResourceSpace's signed call as its PHP client posts it: query, sign, user, then the file. */
   async function rs(params: Record<string, string>, file?: { name: string; data: string | Uint8Array; type?: string }) {
     const query = new URLSearchParams({ user: 'rs', ...params }).toString();
-    const fields: Record<string, string | { name: string; data: string | Uint8Array; type?: string }> = { query, sign: sha(RS_KEY + query), user: 'rs' };
+    const fields: Record<string, string | { name: string; data: string | Uint8Array; type?: string }> = {
+      query,
+      sign: sha(RS_KEY + query),
+      user: 'rs',
+    };
     if (file) fields.file = file;
     const res = await fetch(`${svc.url}/api/`, { method: 'POST', body: form(fields) });
     return { status: res.status, body: (await res.json()) as { status: string; data: { message: string } } };
   }
 
-  it('ResourceSpace: upload_multipart over a Connections user\'s private file answers as for a missing resource, and the file is unchanged', async () => {
-    const attack = await rs({ function: 'upload_multipart', ref: String(carolFile), no_exif: '1', revert: '0' }, { name: 'x.html', data: '<html><script>alert(1)</script></html>', type: 'text/html' });
-    const missing = await rs({ function: 'upload_multipart', ref: '99999999', no_exif: '1', revert: '0' }, { name: 'x.html', data: '<html></html>', type: 'text/html' });
+  it("ResourceSpace: upload_multipart over a Connections user's private file answers as for a missing resource, and the file is unchanged", async () => {
+    const attack = await rs(
+      { function: 'upload_multipart', ref: String(carolFile), no_exif: '1', revert: '0' },
+      { name: 'x.html', data: '<html><script>alert(1)</script></html>', type: 'text/html' },
+    );
+    const missing = await rs(
+      { function: 'upload_multipart', ref: '99999999', no_exif: '1', revert: '0' },
+      { name: 'x.html', data: '<html></html>', type: 'text/html' },
+    );
     expect(attack.status).toBe(404);
     expect(attack.body.data.message).toBe(missing.body.data.message.replace('99999999', String(carolFile)));
     const rec = await svc.core.catalog.getResource(carolFile);
@@ -73,10 +89,12 @@ describe.each<StorageKind>(storageKinds())('compatibility credentials stay in th
     const read = await rs({ function: 'get_resource_data', resource: String(secretFile) });
     expect(read.status).toBe(404);
     expect(read.body.data.message).toBe(`No resource "${secretFile}" exists.`);
-    const created = await fetch(`${svc.url}/api/?${(() => {
-      const q = new URLSearchParams({ user: 'rs', function: 'create_resource' }).toString();
-      return `${q}&sign=${sha(RS_KEY + q)}`;
-    })()}`);
+    const created = await fetch(
+      `${svc.url}/api/?${(() => {
+        const q = new URLSearchParams({ user: 'rs', function: 'create_resource' }).toString();
+        return `${q}&sign=${sha(RS_KEY + q)}`;
+      })()}`,
+    );
     expect(created.status).toBe(200);
     const ref = (await created.json()) as number;
     expect((await svc.core.catalog.getResource(ref))?.library).toBe((await svc.core.catalog.getLibrary('default')).id);
@@ -84,11 +102,17 @@ describe.each<StorageKind>(storageKinds())('compatibility credentials stay in th
   });
 
   it('Flotiq: a private resource of another library is not readable through POST /api/v1/content/_media, GET by id, or the list', async () => {
-    const flotiq = (p: string, init: RequestInit = {}) => fetch(`${svc.url}${p}`, { ...init, headers: { 'x-auth-token': FLOTIQ, 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
+    const flotiq = (p: string, init: RequestInit = {}) =>
+      fetch(`${svc.url}${p}`, {
+        ...init,
+        headers: { 'x-auth-token': FLOTIQ, 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
+      });
     const post = await flotiq('/api/v1/content/_media', { method: 'POST', body: JSON.stringify({ id: `_media-${secretFile}` }) });
     const none = await flotiq('/api/v1/content/_media', { method: 'POST', body: JSON.stringify({ id: '_media-99999999' }) });
     expect(post.status).toBe(404);
-    expect(((await post.json()) as { message: string }).message).toBe(((await none.json()) as { message: string }).message.replace('99999999', String(secretFile)));
+    expect(((await post.json()) as { message: string }).message).toBe(
+      ((await none.json()) as { message: string }).message.replace('99999999', String(secretFile)),
+    );
     // Even registered as a _media object (by an operator, or before the confinement), it stays out of reach.
     await new MediaObjectStore(svc.core.redis, svc.config.redisPrefix).add(secretFile);
     expect((await flotiq(`/api/v1/content/_media/_media-${secretFile}`)).status).toBe(404);
@@ -97,13 +121,19 @@ describe.each<StorageKind>(storageKinds())('compatibility credentials stay in th
     expect(list.total_count).toBe(list.data.length);
   });
 
-  it('Copernica: a token writes into another face\'s user library as into a missing library (404), nothing stored', async () => {
+  it("Copernica: a token writes into another face's user library as into a missing library (404), nothing stored", async () => {
     const before = await svc.core.catalog.countResources();
-    const up = (lib: string) => fetch(`${svc.url}/v3/medialibrary/${lib}/files?access_token=${COPERNICA}`, { method: 'POST', body: form({ file: { name: 'x.txt', data: 'into another library' } }) });
+    const up = (lib: string) =>
+      fetch(`${svc.url}/v3/medialibrary/${lib}/files?access_token=${COPERNICA}`, {
+        method: 'POST',
+        body: form({ file: { name: 'x.txt', data: 'into another library' } }),
+      });
     const attack = await up('connections-carol');
     const missing = await up('no-such-library');
     expect(attack.status).toBe(404);
-    expect(((await attack.json()) as { error: { message: string } }).error.message).toBe(((await missing.json()) as { error: { message: string } }).error.message.replace('no-such-library', 'connections-carol'));
+    expect(((await attack.json()) as { error: { message: string } }).error.message).toBe(
+      ((await missing.json()) as { error: { message: string } }).error.message.replace('no-such-library', 'connections-carol'),
+    );
     expect(await svc.core.catalog.countResources()).toBe(before);
     expect((await up('default')).status).toBe(201);
   });

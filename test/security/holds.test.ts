@@ -32,10 +32,16 @@ describe('attacks that held before issue 21 still hold', () => {
     await svc?.close();
   });
   const atom = (body: string) =>
-    fetch(`${svc.url}/files/basic/api/myuserlibrary/feed`, { method: 'POST', headers: { authorization: basic('conn', CONN_PASS), 'content-type': 'application/atom+xml' }, body });
+    fetch(`${svc.url}/files/basic/api/myuserlibrary/feed`, {
+      method: 'POST',
+      headers: { authorization: basic('conn', CONN_PASS), 'content-type': 'application/atom+xml' },
+      body,
+    });
 
   it('XXE: an external entity in an Atom entry is not resolved (no file content in the answer or the record)', async () => {
-    const res = await atom(`<?xml version="1.0"?><!DOCTYPE entry [<!ENTITY x SYSTEM "file:///etc/passwd">]><entry xmlns="http://www.w3.org/2005/Atom" xmlns:td="urn:ibm.com/td"><td:label>xxe-&x;.txt</td:label></entry>`);
+    const res = await atom(
+      `<?xml version="1.0"?><!DOCTYPE entry [<!ENTITY x SYSTEM "file:///etc/passwd">]><entry xmlns="http://www.w3.org/2005/Atom" xmlns:td="urn:ibm.com/td"><td:label>xxe-&x;.txt</td:label></entry>`,
+    );
     const text = await res.text();
     expect(text).not.toMatch(/root:/);
     if (res.status === 201) {
@@ -48,7 +54,9 @@ describe('attacks that held before issue 21 still hold', () => {
 
   it('entity bomb ("billion laughs") in an Atom entry: a 4xx at once, the API alive', async () => {
     const lol = ['<!ENTITY l0 "lol">', ...Array.from({ length: 9 }, (_, i) => `<!ENTITY l${i + 1} "${`&l${i};`.repeat(10)}">`)].join('');
-    const res = await atom(`<?xml version="1.0"?><!DOCTYPE entry [${lol}]><entry xmlns="http://www.w3.org/2005/Atom" xmlns:td="urn:ibm.com/td"><td:label>&l9;</td:label></entry>`);
+    const res = await atom(
+      `<?xml version="1.0"?><!DOCTYPE entry [${lol}]><entry xmlns="http://www.w3.org/2005/Atom" xmlns:td="urn:ibm.com/td"><td:label>&l9;</td:label></entry>`,
+    );
     const text = await res.text();
     expect(res.status === 400 || res.status === 201).toBe(true);
     expect(text.length).toBeLessThan(64 * 1024);
@@ -58,13 +66,19 @@ describe('attacks that held before issue 21 still hold', () => {
   it('request smuggling: Content-Length together with Transfer-Encoding is refused (400), the hidden request never runs', async () => {
     const port = Number(new URL(svc.url).port);
     const hidden = `DELETE /v1/resources/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_KEY}\r\n\r\n`;
-    const out = await rawExchange(port, `POST /v1/checksums HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${hidden}`);
+    const out = await rawExchange(
+      port,
+      `POST /v1/checksums HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${hidden}`,
+    );
     expect(out).toMatch(/^HTTP\/1\.1 400 /);
     expect(out).not.toMatch(/HTTP\/1\.1 (204|404)/);
   });
 
   it('header injection: CR/LF in a file name never reaches a response header', async () => {
-    const res = await svc.fetch('/v1/libraries/default/files', { method: 'POST', body: form({ file: { name: 'a\r\nSet-Cookie: pwned=1\r\n.html', data: '<html></html>', type: 'text/html' } }) });
+    const res = await svc.fetch('/v1/libraries/default/files', {
+      method: 'POST',
+      body: form({ file: { name: 'a\r\nSet-Cookie: pwned=1\r\n.html', data: '<html></html>', type: 'text/html' } }),
+    });
     expect(res.status).toBe(202);
     const { resources } = (await res.json()) as { resources: { id: number; fileName: string }[] };
     expect(resources[0]!.fileName).not.toMatch(/[\r\n]/);
@@ -74,7 +88,12 @@ describe('attacks that held before issue 21 still hold', () => {
   });
 
   it('path traversal through /image paths: 404, never a file outside the store', async () => {
-    for (const p of ['/image/0x0/..%2F..%2F..%2Fetc%2Fpasswd', '/image/0x0/../../etc/passwd', '/image/..%2F..%2Fetc/passwd.jpg', '/image/0x0/1.jpg%00.txt']) {
+    for (const p of [
+      '/image/0x0/..%2F..%2F..%2Fetc%2Fpasswd',
+      '/image/0x0/../../etc/passwd',
+      '/image/..%2F..%2Fetc/passwd.jpg',
+      '/image/0x0/1.jpg%00.txt',
+    ]) {
       const res = await fetch(`${svc.url}${p}`);
       const text = await res.text();
       expect(res.status, p).toBeGreaterThanOrEqual(400);

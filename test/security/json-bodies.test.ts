@@ -50,7 +50,11 @@ describe('every JSON body is capped', () => {
   ];
 
   it.each(ROUTES)('%s %s: 413 with the cap in the message, for a declared size and for a chunked body alike', async (method, path, key) => {
-    const declared = await fetch(`${svc.url}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'a'.repeat(CAP) }) });
+    const declared = await fetch(`${svc.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'a'.repeat(CAP) }),
+    });
     expect(declared.status).toBe(413);
     expect(((await declared.json()) as { detail: string }).detail).toMatch(new RegExp(`exceeds its limit of 16 KiB \\(${CAP} bytes\\)`));
     const streamed = await chunked(`${svc.url}${path}`, method, key, 50 * 1024 * 1024);
@@ -60,7 +64,11 @@ describe('every JSON body is capped', () => {
 
   it('POST /v1/checksums has its own cap (1 MiB: 10,000 checksums), above the default', async () => {
     const shas = Array.from({ length: 2000 }, (_, i) => i.toString(16).padStart(64, '0'));
-    const ok = await svc.fetch('/v1/checksums', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ checksums: shas }) });
+    const ok = await svc.fetch('/v1/checksums', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ checksums: shas }),
+    });
     expect(ok.status).toBe(200);
     const big = await chunked(`${svc.url}/v1/checksums`, 'POST', TEST_KEY, 2 * 1024 * 1024);
     expect(big.status).toBe(413);
@@ -73,7 +81,11 @@ describe('every JSON body is capped', () => {
   });
 
   it('small bodies still work: a library is made', async () => {
-    const res = await svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"small"}' });
+    const res = await svc.fetch('/v1/libraries', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"name":"small"}',
+    });
     expect(res.status).toBe(201);
   });
 });

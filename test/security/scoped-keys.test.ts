@@ -19,8 +19,24 @@ describe('the scope table', () => {
     const svc = await startService('fs', { worker: false });
     try {
       const unused = {} as never;
-      const app = createApp({ ...svc.core, config: svc.config, logger: createLogger('silent', 'test'), ingestQueue: unused, bulkQueue: unused, uploads: unused, tus: unused, waiter: unused, renders: unused } as AppDeps);
-      const v1 = [...new Set(app.routes.filter((r) => r.method !== 'ALL' && r.path.startsWith('/v1/') && !r.path.startsWith('/v1/admin/')).map((r) => `${r.method} ${r.path}`))];
+      const app = createApp({
+        ...svc.core,
+        config: svc.config,
+        logger: createLogger('silent', 'test'),
+        ingestQueue: unused,
+        bulkQueue: unused,
+        uploads: unused,
+        tus: unused,
+        waiter: unused,
+        renders: unused,
+      } as AppDeps);
+      const v1 = [
+        ...new Set(
+          app.routes
+            .filter((r) => r.method !== 'ALL' && r.path.startsWith('/v1/') && !r.path.startsWith('/v1/admin/'))
+            .map((r) => `${r.method} ${r.path}`),
+        ),
+      ];
       expect(v1.length).toBeGreaterThan(20);
       const uncovered = v1.filter((r) => {
         const [method, p] = r.split(' ') as [string, string];
@@ -45,10 +61,21 @@ describe.each<StorageKind>(storageKinds())('scoped API keys (%s store)', (storag
     // A second API replica on the same Redis prefix: revocation must reach it too.
     replica = await startApi(svc.config, svc.core, svc.config.redisUrl!, createLogger('silent', 'test'));
     for (const name of ['photos', 'private-docs']) {
-      expect((await svc.fetch('/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })).status).toBe(201);
+      expect(
+        (
+          await svc.fetch('/v1/libraries', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ name }),
+          })
+        ).status,
+      ).toBe(201);
     }
     for (const lib of ['photos', 'private-docs']) {
-      const res = await svc.fetch(`/v1/libraries/${lib}/files?wait=30`, { method: 'POST', body: form({ visibility: 'private', file: { name: `${lib}.jpg`, data: await makeJpeg(40 + lib.length, 30), type: 'image/jpeg' } }) });
+      const res = await svc.fetch(`/v1/libraries/${lib}/files?wait=30`, {
+        method: 'POST',
+        body: form({ visibility: 'private', file: { name: `${lib}.jpg`, data: await makeJpeg(40 + lib.length, 30), type: 'image/jpeg' } }),
+      });
       expect(res.status).toBe(204);
       ids[lib] = Number(res.headers.get('x-resource-id'));
     }
@@ -58,8 +85,13 @@ describe.each<StorageKind>(storageKinds())('scoped API keys (%s store)', (storag
     await svc?.close();
   });
 
-  const admin = (path: string, init: RequestInit = {}) => fetch(`${svc.url}${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
-  const as = (key: string, path: string, init: RequestInit = {}, base = svc.url) => fetch(`${base}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, ...(init.headers as Record<string, string>) } });
+  const admin = (path: string, init: RequestInit = {}) =>
+    fetch(`${svc.url}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
+    });
+  const as = (key: string, path: string, init: RequestInit = {}, base = svc.url) =>
+    fetch(`${base}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, ...(init.headers as Record<string, string>) } });
   async function newKey(body: Record<string, unknown>): Promise<{ id: string; key: string }> {
     const res = await admin('/v1/admin/keys', { method: 'POST', body: JSON.stringify(body) });
     expect(res.status, await res.clone().text()).toBe(201);
@@ -67,7 +99,10 @@ describe.each<StorageKind>(storageKinds())('scoped API keys (%s store)', (storag
   }
 
   it('POST /v1/admin/keys answers the key once; GET lists it without a secret; Redis holds only its SHA-256', async () => {
-    const res = await admin('/v1/admin/keys', { method: 'POST', body: JSON.stringify({ name: 'gallery', libraries: ['photos'], permissions: ['read'] }) });
+    const res = await admin('/v1/admin/keys', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'gallery', libraries: ['photos'], permissions: ['read'] }),
+    });
     expect(res.status).toBe(201);
     const created = (await res.json()) as { id: string; key: string; libraries: string[]; permissions: string[] };
     expect(created).toMatchObject({ name: 'gallery', libraries: ['photos'], permissions: ['read'], expiresAt: null });
@@ -89,7 +124,10 @@ describe.each<StorageKind>(storageKinds())('scoped API keys (%s store)', (storag
       expect(((await res.json()) as { detail: string }).detail).toMatch(re);
     };
     await bad({ name: 'x', libraries: ['nope'], permissions: ['read'] }, /do not exist: "nope"/);
-    await bad({ name: 'x', libraries: ['photos'], permissions: ['write'] }, /permissions to be a non-empty list of read, upload, delete, reprocess/);
+    await bad(
+      { name: 'x', libraries: ['photos'], permissions: ['write'] },
+      /permissions to be a non-empty list of read, upload, delete, reprocess/,
+    );
     await bad({ name: 'x', libraries: ['*', 'photos'], permissions: ['read'] }, /\["\*"\] alone/);
     await bad({ name: 'x', libraries: ['photos'], permissions: ['read'], expiresAt: '2001-01-01T00:00:00Z' }, /future ISO 8601/);
     expect((await as(TEST_KEY, '/v1/admin/keys')).status).toBe(401);
@@ -109,14 +147,18 @@ describe.each<StorageKind>(storageKinds())('scoped API keys (%s store)', (storag
     expect(upload.status).toBe(403);
     expect(((await upload.json()) as { detail: string }).detail).toMatch(/lacks the "upload" permission/);
     expect((await as(key, `/v1/resources/${ids.photos}`, { method: 'DELETE' })).status).toBe(403);
-    expect((await as(key, '/v1/mappings', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"fields":{}}' })).status).toBe(403);
-    expect((await as(key, '/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"mine"}' })).status).toBe(403);
+    expect(
+      (await as(key, '/v1/mappings', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"fields":{}}' })).status,
+    ).toBe(403);
+    expect(
+      (await as(key, '/v1/libraries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"mine"}' })).status,
+    ).toBe(403);
     // Private images: the key opens its own library's, not another's.
     expect((await as(key, `/image/0x0/${ids.photos}.jpg`)).status).toBe(200);
     expect((await as(key, `/image/0x0/${ids['private-docs']}.jpg`)).status).toBe(401);
   });
 
-  it('listings (libraries, resources, checksums) show only the key\'s libraries', async () => {
+  it("listings (libraries, resources, checksums) show only the key's libraries", async () => {
     const { key } = await newKey({ name: 'lister', libraries: ['photos', 'default'], permissions: ['read'] });
     const libs = (await (await as(key, '/v1/libraries')).json()) as { libraries: { name: string }[] };
     expect(libs.libraries.map((l) => l.name).sort()).toEqual(['default', 'photos']);
@@ -126,18 +168,29 @@ describe.each<StorageKind>(storageKinds())('scoped API keys (%s store)', (storag
     const full = (await (await svc.fetch('/v1/resources?limit=1000')).json()) as { resources: { id: number; checksum: string }[] };
     const docSha = (await (await svc.fetch(`/v1/resources/${ids['private-docs']}`)).json()) as { checksum: string };
     expect(full.resources.map((r) => r.id)).toContain(ids['private-docs']);
-    const pre = (await (await as(key, '/v1/checksums', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ checksums: [docSha.checksum] }) })).json()) as { missing: string[] };
+    const pre = (await (
+      await as(key, '/v1/checksums', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ checksums: [docSha.checksum] }),
+      })
+    ).json()) as { missing: string[] };
     expect(pre.missing).toEqual([docSha.checksum]);
     expect((await as(key, `/v1/checksums/${docSha.checksum}`)).status).toBe(404);
   });
 
   it('a key with upload on its library uploads there, on this store; a key of ["*"] reaches every library', async () => {
     const { key } = await newKey({ name: 'uploader', libraries: ['photos'], permissions: ['upload', 'read'] });
-    const res = await as(key, '/v1/libraries/photos/files?wait=30', { method: 'POST', body: form({ file: { name: 'u.jpg', data: await makeJpeg(33, 21), type: 'image/jpeg' } }) });
+    const res = await as(key, '/v1/libraries/photos/files?wait=30', {
+      method: 'POST',
+      body: form({ file: { name: 'u.jpg', data: await makeJpeg(33, 21), type: 'image/jpeg' } }),
+    });
     expect(res.status).toBe(204);
     const id = Number(res.headers.get('x-resource-id'));
     expect((await svc.core.catalog.getResource(id))?.library).toBe((await svc.core.catalog.getLibrary('photos')).id);
-    expect((await as(key, '/v1/libraries/private-docs/files', { method: 'POST', body: form({ file: { name: 'u.txt', data: 'x' } }) })).status).toBe(403);
+    expect(
+      (await as(key, '/v1/libraries/private-docs/files', { method: 'POST', body: form({ file: { name: 'u.txt', data: 'x' } }) })).status,
+    ).toBe(403);
     const all = await newKey({ name: 'all', libraries: ['*'], permissions: ['read'] });
     expect((await as(all.key, `/v1/resources/${ids['private-docs']}`)).status).toBe(200);
   });
@@ -152,7 +205,12 @@ describe.each<StorageKind>(storageKinds())('scoped API keys (%s store)', (storag
     expect((await as(key, `/v1/resources/${ids.photos}`, {}, replica.url)).status).toBe(401);
     expect((await admin(`/v1/admin/keys/${id}`, { method: 'DELETE' })).status).toBe(404);
 
-    const soon = await newKey({ name: 'short-lived', libraries: ['photos'], permissions: ['read'], expiresAt: new Date(Date.now() + 1500).toISOString() });
+    const soon = await newKey({
+      name: 'short-lived',
+      libraries: ['photos'],
+      permissions: ['read'],
+      expiresAt: new Date(Date.now() + 1500).toISOString(),
+    });
     expect((await as(soon.key, `/v1/resources/${ids.photos}`)).status).toBe(200);
     await new Promise((r) => setTimeout(r, 1600));
     expect((await as(soon.key, `/v1/resources/${ids.photos}`)).status).toBe(401);

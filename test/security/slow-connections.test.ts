@@ -44,7 +44,8 @@ function rsMultipartHead(fieldBytes: number): string {
   const b = `----slow${randomBytes(6).toString('hex')}`;
   let body = '';
   // Many fields, as the attack sent them (each under the per-field limit).
-  for (let i = 0; body.length < fieldBytes - 2048; i++) body += `--${b}\r\nContent-Disposition: form-data; name="f${i}"\r\n\r\n${'a'.repeat(4000)}\r\n`;
+  for (let i = 0; body.length < fieldBytes - 2048; i++)
+    body += `--${b}\r\nContent-Disposition: form-data; name="f${i}"\r\n\r\n${'a'.repeat(4000)}\r\n`;
   body += `--${b}\r\nContent-Disposition: form-data; name="query"\r\n\r\nuser=${RS_USER}&function=create_resource`;
   return `POST /api/ HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=${b}\r\nContent-Length: 1000000000\r\n\r\n${body}`;
 }
@@ -82,7 +83,10 @@ describe.skipIf(process.platform !== 'linux')('200 unauthenticated slow connecti
       SOCKET_IDLE_TIMEOUT_MS: '120000',
     });
     for (let i = 0; ; i++) {
-      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (i > 200) throw new Error(`the API did not start:\n${api.output().slice(-2000)}`);
       await sleep(100);
@@ -146,7 +150,12 @@ describe('request deadline and connections per address', () => {
   beforeAll(async () => {
     svc = await startService('fs', {
       worker: false,
-      env: { RESOURCESPACE_USERS: `${RS_USER}:${RS_KEY}`, REQUEST_TIMEOUT_MS: String(TIMEOUT_MS), SOCKET_IDLE_TIMEOUT_MS: '20000', MAX_CONNECTIONS_PER_CLIENT: '5' },
+      env: {
+        RESOURCESPACE_USERS: `${RS_USER}:${RS_KEY}`,
+        REQUEST_TIMEOUT_MS: String(TIMEOUT_MS),
+        SOCKET_IDLE_TIMEOUT_MS: '20000',
+        MAX_CONNECTIONS_PER_CLIENT: '5',
+      },
     });
   });
   afterAll(async () => {
@@ -162,7 +171,11 @@ describe('request deadline and connections per address', () => {
   });
 
   it('cuts an authenticated JSON body that trickles too; an authenticated upload whose file trickles longer than that is not cut', async () => {
-    const json = slowClient(port(), `POST /v1/checksums HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_KEY}\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"checksums":[`, 100);
+    const json = slowClient(
+      port(),
+      `POST /v1/checksums HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_KEY}\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"checksums":[`,
+      100,
+    );
     await json.closed;
     expect(json.answer()).toMatch(/^HTTP\/1\.1 408 /);
 
@@ -175,7 +188,9 @@ describe('request deadline and connections per address', () => {
     let answer = '';
     socket.on('data', (d) => (answer += d.toString()));
     await new Promise((r) => socket.on('connect', r));
-    socket.write(`POST /v1/libraries/default/files HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_KEY}\r\nContent-Type: multipart/form-data; boundary=${b}\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n${head}`);
+    socket.write(
+      `POST /v1/libraries/default/files HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_KEY}\r\nContent-Type: multipart/form-data; boundary=${b}\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n${head}`,
+    );
     // 8 × 300 ms: past the 1 s deadline, never idle.
     for (const ch of chunks) {
       await sleep(300);

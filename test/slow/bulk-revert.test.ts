@@ -12,7 +12,9 @@ describe('bulk revert over 10,000 resources (fs store)', () => {
   beforeAll(async () => {
     // I/O-bound fast-path jobs: more slots than cores, as a deployment would configure.
     // The bulk rate keeps the batch running for 20 s at least, whatever the machine.
-    svc = await startService('fs', { env: { WORKER_CONCURRENCY: '8', REPROCESS_CHUNK_SIZE: '500', REPROCESS_MAX_QUEUED: '2000', BULK_JOBS_PER_SECOND: '500' } });
+    svc = await startService('fs', {
+      env: { WORKER_CONCURRENCY: '8', REPROCESS_CHUNK_SIZE: '500', REPROCESS_MAX_QUEUED: '2000', BULK_JOBS_PER_SECOND: '500' },
+    });
     await svc.core.catalog.createLibrary({ name: 'photos', dedupe: 'allow' });
     await svc.core.catalog.createLibrary({ name: 'bulk', dedupe: 'allow' });
   });
@@ -33,7 +35,16 @@ describe('bulk revert over 10,000 resources (fs store)', () => {
     const records: ResourceRecord[] = [];
     for (let i = 0; i < N; i++) {
       const id = await catalog.allocateResourceId();
-      records.push({ ...base, id, library: lib.id, fileName: `b${i}.jpg`, jobId: `ingest-${id}-1`, storageKey: `resources/none/${id}`, mappingsVersion: oldVersion, fields: { make: 'Bulkcam' } });
+      records.push({
+        ...base,
+        id,
+        library: lib.id,
+        fileName: `b${i}.jpg`,
+        jobId: `ingest-${id}-1`,
+        storageKey: `resources/none/${id}`,
+        mappingsVersion: oldVersion,
+        fields: { make: 'Bulkcam' },
+      });
     }
     for (let i = 0; i < N; i += 1000) await catalog.createResources(records.slice(i, i + 1000));
     for (let i = 0; i < N; i += 200) await Promise.all(records.slice(i, i + 200).map((r) => writeRecordCopy(store, r, sample.metadata)));
@@ -58,10 +69,15 @@ describe('bulk revert over 10,000 resources (fs store)', () => {
     expect(atUpload, 'the upload waited for the bulk backlog').toMatchObject({ state: 'running' });
     expect(atUpload.done).toBeLessThan(N);
 
-    const last = await until('the batch to finish', async () => {
-      const b = await progress();
-      return b.state !== 'running' && b;
-    }, 240_000, 500);
+    const last = await until(
+      'the batch to finish',
+      async () => {
+        const b = await progress();
+        return b.state !== 'running' && b;
+      },
+      240_000,
+      500,
+    );
     expect(last).toMatchObject({ state: 'completed', total: N, done: N, failed: 0, skipped: 0, totalIsEstimate: false, percent: 100 });
     expect(seen.some((s) => s.state === 'running' && s.percent > 0 && s.percent < 100 && s.eta !== null)).toBe(true);
     const percents = seen.map((s) => s.percent);
@@ -70,7 +86,9 @@ describe('bulk revert over 10,000 resources (fs store)', () => {
     const check = await catalog.getResources(records.map((r) => r.id));
     expect(check.filter((r) => r?.mappingsVersion !== v.version || (r.fields as { brand?: string }).brand !== 'Bulkcam')).toEqual([]);
     // Nothing stale is left, so a second stale-only batch finds nothing to do.
-    const again = await (await svc.fetch('/v1/reprocess', { method: 'POST', headers: json, body: JSON.stringify({ library: 'bulk' }) })).json();
+    const again = await (
+      await svc.fetch('/v1/reprocess', { method: 'POST', headers: json, body: JSON.stringify({ library: 'bulk' }) })
+    ).json();
     expect(await batchSettled(svc, again.id)).toMatchObject({ state: 'completed', total: 0, scanned: N });
   }, 300_000);
 });

@@ -33,7 +33,9 @@ describe('CLI retries', () => {
     await expect(
       withRetry(async () => {
         calls++;
-        throw calls % 2 ? new NetworkError('server unreachable: connection refused', 'ECONNREFUSED') : new ProblemError(503, { detail: 'busy' });
+        throw calls % 2
+          ? new NetworkError('server unreachable: connection refused', 'ECONNREFUSED')
+          : new ProblemError(503, { detail: 'busy' });
       }, fast),
     ).rejects.toThrow('server unreachable: connection refused');
     expect(calls).toBe(3);

@@ -31,7 +31,8 @@ function readConfigVariables(): Variable[] {
   const file = ts.createSourceFile(CONFIG, text, ts.ScriptTarget.ES2022, true);
   const consts = new Map<string, ts.Expression>();
   for (const st of file.statements) {
-    if (ts.isVariableStatement(st)) for (const d of st.declarationList.declarations) if (ts.isIdentifier(d.name) && d.initializer) consts.set(d.name.text, d.initializer);
+    if (ts.isVariableStatement(st))
+      for (const d of st.declarationList.declarations) if (ts.isIdentifier(d.name) && d.initializer) consts.set(d.name.text, d.initializer);
   }
   const evaluate = (e: ts.Expression): string | number | undefined => {
     if (ts.isNumericLiteral(e)) return Number(e.text.replace(/_/g, ''));
@@ -49,13 +50,25 @@ function readConfigVariables(): Variable[] {
   };
   const found: Variable[] = [];
   const visit = (node: ts.Node) => {
-    if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && ts.isIdentifier(node.expression.expression) && node.expression.expression.text === 'p') {
+    if (
+      ts.isCallExpression(node) &&
+      ts.isPropertyAccessExpression(node.expression) &&
+      ts.isIdentifier(node.expression.expression) &&
+      node.expression.expression.text === 'p'
+    ) {
       const [first] = node.arguments;
       if (first && ts.isStringLiteral(first) && /^[A-Z][A-Z0-9_]*$/.test(first.text)) {
         const kind = node.expression.name.text;
-        let def: ts.Expression | undefined = kind === 'oneOf' ? node.arguments[2] : kind === 'int' || kind === 'bytes' ? node.arguments[1] : undefined;
+        let def: ts.Expression | undefined =
+          kind === 'oneOf' ? node.arguments[2] : kind === 'int' || kind === 'bytes' ? node.arguments[1] : undefined;
         const parent = node.parent;
-        if (!def && ts.isBinaryExpression(parent) && parent.left === node && parent.operatorToken.kind === ts.SyntaxKind.QuestionQuestionToken) def = parent.right;
+        if (
+          !def &&
+          ts.isBinaryExpression(parent) &&
+          parent.left === node &&
+          parent.operatorToken.kind === ts.SyntaxKind.QuestionQuestionToken
+        )
+          def = parent.right;
         found.push({
           name: first.text,
           value: def ? evaluate(def) : undefined,
@@ -86,7 +99,12 @@ function readDocRows(): Map<string, string> {
 function spellings(value: string | number): string[] {
   if (typeof value === 'string') return [value];
   const forms = [String(value)];
-  for (const [unit, size] of [['K', 1024], ['M', 1024 ** 2], ['G', 1024 ** 3]] as const) if (value >= size && value % size === 0) forms.push(`${value / size}${unit}`);
+  for (const [unit, size] of [
+    ['K', 1024],
+    ['M', 1024 ** 2],
+    ['G', 1024 ** 3],
+  ] as const)
+    if (value >= size && value % size === 0) forms.push(`${value / size}${unit}`);
   return forms;
 }
 
@@ -107,16 +125,25 @@ describe(`${DOC} against ${CONFIG}`, () => {
   it('has a row for every variable shared/config.ts reads', () => {
     const missing = variables
       .filter((v) => !rows.has(v.name))
-      .map((v) => `${v.name} (${CONFIG}:${v.line}) — add a row: | \`${v.name}\` | ${v.value === undefined ? (v.source ? `what ${v.source} comes to` : 'unset') : `\`${v.value}\``} | what it does |`);
+      .map(
+        (v) =>
+          `${v.name} (${CONFIG}:${v.line}) — add a row: | \`${v.name}\` | ${v.value === undefined ? (v.source ? `what ${v.source} comes to` : 'unset') : `\`${v.value}\``} | what it does |`,
+      );
     expect(missing, `variables missing from ${DOC}`).toEqual([]);
     // Names read some other way than through the parser (the set .env.example is checked against).
     const quoted = new Set([...fs.readFileSync(path.join(root, CONFIG), 'utf8').matchAll(/'([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!));
-    expect([...quoted].filter((n) => !rows.has(n)).map((n) => `${n} — add a row: | \`${n}\` | default | what it does |`), `variables missing from ${DOC}`).toEqual([]);
+    expect(
+      [...quoted].filter((n) => !rows.has(n)).map((n) => `${n} — add a row: | \`${n}\` | default | what it does |`),
+      `variables missing from ${DOC}`,
+    ).toEqual([]);
   });
 
   it('names no variable that shared/config.ts does not read', () => {
     const known = new Set(variables.map((v) => v.name));
-    expect([...rows.keys()].filter((n) => !known.has(n)), `rows in ${DOC} for variables nothing reads`).toEqual([]);
+    expect(
+      [...rows.keys()].filter((n) => !known.has(n)),
+      `rows in ${DOC} for variables nothing reads`,
+    ).toEqual([]);
   });
 
   it('shows the same default as the code wherever the code has a plain value', () => {
@@ -128,7 +155,10 @@ describe(`${DOC} against ${CONFIG}`, () => {
         const shown = [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!.replace(/_/g, ''));
         return !spellings(v.value!).some((s) => shown.includes(s));
       })
-      .map((v) => `${v.name}: the code's default is ${JSON.stringify(v.value)} (${v.source}, ${CONFIG}:${v.line}), the doc shows ${rows.get(v.name)}`);
+      .map(
+        (v) =>
+          `${v.name}: the code's default is ${JSON.stringify(v.value)} (${v.source}, ${CONFIG}:${v.line}), the doc shows ${rows.get(v.name)}`,
+      );
     expect(wrong).toEqual([]);
   });
 });

@@ -4,7 +4,14 @@ import { ConfigError, loadConfig, parseBytes } from '../../shared/config.js';
 describe('loadConfig', () => {
   it('runs on one machine with no configuration at all', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ port: 3000, redisUrl: undefined, storage: { driver: 'fs' }, apiKeys: [], maxUploadBytes: 1024 ** 3, redisPrefix: 'mi' });
+    expect(c).toMatchObject({
+      port: 3000,
+      redisUrl: undefined,
+      storage: { driver: 'fs' },
+      apiKeys: [],
+      maxUploadBytes: 1024 ** 3,
+      redisPrefix: 'mi',
+    });
     expect(c.storage.driver === 'fs' && c.storage.root.endsWith('/data/objects')).toBe(true);
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.storage)).toBe(true);
@@ -13,13 +20,29 @@ describe('loadConfig', () => {
   it('reports every bad variable together, each saying what to change', () => {
     let err: unknown;
     try {
-      loadConfig({ PORT: 'eighty', STORAGE_DRIVER: 's3', MAX_UPLOAD_BYTES: 'lots', REDIS_URL: 'http://x', API_KEYS: 'short', LOG_LEVEL: 'loud' });
+      loadConfig({
+        PORT: 'eighty',
+        STORAGE_DRIVER: 's3',
+        MAX_UPLOAD_BYTES: 'lots',
+        REDIS_URL: 'http://x',
+        API_KEYS: 'short',
+        LOG_LEVEL: 'loud',
+      });
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
     const problems = (err as ConfigError).problems.join('\n');
-    for (const name of ['PORT', 'S3_ENDPOINT', 'S3_ACCESS_KEY', 'S3_SECRET_KEY', 'MAX_UPLOAD_BYTES', 'REDIS_URL', 'API_KEYS', 'LOG_LEVEL']) {
+    for (const name of [
+      'PORT',
+      'S3_ENDPOINT',
+      'S3_ACCESS_KEY',
+      'S3_SECRET_KEY',
+      'MAX_UPLOAD_BYTES',
+      'REDIS_URL',
+      'API_KEYS',
+      'LOG_LEVEL',
+    ]) {
       expect(problems).toContain(name);
     }
     expect(problems).toContain('(got "eighty")');
@@ -32,22 +55,44 @@ describe('loadConfig', () => {
       { host: '10.0.0.2', port: 7000 },
       { host: '::1', port: 7001 },
     ]);
-    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis-1:6379', REDIS_URL: 'redis://x:6379' })).toThrow(/REDIS_URL and REDIS_CLUSTER_NODES are both set/);
-    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis-1' })).toThrow(/REDIS_CLUSTER_NODES must be a comma-separated list of host:port .* "redis-1"/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis-1:6379', REDIS_URL: 'redis://x:6379' })).toThrow(
+      /REDIS_URL and REDIS_CLUSTER_NODES are both set/,
+    );
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis-1' })).toThrow(
+      /REDIS_CLUSTER_NODES must be a comma-separated list of host:port .* "redis-1"/,
+    );
   });
 
   it('parses the S3 settings from one endpoint URL', () => {
-    const c = loadConfig({ STORAGE_DRIVER: 's3', S3_ENDPOINT: 'https://minio.example:9443', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', S3_PART_SIZE: '8M' });
-    expect(c.storage).toMatchObject({ driver: 's3', endPoint: 'minio.example', port: 9443, useSSL: true, bucket: 'media-ingest', partSize: 8 * 1024 ** 2 });
+    const c = loadConfig({
+      STORAGE_DRIVER: 's3',
+      S3_ENDPOINT: 'https://minio.example:9443',
+      S3_ACCESS_KEY: 'a',
+      S3_SECRET_KEY: 'b',
+      S3_PART_SIZE: '8M',
+    });
+    expect(c.storage).toMatchObject({
+      driver: 's3',
+      endPoint: 'minio.example',
+      port: 9443,
+      useSSL: true,
+      bucket: 'media-ingest',
+      partSize: 8 * 1024 ** 2,
+    });
   });
 
   it('refuses an S3 part size below the protocol minimum', () => {
-    expect(() => loadConfig({ STORAGE_DRIVER: 's3', S3_ENDPOINT: 'http://m:9000', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', S3_PART_SIZE: '1M' })).toThrow(/at least 5 MiB/);
+    expect(() =>
+      loadConfig({ STORAGE_DRIVER: 's3', S3_ENDPOINT: 'http://m:9000', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', S3_PART_SIZE: '1M' }),
+    ).toThrow(/at least 5 MiB/);
   });
 
   it('takes the tus expiry and sweep interval, a day and a minute by default', () => {
     expect(loadConfig({}).tus).toEqual({ expirySeconds: 86_400, sweepIntervalSeconds: 60 });
-    expect(loadConfig({ TUS_EXPIRY_SECONDS: '3600', TUS_SWEEP_INTERVAL_SECONDS: '0' }).tus).toEqual({ expirySeconds: 3600, sweepIntervalSeconds: 0 });
+    expect(loadConfig({ TUS_EXPIRY_SECONDS: '3600', TUS_SWEEP_INTERVAL_SECONDS: '0' }).tus).toEqual({
+      expirySeconds: 3600,
+      sweepIntervalSeconds: 0,
+    });
     expect(() => loadConfig({ TUS_EXPIRY_SECONDS: '0' })).toThrow('TUS_EXPIRY_SECONDS must be an integer from 1 to 2592000 (got "0")');
   });
 
@@ -65,14 +110,20 @@ describe('loadConfig', () => {
     // The last @ starts the libraries; a secret may contain @ itself.
     expect(c.compat.copernicaTokens).toEqual([{ secret: 'tok@en-0123456789abcdef', libraries: ['*'] }]);
     expect(c.compat.flotiqApiKeys).toEqual([{ secret: 'flotiq-0123456789abcdef', libraries: ['default'] }]);
-    expect(() => loadConfig({ RESOURCESPACE_USERS: 'nocolon' })).toThrow(/RESOURCESPACE_USERS must be a comma-separated list of user:secret pairs/);
+    expect(() => loadConfig({ RESOURCESPACE_USERS: 'nocolon' })).toThrow(
+      /RESOURCESPACE_USERS must be a comma-separated list of user:secret pairs/,
+    );
   });
 
   it('refuses compat secrets shorter than API keys', () => {
-    expect(() => loadConfig({ RESOURCESPACE_USERS: 'admin:k1' })).toThrow(/RESOURCESPACE_USERS: each secret must be at least 16 characters \(one has 2\)/);
+    expect(() => loadConfig({ RESOURCESPACE_USERS: 'admin:k1' })).toThrow(
+      /RESOURCESPACE_USERS: each secret must be at least 16 characters \(one has 2\)/,
+    );
     expect(() => loadConfig({ COPERNICA_TOKENS: 'short@photos' })).toThrow(/COPERNICA_TOKENS: each secret must be at least 16 characters/);
     expect(() => loadConfig({ FLOTIQ_API_KEYS: 'short' })).toThrow(/FLOTIQ_API_KEYS: each secret must be at least 16/);
-    expect(() => loadConfig({ CONNECTIONS_USERS: 'ann:pw' })).toThrow(/CONNECTIONS_USERS: the password of "ann" must be at least 16 characters/);
+    expect(() => loadConfig({ CONNECTIONS_USERS: 'ann:pw' })).toThrow(
+      /CONNECTIONS_USERS: the password of "ann" must be at least 16 characters/,
+    );
     expect(() => loadConfig({ FLOTIQ_API_KEYS: 'flotiq-0123456789abcdef@*|photos' })).toThrow(/"@\*" opens every library/);
   });
 
@@ -82,15 +133,24 @@ describe('loadConfig', () => {
     expect(c.jsonBodyMaxBytes).toBe(64 * 1024);
     expect(c.maxConnectionsPerClient).toBe(64);
     expect(c.requestTimeoutMs).toBe(30_000);
-    expect(loadConfig({ JSON_BODY_MAX_BYTES: '1M', AUTH_FAILURES_PER_MINUTE: '0' })).toMatchObject({ jsonBodyMaxBytes: 1024 * 1024, operations: { authFailuresPerMinute: 0 } });
+    expect(loadConfig({ JSON_BODY_MAX_BYTES: '1M', AUTH_FAILURES_PER_MINUTE: '0' })).toMatchObject({
+      jsonBodyMaxBytes: 1024 * 1024,
+      operations: { authFailuresPerMinute: 0 },
+    });
     expect(() => loadConfig({ JSON_BODY_MAX_BYTES: '100' })).toThrow(/JSON_BODY_MAX_BYTES must be at least 1K/);
   });
 
   it('takes UNSPLASH_SOURCE_URL only as an http(s) URL with {id} in it', () => {
     expect(loadConfig({}).compat.unsplashSourceUrl).toBeUndefined();
-    expect(loadConfig({ UNSPLASH_SOURCE_URL: 'http://mirror.local/photos/{id}.jpg' }).compat.unsplashSourceUrl).toBe('http://mirror.local/photos/{id}.jpg');
-    expect(() => loadConfig({ UNSPLASH_SOURCE_URL: 'http://mirror.local/photos/latest.jpg' })).toThrow(/UNSPLASH_SOURCE_URL must contain \{id\}/);
-    expect(() => loadConfig({ UNSPLASH_SOURCE_URL: 'ftp://mirror.local/{id}' })).toThrow(/UNSPLASH_SOURCE_URL must be a URL starting with http:\/\/ or https:\/\//);
+    expect(loadConfig({ UNSPLASH_SOURCE_URL: 'http://mirror.local/photos/{id}.jpg' }).compat.unsplashSourceUrl).toBe(
+      'http://mirror.local/photos/{id}.jpg',
+    );
+    expect(() => loadConfig({ UNSPLASH_SOURCE_URL: 'http://mirror.local/photos/latest.jpg' })).toThrow(
+      /UNSPLASH_SOURCE_URL must contain \{id\}/,
+    );
+    expect(() => loadConfig({ UNSPLASH_SOURCE_URL: 'ftp://mirror.local/{id}' })).toThrow(
+      /UNSPLASH_SOURCE_URL must be a URL starting with http:\/\/ or https:\/\//,
+    );
   });
 
   it.each([

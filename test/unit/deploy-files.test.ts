@@ -14,7 +14,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
 
 /** tsconfig.build.json (`npm run build`): what is compiled into dist/ (its whole-line comments stripped). */
-const buildConfig = JSON.parse(read('tsconfig.build.json').replace(/^\s*\/\/.*$/gm, '')) as { include: string[]; compilerOptions: Record<string, unknown> };
+const buildConfig = JSON.parse(read('tsconfig.build.json').replace(/^\s*\/\/.*$/gm, '')) as {
+  include: string[];
+  compilerOptions: Record<string, unknown>;
+};
 /** The production commands: what `npm run api` / `npm run worker` run after their build, as argv. */
 const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
 const API_CMD = ['node', '--enable-source-maps', 'dist/api/main.js'];
@@ -29,22 +32,33 @@ describe('compiled entry points', () => {
     expect(scripts.api).toBe(API_CMD.join(' '));
     expect(scripts.worker).toBe(WORKER_CMD.join(' '));
     // `npm start` (one process) may build the console's bundle, whose files are written atomically.
-    expect(Object.entries(scripts).filter(([name, cmd]) => /^(pre|post)?(api|worker|start)$/.test(name) && /npm run build(?!:console)|\btsc\b/.test(cmd))).toEqual([]);
+    expect(
+      Object.entries(scripts).filter(
+        ([name, cmd]) => /^(pre|post)?(api|worker|start)$/.test(name) && /npm run build(?!:console)|\btsc\b/.test(cmd),
+      ),
+    ).toEqual([]);
   });
 
   it('a missing or stale build stops `npm run api` with one line saying to run npm run build', () => {
     const tree = fs.mkdtempSync(path.join(os.tmpdir(), 'check-build-'));
     try {
-      const check = () => spawnSync(process.execPath, [path.join(root, 'scripts/check-build.mjs'), 'dist/api/main.js', tree], { encoding: 'utf8' });
+      const check = () =>
+        spawnSync(process.execPath, [path.join(root, 'scripts/check-build.mjs'), 'dist/api/main.js', tree], { encoding: 'utf8' });
       fs.mkdirSync(path.join(tree, 'api'));
       fs.writeFileSync(path.join(tree, 'api/main.ts'), '');
-      expect(check()).toMatchObject({ status: 1, stderr: 'dist/api/main.js is not built: run `npm run build` once, then start as many API and worker processes as you like.\n' });
+      expect(check()).toMatchObject({
+        status: 1,
+        stderr: 'dist/api/main.js is not built: run `npm run build` once, then start as many API and worker processes as you like.\n',
+      });
       fs.mkdirSync(path.join(tree, 'dist/api'), { recursive: true });
       fs.writeFileSync(path.join(tree, 'dist/api/main.js'), '');
       expect(check()).toMatchObject({ status: 0, stderr: '' });
       const later = new Date(Date.now() + 60_000);
       fs.utimesSync(path.join(tree, 'api/main.ts'), later, later);
-      expect(check()).toMatchObject({ status: 1, stderr: expect.stringMatching(/^dist\/api\/main\.js is older than api\/main\.ts: run `npm run build`/) });
+      expect(check()).toMatchObject({
+        status: 1,
+        stderr: expect.stringMatching(/^dist\/api\/main\.js is older than api\/main\.ts: run `npm run build`/),
+      });
     } finally {
       fs.rmSync(tree, { recursive: true, force: true });
     }
@@ -98,17 +112,26 @@ describe('.env.example', () => {
     // Guards the extraction itself: a broken regex must not make the comparison vacuous.
     expect([...configNames]).toEqual(expect.arrayContaining(['PORT', 'REDIS_URL', 'API_KEYS', 'S3_SECRET_KEY', 'LOG_LEVEL']));
     const names = new Set(envEntries.map((e) => e.name));
-    expect([...configNames].filter((n) => !names.has(n)), 'read by shared/config.ts, missing from .env.example').toEqual([]);
+    expect(
+      [...configNames].filter((n) => !names.has(n)),
+      'read by shared/config.ts, missing from .env.example',
+    ).toEqual([]);
     expect(
       [...names].filter((n) => !configNames.has(n) && !COMPOSE_ONLY.includes(n)),
       'in .env.example, read by nothing',
     ).toEqual([]);
-    expect(COMPOSE_ONLY.filter((n) => configNames.has(n)), 'compose-only names must not be config variables').toEqual([]);
+    expect(
+      COMPOSE_ONLY.filter((n) => configNames.has(n)),
+      'compose-only names must not be config variables',
+    ).toEqual([]);
   });
 
   it('sets each variable once, each under a comment', () => {
     const names = envEntries.map((e) => e.name);
-    expect(names.filter((n, i) => names.indexOf(n) !== i), 'duplicates').toEqual([]);
+    expect(
+      names.filter((n, i) => names.indexOf(n) !== i),
+      'duplicates',
+    ).toEqual([]);
     const uncommented = envEntries.filter((e) => !envLines[e.line - 1]?.startsWith('#')).map((e) => e.name);
     expect(uncommented, 'variables without a comment line right above').toEqual([]);
   });
@@ -133,8 +156,14 @@ describe('.env.example', () => {
     const compose = read('docker-compose.yml');
     const interpolated = new Set([...compose.matchAll(/\$\{([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!));
     expect(interpolated.size).toBeGreaterThan(0);
-    expect([...interpolated].filter((n) => !(n in exampleEnv)), 'interpolated but not in .env.example').toEqual([]);
-    expect(COMPOSE_ONLY.filter((n) => !interpolated.has(n)), 'compose-only but unused by docker-compose.yml').toEqual([]);
+    expect(
+      [...interpolated].filter((n) => !(n in exampleEnv)),
+      'interpolated but not in .env.example',
+    ).toEqual([]);
+    expect(
+      COMPOSE_ONLY.filter((n) => !interpolated.has(n)),
+      'compose-only but unused by docker-compose.yml',
+    ).toEqual([]);
   });
 });
 
@@ -199,8 +228,7 @@ function yamlParser(): ((src: string) => unknown) | undefined {
 const cli = findComposeCli();
 const validated = cli?.config();
 const parse = yamlParser();
-const model: ComposeModel | undefined =
-  validated?.model ?? (parse ? (parse(read('docker-compose.yml')) as ComposeModel) : undefined);
+const model: ComposeModel | undefined = validated?.model ?? (parse ? (parse(read('docker-compose.yml')) as ComposeModel) : undefined);
 const noModel = 'skipped: no `yaml` package, and no docker compose / docker-compose (with python3 for 1.x) on PATH to read the file';
 
 function envOf(s: Service | undefined): Record<string, string> {
@@ -218,10 +246,13 @@ function durationMs(d: string | undefined): number {
 }
 
 describe('docker-compose.yml', () => {
-  it.skipIf(!cli)(cli ? `is accepted by \`${cli.label}\`` : 'validation skipped: neither docker compose nor docker-compose is on PATH', () => {
-    expect(validated?.output).toBeDefined();
-    expect(validated?.status, validated?.output).toBe(0);
-  });
+  it.skipIf(!cli)(
+    cli ? `is accepted by \`${cli.label}\`` : 'validation skipped: neither docker compose nor docker-compose is on PATH',
+    () => {
+      expect(validated?.output).toBeDefined();
+      expect(validated?.status, validated?.output).toBe(0);
+    },
+  );
 
   describe.skipIf(!model)(model ? 'services' : noModel, () => {
     const services = model?.services ?? {};
@@ -298,7 +329,10 @@ describe('Dockerfile', () => {
 
   it('the build stage installs dev dependencies (tsc) and copies in everything tsconfig.build.json compiles', () => {
     const from = instructions.indexOf('FROM ${NODE_IMAGE} AS build');
-    const stage = instructions.slice(from + 1, instructions.findIndex((l, i) => i > from && l.startsWith('FROM')));
+    const stage = instructions.slice(
+      from + 1,
+      instructions.findIndex((l, i) => i > from && l.startsWith('FROM')),
+    );
     const ci = stage.find((l) => /^RUN npm ci\b/.test(l));
     expect(ci).toBeDefined();
     expect(ci).not.toMatch(/--omit=dev|--production/);

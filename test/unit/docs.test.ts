@@ -9,7 +9,13 @@ const root = path.resolve(import.meta.dirname, '../..');
 const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
 const exists = (file: string) => fs.existsSync(path.join(root, file));
 
-const docs = ['README.md', ...fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const docs = [
+  'README.md',
+  ...fs
+    .readdirSync(path.join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 /** A path in backquotes: `dir/file.ext` or a root file such as `start.ts`; placeholders (`<job>`) are not paths. */
 function namedFiles(markdown: string): string[] {
@@ -36,14 +42,22 @@ describe('docs/architecture.md', () => {
 
   it('names the files of the walk, and every one exists', () => {
     // Guards the extraction: a broken pattern must not make the check vacuous.
-    expect(names).toEqual(expect.arrayContaining(['api/routes/files.ts', 'shared/services/upload-service.ts', 'worker/jobs/ingest.ts', 'start.ts']));
+    expect(names).toEqual(
+      expect.arrayContaining(['api/routes/files.ts', 'shared/services/upload-service.ts', 'worker/jobs/ingest.ts', 'start.ts']),
+    );
     expect(names.length).toBeGreaterThan(40);
-    expect(names.filter((n) => !exists(n)), 'named in docs/architecture.md but not in the repository: fix the name or the doc').toEqual([]);
+    expect(
+      names.filter((n) => !exists(n)),
+      'named in docs/architecture.md but not in the repository: fix the name or the doc',
+    ).toEqual([]);
   });
 
   it('lists every ingest step in worker/steps/', () => {
     const steps = fs.readdirSync(path.join(root, 'worker/steps')).map((f) => `worker/steps/${f}`);
-    expect(steps.filter((s) => !names.includes(s)), 'steps missing from the walk').toEqual([]);
+    expect(
+      steps.filter((s) => !names.includes(s)),
+      'steps missing from the walk',
+    ).toEqual([]);
   });
 });
 
@@ -75,11 +89,22 @@ describe('README.md', () => {
 
 /** Folders and root files of the project's own code, comments and docs. */
 const SOURCES = ['api', 'shared', 'worker', 'cli', 'bench', 'test', 'docs', 'scripts', '.ci'];
-const ROOT_FILES = ['README.md', 'eslint.config.js', 'start.ts', 'vitest.config.ts', 'Dockerfile', 'docker-compose.yml', '.env.example', 'package.json'];
+const ROOT_FILES = [
+  'README.md',
+  'eslint.config.js',
+  'start.ts',
+  'vitest.config.ts',
+  'Dockerfile',
+  'docker-compose.yml',
+  '.env.example',
+  'package.json',
+];
 
 function walk(dir: string): string[] {
   if (!exists(dir)) return [];
-  return fs.readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(`${dir}/${e.name}`) : [`${dir}/${e.name}`]));
+  return fs
+    .readdirSync(path.join(root, dir), { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? walk(`${dir}/${e.name}`) : [`${dir}/${e.name}`]));
 }
 
 describe('references', () => {

@@ -5,9 +5,13 @@ import { toDate } from '../../shared/metadata/normalise.js';
 describe('mapped field normalisation', () => {
   it('dates: ISO 8601, offset from the value, from EXIF OffsetTime*, UTC for QuickTime, inferred from GPS time, or none', () => {
     expect(toDate('XMP:DateCreated', '2019:07:24 11:25:40+03:00', {})).toBe('2019-07-24T11:25:40+03:00');
-    expect(toDate('EXIF:DateTimeOriginal', '2023:10:06 22:53:51', { 'EXIF:OffsetTimeOriginal': '+02:00' })).toBe('2023-10-06T22:53:51+02:00');
+    expect(toDate('EXIF:DateTimeOriginal', '2023:10:06 22:53:51', { 'EXIF:OffsetTimeOriginal': '+02:00' })).toBe(
+      '2023-10-06T22:53:51+02:00',
+    );
     expect(toDate('QuickTime:CreateDate', '2017:02:22 08:20:28', {})).toBe('2017-02-22T08:20:28Z');
-    expect(toDate('EXIF:DateTimeOriginal', '2010:05:15 17:12:05', { 'Composite:GPSDateTime': '2010:05:15 15:12:07Z' })).toBe('2010-05-15T17:12:05+02:00');
+    expect(toDate('EXIF:DateTimeOriginal', '2010:05:15 17:12:05', { 'Composite:GPSDateTime': '2010:05:15 15:12:07Z' })).toBe(
+      '2010-05-15T17:12:05+02:00',
+    );
     expect(toDate('EXIF:DateTimeOriginal', '2005:12:14 14:39:47', {})).toBe('2005-12-14T14:39:47');
     expect(toDate('XMP:DateCreated', '2010:12:12', {})).toBe('2010-12-12');
   });
@@ -17,7 +21,9 @@ describe('mapped field normalisation', () => {
     expect(toDate('EXIF:DateTimeOriginal', '<?php phpinfo(); ?>', {})).toBeUndefined();
     expect(toDate('EXIF:DateTimeOriginal', '2021:02:31 10:00:00', {})).toBeUndefined();
     // A camera clock 40 minutes off a quarter hour from GPS says nothing about the zone.
-    expect(toDate('EXIF:DateTimeOriginal', '2010:05:15 17:52:05', { 'Composite:GPSDateTime': '2010:05:15 15:12:07Z' })).toBe('2010-05-15T17:52:05');
+    expect(toDate('EXIF:DateTimeOriginal', '2010:05:15 17:52:05', { 'Composite:GPSDateTime': '2010:05:15 15:12:07Z' })).toBe(
+      '2010-05-15T17:52:05',
+    );
   });
 
   it('first present tag wins, in MWG order: EXIF description over XMP and IPTC, XMP keywords over IPTC', () => {
@@ -39,9 +45,16 @@ describe('mapped field normalisation', () => {
   });
 
   it('GPS: signed decimals kept, 0,0 is no location; text is trimmed; an unusable value falls through with a warning', () => {
-    expect(applyMappings(DEFAULT_MAPPINGS, { 'Composite:GPSLatitude': -0.3713, 'Composite:GPSLongitude': 36.0564166666667 }).fields).toEqual({ latitude: -0.3713, longitude: 36.0564167 });
-    expect(applyMappings(DEFAULT_MAPPINGS, { 'Composite:GPSLatitude': 0, 'Composite:GPSLongitude': 0, 'EXIF:Make': ' SAMSUNG ' }).fields).toEqual({ make: 'SAMSUNG' });
-    const out = applyMappings(DEFAULT_MAPPINGS, { 'EXIF:DateTimeOriginal': '<?php phpinfo(); ?>', 'EXIF:CreateDate': '2008:07:31 17:32:06' });
+    expect(
+      applyMappings(DEFAULT_MAPPINGS, { 'Composite:GPSLatitude': -0.3713, 'Composite:GPSLongitude': 36.0564166666667 }).fields,
+    ).toEqual({ latitude: -0.3713, longitude: 36.0564167 });
+    expect(
+      applyMappings(DEFAULT_MAPPINGS, { 'Composite:GPSLatitude': 0, 'Composite:GPSLongitude': 0, 'EXIF:Make': ' SAMSUNG ' }).fields,
+    ).toEqual({ make: 'SAMSUNG' });
+    const out = applyMappings(DEFAULT_MAPPINGS, {
+      'EXIF:DateTimeOriginal': '<?php phpinfo(); ?>',
+      'EXIF:CreateDate': '2008:07:31 17:32:06',
+    });
     expect(out.fields.capturedAt).toBe('2008-07-31T17:32:06');
     expect(out.warnings).toEqual([expect.stringContaining('EXIF:DateTimeOriginal is not a usable date for field "capturedAt"')]);
   });
@@ -58,7 +71,14 @@ describe('mappings documents', () => {
   it('refuses a bad document with a 400 naming every offending entry', () => {
     let err: unknown;
     try {
-      parseMappingsDocument({ fields: { title: ['XMP:Title', 'Title'], 'bad name': ['EXIF:Make'], when: { tags: ['EXIF:DateTimeOriginal'], type: 'time' }, empty: [] } });
+      parseMappingsDocument({
+        fields: {
+          title: ['XMP:Title', 'Title'],
+          'bad name': ['EXIF:Make'],
+          when: { tags: ['EXIF:DateTimeOriginal'], type: 'time' },
+          empty: [],
+        },
+      });
     } catch (e) {
       err = e;
     }

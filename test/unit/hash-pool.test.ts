@@ -49,7 +49,11 @@ describe('InspectStream hashes large streams off the event loop (HashPool)', () 
     const data = randomBytes(3 * BLOCK + 99);
     const got: Buffer[] = [];
     const s = new InspectStream(Number.MAX_SAFE_INTEGER, pool);
-    await pipeline(Readable.from(chunked(data, [70_000, 3])), s, new Writable({ write: (c: Buffer, _e, cb) => (got.push(Buffer.from(c)), cb()) }));
+    await pipeline(
+      Readable.from(chunked(data, [70_000, 3])),
+      s,
+      new Writable({ write: (c: Buffer, _e, cb) => (got.push(Buffer.from(c)), cb()) }),
+    );
     expect(Buffer.concat(got).equals(data)).toBe(true);
   });
 
@@ -75,7 +79,9 @@ describe('InspectStream hashes large streams off the event loop (HashPool)', () 
 
   it('past the limit: PayloadTooLargeError, and the running hash is dropped', async () => {
     const s = new InspectStream(3 * BLOCK, pool);
-    await expect(pipeline(Readable.from(chunked(randomBytes(4 * BLOCK), [65_536])), s, sink())).rejects.toBeInstanceOf(PayloadTooLargeError);
+    await expect(pipeline(Readable.from(chunked(randomBytes(4 * BLOCK), [65_536])), s, sink())).rejects.toBeInstanceOf(
+      PayloadTooLargeError,
+    );
     await until('the running hash to be dropped', () => pool.openCount() === 0, 5_000, 10);
   });
 

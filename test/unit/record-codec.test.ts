@@ -14,7 +14,14 @@ describe('record codec', () => {
     const rec = decodeRecord(EARLIER)!;
     expect(rec.declaredType).toBe('image/jpeg');
     expect(rec.fields).toMatchObject({ description: 'Harbour at dawn, boats leaving', make: 'Acme' });
-    expect(rec.renditions[0]).toEqual({ name: 'thumbnail', width: 160, height: 120, format: 'webp', size: 8942, url: '/image/200x200/1234.webp' });
+    expect(rec.renditions[0]).toEqual({
+      name: 'thumbnail',
+      width: 160,
+      height: 120,
+      format: 'webp',
+      size: 8942,
+      url: '/image/200x200/1234.webp',
+    });
     expect(rec.renditions[3]!.url).toBe('/image/2048x2048/1234.webp');
     const s = encodeRecord(rec);
     expect(decodeRecord(s)).toEqual(rec);

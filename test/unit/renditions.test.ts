@@ -44,7 +44,9 @@ describe('presets', () => {
   });
 
   it('reports every problem of RENDITION_PRESETS at once, saying what was expected', () => {
-    expect(problemsOf({ RENDITION_PRESETS: 'x:big,Y:10x10:squash:gif:0,z:0x0,w:10x10,v:10x10:inside:webp', IMAGE_URL_SECRET: 'short' })).toEqual([
+    expect(
+      problemsOf({ RENDITION_PRESETS: 'x:big,Y:10x10:squash:gif:0,z:0x0,w:10x10,v:10x10:inside:webp', IMAGE_URL_SECRET: 'short' }),
+    ).toEqual([
       'RENDITION_PRESETS: expected "x" to have a size like 200x200 but received "big" (in "x:big").',
       'RENDITION_PRESETS: expected a preset name of 1-32 characters a-z 0-9 _ - but received "Y".',
       'RENDITION_PRESETS: expected fit of "Y" to be one of cover, contain, fill, inside, outside but received "squash".',
@@ -71,7 +73,9 @@ describe('presets', () => {
       'hero:1600x0:jpeg',
     ]);
     expect(effectivePresets({ presets: [] }, global)).toEqual(global);
-    expect(normaliseLibraryPresets('small', global, 4096).problems).toEqual(['Expected presets to be an array of preset names or preset objects.']);
+    expect(normaliseLibraryPresets('small', global, 4096).problems).toEqual([
+      'Expected presets to be an array of preset names or preset objects.',
+    ]);
     expect(normaliseLibraryPresets([{ name: 'x', width: 10, height: 10, quality: 101 }], global, 4096).problems).toEqual([
       'presets: expected quality of "x" to be an integer from 1 to 100 but received 101.',
     ]);
@@ -80,8 +84,19 @@ describe('presets', () => {
   it('renders an on-demand size by the preset with that box and format, else inside the box without enlarging', () => {
     const global = parsePresetSpec(DEFAULT_PRESETS_SPEC, 4096).presets;
     expect(onDemandSpec(200, 200, 'webp', global).fit).toBe('cover');
-    expect(onDemandSpec(200, 200, 'jpeg', global)).toEqual({ name: '200x200', width: 200, height: 200, fit: 'inside', format: 'jpeg', quality: 82, upscale: false });
-    expect(parseSizes('300x0, 0x150', 4096).sizes).toEqual([{ width: 300, height: 0 }, { width: 0, height: 150 }]);
+    expect(onDemandSpec(200, 200, 'jpeg', global)).toEqual({
+      name: '200x200',
+      width: 200,
+      height: 200,
+      fit: 'inside',
+      format: 'jpeg',
+      quality: 82,
+      upscale: false,
+    });
+    expect(parseSizes('300x0, 0x150', 4096).sizes).toEqual([
+      { width: 300, height: 0 },
+      { width: 0, height: 150 },
+    ]);
   });
 });
 

@@ -20,8 +20,15 @@ describe('sniffType: the bytes decide, not the name', () => {
     expect(await sniffType(Buffer.from('{"a":1}'), 'data.json')).toEqual({ mimeType: 'application/json', extension: 'json', type: 'file' });
   });
   it('treats SVG as a file (text that can carry script), and unknown binary as octet-stream', async () => {
-    expect(await sniffType(Buffer.from('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"></svg>'), 'a.svg')).toMatchObject({ mimeType: 'image/svg+xml', type: 'file' });
-    expect(await sniffType(Buffer.from([0, 1, 2, 3, 250, 251]), 'blob.bin')).toEqual({ mimeType: 'application/octet-stream', extension: 'bin', type: 'file' });
+    expect(await sniffType(Buffer.from('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"></svg>'), 'a.svg')).toMatchObject({
+      mimeType: 'image/svg+xml',
+      type: 'file',
+    });
+    expect(await sniffType(Buffer.from([0, 1, 2, 3, 250, 251]), 'blob.bin')).toEqual({
+      mimeType: 'application/octet-stream',
+      extension: 'bin',
+      type: 'file',
+    });
   });
   it('extracts a safe extension or none', () => {
     expect(extensionOf('A.JPG')).toBe('jpg');
@@ -82,6 +89,8 @@ describe('InspectStream', () => {
   });
   it('errors with PayloadTooLargeError past the limit', async () => {
     const s = new InspectStream(10);
-    await expect(pipeline(Readable.from([Buffer.alloc(11)]), s, new Writable({ write: (_c, _e, cb) => cb() }))).rejects.toBeInstanceOf(PayloadTooLargeError);
+    await expect(pipeline(Readable.from([Buffer.alloc(11)]), s, new Writable({ write: (_c, _e, cb) => cb() }))).rejects.toBeInstanceOf(
+      PayloadTooLargeError,
+    );
   });
 });

@@ -8,7 +8,8 @@ import { pdfInfo } from '../media/pdf-info.js';
 import { reasonFrom, runProgram, whichProgram } from '../run-program.js';
 
 /** One way of turning an original into something sharp decodes. */
-export type DecodeWay = 'original' | 'magick' | 'heif-convert' | 'preview' | 'ffmpeg-image' | 'video-frame' | 'audio-cover' | 'pdf' | 'office';
+export type DecodeWay =
+  'original' | 'magick' | 'heif-convert' | 'preview' | 'ffmpeg-image' | 'video-frame' | 'audio-cover' | 'pdf' | 'office';
 
 /**
  * The decoder table: for each decoder of shared/media/media-types.ts, the ways tried in
@@ -103,10 +104,32 @@ async function magick(req: DecodeRequest): Promise<Decoded> {
   const out = path.join(req.dir, icon ? 'frame-%d.tif' : 'decoded.tif');
   const run = await runProgram(magickProgram(), [
     // Below Debian's policy.xml ceilings; a file needing more fails with IM's "cache resources exhausted".
-    '-limit', 'memory', '512MiB', '-limit', 'map', '1GiB', '-limit', 'disk', '2GiB', '-limit', 'time', '60',
-    '-limit', 'width', '65000', '-limit', 'height', '65000',
+    '-limit',
+    'memory',
+    '512MiB',
+    '-limit',
+    'map',
+    '1GiB',
+    '-limit',
+    'disk',
+    '2GiB',
+    '-limit',
+    'time',
+    '60',
+    '-limit',
+    'width',
+    '65000',
+    '-limit',
+    'height',
+    '65000',
     // sRGB out: sharp reads RGB and grey TIFFs, not every colour space ImageMagick writes (8-bit CIELab).
-    input, '-auto-orient', '-colorspace', 'sRGB', '-compress', 'none', `tiff:${out}`,
+    input,
+    '-auto-orient',
+    '-colorspace',
+    'sRGB',
+    '-compress',
+    'none',
+    `tiff:${out}`,
   ]);
   const files = (await fs.readdir(req.dir)).filter((f) => f.endsWith('.tif'));
   if (run.code !== 0 || files.length === 0) {
@@ -116,7 +139,9 @@ async function magick(req: DecodeRequest): Promise<Decoded> {
   if (files.length > 1) {
     let area = -1;
     for (const f of files) {
-      const m = await sharp(path.join(req.dir, f)).metadata().catch(() => undefined);
+      const m = await sharp(path.join(req.dir, f))
+        .metadata()
+        .catch(() => undefined);
       if (m?.width && m.height && m.width * m.height > area) {
         area = m.width * m.height;
         best = path.join(req.dir, f);
@@ -125,7 +150,9 @@ async function magick(req: DecodeRequest): Promise<Decoded> {
   }
   // A decoder that gave up half-way often still writes the image, blank where data was missing.
   if (run.stderr.trim() && (await isBlank(best))) {
-    throw new UnreadableFileError(`The ${coder.toUpperCase()} image is damaged: ImageMagick decoded nothing but a blank image (${reasonFrom(run.stderr)}).`);
+    throw new UnreadableFileError(
+      `The ${coder.toUpperCase()} image is damaged: ImageMagick decoded nothing but a blank image (${reasonFrom(run.stderr)}).`,
+    );
   }
   return { input: best, warnings: [] };
 }
@@ -140,17 +167,56 @@ async function magick(req: DecodeRequest): Promise<Decoded> {
  */
 let frames = 0;
 
-async function ffmpegFrame(file: string, pre: string[], maxSide: number | null, dir: string, measure = false): Promise<{ data: string; flat: boolean }> {
+async function ffmpegFrame(
+  file: string,
+  pre: string[],
+  maxSide: number | null,
+  dir: string,
+  measure = false,
+): Promise<{ data: string; flat: boolean }> {
   // An image keeps its size (it is measured from this output); a frame is made no larger than needed.
   const out = path.join(dir, `frame-${++frames}.tif`);
-  const scale = maxSide === null ? 'setsar=1' : `scale='trunc(min(1,${maxSide}/max(iw*sar,ih))*iw*sar/2)*2':'trunc(min(1,${maxSide}/max(iw*sar,ih))*ih/2)*2',setsar=1`;
-  const run = await runProgram('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-nostdin', '-threads', '2',
-    ...pre, '-i', file,
-    '-map', '0:v:0', '-frames:v', '1', '-an', '-sn', '-dn', '-vf', measure ? `${scale},signalstats,metadata=mode=print:file=pipe\\\\:2` : scale,
-    // A file, not a pipe: megabytes of pixels need not pass through this process.
-    '-f', 'image2', '-update', '1', '-c:v', 'tiff', '-compression_algo', 'raw', '-pix_fmt', 'rgb24', '-y', out,
-  ], { timeoutMs: 60_000 });
+  const scale =
+    maxSide === null
+      ? 'setsar=1'
+      : `scale='trunc(min(1,${maxSide}/max(iw*sar,ih))*iw*sar/2)*2':'trunc(min(1,${maxSide}/max(iw*sar,ih))*ih/2)*2',setsar=1`;
+  const run = await runProgram(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-threads',
+      '2',
+      ...pre,
+      '-i',
+      file,
+      '-map',
+      '0:v:0',
+      '-frames:v',
+      '1',
+      '-an',
+      '-sn',
+      '-dn',
+      '-vf',
+      measure ? `${scale},signalstats,metadata=mode=print:file=pipe\\\\:2` : scale,
+      // A file, not a pipe: megabytes of pixels need not pass through this process.
+      '-f',
+      'image2',
+      '-update',
+      '1',
+      '-c:v',
+      'tiff',
+      '-compression_algo',
+      'raw',
+      '-pix_fmt',
+      'rgb24',
+      '-y',
+      out,
+    ],
+    { timeoutMs: 60_000 },
+  );
   const stats = new Map<string, number>();
   const messages: string[] = [];
   for (const line of run.stderr.split('\n')) {
@@ -161,7 +227,9 @@ async function ffmpegFrame(file: string, pre: string[], maxSide: number | null, 
   }
   const written = (await fs.stat(out).catch(() => undefined))?.size ?? 0;
   if (run.code !== 0 || written === 0) {
-    throw new UnreadableFileError(`No frame could be decoded (ffmpeg: ${run.code === 0 ? 'the stream has no decodable frame' : reasonFrom(messages.join('\n'))}).`);
+    throw new UnreadableFileError(
+      `No frame could be decoded (ffmpeg: ${run.code === 0 ? 'the stream has no decodable frame' : reasonFrom(messages.join('\n'))}).`,
+    );
   }
   const spread = (c: string) => (stats.get(`${c}HIGH`) ?? 255) - (stats.get(`${c}LOW`) ?? 0);
   return { data: out, flat: measure && spread('Y') <= 3 && spread('U') <= 3 && spread('V') <= 3 };
@@ -214,30 +282,49 @@ async function coverArt(req: DecodeRequest): Promise<Decoded> {
 async function pdfPage(file: string, page: number, maxSide: number, dir: string): Promise<Decoded> {
   // To a file: a TIFF needs a seekable output (on a pipe pdftoppm writes no directory).
   const root = path.join(dir, `page-${page}`);
-  const run = await runProgram('pdftoppm', [
-    '-f', String(page), '-l', String(page), '-singlefile', '-scale-to', String(maxSide), '-tiff', '-tiffcompression', 'none', file, root,
-  ], { timeoutMs: 60_000 });
+  const run = await runProgram(
+    'pdftoppm',
+    ['-f', String(page), '-l', String(page), '-singlefile', '-scale-to', String(maxSide), '-tiff', '-tiffcompression', 'none', file, root],
+    { timeoutMs: 60_000 },
+  );
   const out = `${root}.tif`;
   if (run.code !== 0 || !(await fs.stat(out).catch(() => undefined))) {
-    if (/wrong page range|first page .* after the last/i.test(run.stderr)) throw new UnreadableFileError(`The document has no page ${page}.`);
+    if (/wrong page range|first page .* after the last/i.test(run.stderr))
+      throw new UnreadableFileError(`The document has no page ${page}.`);
     throw new UnreadableFileError(`Page ${page} of the PDF could not be rendered (pdftoppm: ${reasonFrom(run.stderr)}).`);
   }
   // Poppler renders what it can of a damaged file and says so on stderr; damage with
   // nothing drawn is a failure, not a preview. (A clean blank page is a blank page: the
   // check costs a decode, so it runs only when poppler complained.)
   if (!/error/i.test(run.stderr)) return { input: out, warnings: [] };
-  if (await isBlank(out)) throw new UnreadableFileError(`The PDF is damaged: page ${page} rendered blank (pdftoppm: ${reasonFrom(run.stderr)}).`);
+  if (await isBlank(out))
+    throw new UnreadableFileError(`The PDF is damaged: page ${page} rendered blank (pdftoppm: ${reasonFrom(run.stderr)}).`);
   return { input: out, warnings: [`The PDF is damaged; poppler rendered what it could (${reasonFrom(run.stderr)}).`] };
 }
 
 /** LibreOffice converts the document to PDF (in the scratch folder, with a profile of its own there), then page 1 as any PDF. */
 async function officePage(req: DecodeRequest): Promise<Decoded> {
   const profile = path.join(req.dir, 'lo-profile');
-  const run = await runProgram('soffice', [
-    `-env:UserInstallation=file://${profile}`, '--headless', '--norestore', '--nolockcheck', '--convert-to', 'pdf', '--outdir', req.dir, req.original,
-  ], { timeoutMs: 120_000, memoryBytes: 3 * 1024 * 1024 * 1024 });
+  const run = await runProgram(
+    'soffice',
+    [
+      `-env:UserInstallation=file://${profile}`,
+      '--headless',
+      '--norestore',
+      '--nolockcheck',
+      '--convert-to',
+      'pdf',
+      '--outdir',
+      req.dir,
+      req.original,
+    ],
+    { timeoutMs: 120_000, memoryBytes: 3 * 1024 * 1024 * 1024 },
+  );
   const pdf = (await fs.readdir(req.dir)).find((f) => f.endsWith('.pdf'));
-  if (run.code !== 0 || !pdf) throw new UnreadableFileError(`The document could not be converted to PDF (LibreOffice: ${reasonFrom(run.stderr || run.stdout.toString())}).`);
+  if (run.code !== 0 || !pdf)
+    throw new UnreadableFileError(
+      `The document could not be converted to PDF (LibreOffice: ${reasonFrom(run.stderr || run.stdout.toString())}).`,
+    );
   const file = path.join(req.dir, pdf);
   const info = await pdfInfo(file);
   return { ...(await pdfPage(file, Math.min(req.page, info.pageCount), req.maxSide, req.dir)), pageCount: info.pageCount };

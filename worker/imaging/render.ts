@@ -28,7 +28,10 @@ function decodeOptions(limits: DecodeLimits): SharpOptions {
 }
 
 /** Width × height as displayed (after EXIF orientation), from the header only. */
-export async function displayedSize(input: string | Buffer, limits: DecodeLimits): Promise<{ width: number; height: number; orientation: number }> {
+export async function displayedSize(
+  input: string | Buffer,
+  limits: DecodeLimits,
+): Promise<{ width: number; height: number; orientation: number }> {
   let meta: Metadata;
   try {
     meta = await sharp(input, { limitInputPixels: false, failOn: 'none' }).metadata();
@@ -36,7 +39,8 @@ export async function displayedSize(input: string | Buffer, limits: DecodeLimits
     throw new UnreadableFileError(`The image header could not be read: ${(err as Error).message}`, { cause: err });
   }
   const { width, height } = meta;
-  if (!width || !height) throw new UnreadableFileError(`The image declares no usable dimensions (width ${width ?? 'missing'}, height ${height ?? 'missing'}).`);
+  if (!width || !height)
+    throw new UnreadableFileError(`The image declares no usable dimensions (width ${width ?? 'missing'}, height ${height ?? 'missing'}).`);
   // The bomb check: from the declared size, before a single pixel is decoded.
   if (width * height > limits.maxPixels) {
     throw new UnreadableFileError(
@@ -121,9 +125,14 @@ async function assertNotHalfDecoded(
   const stats = await sharp(data, { raw }).stats();
   if (!stats.channels.every((c) => c.stdev < 1)) return;
   try {
-    await sharp(input, { ...decodeOptions(limits), failOn: 'warning' }).resize(64, 64, { fit: 'inside' }).raw().toBuffer();
+    await sharp(input, { ...decodeOptions(limits), failOn: 'warning' })
+      .resize(64, 64, { fit: 'inside' })
+      .raw()
+      .toBuffer();
   } catch (err) {
-    throw new UnreadableFileError(`The image is damaged: it decodes to a single colour (${(err as Error).message.split('\n')[0]}).`, { cause: err });
+    throw new UnreadableFileError(`The image is damaged: it decodes to a single colour (${(err as Error).message.split('\n')[0]}).`, {
+      cause: err,
+    });
   }
 }
 
@@ -172,7 +181,10 @@ export function sourceSideFor(presets: readonly Pick<RenditionPreset, 'width' | 
 }
 
 /** Scale (relative to the displayed size) at which the preset's box is filled as its fit requires. */
-function scaleFor(p: { width: number; height: number; fit: RenditionFit; upscale: boolean }, size: { width: number; height: number }): number {
+function scaleFor(
+  p: { width: number; height: number; fit: RenditionFit; upscale: boolean },
+  size: { width: number; height: number },
+): number {
   const sx = p.width / size.width;
   const sy = p.height / size.height;
   if (p.width === 0) return sy;
@@ -182,8 +194,12 @@ function scaleFor(p: { width: number; height: number; fit: RenditionFit; upscale
 
 function decodeError(err: unknown): Error {
   const msg = (err as Error).message ?? String(err);
-  if (/exceeds pixel limit/i.test(msg)) return new UnreadableFileError(`The image exceeds the decoding limit of MAX_IMAGE_PIXELS: ${msg}`, { cause: err });
-  if (/^(Vips|vips|Input|heif|VipsJpeg|VipsPng|tiff|gif|webp)/i.test(msg) || /corrupt|premature|truncated|bad seek|read error|unsupported/i.test(msg)) {
+  if (/exceeds pixel limit/i.test(msg))
+    return new UnreadableFileError(`The image exceeds the decoding limit of MAX_IMAGE_PIXELS: ${msg}`, { cause: err });
+  if (
+    /^(Vips|vips|Input|heif|VipsJpeg|VipsPng|tiff|gif|webp)/i.test(msg) ||
+    /corrupt|premature|truncated|bad seek|read error|unsupported/i.test(msg)
+  ) {
     return new UnreadableFileError(`The image could not be decoded: ${msg.split('\n')[0]}`, { cause: err });
   }
   return err as Error;

@@ -60,18 +60,31 @@ export async function withDecodableSource<T>(original: string, req: SourceReques
         }
       }
       if (way === 'preview' || way === 'heif-convert') {
-        const made = way === 'preview' ? await embeddedPreview(original, await scratch(), tried) : await heifConvert(original, await scratch(), tried);
+        const made =
+          way === 'preview' ? await embeddedPreview(original, await scratch(), tried) : await heifConvert(original, await scratch(), tried);
         if (made) return await fn({ input: made, via: way, warnings: [] });
         continue;
       }
       let decoded;
       try {
-        decoded = await decodeWith(way, { original, mimeType: req.mimeType, duration: req.duration ?? null, page: req.page ?? 1, maxSide: req.maxSide, dir: await scratch() });
+        decoded = await decodeWith(way, {
+          original,
+          mimeType: req.mimeType,
+          duration: req.duration ?? null,
+          page: req.page ?? 1,
+          maxSide: req.maxSide,
+          dir: await scratch(),
+        });
       } catch (err) {
         if (err instanceof ProgramMissingError) throw new UnreadableFileError(`This server cannot render ${req.mimeType}: ${err.message}.`);
         throw err;
       }
-      return await fn({ input: decoded.input, via: way, warnings: decoded.warnings, ...(decoded.pageCount ? { pageCount: decoded.pageCount } : {}) });
+      return await fn({
+        input: decoded.input,
+        via: way,
+        warnings: decoded.warnings,
+        ...(decoded.pageCount ? { pageCount: decoded.pageCount } : {}),
+      });
     }
     throw new UnreadableFileError(`No decodable image in this file: ${tried.join('; ')}.`);
   } finally {

@@ -74,7 +74,9 @@ export function externalScanProcessor(deps: ExternalJobDeps) {
             items.push(next.value);
           }
         } catch (err) {
-          const reason = sanitizeDetail(`The source could not be listed (${(err as { code?: string }).code ?? (err as Error).message}); nothing was marked missing.`);
+          const reason = sanitizeDetail(
+            `The source could not be listed (${(err as { code?: string }).code ?? (err as Error).message}); nothing was marked missing.`,
+          );
           deps.logger.warn({ err, batchId, library: lib.id }, 'external scan: listing failed');
           await batches.fail(batchId, reason);
           return;
@@ -92,7 +94,10 @@ export function externalScanProcessor(deps: ExternalJobDeps) {
         ok = await sweepPage(deps, lib, batchId, cursor);
       }
       if (!ok) {
-        deps.logger.info({ batchId, step }, 'scan moved on without this step (paused, cancelled, finished or run by another copy); stopping');
+        deps.logger.info(
+          { batchId, step },
+          'scan moved on without this step (paused, cancelled, finished or run by another copy); stopping',
+        );
         return;
       }
       batch = await batches.get(batchId);

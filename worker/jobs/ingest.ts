@@ -34,7 +34,18 @@ export interface IngestDeps {
  * The steps of ingest, in order. Metadata extraction, de-duplication and renditions
  * slot in here as they are built.
  */
-export const INGEST_STEPS: readonly IngestStep[] = [verifyStored, verifyChecksum, hashSource, identify, dedupe, extractMetadata, applyMappings, probeImage, probeMediaStep, renditions];
+export const INGEST_STEPS: readonly IngestStep[] = [
+  verifyStored,
+  verifyChecksum,
+  hashSource,
+  identify,
+  dedupe,
+  extractMetadata,
+  applyMappings,
+  probeImage,
+  probeMediaStep,
+  renditions,
+];
 
 /** A hostile file can make exiftool warn without end; the record stays small. */
 const MAX_WARNINGS = 50;
@@ -96,7 +107,13 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
         if (finished.error) throw new UnrecoverableError(finished.error.message);
         return;
       }
-      const patch = { ...ctx.patch, warnings: ctx.warnings.slice(0, MAX_WARNINGS).map((w) => sanitizeDetail(w)), status: 'ready' as const, error: null, errorCode: null };
+      const patch = {
+        ...ctx.patch,
+        warnings: ctx.warnings.slice(0, MAX_WARNINGS).map((w) => sanitizeDetail(w)),
+        status: 'ready' as const,
+        error: null,
+        errorCode: null,
+      };
       // The full record (with the tag set) lands in storage before Redis says `ready`:
       // a client that sees `ready` and reads the resource must get its metadata.
       if (!(await stillCurrent(deps.catalog, resourceId, fileVersion))) {
@@ -122,11 +139,15 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
         const message = sanitizeDetail((err as Error).message);
         logger.warn({ err, code, attempt: job.attemptsMade + 1 }, 'ingest failed');
         if (await stillCurrent(deps.catalog, resourceId, fileVersion)) {
-          await writeRecordCopy(deps.store, { ...record, status: 'failed', error: message, errorCode: code }, ctx.metadata).catch(logFailure(logger, 'failed resource\'s record copy could not be written'));
+          await writeRecordCopy(deps.store, { ...record, status: 'failed', error: message, errorCode: code }, ctx.metadata).catch(
+            logFailure(logger, "failed resource's record copy could not be written"),
+          );
         }
         await deps.catalog.updateResource(resourceId, fileVersion, { status: 'failed', error: message, errorCode: code });
         // A failed resource holds no claim on its bytes: uploading them again may succeed.
-        await deps.catalog.checksums.release(ctx.patch.checksum ?? record.checksum, resourceId).catch(logFailure(logger, 'failed resource\'s checksum claim could not be released'));
+        await deps.catalog.checksums
+          .release(ctx.patch.checksum ?? record.checksum, resourceId)
+          .catch(logFailure(logger, "failed resource's checksum claim could not be released"));
         throw new UnrecoverableError(message);
       }
       logger.warn({ err, attempt: job.attemptsMade + 1 }, 'ingest attempt failed; will retry');

@@ -39,7 +39,9 @@ export function renderProcessor(deps: RenderDeps) {
       try {
         const maxSide = sourceSideFor([spec], deps.config.images.maxDimension);
         const source = { mimeType: record.mimeType, duration: record.duration, maxSide };
-        const out = await withDecodableSource(file, source, (src) => renderOne(src.input, spec, { maxPixels: deps.config.images.maxPixels }));
+        const out = await withDecodableSource(file, source, (src) =>
+          renderOne(src.input, spec, { maxPixels: deps.config.images.maxPixels }),
+        );
         const key = renditionKey(record.id, record.fileVersion, p.width, p.height, extensionOfFormat(p.format));
         await deps.store.put(key, out.data, { contentType: `image/${p.format}` });
       } finally {

@@ -59,7 +59,13 @@ export function reprocessBatchProcessor(deps: ReprocessBatchDeps) {
         await deps.queue.addBulk(
           wanted.map((r) => ({
             name: REPROCESS_JOB,
-            data: { resourceId: r.id, fileVersion: r.fileVersion, reread: batch!.reread, renditions: batch!.renditions, batchId } satisfies ReprocessPayload,
+            data: {
+              resourceId: r.id,
+              fileVersion: r.fileVersion,
+              reread: batch!.reread,
+              renditions: batch!.renditions,
+              batchId,
+            } satisfies ReprocessPayload,
             opts: { ...reprocessJobOptions(deps.jobAttempts, true), jobId: batchReprocessJobId(r.id, r.fileVersion, batchId) },
           })),
         );

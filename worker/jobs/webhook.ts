@@ -97,7 +97,13 @@ function publicOnlyLookup(hostname: string, options: LookupOptions, callback: Lo
   dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
     if (err) return callback(err, []);
     const refused = addresses.find((a) => isPrivateAddress(a.address));
-    if (refused) return callback(new RefusedAddressError(`${hostname} resolves to ${refused.address}, a loopback, private or link-local address. ${ALLOW_PRIVATE_HINT}`), []);
+    if (refused)
+      return callback(
+        new RefusedAddressError(
+          `${hostname} resolves to ${refused.address}, a loopback, private or link-local address. ${ALLOW_PRIVATE_HINT}`,
+        ),
+        [],
+      );
     if (options.all) return callback(null, addresses);
     const first = addresses[0];
     if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), []);

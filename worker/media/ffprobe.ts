@@ -59,7 +59,9 @@ export async function probeMedia(file: string): Promise<MediaProbe> {
   const audio = streams.find((s) => s.codec_type === 'audio');
   const sizeless = streams.find((s) => s.codec_type === 'video' && s.disposition?.attached_pic !== 1);
   if (!video && !audio && sizeless) {
-    throw new UnreadableFileError(`The video stream declares no size ffprobe can use (codec ${sizeless.codec_name ?? 'unknown'}, width ${sizeless.width ?? 'missing'}); its frames cannot be decoded within limits.`);
+    throw new UnreadableFileError(
+      `The video stream declares no size ffprobe can use (codec ${sizeless.codec_name ?? 'unknown'}, width ${sizeless.width ?? 'missing'}); its frames cannot be decoded within limits.`,
+    );
   }
   if (!video && !audio) {
     const found = streams.map((s) => s.codec_type ?? 'unknown').join(', ') || 'none';
@@ -89,7 +91,10 @@ export async function probeMedia(file: string): Promise<MediaProbe> {
   let w = video.width!;
   const h = video.height ?? 0;
   if (sar && sar > 0 && Math.abs(sar - 1) > 1e-3) w = Math.round(w * sar);
-  if (!h) throw new UnreadableFileError(`The video stream declares no usable height (width ${video.width}, height ${video.height ?? 'missing'}).`);
+  if (!h)
+    throw new UnreadableFileError(
+      `The video stream declares no usable height (width ${video.width}, height ${video.height ?? 'missing'}).`,
+    );
   const turned = rotation === 90 || rotation === 270;
   return { type: 'video', width: turned ? h : w, height: turned ? w : h, duration: duration === null ? null : round3(duration), media };
 }
@@ -99,7 +104,7 @@ function rotationOf(s: FfStream): number {
   const matrix = s.side_data_list?.find((d) => typeof d.rotation === 'number');
   // The display matrix's rotation is counter-clockwise.
   const deg = matrix ? -matrix.rotation! : Number(s.tags?.rotate ?? 0);
-  const norm = ((Math.round(deg / 90) * 90) % 360 + 360) % 360;
+  const norm = (((Math.round(deg / 90) * 90) % 360) + 360) % 360;
   return Number.isFinite(norm) ? norm : 0;
 }
 

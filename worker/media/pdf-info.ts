@@ -16,10 +16,14 @@ export interface PdfInfo {
 export async function pdfInfo(file: string): Promise<PdfInfo> {
   const run = await runProgram('pdfinfo', [file], { timeoutMs: 30_000, maxStdoutBytes: 1024 * 1024 });
   // What poppler found wrong, not its follow-on complaint about the page range it was given.
-  run.stderr = run.stderr.split('\n').filter((l) => !/^Command Line Error|Wrong page range/.test(l)).join('\n');
+  run.stderr = run.stderr
+    .split('\n')
+    .filter((l) => !/^Command Line Error|Wrong page range/.test(l))
+    .join('\n');
   const text = run.stdout.toString('utf8');
   if (run.code !== 0) {
-    if (/incorrect password/i.test(run.stderr)) throw new UnreadableFileError('The PDF is protected with a password; upload it without one to get a preview.');
+    if (/incorrect password/i.test(run.stderr))
+      throw new UnreadableFileError('The PDF is protected with a password; upload it without one to get a preview.');
     throw new UnreadableFileError(`The PDF could not be read (pdfinfo: ${reasonFrom(run.stderr)}).`);
   }
   const pages = Number(/^Pages:\s+(\d+)/m.exec(text)?.[1]);

@@ -44,11 +44,15 @@ const WRAPPER_MEMBERS = ['SourceFile', 'errors', 'warnings', 'invalidUtf8Bytes']
 export async function readTags(file: string, fileName: string, settings: ExifToolSettings): Promise<ReadTags> {
   let raw: Record<string, unknown>;
   try {
-    raw = (await exiftool(settings).readRaw(file, { readArgs: READ_ARGS, useMWG: false, ignoreMinorErrors: false })) as unknown as Record<string, unknown>;
+    raw = (await exiftool(settings).readRaw(file, { readArgs: READ_ARGS, useMWG: false, ignoreMinorErrors: false })) as unknown as Record<
+      string,
+      unknown
+    >;
   } catch (err) {
     const msg = (err as Error).message;
     // batch-cluster's TaskTimeoutError: "timeout: waited 30000ms"; it has already replaced the exiftool process.
-    if ((err as Error).name === 'TaskTimeoutError' || /^timeout/i.test(msg)) throw new MetadataTimeoutError(Number(/waited (\d+)/.exec(msg)?.[1] ?? NaN), { cause: err });
+    if ((err as Error).name === 'TaskTimeoutError' || /^timeout/i.test(msg))
+      throw new MetadataTimeoutError(Number(/waited (\d+)/.exec(msg)?.[1] ?? NaN), { cause: err });
     throw err;
   }
   const invalid = raw.invalidUtf8Bytes as Record<string, unknown> | undefined;
@@ -72,7 +76,9 @@ const latin1 = new TextDecoder('windows-1252');
 function redecode(value: unknown, bytes: unknown): unknown {
   if (bytes instanceof Uint8Array) return latin1.decode(bytes);
   if (Array.isArray(value) && bytes && typeof bytes === 'object') {
-    return value.map((v, i) => ((bytes as Record<string, unknown>)[i] !== undefined ? redecode(v, (bytes as Record<string, unknown>)[i]) : v));
+    return value.map((v, i) =>
+      (bytes as Record<string, unknown>)[i] !== undefined ? redecode(v, (bytes as Record<string, unknown>)[i]) : v,
+    );
   }
   return value;
 }

@@ -47,7 +47,9 @@ export const identify: IngestStep = {
     const missing = missingPrograms(mimeType);
     if (missing.length > 0) {
       ctx.patch.type = 'file';
-      ctx.warnings.push(`Stored as a plain file: rendering ${mimeType} needs ${missing.join(', ')}, which this server lacks (see docs/media-types.md).`);
+      ctx.warnings.push(
+        `Stored as a plain file: rendering ${mimeType} needs ${missing.join(', ')}, which this server lacks (see docs/media-types.md).`,
+      );
     }
   },
 };

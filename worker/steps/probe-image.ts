@@ -25,7 +25,9 @@ export const probeImage: IngestStep = {
       throw new UnreadableFileError(`The image header could not be read: ${(err as Error).message}`, { cause: err });
     }
     if (!meta.width || !meta.height) {
-      throw new UnreadableFileError(`The image declares no usable dimensions (width ${meta.width ?? 'missing'}, height ${meta.height ?? 'missing'}).`);
+      throw new UnreadableFileError(
+        `The image declares no usable dimensions (width ${meta.width ?? 'missing'}, height ${meta.height ?? 'missing'}).`,
+      );
     }
     const orientation = meta.orientation && meta.orientation >= 1 && meta.orientation <= 8 ? meta.orientation : null;
     const swap = orientation !== null && orientation >= 5;

@@ -31,15 +31,21 @@ export const renditions: IngestStep = {
     }
     const file = await ctx.localFile();
     const maxSide = sourceSideFor(presets, config.images.maxDimension);
-    const { source, renditions: rendered } = await withDecodableSource(file, { mimeType: cur.mimeType, duration: cur.duration, maxSide }, async (src) => {
-      if (src.via !== 'original') ctx.logger.info({ via: src.via }, 'renditions made through the decoder table');
-      if (src.via === 'preview') {
-        ctx.warnings.push('Renditions were made from the preview JPEG embedded in the file; its full-resolution image data cannot be decoded here.');
-      }
-      ctx.warnings.push(...src.warnings);
-      if (src.pageCount) ctx.patch.pageCount = src.pageCount;
-      return renderPresets(src.input, presets, { maxPixels: config.images.maxPixels });
-    });
+    const { source, renditions: rendered } = await withDecodableSource(
+      file,
+      { mimeType: cur.mimeType, duration: cur.duration, maxSide },
+      async (src) => {
+        if (src.via !== 'original') ctx.logger.info({ via: src.via }, 'renditions made through the decoder table');
+        if (src.via === 'preview') {
+          ctx.warnings.push(
+            'Renditions were made from the preview JPEG embedded in the file; its full-resolution image data cannot be decoded here.',
+          );
+        }
+        ctx.warnings.push(...src.warnings);
+        if (src.pageCount) ctx.patch.pageCount = src.pageCount;
+        return renderPresets(src.input, presets, { maxPixels: config.images.maxPixels });
+      },
+    );
     const list: Rendition[] = [];
     for (const r of rendered) {
       const ext = extensionOfFormat(r.preset.format);

@@ -19,7 +19,9 @@ export const verifyChecksum: IngestStep = {
     for await (const chunk of (await ctx.store.get(record.storageKey)) as AsyncIterable<Buffer>) hash.update(chunk);
     const actual = hash.digest('hex');
     if (actual !== record.checksum) {
-      throw new UnreadableFileError(`The uploaded file has SHA-256 ${actual} but ${record.checksum} was declared; upload it again (a part may be missing or from another file).`);
+      throw new UnreadableFileError(
+        `The uploaded file has SHA-256 ${actual} but ${record.checksum} was declared; upload it again (a part may be missing or from another file).`,
+      );
     }
   },
 };

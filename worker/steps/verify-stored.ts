@@ -12,7 +12,9 @@ export const verifyStored: IngestStep = {
       size = (await ctx.store.head(record.storageKey)).size;
     } catch (err) {
       if (err instanceof ObjectNotFoundError) {
-        throw new UnreadableFileError(`The stored original of resource ${record.id} is missing (${record.storageKey}); upload the file again.`);
+        throw new UnreadableFileError(
+          `The stored original of resource ${record.id} is missing (${record.storageKey}); upload the file again.`,
+        );
       }
       throw err;
     }

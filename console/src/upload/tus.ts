@@ -31,7 +31,8 @@ export const tusTransport: Transport = {
         onSuccess: ({ lastResponse }) => {
           const resourceId = Number(lastResponse.getHeader('X-Resource-Id'));
           const jobId = /<\/v1\/jobs\/([^>]+)>;\s*rel="job"/.exec(lastResponse.getHeader('Link') ?? '')?.[1];
-          if (!Number.isSafeInteger(resourceId) || !jobId) reject(new ApiError(lastResponse.getStatus(), 'The API took the upload but named no resource or job.'));
+          if (!Number.isSafeInteger(resourceId) || !jobId)
+            reject(new ApiError(lastResponse.getStatus(), 'The API took the upload but named no resource or job.'));
           else resolve({ resourceId, jobId: decodeURIComponent(jobId) });
         },
         onError: (err) => reject(apiErrorOf(err instanceof DetailedError ? err : null, err)),

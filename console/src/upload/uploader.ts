@@ -47,7 +47,8 @@ export class Uploader {
   constructor(private readonly onChange: (items: readonly UploadItem[]) => void) {}
 
   add(files: Iterable<File>, library: string): void {
-    for (const file of files) this.items.push({ key: ++this.seq, file, library, transport: transportFor(file).name, state: { phase: 'queued' } });
+    for (const file of files)
+      this.items.push({ key: ++this.seq, file, library, transport: transportFor(file).name, state: { phase: 'queued' } });
     this.emit();
     this.pump();
   }
@@ -80,7 +81,12 @@ export class Uploader {
     };
     try {
       set({ phase: 'sending', sent: 0, total: item.file.size });
-      const accepted = await transportFor(item.file).send(item.file, item.library, (sent, total) => set({ phase: 'sending', sent, total }), this.abort.signal);
+      const accepted = await transportFor(item.file).send(
+        item.file,
+        item.library,
+        (sent, total) => set({ phase: 'sending', sent, total }),
+        this.abort.signal,
+      );
       set({ phase: 'processing', resourceId: accepted.resourceId });
       set({ phase: 'done', outcome: await followJob(accepted.jobId, this.abort.signal) });
     } catch (err) {

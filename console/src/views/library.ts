@@ -81,29 +81,39 @@ export function LibraryView({ params }: { params: URLSearchParams }) {
         <h2>Libraries</h2>
         <ul>
           ${libraries.map(
-            (l) => html`<li class=${l.name === library || String(l.id) === library ? 'active' : ''}>
-              <a href="#/?library=${encodeURIComponent(l.name)}">${l.name}</a> <span class="count">${l.resourceCount ?? ''}</span>
-            </li>`,
+            (l) =>
+              html`<li class=${l.name === library || String(l.id) === library ? 'active' : ''}>
+                <a href="#/?library=${encodeURIComponent(l.name)}">${l.name}</a> <span class="count">${l.resourceCount ?? ''}</span>
+              </li>`,
           )}
         </ul>
       </aside>
       <section class="content">
         <${UploadPanel} library=${library} libraries=${libraries} onOutcome=${onUploaded} />
         <div class="toolbar">
-          <label>Status
+          <label
+            >Status
             <select value=${status} onChange=${(e: Event) => setParams(params, { status: (e.target as HTMLSelectElement).value })}>
-              <option value="">any</option><option value="processing">processing</option><option value="ready">ready</option><option value="failed">failed</option>
+              <option value="">any</option>
+              <option value="processing">processing</option>
+              <option value="ready">ready</option>
+              <option value="failed">failed</option>
             </select>
           </label>
-          <label>Type
+          <label
+            >Type
             <select value=${type} onChange=${(e: Event) => setParams(params, { type: (e.target as HTMLSelectElement).value })}>
-              <option value="">any</option><option value="image">image</option><option value="file">file</option>
+              <option value="">any</option>
+              <option value="image">image</option>
+              <option value="file">file</option>
             </select>
           </label>
           <span class="spacer"></span>
           <button disabled=${cursors.length < 2} onClick=${() => setCursors(cursors.slice(0, -1))}>‹ Previous</button>
           <span class="muted">page ${cursors.length}</span>
-          <button disabled=${!page?.nextCursor} onClick=${() => page?.nextCursor && setCursors([...cursors, page.nextCursor])}>Next ›</button>
+          <button disabled=${!page?.nextCursor} onClick=${() => page?.nextCursor && setCursors([...cursors, page.nextCursor])}>
+            Next ›
+          </button>
         </div>
         ${error ? html`<p class="error">${error}</p>` : null}
         ${page && page.resources.length === 0 ? html`<p class="muted">Nothing here${status || type ? ' with these filters on this stretch of the library; try Next ›' : ' yet: drop files above'}.</p>` : null}
@@ -122,7 +132,9 @@ function Tile({ resource: r }: { resource: Resource }) {
   return html`
     <li ref=${ref} class="tile ${r.status}" data-testid="resource" data-resource-id=${String(r.id)}>
       <a href="#/resources/${r.id}" title=${r.fileName}>
-        <div class="thumb">${src ? html`<img src=${src} alt=${r.fileName} width=${thumb!.width} height=${thumb!.height} />` : html`<span class="placeholder">${r.type === 'image' ? r.status : (r.extension ?? 'file')}</span>`}</div>
+        <div class="thumb">
+          ${src ? html`<img src=${src} alt=${r.fileName} width=${thumb!.width} height=${thumb!.height} />` : html`<span class="placeholder">${r.type === 'image' ? r.status : (r.extension ?? 'file')}</span>`}
+        </div>
         <div class="caption"><span class="name">${r.fileName}</span><span class="status ${r.status}">${r.status}</span></div>
       </a>
     </li>

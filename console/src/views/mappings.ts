@@ -1,6 +1,6 @@
 import { html } from 'htm/preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import type { ApiError} from '../api.js';
+import type { ApiError } from '../api.js';
 import { getJson, request, type Batch, type Library, type Mappings } from '../api.js';
 import { duration, when } from '../format.js';
 
@@ -14,7 +14,8 @@ interface Row {
 }
 
 let rowSeq = 0;
-const toRows = (m: Mappings): Row[] => Object.entries(m.fields).map(([name, f]) => ({ key: ++rowSeq, name, tags: f.tags.join(', '), type: f.type }));
+const toRows = (m: Mappings): Row[] =>
+  Object.entries(m.fields).map(([name, f]) => ({ key: ++rowSeq, name, tags: f.tags.join(', '), type: f.type }));
 
 /** The API names each bad entry `fields.<name>…: …`; the message goes next to that row. */
 function problemsByField(problems: unknown): { byField: Record<string, string[]>; other: string[] } {
@@ -51,15 +52,33 @@ export function MappingsView() {
       setErrors({ byField: { [dup]: [`fields.${dup}: the name is used twice.`] }, other: [] });
       return;
     }
-    const fields = Object.fromEntries(rows.map((r) => [r.name.trim(), { tags: r.tags.split(',').map((t) => t.trim()).filter(Boolean), type: r.type }]));
+    const fields = Object.fromEntries(
+      rows.map((r) => [
+        r.name.trim(),
+        {
+          tags: r.tags
+            .split(',')
+            .map((t) => t.trim())
+            .filter(Boolean),
+          type: r.type,
+        },
+      ]),
+    );
     setSaving(true);
     setNote(null);
     try {
-      const out = await getJson<Mappings & { changed: boolean }>('/v1/mappings', { method: 'PUT', json: { version: mappings!.version, fields } });
+      const out = await getJson<Mappings & { changed: boolean }>('/v1/mappings', {
+        method: 'PUT',
+        json: { version: mappings!.version, fields },
+      });
       setErrors({ byField: {}, other: [] });
       setMappings(out);
       setRows(toRows(out));
-      setNote(out.changed ? `Saved as version ${out.version}. Resources processed with older mappings are stale: revert them below.` : 'No change.');
+      setNote(
+        out.changed
+          ? `Saved as version ${out.version}. Resources processed with older mappings are stale: revert them below.`
+          : 'No change.',
+      );
     } catch (err) {
       const e = err as ApiError;
       const found = problemsByField(e.problem.problems);
@@ -72,20 +91,52 @@ export function MappingsView() {
 
   if (!mappings) return html`<p class="muted">${note ?? 'Loading…'}</p>`;
   return html`
-    <h1>Field mappings <span class="muted">version <span data-testid="mappings-current-version">${mappings.version}</span>${mappings.updated ? `, saved ${when(mappings.updated)}` : " (the defaults)"}</span></h1>
-    <p class="muted">Each field is read from the first of its tags (as <code>exiftool -G</code> names them, e.g. <code>XMP:Title</code>) that has a usable value.</p>
+    <h1>
+      Field mappings
+      <span class="muted"
+        >version
+        <span data-testid="mappings-current-version">${mappings.version}</span
+        >${mappings.updated ? `, saved ${when(mappings.updated)}` : ' (the defaults)'}</span
+      >
+    </h1>
+    <p class="muted">
+      Each field is read from the first of its tags (as <code>exiftool -G</code> names them, e.g. <code>XMP:Title</code>) that has a usable
+      value.
+    </p>
     <form class="mappings" onSubmit=${save}>
       <table>
-        <tr><th>field</th><th>tags, in order</th><th>type</th><th></th></tr>
+        <tr>
+          <th>field</th>
+          <th>tags, in order</th>
+          <th>type</th>
+          <th></th>
+        </tr>
         ${rows.map((r) => {
           const problems = errors.byField[r.name.trim()];
           return html`<tr data-testid="mapping-field" data-field=${r.name} class=${problems ? 'invalid' : ''}>
-            <td><input value=${r.name} data-testid="mapping-name" aria-label="field name" onInput=${(e: Event) => edit(r.key, { name: (e.target as HTMLInputElement).value })} /></td>
             <td>
-              <input class="tags" value=${r.tags} data-testid="mapping-tags" aria-label="tags of ${r.name}" onInput=${(e: Event) => edit(r.key, { tags: (e.target as HTMLInputElement).value })} />
+              <input
+                value=${r.name}
+                data-testid="mapping-name"
+                aria-label="field name"
+                onInput=${(e: Event) => edit(r.key, { name: (e.target as HTMLInputElement).value })}
+              />
+            </td>
+            <td>
+              <input
+                class="tags"
+                value=${r.tags}
+                data-testid="mapping-tags"
+                aria-label="tags of ${r.name}"
+                onInput=${(e: Event) => edit(r.key, { tags: (e.target as HTMLInputElement).value })}
+              />
               ${problems ? html`<div class="error field-error" data-testid="mapping-error">${problems.join(' ')}</div>` : null}
             </td>
-            <td><select value=${r.type} onChange=${(e: Event) => edit(r.key, { type: (e.target as HTMLSelectElement).value })}>${TYPES.map((t) => html`<option>${t}</option>`)}</select></td>
+            <td>
+              <select value=${r.type} onChange=${(e: Event) => edit(r.key, { type: (e.target as HTMLSelectElement).value })}>
+                ${TYPES.map((t) => html`<option>${t}</option>`)}
+              </select>
+            </td>
             <td><button type="button" class="link" onClick=${() => setRows(rows.filter((x) => x.key !== r.key))}>remove</button></td>
           </tr>`;
         })}
@@ -93,7 +144,9 @@ export function MappingsView() {
       ${errors.other.map((p) => html`<p class="error">${p}</p>`)}
       <button type="button" onClick=${() => setRows([...rows, { key: ++rowSeq, name: '', tags: '', type: 'text' }])}>Add field</button>
       <button type="submit" data-testid="mappings-save" disabled=${saving}>${saving ? 'Saving…' : 'Save mappings'}</button>
-      <button type="button" class="link" onClick=${() => (setRows(toRows(mappings)), setErrors({ byField: {}, other: [] }))}>Undo changes</button>
+      <button type="button" class="link" onClick=${() => (setRows(toRows(mappings)), setErrors({ byField: {}, other: [] }))}>
+        Undo changes
+      </button>
       ${note ? html`<p class="note" data-testid="mappings-note">${note}</p>` : null}
     </form>
     <${BulkRevert} />
@@ -112,7 +165,14 @@ function BulkRevert() {
   const [batchId, setBatchId] = useState<number | null>(() => Number(sessionStorage.getItem(BATCH_KEY)) || null);
   const [error, setError] = useState<string | null>(null);
 
-  useEffect(() => void getJson<{ libraries: Library[] }>('/v1/libraries').then((r) => setLibraries(r.libraries), () => undefined), []);
+  useEffect(
+    () =>
+      void getJson<{ libraries: Library[] }>('/v1/libraries').then(
+        (r) => setLibraries(r.libraries),
+        () => undefined,
+      ),
+    [],
+  );
   useEffect(() => {
     if (!batchId) return;
     let live = true;
@@ -147,35 +207,65 @@ function BulkRevert() {
       setError((err as Error).message);
     }
   };
-  const start = () => act(() => request('/v1/reprocess', { method: 'POST', json: { ...(library ? { library } : { all: true }), staleOnly, reread } }));
+  const start = () =>
+    act(() => request('/v1/reprocess', { method: 'POST', json: { ...(library ? { library } : { all: true }), staleOnly, reread } }));
 
   return html`
     <section class="card bulk">
       <h2>Bulk revert</h2>
       <div class="toolbar">
-        <label>Library
+        <label
+          >Library
           <select value=${library} onChange=${(e: Event) => setLibrary((e.target as HTMLSelectElement).value)}>
             <option value="">all libraries</option>
             ${libraries.map((l) => html`<option value=${l.name}>${l.name}</option>`)}
           </select>
         </label>
-        <label><input type="checkbox" checked=${staleOnly} onChange=${(e: Event) => setStaleOnly((e.target as HTMLInputElement).checked)} /> only stale (older mappings)</label>
-        <label><input type="checkbox" checked=${reread} onChange=${(e: Event) => setReread((e.target as HTMLInputElement).checked)} /> re-read files</label>
+        <label
+          ><input type="checkbox" checked=${staleOnly} onChange=${(e: Event) => setStaleOnly((e.target as HTMLInputElement).checked)} />
+          only stale (older mappings)</label
+        >
+        <label
+          ><input type="checkbox" checked=${reread} onChange=${(e: Event) => setReread((e.target as HTMLInputElement).checked)} /> re-read
+          files</label
+        >
         <button data-testid="bulk-revert-start" onClick=${start}>Start revert</button>
       </div>
       ${error ? html`<p class="error">${error}</p>` : null}
-      ${batch
-        ? html`<div class="batch" data-testid="batch" data-state=${batch.state}>
-            <div><strong>Batch #${batch.id}</strong> <span class="status ${batch.state}" data-testid="batch-state">${batch.state}</span></div>
-            <progress max="100" value=${batch.percent}></progress>
-            <div>${batch.percent}% · ${batch.done} done, ${batch.failed} failed of ${batch.total} · ETA ${duration(batch.eta?.seconds)}</div>
-            <div class="toolbar">
-              <button disabled=${batch.state !== 'running'} onClick=${() => act(() => request(`/v1/batches/${batch.id}/pause`, { method: 'POST' }))}>Pause</button>
-              <button disabled=${batch.state !== 'paused'} onClick=${() => act(() => request(`/v1/batches/${batch.id}/resume`, { method: 'POST' }))}>Resume</button>
-              <button class="danger" disabled=${batch.state !== 'running' && batch.state !== 'paused'} onClick=${() => act(() => request(`/v1/batches/${batch.id}`, { method: 'DELETE' }))}>Cancel</button>
-            </div>
-          </div>`
-        : null}
+      ${
+        batch
+          ? html`<div class="batch" data-testid="batch" data-state=${batch.state}>
+              <div>
+                <strong>Batch #${batch.id}</strong> <span class="status ${batch.state}" data-testid="batch-state">${batch.state}</span>
+              </div>
+              <progress max="100" value=${batch.percent}></progress>
+              <div>
+                ${batch.percent}% · ${batch.done} done, ${batch.failed} failed of ${batch.total} · ETA ${duration(batch.eta?.seconds)}
+              </div>
+              <div class="toolbar">
+                <button
+                  disabled=${batch.state !== 'running'}
+                  onClick=${() => act(() => request(`/v1/batches/${batch.id}/pause`, { method: 'POST' }))}
+                >
+                  Pause
+                </button>
+                <button
+                  disabled=${batch.state !== 'paused'}
+                  onClick=${() => act(() => request(`/v1/batches/${batch.id}/resume`, { method: 'POST' }))}
+                >
+                  Resume
+                </button>
+                <button
+                  class="danger"
+                  disabled=${batch.state !== 'running' && batch.state !== 'paused'}
+                  onClick=${() => act(() => request(`/v1/batches/${batch.id}`, { method: 'DELETE' }))}
+                >
+                  Cancel
+                </button>
+              </div>
+            </div>`
+          : null
+      }
     </section>
   `;
 }

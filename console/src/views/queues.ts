@@ -5,7 +5,15 @@ import { when } from '../format.js';
 
 interface Lanes {
   lanes: { lane: string; queues: { queue: string; paused: boolean; counts: Record<string, number> }[] }[];
-  failures: { queue: string; jobId: string | null; name: string; reason: string; failedAt: string | null; attempts: number; resourceId: number | null }[];
+  failures: {
+    queue: string;
+    jobId: string | null;
+    name: string;
+    reason: string;
+    failedAt: string | null;
+    attempts: number;
+    resourceId: number | null;
+  }[];
 }
 
 const STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed'];
@@ -33,37 +41,68 @@ export function QueuesView({ admin }: { admin: boolean }) {
   };
 
   return html`
-    <h1>Queues ${admin ? html`<a class="small" href="/admin/queues" target="_blank" rel="noopener" data-testid="dashboard-link">open the dashboard ↗</a>` : null}</h1>
+    <h1>
+      Queues
+      ${admin ? html`<a class="small" href="/admin/queues" target="_blank" rel="noopener" data-testid="dashboard-link">open the dashboard ↗</a>` : null}
+    </h1>
     ${admin ? html`<p class="muted">The dashboard asks for the admin key as the password (any user name).</p>` : null}
     ${error ? html`<p class="error">${error}</p>` : null}
-    ${data
-      ? html`<table class="lanes" data-testid="lanes">
-            <tr><th>lane</th><th>queue</th>${STATES.map((s) => html`<th>${s}</th>`)}<th></th></tr>
-            ${data.lanes.flatMap((l) =>
-              l.queues.map(
-                (q, i) => html`<tr class=${q.paused ? 'paused' : ''}>
-                  <td>${i === 0 ? l.lane : ''}</td><td>${q.queue}${q.paused ? ' (paused)' : ''}</td>
-                  ${STATES.map((s) => html`<td class="num">${q.counts[s] ?? 0}</td>`)}
-                  <td>${admin && i === 0
-                    ? html`<button class="link" onClick=${() => lane(l.lane, q.paused ? 'resume' : 'pause')}>${q.paused ? 'resume lane' : 'pause lane'}</button>`
-                    : null}</td>
-                </tr>`,
-              ),
-            )}
-          </table>
-          <h2>Recent failures</h2>
-          ${data.failures.length
-            ? html`<table class="failures">
-                <tr><th>when</th><th>queue</th><th>job</th><th>resource</th><th>attempts</th><th>reason</th></tr>
-                ${data.failures.map(
-                  (f) => html`<tr>
-                    <td>${when(f.failedAt)}</td><td>${f.queue}</td><td>${f.jobId}</td>
-                    <td>${f.resourceId ? html`<a href="#/resources/${f.resourceId}">#${f.resourceId}</a>` : '—'}</td>
-                    <td class="num">${f.attempts}</td><td>${f.reason}</td>
-                  </tr>`,
-                )}
-              </table>`
-            : html`<p class="muted">No failed jobs kept (failures are kept for 7 days).</p>`}`
-      : html`<p class="muted">Loading…</p>`}
+    ${
+      data
+        ? html`<table class="lanes" data-testid="lanes">
+              <tr>
+                <th>lane</th>
+                <th>queue</th>
+                ${STATES.map((s) => html`<th>${s}</th>`)}
+                <th></th>
+              </tr>
+              ${data.lanes.flatMap((l) =>
+                l.queues.map(
+                  (q, i) =>
+                    html`<tr class=${q.paused ? 'paused' : ''}>
+                      <td>${i === 0 ? l.lane : ''}</td>
+                      <td>${q.queue}${q.paused ? ' (paused)' : ''}</td>
+                      ${STATES.map((s) => html`<td class="num">${q.counts[s] ?? 0}</td>`)}
+                      <td>
+                        ${
+                          admin && i === 0
+                            ? html`<button class="link" onClick=${() => lane(l.lane, q.paused ? 'resume' : 'pause')}>
+                                ${q.paused ? 'resume lane' : 'pause lane'}
+                              </button>`
+                            : null
+                        }
+                      </td>
+                    </tr>`,
+                ),
+              )}
+            </table>
+            <h2>Recent failures</h2>
+            ${
+              data.failures.length
+                ? html`<table class="failures">
+                    <tr>
+                      <th>when</th>
+                      <th>queue</th>
+                      <th>job</th>
+                      <th>resource</th>
+                      <th>attempts</th>
+                      <th>reason</th>
+                    </tr>
+                    ${data.failures.map(
+                      (f) =>
+                        html`<tr>
+                          <td>${when(f.failedAt)}</td>
+                          <td>${f.queue}</td>
+                          <td>${f.jobId}</td>
+                          <td>${f.resourceId ? html`<a href="#/resources/${f.resourceId}">#${f.resourceId}</a>` : '—'}</td>
+                          <td class="num">${f.attempts}</td>
+                          <td>${f.reason}</td>
+                        </tr>`,
+                    )}
+                  </table>`
+                : html`<p class="muted">No failed jobs kept (failures are kept for 7 days).</p>`
+            }`
+        : html`<p class="muted">Loading…</p>`
+    }
   `;
 }

@@ -1,6 +1,6 @@
 import { html } from 'htm/preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import type { ApiError} from '../api.js';
+import type { ApiError } from '../api.js';
 import { errorText, getJson, request, type Job, type Rendition, type Resource } from '../api.js';
 import { bytes, when } from '../format.js';
 import { localPath, useImage } from '../images.js';
@@ -55,10 +55,14 @@ export function ResourceView({ id }: { id: number }) {
     }
   };
 
-  if (error) return html`<p class="error">${error}</p><p><a href="#/">‹ Library</a></p>`;
+  if (error)
+    return html`<p class="error">${error}</p>
+      <p><a href="#/">‹ Library</a></p>`;
   if (!resource) return html`<p class="muted">Loading…</p>`;
   const r = resource;
-  const metadata = Object.entries(r.metadata ?? {}).filter(([k, v]) => !filter || `${k} ${String(v)}`.toLowerCase().includes(filter.toLowerCase()));
+  const metadata = Object.entries(r.metadata ?? {}).filter(
+    ([k, v]) => !filter || `${k} ${String(v)}`.toLowerCase().includes(filter.toLowerCase()),
+  );
   return html`
     <p><a href="#/">‹ Library</a></p>
     <div class="resource" data-testid="resource-page">
@@ -66,22 +70,40 @@ export function ResourceView({ id }: { id: number }) {
         <h1>#${r.id} ${r.fileName}</h1>
         <span class="status ${r.status}" data-testid="resource-status">${r.status}</span>
         <span class="spacer"></span>
-        <label><input type="checkbox" checked=${reread} onChange=${(e: Event) => setReread((e.target as HTMLInputElement).checked)} /> re-read metadata</label>
-        <label><input type="checkbox" checked=${renditions} onChange=${(e: Event) => setRenditions((e.target as HTMLInputElement).checked)} /> render again</label>
+        <label
+          ><input type="checkbox" checked=${reread} onChange=${(e: Event) => setReread((e.target as HTMLInputElement).checked)} /> re-read
+          metadata</label
+        >
+        <label
+          ><input type="checkbox" checked=${renditions} onChange=${(e: Event) => setRenditions((e.target as HTMLInputElement).checked)} />
+          render again</label
+        >
         <button data-testid="revert" disabled=${!!busy} onClick=${revert}>${busy === 'revert' ? 'Reverting…' : 'Revert'}</button>
         <button data-testid="delete" class="danger" disabled=${!!busy} onClick=${remove}>Delete</button>
       </header>
       ${note ? html`<p class="note" data-testid="resource-note">${note}</p>` : null}
       ${r.status === 'failed' ? html`<p class="error">${errorText(r.error)}</p>` : null}
       <dl class="facts">
-        <dt>type</dt><dd>${r.mimeType} (${r.type})</dd>
-        <dt>size</dt><dd>${bytes(r.size)}${r.width ? ` · ${r.width}×${r.height}` : ''}</dd>
-        <dt>created</dt><dd>${when(r.created)}</dd>
-        <dt>file version</dt><dd>${r.fileVersion}</dd>
-        <dt>mappings version</dt><dd data-testid="mappings-version">${r.mappingsVersion ?? '—'}</dd>
-        <dt>original</dt><dd><${OriginalLink} resource=${r} /></dd>
+        <dt>type</dt>
+        <dd>${r.mimeType} (${r.type})</dd>
+        <dt>size</dt>
+        <dd>${bytes(r.size)}${r.width ? ` · ${r.width}×${r.height}` : ''}</dd>
+        <dt>created</dt>
+        <dd>${when(r.created)}</dd>
+        <dt>file version</dt>
+        <dd>${r.fileVersion}</dd>
+        <dt>mappings version</dt>
+        <dd data-testid="mappings-version">${r.mappingsVersion ?? '—'}</dd>
+        <dt>original</dt>
+        <dd><${OriginalLink} resource=${r} /></dd>
       </dl>
-      ${r.warnings?.length ? html`<ul class="warnings">${r.warnings.map((w) => html`<li>${w}</li>`)}</ul>` : null}
+      ${
+        r.warnings?.length
+          ? html`<ul class="warnings">
+              ${r.warnings.map((w) => html`<li>${w}</li>`)}
+            </ul>`
+          : null
+      }
       <h2>Renditions</h2>
       <ul class="renditions">
         ${(r.renditions ?? []).map((x) => html`<${RenditionTile} rendition=${x} />`)}
@@ -89,13 +111,33 @@ export function ResourceView({ id }: { id: number }) {
       </ul>
       <h2>Mapped fields</h2>
       <table class="kv" data-testid="fields">
-        ${Object.entries(r.fields ?? {}).map(([k, v]) => html`<tr data-field=${k}><th>${k}</th><td>${Array.isArray(v) ? v.join(', ') : String(v)}</td></tr>`)}
+        ${Object.entries(r.fields ?? {}).map(
+          ([k, v]) =>
+            html`<tr data-field=${k}>
+              <th>${k}</th>
+              <td>${Array.isArray(v) ? v.join(', ') : String(v)}</td>
+            </tr>`,
+        )}
       </table>
       ${Object.keys(r.fields ?? {}).length ? null : html`<p class="muted">No mapped fields.</p>`}
       <${JobHistory} resource=${r} />
-      <h2>Original's metadata <input class="filter" placeholder="filter tags" value=${filter} onInput=${(e: Event) => setFilter((e.target as HTMLInputElement).value)} /></h2>
+      <h2>
+        Original's metadata
+        <input
+          class="filter"
+          placeholder="filter tags"
+          value=${filter}
+          onInput=${(e: Event) => setFilter((e.target as HTMLInputElement).value)}
+        />
+      </h2>
       <table class="kv metadata">
-        ${metadata.map(([k, v]) => html`<tr><th>${k}</th><td>${typeof v === 'object' ? JSON.stringify(v) : String(v)}</td></tr>`)}
+        ${metadata.map(
+          ([k, v]) =>
+            html`<tr>
+              <th>${k}</th>
+              <td>${typeof v === 'object' ? JSON.stringify(v) : String(v)}</td>
+            </tr>`,
+        )}
       </table>
     </div>
   `;
@@ -135,9 +177,9 @@ function JobHistory({ resource: r }: { resource: Resource }) {
     const ids = Array.from({ length: r.fileVersion }, (_, i) => `ingest-${r.id}-${i + 1}`);
     if (r.jobId && !ids.includes(r.jobId)) ids.push(r.jobId);
     let live = true;
-    void Promise.all(ids.map((j) => getJson<Job>(`/v1/jobs/${encodeURIComponent(j)}`).catch((err: Error) => ({ id: j, missing: err.message })))).then(
-      (list) => live && setJobs(list),
-    );
+    void Promise.all(
+      ids.map((j) => getJson<Job>(`/v1/jobs/${encodeURIComponent(j)}`).catch((err: Error) => ({ id: j, missing: err.message }))),
+    ).then((list) => live && setJobs(list));
     return () => {
       live = false;
     };
@@ -145,13 +187,27 @@ function JobHistory({ resource: r }: { resource: Resource }) {
   return html`
     <h2>Jobs</h2>
     <table class="jobs" data-testid="jobs">
-      <tr><th>job</th><th>kind</th><th>state</th><th>attempts</th><th>created</th><th>finished</th></tr>
+      <tr>
+        <th>job</th>
+        <th>kind</th>
+        <th>state</th>
+        <th>attempts</th>
+        <th>created</th>
+        <th>finished</th>
+      </tr>
       ${jobs.map((j) =>
         'missing' in j
-          ? html`<tr><td>${j.id}</td><td colspan="5" class="muted">${j.missing}</td></tr>`
+          ? html`<tr>
+              <td>${j.id}</td>
+              <td colspan="5" class="muted">${j.missing}</td>
+            </tr>`
           : html`<tr>
-              <td>${j.id}</td><td>${j.type}</td><td class="status ${j.state}">${j.state}${j.state === 'failed' ? html` — ${errorText(j.error)}` : null}</td>
-              <td>${j.attemptsMade ?? '—'}</td><td>${when(j.createdAt)}</td><td>${when(j.finishedAt)}</td>
+              <td>${j.id}</td>
+              <td>${j.type}</td>
+              <td class="status ${j.state}">${j.state}${j.state === 'failed' ? html` — ${errorText(j.error)}` : null}</td>
+              <td>${j.attemptsMade ?? '—'}</td>
+              <td>${when(j.createdAt)}</td>
+              <td>${when(j.finishedAt)}</td>
             </tr>`,
       )}
     </table>

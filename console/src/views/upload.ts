@@ -39,25 +39,39 @@ export function UploadPanel({ library, libraries, onOutcome }: { library: string
 
   return html`
     <section class="upload card">
-      <div class="drop ${over ? 'over' : ''}" onDragOver=${(e: DragEvent) => (e.preventDefault(), setOver(true))} onDragLeave=${() => setOver(false)} onDrop=${onDrop}>
+      <div
+        class="drop ${over ? 'over' : ''}"
+        onDragOver=${(e: DragEvent) => (e.preventDefault(), setOver(true))}
+        onDragLeave=${() => setOver(false)}
+        onDrop=${onDrop}
+      >
         <span>Drop files here, or</span>
-        <label class="button">Choose files<input type="file" multiple data-testid="upload-input" onChange=${(e: Event) => {
-          const input = e.target as HTMLInputElement;
-          add(input.files);
-          input.value = '';
-        }} /></label>
-        <label>into
+        <label class="button"
+          >Choose files<input
+            type="file"
+            multiple
+            data-testid="upload-input"
+            onChange=${(e: Event) => {
+              const input = e.target as HTMLInputElement;
+              add(input.files);
+              input.value = '';
+            }}
+        /></label>
+        <label
+          >into
           <select value=${target} onChange=${(e: Event) => setTarget((e.target as HTMLSelectElement).value)}>
             ${libraries.map((l) => html`<option value=${l.name}>${l.name}</option>`)}
           </select>
         </label>
       </div>
-      ${items.length
-        ? html`<ul class="uploads">
-            ${items.map((i) => html`<${Line} key=${i.key} item=${i} />`)}
-          </ul>
-          <button class="link" onClick=${() => uploader.current!.clearFinished()}>Clear finished</button>`
-        : null}
+      ${
+        items.length
+          ? html`<ul class="uploads">
+                ${items.map((i) => html`<${Line} key=${i.key} item=${i} />`)}
+              </ul>
+              <button class="link" onClick=${() => uploader.current!.clearFinished()}>Clear finished</button>`
+          : null
+      }
     </section>
   `;
 }

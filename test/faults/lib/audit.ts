@@ -20,7 +20,7 @@ export interface Audit {
 
 export async function audit(catalog: Catalog, store: ObjectStore): Promise<Audit> {
   const records: ResourceRecord[] = [];
-  for (let cursor: string | undefined; ; ) {
+  for (let cursor: string | undefined; ;) {
     const page = await catalog.listResources({ limit: 500, ...(cursor ? { cursor } : {}) });
     records.push(...page.items);
     if (!page.nextCursor) break;
@@ -51,7 +51,9 @@ export async function audit(catalog: Catalog, store: ObjectStore): Promise<Audit
 /** Files an interrupted fs write left beside their target (hidden from `list`). */
 export async function incompleteFiles(root: string): Promise<string[]> {
   const entries = await fs.readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile() && e.name.includes('.incomplete-')).map((e) => path.relative(root, path.join(e.parentPath, e.name)));
+  return entries
+    .filter((e) => e.isFile() && e.name.includes('.incomplete-'))
+    .map((e) => path.relative(root, path.join(e.parentPath, e.name)));
 }
 
 /** The harness's one polling helper, for the fault tests that import it from here. */
