@@ -21,6 +21,7 @@ export function adminRoutes(deps: AppDeps) {
     redisPrefix: deps.config.redisPrefix,
     store: deps.store,
     ingestQueue: deps.ingestQueue,
+    resourceQueues: [deps.ingestQueue, deps.bulkQueue],
     jobAttempts: deps.config.jobAttempts,
   });
 

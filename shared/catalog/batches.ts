@@ -1,5 +1,6 @@
 import { ConflictError, NotFoundError } from '../errors.js';
 import { keyPrefix, type RedisConnection } from '../redis.js';
+import { catalogKeys } from './keys.js';
 
 export type BatchState = 'running' | 'paused' | 'cancelled' | 'completed' | 'failed';
 export type BatchOutcome = 'done' | 'failed' | 'skipped';
@@ -143,6 +144,7 @@ const SEEN_TTL_SECONDS = 30 * 24 * 3600;
 export class BatchStore {
   private readonly redis: BatchRedis;
   private readonly p: string;
+  private readonly seq: string;
 
   constructor(redis: RedisConnection, prefix: string) {
     for (const [name, s] of Object.entries(SCRIPTS)) {
@@ -150,6 +152,7 @@ export class BatchStore {
     }
     this.redis = redis as BatchRedis;
     this.p = keyPrefix(prefix);
+    this.seq = catalogKeys(prefix).batchSeq;
   }
 
   private key(id: number): string {
@@ -161,7 +164,7 @@ export class BatchStore {
   }
 
   async create(input: NewBatch): Promise<Batch> {
-    const id = await this.redis.incr(`${this.p}:batch:seq`);
+    const id = await this.redis.incr(this.seq);
     const batch: Batch = {
       id,
       state: 'running',
@@ -215,7 +218,7 @@ export class BatchStore {
 
   /** A number from the batch ids' sequence, for what sees external entries outside a batch (events). */
   async nextId(): Promise<number> {
-    return this.redis.incr(`${this.p}:batch:seq`);
+    return this.redis.incr(this.seq);
   }
 
   /** Adds to a scan's tally of missing or deleted resources. */

@@ -86,6 +86,8 @@ export function catalogKeys(prefix: string) {
     libraryNames: g('lib:names'),
     libraries: g('libs'),
     resourceSeq: g('res:seq'),
+    /** Batch ids (bulk reverts and scans; shared/catalog/batches.ts). */
+    batchSeq: g('batch:seq'),
     /** Per index scope: the chunk numbers that may hold entries (a superset; empty chunks are skipped). */
     indexChunks: (scope: IndexScope) => g(`ichunks:${scope}`),
     /** The catalog layout version (migrations, shared/catalog/migrate.ts). */

@@ -98,4 +98,9 @@ export class CatalogRestore {
   async raiseSequence(id: number): Promise<void> {
     await this.redis.miRaiseSeq(this.keys.resourceSeq, String(id));
   }
+
+  /** Batch ids go past `id` too (see ReindexService.raisePastRetainedJobs). */
+  async raiseBatchSequence(id: number): Promise<void> {
+    await this.redis.miRaiseSeq(this.keys.batchSeq, String(id));
+  }
 }

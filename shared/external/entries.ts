@@ -78,11 +78,22 @@ local out = cjson.encode(e)
 redis.call('HSET', KEYS[1], ARGV[1], out)
 return out`,
   },
+  /**
+   * Reindex: an entry the catalog lost is known again from its resource's record copy,
+   * unless the map still has it. Its stamp is unknown (the copy does not keep it), so the
+   * next scan sees the file as changed and processes it once more, under the same id.
+   * KEYS: entry hash · ARGV: field, state json → 1 when set
+   */
+  miExtAdopt: {
+    numberOfKeys: 1,
+    lua: `return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])`,
+  },
 } as const;
 
 type EntryRedis = RedisConnection & {
   miExtClaim(key: string, field: string, candidate: string, stamp: string, by: string): Promise<[ClaimKind | 'absent', string]>;
   miExtMissing(key: string, field: string, before: string, now: string): Promise<string | null>;
+  miExtAdopt(key: string, field: string, state: string): Promise<number>;
 };
 
 /** The entry → resource map of external libraries. */
@@ -127,6 +138,13 @@ export class EntryMap {
     const { key, field } = this.at(libraryId, sourceKey);
     const json = await this.redis.miExtMissing(key, field, String(before), String(now));
     return json ? (JSON.parse(json) as EntryState) : undefined;
+  }
+
+  /** @returns whether the entry was unknown and now names `id` at file version `v` (see miExtAdopt) */
+  async adopt(libraryId: number, sourceKey: string, id: number, v: number): Promise<boolean> {
+    const { key, field } = this.at(libraryId, sourceKey);
+    const state: EntryState = { id, v, stamp: '', seen: 0, t: 0 };
+    return (await this.redis.miExtAdopt(key, field, JSON.stringify(state))) === 1;
   }
 
   async forget(libraryId: number, sourceKey: string): Promise<void> {

@@ -1,3 +1,4 @@
+import type { Queue } from 'bullmq';
 import type { RedisConnection } from '../redis.js';
 import { CatalogRestore } from '../catalog/restore.js';
 import { InvalidRequestError } from '../errors.js';
@@ -8,6 +9,8 @@ import { SHARD_COUNT, shardPrefix } from '../storage/layout.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { occupiedShards } from '../storage/shards.js';
 import { readRecordCopy } from './record-copy.js';
+import { EntryMap } from '../external/entries.js';
+import { parseExternalKey } from '../external/external-store.js';
 import { readLibraryCopies } from './library-copy.js';
 
 /** Records read from storage at once: enough to hide storage latency, little memory. */
@@ -56,6 +59,8 @@ export interface ReindexPage {
  */
 export class ReindexService {
   private readonly restore: CatalogRestore;
+  /** External libraries' entry → resource map: rebuilt too, or a scan would make every file's resource again. */
+  private readonly entries: EntryMap;
 
   constructor(
     private readonly deps: {
@@ -63,10 +68,13 @@ export class ReindexService {
       redisPrefix: string;
       store: ObjectStore;
       ingestQueue: IngestQueue;
+      /** Queues whose jobs name resources by id (ingest, bulk): see raisePastRetainedJobs. */
+      resourceQueues: Queue[];
       jobAttempts: number;
     },
   ) {
     this.restore = new CatalogRestore(deps.redis, deps.redisPrefix);
+    this.entries = new EntryMap(deps.redis, deps.redisPrefix);
   }
 
   async run(range: ReindexRange): Promise<ReindexPage> {
@@ -79,7 +87,10 @@ export class ReindexService {
       resources: { restored: 0, unchanged: 0, unreadable: 0, requeued: 0 },
       libraries: { restored: 0, unchanged: 0, conflicts: [], placeholders: [] },
     };
-    if (fromShard === 0) await this.restoreLibraries(page);
+    if (fromShard === 0) {
+      await this.restoreLibraries(page);
+      await this.raisePastRetainedJobs();
+    }
     const knownLibraries = new Set<number>();
     // Only the shards that hold anything: a small catalog touches a few of the 4096.
     const todo = await occupiedShards(this.deps.store, fromShard, end);
@@ -109,6 +120,29 @@ export class ReindexService {
     await this.restoreChunk(chunk, page, knownLibraries);
   }
 
+  /**
+   * The queues may have outlived the catalog (a catalog lost beside a live queue, a
+   * failover that kept one and not the other). An id handed out again would then meet a
+   * retained job of the resource that had it — a deleted duplicate, a failed upload — and
+   * BullMQ, keeping one job per id, would never run the new one. So the id sequence goes
+   * past every resource id a job of these queues names. Retention bounds the finished
+   * sets; the ids are read without the jobs' data.
+   */
+  private async raisePastRetainedJobs(): Promise<void> {
+    let resources = 0;
+    let batches = 0;
+    for (const q of this.deps.resourceQueues) {
+      for (const id of await q.getRanges(['completed', 'failed', 'waiting', 'active', 'delayed', 'prioritized', 'paused', 'wait'], 0, -1)) {
+        resources = Math.max(resources, Number(/^ingest-(\d{1,15})-/.exec(id)?.[1] ?? 0));
+        // A batch's steps (reprocess-batch-{id}-s{n}, external-scan-{id}-s{n}) and its jobs (…-b{id}).
+        const batch = /^(?:reprocess-batch|external-scan)-(\d{1,15})-s\d+$/.exec(id)?.[1] ?? /-b(\d{1,15})$/.exec(id)?.[1];
+        batches = Math.max(batches, Number(batch ?? 0));
+      }
+    }
+    if (resources > 0) await this.restore.raiseSequence(resources);
+    if (batches > 0) await this.restore.raiseBatchSequence(batches);
+  }
+
   private async restoreLibraries(page: ReindexPage): Promise<void> {
     for await (const lib of readLibraryCopies(this.deps.store)) {
       const outcome = await this.restore.library(lib);
@@ -126,6 +160,8 @@ export class ReindexService {
         continue;
       }
       await this.ensureLibrary(rec.library, page, knownLibraries);
+      const external = parseExternalKey(rec.storageKey ?? '');
+      if (external) await this.entries.adopt(external.libraryId, external.sourceKey, rec.id, rec.fileVersion);
       if (!(await this.restore.resource(rec))) {
         page.resources.unchanged++;
         // After a failover the id sequence may lag behind the records that survived.
