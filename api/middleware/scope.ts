@@ -49,6 +49,10 @@ const RULES: { method: string; path: RegExp; permission: Permission; target: Tar
   { method: 'GET', path: /^\/v1\/libraries\/[^/]+\/tus\/[^/]+$/, permission: 'upload', target: 'library' },
   { method: 'PATCH', path: /^\/v1\/libraries\/[^/]+\/tus\/[^/]+$/, permission: 'upload', target: 'library' },
   { method: 'DELETE', path: /^\/v1\/libraries\/[^/]+\/tus\/[^/]+$/, permission: 'upload', target: 'library' },
+  // External libraries: a scan makes resources of the library's files. The events route
+  // takes EXTERNAL_EVENTS_TOKEN, not keys; its rule keeps a scoped key to its libraries anyway.
+  { method: 'POST', path: /^\/v1\/libraries\/[^/]+\/scan$/, permission: 'upload', target: 'library' },
+  { method: 'POST', path: /^\/v1\/libraries\/[^/]+\/events$/, permission: 'upload', target: 'library' },
   { method: 'GET', path: /^\/v1\/libraries\/[^/]+\/webhook$/, permission: 'read', target: 'library' },
   { method: 'PUT', path: /^\/v1\/libraries\/[^/]+\/webhook$/, permission: 'upload', target: 'library' },
   { method: 'DELETE', path: /^\/v1\/libraries\/[^/]+\/webhook$/, permission: 'upload', target: 'library' },

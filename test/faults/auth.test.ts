@@ -36,6 +36,9 @@ const PUBLIC = [
   'GET /console/assets/:file',
 ];
 
+const EVENTS_TOKEN = 'events-token-0123456789abcdef';
+const isEvents = (r: string) => r === 'POST /v1/libraries/:library/events';
+
 /** One character changed: the most likely forgery, and the one a prefix compare misses. */
 const tamper = (s: string) => s.slice(0, -1) + (s.endsWith('x') ? 'y' : 'x');
 
@@ -50,6 +53,7 @@ describe('every route refuses missing, wrong and tampered credentials', () => {
         // This test makes a few hundred failed authentications from one address on
         // purpose; the throttle that would answer 429 has tests of its own (test/security).
         AUTH_FAILURES_PER_MINUTE: '0',
+        EXTERNAL_EVENTS_TOKEN: EVENTS_TOKEN,
       },
     });
     // Only the route table is read: the handlers are never called on this instance.
@@ -111,12 +115,23 @@ describe('every route refuses missing, wrong and tampered credentials', () => {
   const faces: Face[] = [
     {
       name: 'native (Bearer)',
-      match: (r) => r.split(' ')[1]!.startsWith('/v1/') && !r.split(' ')[1]!.startsWith('/v1/admin/'),
+      match: (r) => r.split(' ')[1]!.startsWith('/v1/') && !r.split(' ')[1]!.startsWith('/v1/admin/') && !isEvents(r),
       creds: {
         missing: {},
         wrong: { headers: { authorization: 'Bearer wrong-key-0123456789abcdef' } },
         tampered: { headers: { authorization: `Bearer ${tamper(TEST_KEY)}` } },
         valid: { headers: { authorization: `Bearer ${TEST_KEY}` } },
+      },
+    },
+    {
+      // A bucket's notification target cannot send API keys: EXTERNAL_EVENTS_TOKEN instead.
+      name: 'bucket events (EXTERNAL_EVENTS_TOKEN)',
+      match: isEvents,
+      creds: {
+        missing: {},
+        wrong: { headers: { authorization: 'Bearer wrong-token-0123456789abcdef' } },
+        tampered: { query: `token=${tamper(EVENTS_TOKEN)}` },
+        valid: { query: `token=${EVENTS_TOKEN}` },
       },
     },
     {
