@@ -154,6 +154,14 @@ function checkStaged(s: StagedFile, declared: string | undefined): void {
  */
 function abortedOr(body: Readable, err: unknown): unknown {
   if (err instanceof AppError) return err;
-  const incoming = body as Readable & { complete?: boolean };
-  return incoming.complete === false || body.destroyed ? new ClientAbortedError() : err;
+  // Only the client's hang-up: a body left unread because Redis or the store failed
+  // under it is ours (503 for an outage), not the client's.
+  const incoming = body as Readable & { aborted?: boolean };
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const hungUp =
+    incoming.aborted === true ||
+    code === 'ECONNRESET' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    (err instanceof Error && err.message === 'aborted');
+  return hungUp ? new ClientAbortedError() : err;
 }
