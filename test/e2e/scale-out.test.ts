@@ -143,14 +143,20 @@ describe('2 API processes + 3 worker processes on one Redis and one store', () =
     const survivors = workers.slice(1);
     const completions = workers.flatMap((w) => logLines(w, 'job completed')).filter((l) => l.queue === 'ingest');
     const jobIds = completions.map((l) => l.jobId as string);
-    expect(new Set(jobIds).size).toBe(UPLOADS);
-    expect(jobIds).toHaveLength(UPLOADS);
+    const logged = new Set(jobIds);
+    // None completed twice. A SIGKILL between BullMQ's commit of a completion and the
+    // 'completed' event that logs it loses that line (the record above is ready): at most
+    // the victim's WORKER_CONCURRENCY jobs; every other job's line is there.
+    expect(jobIds).toHaveLength(logged.size);
+    expect(UPLOADS - logged.size).toBeLessThanOrEqual(4);
     for (const w of survivors) expect(logLines(w, 'job completed').length).toBeGreaterThan(0);
     // The jobs the victim held when it died were finished by the survivors.
     const bySurvivors = new Set(survivors.flatMap((w) => logLines(w, 'job completed')).map((l) => l.jobId));
     for (const jobId of orphaned) expect(bySurvivors.has(jobId)).toBe(true);
     // The request id of each upload followed its file into the worker's log.
-    expect(new Set(completions.map((l) => l.requestId))).toEqual(new Set([...sent.values()].map((s) => s.requestId)));
+    const requestIds = new Set([...sent.values()].map((s) => s.requestId));
+    expect(new Set(completions.map((l) => l.requestId)).size).toBe(logged.size);
+    for (const l of completions) expect(requestIds.has(l.requestId as string)).toBe(true);
 
     // Metrics: both APIs counted their share of the bytes; a worker serves its own registry.
     const apiMetrics = await Promise.all(urls.map(async (u) => (await fetch(`${u}/metrics`)).text()));
