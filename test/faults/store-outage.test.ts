@@ -84,8 +84,12 @@ describe.skipIf(s3Missing())('object store stopped mid-upload and mid-job (s3)',
     await crash();
     const answer = await res;
     await restart();
-    expect(answer === 'hung-up' ? 'hung-up' : answer.status).toBe(503);
-    if (answer !== 'hung-up') {
+    // The 503 is sent with Connection: close while body bytes are still arriving; the
+    // server's close can then reset the connection, and a reset discards the answer in
+    // the client's receive buffer (-1: cut off while writing). Either way the upload was
+    // cut off; what it left is checked below.
+    expect([503, -1]).toContain(answer === 'hung-up' ? 'hung-up' : answer.status);
+    if (answer !== 'hung-up' && answer.status === 503) {
       expect(answer.headers['retry-after']).toMatch(/^\d+$/);
       expect(JSON.parse(answer.body)).toMatchObject({ code: 'storage_unavailable' });
     }
