@@ -25,22 +25,22 @@ import { closeWorkers, createWorkers } from './worker/worker.js';
 async function main() {
   const base = loadConfig();
   // A key of our own when none is configured, kept in DATA_DIR so it survives restarts.
-  const generatedKey = base.apiKeys.length === 0 ? await ensureLocalKey(base.dataDir) : undefined;
+  const generatedKey = base.auth.apiKeys.length === 0 ? await ensureLocalKey(base.process.dataDir) : undefined;
   // One machine, one user: without ADMIN_KEYS, the local key is the admin key too
   // (reindex, sweep, the queue dashboard).
-  const localKey = generatedKey ?? base.apiKeys[0]!;
+  const localKey = generatedKey ?? base.auth.apiKeys[0]!;
   const config = loadConfig({
     ...process.env,
-    API_KEYS: base.apiKeys.length ? process.env.API_KEYS : localKey,
-    ADMIN_KEYS: base.operations.adminKeys.length ? process.env.ADMIN_KEYS : localKey,
+    API_KEYS: base.auth.apiKeys.length ? process.env.API_KEYS : localKey,
+    ADMIN_KEYS: base.auth.adminKeys.length ? process.env.ADMIN_KEYS : localKey,
   });
-  const logger = createLogger(config.logLevel, 'media-ingest');
+  const logger = createLogger(config.process.logLevel, 'media-ingest');
 
   let embedded: EmbeddedRedis | undefined;
   let redis = redisEndpoint(config);
   if (!redis) {
     ensureRedisServer();
-    embedded = await startEmbeddedRedis({ dir: path.join(config.dataDir, 'redis'), appendonly: true, ownProcessGroup: true });
+    embedded = await startEmbeddedRedis({ dir: path.join(config.process.dataDir, 'redis'), appendonly: true, ownProcessGroup: true });
     redis = { url: embedded.url };
   }
 
@@ -53,18 +53,18 @@ async function main() {
   const workers = createWorkers({
     ...core,
     connection: workerConnection,
-    redisPrefix: config.redisPrefix,
+    redisPrefix: config.redis.prefix,
     logger,
-    concurrency: config.workerConcurrency,
+    concurrency: config.worker.concurrency,
   });
 
-  const key = config.apiKeys[0]!;
+  const key = config.auth.apiKeys[0]!;
   const lines = [
     '',
     `media-ingest is running at ${api.url}`,
     `  storage: ${config.storage.driver === 'fs' ? config.storage.root : `s3 bucket ${config.storage.bucket}`}`,
-    `  redis:   ${embedded ? `embedded (${embedded.url}, data in ${path.join(config.dataDir, 'redis')})` : describeEndpoint(redis)}`,
-    `  API key: ${generatedKey ? `${key}   (generated, saved in ${path.join(config.dataDir, 'api-key')})` : '(from API_KEYS)'}`,
+    `  redis:   ${embedded ? `embedded (${embedded.url}, data in ${path.join(config.process.dataDir, 'redis')})` : describeEndpoint(redis)}`,
+    `  API key: ${generatedKey ? `${key}   (generated, saved in ${path.join(config.process.dataDir, 'api-key')})` : '(from API_KEYS)'}`,
     '',
     'Send your first upload:',
     `  curl -i -H "Authorization: Bearer ${generatedKey ? key : '$API_KEY'}" -F "file=@photo.jpg" "${api.url}/v1/libraries/default/files?wait=30"`,
@@ -75,7 +75,7 @@ async function main() {
   // Redis last: the drain of uploads and jobs needs it.
   onShutdown(logger, async () => {
     await api.close();
-    await closeWorkers(workers, config.shutdownTimeoutMs);
+    await closeWorkers(workers, config.process.shutdownTimeoutMs);
     workerConnection.disconnect();
     await core.close();
     await embedded?.stop();

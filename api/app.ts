@@ -66,17 +66,17 @@ const BODY_LIMITS: [RegExp, number][] = [
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const resources = new ResourceService(deps);
-  const publicUrl = deps.publicUrl ?? deps.config.publicUrl;
+  const publicUrl = deps.publicUrl ?? deps.config.http.publicUrl;
   // Failed authentications of every kind, per client address (AUTH_FAILURES_PER_MINUTE).
-  const throttle = new AuthThrottle(deps.redis, deps.config.redisPrefix, deps.config.operations.authFailuresPerMinute, deps.logger);
-  const apiKeys = new ApiKeyStore(deps.redis, deps.config.redisPrefix);
-  const keyAuth = apiKeyAuth(deps.config.apiKeys, apiKeys);
-  const adminGuard = adminAuth(deps.config.operations.adminKeys, throttle, publicUrl);
+  const throttle = new AuthThrottle(deps.redis, deps.config.redis.prefix, deps.config.auth.authFailuresPerMinute, deps.logger);
+  const apiKeys = new ApiKeyStore(deps.redis, deps.config.redis.prefix);
+  const keyAuth = apiKeyAuth(deps.config.auth.apiKeys, apiKeys);
+  const adminGuard = adminAuth(deps.config.auth.adminKeys, throttle, publicUrl);
 
   app.use('*', requestId({ headerName: 'X-Request-Id', limitLength: 200 }));
   app.use('*', accessLog(deps.logger));
-  app.use('*', connectionLimit(deps.config.maxConnectionsPerClient));
-  app.use('*', requestDeadline(deps.config.requestTimeoutMs));
+  app.use('*', connectionLimit(deps.config.http.maxConnectionsPerClient));
+  app.use('*', requestDeadline(deps.config.http.requestTimeoutMs));
   app.use('*', expectContinue(UPLOAD_ROUTE));
   app.onError(errorHandler(deps.logger));
   app.notFound((c) => problemResponse(c, toProblem(new NotFoundError('route', `${c.req.method} ${c.req.path}`))));
@@ -103,24 +103,18 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const apiAuth = bearerAuth(keyAuth, throttle);
   app.use('/v1/admin/*', adminGuard);
   app.use('/v1/*', (c, next) => (c.req.path.startsWith('/v1/admin/') ? next() : apiAuth(c, next)));
-  app.use('/v1/*', rateLimit(deps.redis, deps.config.redisPrefix, deps.config.operations.rateLimitPerMinute, deps.logger));
+  app.use('/v1/*', rateLimit(deps.redis, deps.config.redis.prefix, deps.config.auth.rateLimitPerMinute, deps.logger));
   // Only now, authenticated, is a body read: capped, and within REQUEST_TIMEOUT_MS.
-  app.use('/v1/*', bodyLimit({ defaultMaxBytes: deps.config.jsonBodyMaxBytes, routes: BODY_LIMITS, streamed: STREAMED_ROUTE }));
+  app.use('/v1/*', bodyLimit({ defaultMaxBytes: deps.config.http.jsonBodyMaxBytes, routes: BODY_LIMITS, streamed: STREAMED_ROUTE }));
   app.use('/v1/*', scope(deps));
   // The completion webhook of an upload (its own, or its library's), before the body.
-  const libraryWebhooks = new LibraryWebhooks(deps.redis, deps.config.redisPrefix);
+  const libraryWebhooks = new LibraryWebhooks(deps.redis, deps.config.redis.prefix);
   const libraryWebhook = async (idOrName: string) => {
     const library = await deps.catalog.findLibrary(idOrName);
     return library ? libraryWebhooks.get(library.id) : undefined;
   };
-  app.use(
-    '/v1/libraries/:library/files',
-    webhookUrl(deps.config.operations.webhookSecret, deps.config.operations.webhookAllowPrivate, libraryWebhook),
-  );
-  app.use(
-    '/v1/resources/:id/file',
-    webhookUrl(deps.config.operations.webhookSecret, deps.config.operations.webhookAllowPrivate, libraryWebhook),
-  );
+  app.use('/v1/libraries/:library/files', webhookUrl(deps.config.webhooks.secret, deps.config.webhooks.allowPrivate, libraryWebhook));
+  app.use('/v1/resources/:id/file', webhookUrl(deps.config.webhooks.secret, deps.config.webhooks.allowPrivate, libraryWebhook));
   app.route('/', filesRoutes(deps));
   app.route('/', tusRoutes(deps));
   app.route('/', adminRoutes(deps));

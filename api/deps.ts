@@ -28,7 +28,7 @@ export interface AppDeps {
   /** On-demand renders for `/image/…` (the worker renders, the API waits). */
   renders: RenderWaiter;
   logger: Logger;
-  /** Base of links the API builds; the bound address when PUBLIC_URL is unset and PORT=0. @defaultValue config.publicUrl */
+  /** Base of links the API builds; the bound address when PUBLIC_URL is unset and PORT=0. @defaultValue config.http.publicUrl */
   publicUrl?: string;
 }
 

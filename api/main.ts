@@ -13,9 +13,10 @@ try {
     problems.push(
       'REDIS_URL (e.g. redis://localhost:6379) or REDIS_CLUSTER_NODES (e.g. redis-1:6379,redis-2:6379) is required for `npm run api`; `npm start` runs its own Redis.',
     );
-  if (config.apiKeys.length === 0) problems.push('API_KEYS is required for `npm run api`: comma-separated keys of at least 16 characters.');
+  if (config.auth.apiKeys.length === 0)
+    problems.push('API_KEYS is required for `npm run api`: comma-separated keys of at least 16 characters.');
   if (problems.length) throw new ConfigError(problems);
-  const logger = createLogger(config.logLevel, 'api');
+  const logger = createLogger(config.process.logLevel, 'api');
   const core = await openCore(config, redis!);
   const api = await startApi(config, core, redis!, logger);
   logger.info({ url: api.url, storage: config.storage.driver }, 'api listening');

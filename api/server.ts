@@ -26,38 +26,38 @@ export interface RunningApi {
 export async function startApi(config: Config, core: Core, redis: RedisTarget, logger: Logger): Promise<RunningApi> {
   const queueRedis = createRedis(redis, 'queue');
   const eventsRedis = createRedis(redis, 'worker');
-  const queues = openQueues(queueRedis, config.redisPrefix);
+  const queues = openQueues(queueRedis, config.redis.prefix);
   const { ingest: ingestQueue, render: renderQueue, bulk: bulkQueue } = queues;
-  const events = openQueueEvents('ingest', eventsRedis, config.redisPrefix);
+  const events = openQueueEvents('ingest', eventsRedis, config.redis.prefix);
   const waiter = new JobWaiter(core.catalog, events);
   const renderEventsRedis = createRedis(redis, 'worker');
-  const renderEvents = openQueueEvents('render', renderEventsRedis, config.redisPrefix);
-  const renders = new RenderWaiter(renderQueue, renderEvents, core.store, config.jobAttempts);
+  const renderEvents = openQueueEvents('render', renderEventsRedis, config.redis.prefix);
+  const renders = new RenderWaiter(renderQueue, renderEvents, core.store, config.jobs.attempts);
   collectProcessMetrics();
   const untrack = trackQueueDepth(QUEUE_NAMES.map((q) => ({ lane: QUEUES[q].lane, queue: queues[q] as Queue })));
   const uploads = new UploadService({
     catalog: core.catalog,
     store: core.store,
     ingestQueue,
-    jobAttempts: config.jobAttempts,
-    maxUploadBytes: config.maxUploadBytes,
-    hashPool: new HashPool(config.uploadHashThreads),
+    jobAttempts: config.jobs.attempts,
+    maxUploadBytes: config.uploads.maxBytes,
+    hashPool: new HashPool(config.uploads.hashThreads),
   });
   const tus = new TusService({
     uploads,
     redis: core.redis,
-    redisPrefix: config.redisPrefix,
+    redisPrefix: config.redis.prefix,
     data: createTusData(config, core.store),
-    expirySeconds: config.tus.expirySeconds,
+    expirySeconds: config.uploads.tus.expirySeconds,
     partSize: config.storage.driver === 's3' ? config.storage.partSize : 0,
     logger,
   });
   // Every replica sweeps; the upload's lock keeps two from removing the same one.
   const tusSweep =
-    config.tus.sweepIntervalSeconds > 0
+    config.uploads.tus.sweepIntervalSeconds > 0
       ? setInterval(
           () => void tus.sweep().catch((err: unknown) => logger.warn({ err }, 'tus sweep failed')),
-          config.tus.sweepIntervalSeconds * 1000,
+          config.uploads.tus.sweepIntervalSeconds * 1000,
         )
       : undefined;
   tusSweep?.unref();
@@ -68,34 +68,34 @@ export async function startApi(config: Config, core: Core, redis: RedisTarget, l
     const s = serve(
       {
         fetch: (req, env) => built.app!.fetch(req, env),
-        port: config.port,
-        hostname: config.host,
+        port: config.http.port,
+        hostname: config.http.host,
         serverOptions: {
           // Uploads of gigabytes take long: no limit on a whole request, but the headers
           // must arrive promptly (slowloris), an idle socket is dropped (below), and every
           // body but an authenticated upload's file must arrive within REQUEST_TIMEOUT_MS
           // (api/middleware/request-timeout.ts).
           requestTimeout: 0,
-          headersTimeout: config.headersTimeoutMs,
+          headersTimeout: config.http.headersTimeoutMs,
           // Node enforces headersTimeout only when it sweeps connections (every 30 s by
           // default): sweep often enough that a short limit is a real one.
-          connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(config.headersTimeoutMs / 4))),
+          connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(config.http.headersTimeoutMs / 4))),
           keepAliveTimeout: 5_000,
         },
       },
       () => resolve(s as Server),
     );
   });
-  server.setTimeout(config.socketIdleTimeoutMs);
-  limitConnectionsPerClient(server, config.maxConnectionsPerClient);
+  server.setTimeout(config.http.socketIdleTimeoutMs);
+  limitConnectionsPerClient(server, config.http.maxConnectionsPerClient);
   // With a 'checkContinue' listener Node no longer answers `Expect: 100-continue` by
   // itself: the request goes to the app, which sends 100 Continue only when it wants
   // the body (api/middleware/expect-continue.ts) — so a duplicate is refused before a
   // byte of it is sent.
   server.on('checkContinue', (req, res) => server.emit('request', req, res));
   const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : config.port;
-  const url = config.port === 0 ? `http://127.0.0.1:${port}` : config.publicUrl;
+  const port = typeof addr === 'object' && addr ? addr.port : config.http.port;
+  const url = config.http.port === 0 ? `http://127.0.0.1:${port}` : config.http.publicUrl;
   built.app = createApp({
     config,
     catalog: core.catalog,
@@ -117,7 +117,7 @@ export async function startApi(config: Config, core: Core, redis: RedisTarget, l
     async close() {
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+      const timer = setTimeout(() => server.closeAllConnections(), config.process.shutdownTimeoutMs);
       await closed;
       clearTimeout(timer);
       clearInterval(tusSweep);

@@ -26,65 +26,34 @@ export interface ExternalConfig {
   readonly eventsToken: string | undefined;
 }
 
+/**
+ * The configuration, one group a concern, in the order of docs/configuration.md's
+ * sections (its table is checked against this file).
+ */
 export interface Config {
+  readonly http: HttpConfig;
+  readonly process: ProcessConfig;
+  readonly auth: AuthConfig;
+  readonly uploads: UploadsConfig;
+  readonly jobs: JobsConfig;
+  readonly worker: WorkerConfig;
+  readonly images: ImagesConfig;
+  readonly webhooks: WebhooksConfig;
+  readonly compat: CompatConfig;
+  /** External libraries (docs/external-libraries.md): sources read in place. */
+  readonly external: ExternalConfig;
+  readonly storage: FsStorageConfig | S3StorageConfig;
+  readonly redis: RedisConfig;
+}
+
+/** The API's address, links, timeouts and limits per connection. */
+export interface HttpConfig {
   /** HTTP port of the API. @defaultValue 3000 */
   readonly port: number;
   /** Interface the API binds to. @defaultValue '0.0.0.0' */
   readonly host: string;
   /** Base URL used in `Location` headers and printed links; derived from PORT when unset. */
   readonly publicUrl: string;
-  /** Local objects (fs driver) and the embedded Redis live here. @defaultValue './data' */
-  readonly dataDir: string;
-  /** Unset means `npm start` runs a private redis-server; the production processes require it. */
-  readonly redisUrl: string | undefined;
-  /**
-   * Seed nodes of a Redis Cluster (`host:port,…`; any reachable subset is enough):
-   * the API and workers then open ioredis Cluster connections. Exclusive with REDIS_URL.
-   */
-  readonly redisClusterNodes: readonly RedisNodeAddress[] | undefined;
-  /**
-   * Prefix of every Redis key. Wrapped in braces (a Redis Cluster hash tag) so that the
-   * queue keys BullMQ's Lua scripts touch together, and the catalog keys ours touch
-   * together, land in one slot. @defaultValue 'mi'
-   */
-  readonly redisPrefix: string;
-  readonly storage: FsStorageConfig | S3StorageConfig;
-  /** Bearer keys accepted by the native API. Empty means: no key configured. */
-  readonly apiKeys: readonly string[];
-  /** Largest accepted file, per file part. @defaultValue 1 GiB */
-  readonly maxUploadBytes: number;
-  /** Most file parts in one upload request. @defaultValue 100 */
-  readonly maxFilesPerRequest: number;
-  /**
-   * Threads of the API process that compute uploads' SHA-256 beside the event loop
-   * (files larger than 256 KiB); 0 hashes on the event loop. Handing the bytes to
-   * another core costs about a third more CPU per hashed byte (bench upload-throughput),
-   * which pays only where the API has cores to spare. @defaultValue 0 up to 2 CPU cores, else cores − 2 (at most 4)
-   */
-  readonly uploadHashThreads: number;
-  /** Jobs one worker process runs at once. @defaultValue number of CPU cores */
-  readonly workerConcurrency: number;
-  /** Attempts per job before it fails for good (transient errors only). @defaultValue 5 */
-  readonly jobAttempts: number;
-  /** Upper bound for `?wait=N` / `Prefer: wait=N` / `/wait?timeout=N`, in seconds. @defaultValue 60 */
-  readonly waitMaxSeconds: number;
-  /** How long SIGTERM waits for in-flight requests and active jobs. @defaultValue 30000 */
-  readonly shutdownTimeoutMs: number;
-  /**
-   * BullMQ's stalled-job check interval, and the lock a worker holds on an active job
-   * (renewed every half of it). A job whose worker died (SIGKILL, OOM, power) runs
-   * again within about twice this. Smaller recovers sooner but renews locks more
-   * often; a job whose renewal is starved longer than this runs twice, which is
-   * harmless (jobs are idempotent) but wasted work. @defaultValue 30000
-   */
-  readonly stalledIntervalMs: number;
-  /**
-   * Times a job may be interrupted by its worker dying before it fails for good: a
-   * file that crashes every worker that touches it (a decoder bug, memory) must not
-   * crash-loop the fleet forever. Innocent jobs that were merely running when another
-   * job killed the process count too, so leave some room. @defaultValue 2
-   */
-  readonly maxStalledCount: number;
   /** A client must send complete request headers within this (slowloris). @defaultValue 30000 */
   readonly headersTimeoutMs: number;
   /**
@@ -113,57 +82,54 @@ export interface Config {
    * @defaultValue 120000
    */
   readonly socketIdleTimeoutMs: number;
-  /** Metadata extraction (exiftool-vendored, one ExifTool per worker process). */
-  readonly exiftool: {
-    /**
-     * exiftool processes of one worker process. More than the jobs that can run at once
-     * buys nothing, and more than the cores only adds Perl interpreters.
-     * @defaultValue min(WORKER_CONCURRENCY, CPU cores)
-     */
-    readonly maxProcs: number;
-    /**
-     * A read that takes longer is killed and the job retried, then failed with the
-     * reason: a hang must never pass as "no metadata". @defaultValue 30000
-     */
-    readonly taskTimeoutMs: number;
-  };
-  /** Bulk revert (`POST /v1/reprocess`). */
-  readonly reprocess: {
-    /** Resources read from a catalog index and enqueued per page. @defaultValue 1000 */
-    readonly chunkSize: number;
-    /**
-     * Most jobs of one batch waiting in the queue at once; the fan-out pauses above it,
-     * so a batch over 100 million resources never puts 100 million jobs into Redis.
-     * @defaultValue 5000
-     */
-    readonly maxQueued: number;
-  };
-  /** External libraries (docs/external-libraries.md): sources read in place. */
-  readonly external: ExternalConfig;
-  /**
-   * Compatibility faces' credentials (parsed now; used by the adapters). Each opens the
-   * libraries written after it (`@photos|news`, `@*` for all); without: `default` only.
-   * Secrets are at least 16 characters, like API keys.
-   */
-  readonly compat: {
-    /** RESOURCESPACE_USERS=`user:privatekey[@lib|lib…],…`; uploads go to the first library. */
-    readonly resourceSpaceUsers: ReadonlyMap<string, CompatCredential>;
-    /** COPERNICA_TOKENS=`token[@lib|lib…],…` */
-    readonly copernicaTokens: readonly CompatCredential[];
-    /** FLOTIQ_API_KEYS=`key[@lib|lib…],…`; uploads go to the first library. */
-    readonly flotiqApiKeys: readonly CompatCredential[];
-    /** CONNECTIONS_USERS=`user:password,…`: each user has the library `connections-<user>`, and only it. */
-    readonly connectionsUsers: ReadonlyMap<string, string>;
-    /**
-     * Where Flotiq's Unsplash import (`GET /api/unsplash/{id}`) fetches a photo: a URL
-     * with `{id}` in it (an Unsplash mirror or proxy). Unset: the import answers a clear
-     * error, since no internet access is assumed. @defaultValue undefined
-     */
-    readonly unsplashSourceUrl: string | undefined;
-  };
+}
+
+/** What every process (API, worker, `npm start`) shares: its data folder, logging, shutdown. */
+export interface ProcessConfig {
+  /** Local objects (fs driver) and the embedded Redis live here. @defaultValue './data' */
+  readonly dataDir: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
-  readonly images: ImagesConfig;
-  readonly operations: OperationsConfig;
+  /** How long SIGTERM waits for in-flight requests and active jobs. @defaultValue 30000 */
+  readonly shutdownTimeoutMs: number;
+}
+
+/** Who may call what. */
+export interface AuthConfig {
+  /** Bearer keys accepted by the native API. Empty means: no key configured. */
+  readonly apiKeys: readonly string[];
+  /** Keys of the queue dashboard at `/admin/queues` (Bearer, or Basic with the key as password); none: no dashboard. */
+  readonly adminKeys: readonly string[];
+  /**
+   * Requests per minute per API key, shared by all API replicas (Redis); 0 turns the
+   * limit off. The default only stops a runaway client: batch ingestion of small files
+   * from one key is the main use, and must not trip it. @defaultValue 60000
+   */
+  readonly rateLimitPerMinute: number;
+  /**
+   * Failed authentications one client address may make per minute, counted in Redis
+   * across API replicas, on the native API, the compatibility faces and `/image` alike;
+   * past it every authentication from that address answers 429 with Retry-After until
+   * the minute ends (a right key too, or guessing would go on). 0 turns it off.
+   * @defaultValue 30
+   */
+  readonly authFailuresPerMinute: number;
+}
+
+/** What an upload may be and how the API waits for it. */
+export interface UploadsConfig {
+  /** Largest accepted file, per file part. @defaultValue 1 GiB */
+  readonly maxBytes: number;
+  /** Most file parts in one upload request. @defaultValue 100 */
+  readonly maxFilesPerRequest: number;
+  /**
+   * Threads of the API process that compute uploads' SHA-256 beside the event loop
+   * (files larger than 256 KiB); 0 hashes on the event loop. Handing the bytes to
+   * another core costs about a third more CPU per hashed byte (bench upload-throughput),
+   * which pays only where the API has cores to spare. @defaultValue 0 up to 2 CPU cores, else cores − 2 (at most 4)
+   */
+  readonly hashThreads: number;
+  /** Upper bound for `?wait=N` / `Prefer: wait=N` / `/wait?timeout=N`, in seconds. @defaultValue 60 */
+  readonly waitMaxSeconds: number;
   readonly tus: TusConfig;
 }
 
@@ -179,48 +145,77 @@ export interface TusConfig {
   readonly sweepIntervalSeconds: number;
 }
 
-/** Running many replicas: lanes, metrics, rate limits, the dashboard, webhooks. */
-export interface OperationsConfig {
+/** Retries, stalled jobs and bulk work. */
+export interface JobsConfig {
+  /** Attempts per job before it fails for good (transient errors only). @defaultValue 5 */
+  readonly attempts: number;
+  /**
+   * BullMQ's stalled-job check interval, and the lock a worker holds on an active job
+   * (renewed every half of it). A job whose worker died (SIGKILL, OOM, power) runs
+   * again within about twice this. Smaller recovers sooner but renews locks more
+   * often; a job whose renewal is starved longer than this runs twice, which is
+   * harmless (jobs are idempotent) but wasted work. @defaultValue 30000
+   */
+  readonly stalledIntervalMs: number;
+  /**
+   * Times a job may be interrupted by its worker dying before it fails for good: a
+   * file that crashes every worker that touches it (a decoder bug, memory) must not
+   * crash-loop the fleet forever. Innocent jobs that were merely running when another
+   * job killed the process count too, so leave some room. @defaultValue 2
+   */
+  readonly maxStalledCount: number;
+  /** Bulk-lane jobs started per second, across all worker processes together. @defaultValue 1000 */
+  readonly bulkJobsPerSecond: number;
+  /** Bulk revert (`POST /v1/reprocess`). */
+  readonly reprocess: {
+    /** Resources read from a catalog index and enqueued per page. @defaultValue 1000 */
+    readonly chunkSize: number;
+    /**
+     * Most jobs of one batch waiting in the queue at once; the fan-out pauses above it,
+     * so a batch over 100 million resources never puts 100 million jobs into Redis.
+     * @defaultValue 5000
+     */
+    readonly maxQueued: number;
+  };
+}
+
+/** What one worker process runs. */
+export interface WorkerConfig {
+  /** Jobs one worker process runs at once. @defaultValue number of CPU cores */
+  readonly concurrency: number;
   /** Lanes this worker process serves (shared/jobs/lanes.ts). @defaultValue ingest, render, bulk */
-  readonly workerLanes: readonly Lane[];
+  readonly lanes: readonly Lane[];
   /**
    * Bulk-lane jobs one worker process runs at once, in slots of their own beside the
    * ingest lane's: an upload never waits for a bulk job to finish, it only shares the
    * CPU with it. Lower it to give uploads the larger share. @defaultValue WORKER_CONCURRENCY
    */
   readonly bulkConcurrency: number;
-  /** Bulk-lane jobs started per second, across all worker processes together. @defaultValue 1000 */
-  readonly bulkJobsPerSecond: number;
   /** Port of a worker process's Prometheus `/metrics`; 0 picks a free one (logged). @defaultValue 9464 */
-  readonly workerMetricsPort: number;
+  readonly metricsPort: number;
+  /** Metadata extraction (exiftool-vendored, one ExifTool per worker process). */
+  readonly exiftool: {
+    /**
+     * exiftool processes of one worker process. More than the jobs that can run at once
+     * buys nothing, and more than the cores only adds Perl interpreters.
+     * @defaultValue min(WORKER_CONCURRENCY, CPU cores)
+     */
+    readonly maxProcs: number;
+    /**
+     * A read that takes longer is killed and the job retried, then failed with the
+     * reason: a hang must never pass as "no metadata". @defaultValue 30000
+     */
+    readonly taskTimeoutMs: number;
+  };
+  /** On-demand render jobs one worker process runs at once. @defaultValue 2 */
+  readonly renderConcurrency: number;
+  /** libvips threads per image; 0 picks cores ÷ WORKER_CONCURRENCY (at least 1). @defaultValue 0 */
+  readonly vipsConcurrency: number;
   /**
-   * Requests per minute per API key, shared by all API replicas (Redis); 0 turns the
-   * limit off. The default only stops a runaway client: batch ingestion of small files
-   * from one key is the main use, and must not trip it. @defaultValue 60000
+   * glibc malloc arenas of the worker (read by the C library itself; here so it is
+   * documented and validated). Without jemalloc, the worker restarts itself with 2.
    */
-  readonly rateLimitPerMinute: number;
-  /**
-   * Failed authentications one client address may make per minute, counted in Redis
-   * across API replicas, on the native API, the compatibility faces and `/image` alike;
-   * past it every authentication from that address answers 429 with Retry-After until
-   * the minute ends (a right key too, or guessing would go on). 0 turns it off.
-   * @defaultValue 30
-   */
-  readonly authFailuresPerMinute: number;
-  /** Keys of the queue dashboard at `/admin/queues` (Bearer, or Basic with the key as password); none: no dashboard. */
-  readonly adminKeys: readonly string[];
-  /** HMAC-SHA256 key that signs completion webhooks; unset: webhooks are refused. */
-  readonly webhookSecret: string | undefined;
-  /** How long a webhook receiver may take to answer before the attempt counts as failed. @defaultValue 10000 */
-  readonly webhookTimeoutMs: number;
-  /**
-   * Whether webhooks may go to loopback, private and link-local addresses (a receiver on
-   * the same host or network). Off, such URLs are refused (400) and host names that
-   * resolve to them fail delivery for good (SSRF). @defaultValue false
-   */
-  readonly webhookAllowPrivate: boolean;
-  /** Deliveries of one webhook before it is given up (exponential backoff from 1 s). @defaultValue 8 */
-  readonly webhookAttempts: number;
+  readonly mallocArenaMax: number | undefined;
 }
 
 /** Renditions and `/image/…` delivery. */
@@ -242,15 +237,61 @@ export interface ImagesConfig {
   readonly cacheSeconds: number;
   /** How long a request waits for an on-demand render before answering 503. @defaultValue 30 */
   readonly renderWaitSeconds: number;
-  /** On-demand render jobs one worker process runs at once. @defaultValue 2 */
-  readonly renderConcurrency: number;
-  /** libvips threads per image; 0 picks cores ÷ WORKER_CONCURRENCY (at least 1). @defaultValue 0 */
-  readonly vipsConcurrency: number;
+}
+
+/** Completion webhooks. */
+export interface WebhooksConfig {
+  /** HMAC-SHA256 key that signs completion webhooks; unset: webhooks are refused. */
+  readonly secret: string | undefined;
+  /** How long a webhook receiver may take to answer before the attempt counts as failed. @defaultValue 10000 */
+  readonly timeoutMs: number;
   /**
-   * glibc malloc arenas of the worker (read by the C library itself; here so it is
-   * documented and validated). Without jemalloc, the worker restarts itself with 2.
+   * Whether webhooks may go to loopback, private and link-local addresses (a receiver on
+   * the same host or network). Off, such URLs are refused (400) and host names that
+   * resolve to them fail delivery for good (SSRF). @defaultValue false
    */
-  readonly mallocArenaMax: number | undefined;
+  readonly allowPrivate: boolean;
+  /** Deliveries of one webhook before it is given up (exponential backoff from 1 s). @defaultValue 8 */
+  readonly attempts: number;
+}
+
+/**
+ * Compatibility faces' credentials (parsed now; used by the adapters). Each opens the
+ * libraries written after it (`@photos|news`, `@*` for all); without: `default` only.
+ * Secrets are at least 16 characters, like API keys.
+ */
+export interface CompatConfig {
+  /** RESOURCESPACE_USERS=`user:privatekey[@lib|lib…],…`; uploads go to the first library. */
+  readonly resourceSpaceUsers: ReadonlyMap<string, CompatCredential>;
+  /** COPERNICA_TOKENS=`token[@lib|lib…],…` */
+  readonly copernicaTokens: readonly CompatCredential[];
+  /** FLOTIQ_API_KEYS=`key[@lib|lib…],…`; uploads go to the first library. */
+  readonly flotiqApiKeys: readonly CompatCredential[];
+  /** CONNECTIONS_USERS=`user:password,…`: each user has the library `connections-<user>`, and only it. */
+  readonly connectionsUsers: ReadonlyMap<string, string>;
+  /**
+   * Where Flotiq's Unsplash import (`GET /api/unsplash/{id}`) fetches a photo: a URL
+   * with `{id}` in it (an Unsplash mirror or proxy). Unset: the import answers a clear
+   * error, since no internet access is assumed. @defaultValue undefined
+   */
+  readonly unsplashSourceUrl: string | undefined;
+}
+
+/** Queues and the catalog. */
+export interface RedisConfig {
+  /** Unset means `npm start` runs a private redis-server; the production processes require it. */
+  readonly url: string | undefined;
+  /**
+   * Seed nodes of a Redis Cluster (`host:port,…`; any reachable subset is enough):
+   * the API and workers then open ioredis Cluster connections. Exclusive with REDIS_URL.
+   */
+  readonly clusterNodes: readonly RedisNodeAddress[] | undefined;
+  /**
+   * Prefix of every Redis key. Wrapped in braces (a Redis Cluster hash tag) so that the
+   * queue keys BullMQ's Lua scripts touch together, and the catalog keys ours touch
+   * together, land in one slot. @defaultValue 'mi'
+   */
+  readonly prefix: string;
 }
 
 /** A compatibility face's secret and the libraries it opens (`*`: every library). */
@@ -300,9 +341,9 @@ export interface S3StorageConfig {
 }
 
 /** The configured Redis (REDIS_CLUSTER_NODES or REDIS_URL); undefined when neither is set. */
-export function redisEndpoint(config: Pick<Config, 'redisUrl' | 'redisClusterNodes'>): RedisEndpoint | undefined {
-  if (config.redisClusterNodes) return { clusterNodes: config.redisClusterNodes };
-  return config.redisUrl ? { url: config.redisUrl } : undefined;
+export function redisEndpoint(config: Pick<Config, 'redis'>): RedisEndpoint | undefined {
+  if (config.redis.clusterNodes) return { clusterNodes: config.redis.clusterNodes };
+  return config.redis.url ? { url: config.redis.url } : undefined;
 }
 
 function parseClusterNodes(raw: string | undefined, problems: string[]): RedisNodeAddress[] | undefined {
@@ -391,46 +432,48 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`STORAGE_DRIVER must be "fs" or "s3" (got "${driver}")`);
   }
 
-  const apiKeys = p.list('API_KEYS');
-  for (const k of apiKeys) {
-    if (k.length < MIN_KEY_LENGTH) problems.push(`API_KEYS: each key must be at least ${MIN_KEY_LENGTH} characters (one has ${k.length})`);
-  }
-
   const cpus = Math.max(1, os.availableParallelism());
   const workerConcurrency = p.int('WORKER_CONCURRENCY', cpus, 1, 1024);
   const config: Config = {
-    port,
-    host,
-    publicUrl: (p.url('PUBLIC_URL', ['http:', 'https:']) ?? `http://localhost:${port}`).replace(/\/+$/, ''),
-    dataDir,
-    redisUrl,
-    redisClusterNodes,
-    redisPrefix,
-    storage,
-    apiKeys,
-    maxUploadBytes: p.bytes('MAX_UPLOAD_BYTES', 1024 * MiB),
-    maxFilesPerRequest: p.int('MAX_FILES_PER_REQUEST', 100, 1, 10_000),
-    uploadHashThreads: p.int('UPLOAD_HASH_THREADS', defaultHashThreads(cpus), 0, 64),
-    workerConcurrency,
-    jobAttempts: p.int('JOB_ATTEMPTS', 5, 1, 100),
-    waitMaxSeconds: p.int('WAIT_MAX_SECONDS', 60, 0, 3600),
-    shutdownTimeoutMs: p.int('SHUTDOWN_TIMEOUT_MS', 30_000, 0, 3_600_000),
-    stalledIntervalMs: p.int('JOB_STALLED_INTERVAL_MS', 30_000, 500, 3_600_000),
-    maxStalledCount: p.int('JOB_MAX_STALLED', 2, 0, 1000),
-    headersTimeoutMs: p.int('HEADERS_TIMEOUT_MS', 30_000, 100, 3_600_000),
-    requestTimeoutMs: p.int('REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
-    maxConnectionsPerClient: p.int('MAX_CONNECTIONS_PER_CLIENT', 64, 0, 1_000_000),
-    jsonBodyMaxBytes: p.bytes('JSON_BODY_MAX_BYTES', 64 * 1024),
-    socketIdleTimeoutMs: p.int('SOCKET_IDLE_TIMEOUT_MS', 120_000, 100, 86_400_000),
-    exiftool: {
-      maxProcs: p.int('EXIFTOOL_MAX_PROCS', Math.min(workerConcurrency, cpus), 1, 256),
-      taskTimeoutMs: p.int('EXIFTOOL_TASK_TIMEOUT_MS', 30_000, 1, 3_600_000),
+    http: {
+      port,
+      host,
+      publicUrl: (p.url('PUBLIC_URL', ['http:', 'https:']) ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+      headersTimeoutMs: p.int('HEADERS_TIMEOUT_MS', 30_000, 100, 3_600_000),
+      requestTimeoutMs: p.int('REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+      maxConnectionsPerClient: p.int('MAX_CONNECTIONS_PER_CLIENT', 64, 0, 1_000_000),
+      jsonBodyMaxBytes: p.bytes('JSON_BODY_MAX_BYTES', 64 * 1024),
+      socketIdleTimeoutMs: p.int('SOCKET_IDLE_TIMEOUT_MS', 120_000, 100, 86_400_000),
     },
-    external: parseExternal(p, problems),
-    reprocess: {
-      chunkSize: p.int('REPROCESS_CHUNK_SIZE', 1000, 1, 10_000),
-      maxQueued: p.int('REPROCESS_MAX_QUEUED', 5000, 1, 1_000_000),
+    process: {
+      dataDir,
+      logLevel: p.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+      shutdownTimeoutMs: p.int('SHUTDOWN_TIMEOUT_MS', 30_000, 0, 3_600_000),
     },
+    auth: parseAuth(p, problems),
+    uploads: {
+      maxBytes: p.bytes('MAX_UPLOAD_BYTES', 1024 * MiB),
+      maxFilesPerRequest: p.int('MAX_FILES_PER_REQUEST', 100, 1, 10_000),
+      hashThreads: p.int('UPLOAD_HASH_THREADS', defaultHashThreads(cpus), 0, 64),
+      waitMaxSeconds: p.int('WAIT_MAX_SECONDS', 60, 0, 3600),
+      tus: {
+        expirySeconds: p.int('TUS_EXPIRY_SECONDS', 86_400, 1, 30 * 86_400),
+        sweepIntervalSeconds: p.int('TUS_SWEEP_INTERVAL_SECONDS', 60, 0, 86_400),
+      },
+    },
+    jobs: {
+      attempts: p.int('JOB_ATTEMPTS', 5, 1, 100),
+      stalledIntervalMs: p.int('JOB_STALLED_INTERVAL_MS', 30_000, 500, 3_600_000),
+      maxStalledCount: p.int('JOB_MAX_STALLED', 2, 0, 1000),
+      bulkJobsPerSecond: p.int('BULK_JOBS_PER_SECOND', 1000, 1, 1_000_000),
+      reprocess: {
+        chunkSize: p.int('REPROCESS_CHUNK_SIZE', 1000, 1, 10_000),
+        maxQueued: p.int('REPROCESS_MAX_QUEUED', 5000, 1, 1_000_000),
+      },
+    },
+    worker: parseWorker(p, problems, workerConcurrency, cpus),
+    images: parseImages(p, problems),
+    webhooks: parseWebhooks(p, problems),
     compat: {
       resourceSpaceUsers: new Map([...p.pairs('RESOURCESPACE_USERS')].map(([user, v]) => [user, p.credential('RESOURCESPACE_USERS', v)])),
       copernicaTokens: p.list('COPERNICA_TOKENS').map((v) => p.credential('COPERNICA_TOKENS', v)),
@@ -438,16 +481,12 @@ export function loadConfig(env: Env = process.env): Config {
       connectionsUsers: p.pairs('CONNECTIONS_USERS'),
       unsplashSourceUrl: withIdPlaceholder('UNSPLASH_SOURCE_URL', p.url('UNSPLASH_SOURCE_URL', ['http:', 'https:']), problems),
     },
-    logLevel: p.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
-    images: parseImages(p, problems),
-    operations: parseOperations(p, problems, workerConcurrency),
-    tus: {
-      expirySeconds: p.int('TUS_EXPIRY_SECONDS', 86_400, 1, 30 * 86_400),
-      sweepIntervalSeconds: p.int('TUS_SWEEP_INTERVAL_SECONDS', 60, 0, 86_400),
-    },
+    external: parseExternal(p, problems),
+    storage,
+    redis: { url: redisUrl, clusterNodes: redisClusterNodes, prefix: redisPrefix },
   };
-  if (config.maxUploadBytes < 1) problems.push('MAX_UPLOAD_BYTES must be at least 1 byte');
-  if (config.jsonBodyMaxBytes < 1024) problems.push(`JSON_BODY_MAX_BYTES must be at least 1K (got ${config.jsonBodyMaxBytes})`);
+  if (config.uploads.maxBytes < 1) problems.push('MAX_UPLOAD_BYTES must be at least 1 byte');
+  if (config.http.jsonBodyMaxBytes < 1024) problems.push(`JSON_BODY_MAX_BYTES must be at least 1K (got ${config.http.jsonBodyMaxBytes})`);
   for (const [user, password] of config.compat.connectionsUsers) {
     if (password.length < MIN_KEY_LENGTH)
       problems.push(
@@ -459,28 +498,51 @@ export function loadConfig(env: Env = process.env): Config {
   return deepFreeze(config);
 }
 
-function parseOperations(p: Parser, problems: string[], workerConcurrency: number): OperationsConfig {
+function parseAuth(p: Parser, problems: string[]): AuthConfig {
+  const apiKeys = p.list('API_KEYS');
+  for (const k of apiKeys) {
+    if (k.length < MIN_KEY_LENGTH) problems.push(`API_KEYS: each key must be at least ${MIN_KEY_LENGTH} characters (one has ${k.length})`);
+  }
+  const adminKeys = p.list('ADMIN_KEYS');
+  if (adminKeys.some((k) => k.length < MIN_KEY_LENGTH)) problems.push(`ADMIN_KEYS: each key must be at least ${MIN_KEY_LENGTH} characters`);
+  return {
+    apiKeys,
+    adminKeys,
+    rateLimitPerMinute: p.int('RATE_LIMIT_PER_MINUTE', 60_000, 0, 100_000_000),
+    authFailuresPerMinute: p.int('AUTH_FAILURES_PER_MINUTE', 30, 0, 1_000_000),
+  };
+}
+
+function parseWorker(p: Parser, problems: string[], workerConcurrency: number, cpus: number): WorkerConfig {
   const lanes = p.list('WORKER_LANES');
   const unknown = lanes.filter((l) => !isLane(l));
   if (unknown.length) problems.push(`WORKER_LANES must be a comma-separated list of ${LANES.join(', ')} (got "${unknown.join(', ')}")`);
-  const adminKeys = p.list('ADMIN_KEYS');
-  if (adminKeys.some((k) => k.length < MIN_KEY_LENGTH)) problems.push(`ADMIN_KEYS: each key must be at least ${MIN_KEY_LENGTH} characters`);
-  const webhookSecret = p.str('WEBHOOK_SECRET');
-  if (webhookSecret !== undefined && webhookSecret.length < 32) {
-    problems.push(`WEBHOOK_SECRET must be at least 32 characters (e.g. \`openssl rand -hex 32\`); it has ${webhookSecret.length}`);
+  const arena = p.str('MALLOC_ARENA_MAX');
+  return {
+    concurrency: workerConcurrency,
+    lanes: lanes.length === 0 || unknown.length ? LANES : [...new Set(lanes as Lane[])],
+    bulkConcurrency: p.int('BULK_CONCURRENCY', workerConcurrency, 1, 1024),
+    metricsPort: p.int('WORKER_METRICS_PORT', 9464, 0, 65535),
+    exiftool: {
+      maxProcs: p.int('EXIFTOOL_MAX_PROCS', Math.min(workerConcurrency, cpus), 1, 256),
+      taskTimeoutMs: p.int('EXIFTOOL_TASK_TIMEOUT_MS', 30_000, 1, 3_600_000),
+    },
+    renderConcurrency: p.int('RENDER_CONCURRENCY', 2, 1, 256),
+    vipsConcurrency: p.int('VIPS_CONCURRENCY', 0, 0, 1024),
+    mallocArenaMax: arena === undefined ? undefined : p.int('MALLOC_ARENA_MAX', 2, 1, 1024),
+  };
+}
+
+function parseWebhooks(p: Parser, problems: string[]): WebhooksConfig {
+  const secret = p.str('WEBHOOK_SECRET');
+  if (secret !== undefined && secret.length < 32) {
+    problems.push(`WEBHOOK_SECRET must be at least 32 characters (e.g. \`openssl rand -hex 32\`); it has ${secret.length}`);
   }
   return {
-    workerLanes: lanes.length === 0 || unknown.length ? LANES : [...new Set(lanes as Lane[])],
-    bulkConcurrency: p.int('BULK_CONCURRENCY', workerConcurrency, 1, 1024),
-    bulkJobsPerSecond: p.int('BULK_JOBS_PER_SECOND', 1000, 1, 1_000_000),
-    workerMetricsPort: p.int('WORKER_METRICS_PORT', 9464, 0, 65535),
-    rateLimitPerMinute: p.int('RATE_LIMIT_PER_MINUTE', 60_000, 0, 100_000_000),
-    authFailuresPerMinute: p.int('AUTH_FAILURES_PER_MINUTE', 30, 0, 1_000_000),
-    adminKeys,
-    webhookSecret,
-    webhookTimeoutMs: p.int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 300_000),
-    webhookAttempts: p.int('WEBHOOK_ATTEMPTS', 8, 1, 100),
-    webhookAllowPrivate: p.oneOf('WEBHOOK_ALLOW_PRIVATE', ['true', 'false'] as const, 'false') === 'true',
+    secret,
+    timeoutMs: p.int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 300_000),
+    attempts: p.int('WEBHOOK_ATTEMPTS', 8, 1, 100),
+    allowPrivate: p.oneOf('WEBHOOK_ALLOW_PRIVATE', ['true', 'false'] as const, 'false') === 'true',
   };
 }
 
@@ -520,7 +582,6 @@ function parseImages(p: Parser, problems: string[]): ImagesConfig {
   if (urlSecret !== undefined && urlSecret.length < 32) {
     problems.push(`IMAGE_URL_SECRET must be at least 32 characters (e.g. \`openssl rand -hex 32\`); it has ${urlSecret.length}`);
   }
-  const arena = p.str('MALLOC_ARENA_MAX');
   return {
     presets: presets.presets,
     sizes: sizes.sizes,
@@ -529,13 +590,10 @@ function parseImages(p: Parser, problems: string[]): ImagesConfig {
     maxPixels: p.int('MAX_IMAGE_PIXELS', 0x3fff * 0x3fff, 1, Number.MAX_SAFE_INTEGER),
     cacheSeconds: p.int('IMAGE_CACHE_SECONDS', 86_400, 0, 31_536_000),
     renderWaitSeconds: p.int('IMAGE_RENDER_WAIT_SECONDS', 30, 1, 600),
-    renderConcurrency: p.int('RENDER_CONCURRENCY', 2, 1, 256),
-    vipsConcurrency: p.int('VIPS_CONCURRENCY', 0, 0, 1024),
-    mallocArenaMax: arena === undefined ? undefined : p.int('MALLOC_ARENA_MAX', 2, 1, 1024),
   };
 }
 
-/** See Config.uploadHashThreads. */
+/** See UploadsConfig.hashThreads. */
 export function defaultHashThreads(cpus: number): number {
   return cpus <= 2 ? 0 : Math.min(4, cpus - 2);
 }

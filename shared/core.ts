@@ -33,7 +33,7 @@ export async function openCore(config: Config, target: RedisTarget): Promise<Cor
     redis.disconnect();
     throw err;
   }
-  const catalog = new Catalog(redis, config.redisPrefix);
+  const catalog = new Catalog(redis, config.redis.prefix);
   // Originals of external libraries are read from their sources through the store (shared/external).
   const store = withExternalSources(await createObjectStore(config), config, async (id) => (await catalog.findLibrary(id))?.source);
   await catalog.migrate();

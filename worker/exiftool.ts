@@ -5,7 +5,7 @@ import { ExifTool } from 'exiftool-vendored';
  * start-up (~100 ms), so it is created on first use and shared by every step and job:
  * metadata extraction, the HEIC/RAW preview fallback of renditions, anything else.
  *
- * Use: `exiftool().read(file)`; pass `config.exiftool`'s settings on the calls that can
+ * Use: `exiftool().read(file)`; pass `config.worker.exiftool`'s settings on the calls that can
  * come first (the first call creates the instance, later options are ignored). Call
  * `endExifTool()` on shutdown, or its child processes keep the event loop alive.
  */

@@ -18,33 +18,33 @@ try {
     throw new ConfigError([
       'REDIS_URL (e.g. redis://localhost:6379) or REDIS_CLUSTER_NODES (e.g. redis-1:6379,redis-2:6379) is required for `npm run worker`.',
     ]);
-  const logger = createLogger(config.logLevel, 'worker');
+  const logger = createLogger(config.process.logLevel, 'worker');
   const core = await openCore(config, redis);
   const stale = await removeStaleScratch();
   if (stale > 0) logger.info({ folders: stale }, 'removed the scratch folders of workers that were killed');
   const connection = createRedis(redis, 'worker');
-  const workers = createWorkers({ ...core, connection, redisPrefix: config.redisPrefix, logger, concurrency: config.workerConcurrency });
+  const workers = createWorkers({ ...core, connection, redisPrefix: config.redis.prefix, logger, concurrency: config.worker.concurrency });
   collectProcessMetrics();
   // A taken port (several workers on one host with the default) costs the metrics, not
   // the worker: jobs matter more than their counters, and the warning says what to set.
-  const metrics = await startMetricsServer(config.operations.workerMetricsPort).catch((err: NodeJS.ErrnoException) => {
+  const metrics = await startMetricsServer(config.worker.metricsPort).catch((err: NodeJS.ErrnoException) => {
     logger.warn(
-      { err: err.message, port: config.operations.workerMetricsPort },
+      { err: err.message, port: config.worker.metricsPort },
       'metrics port unavailable; this worker serves no /metrics (set WORKER_METRICS_PORT, 0 for any free port)',
     );
     return undefined;
   });
   logger.info(
     {
-      concurrency: config.workerConcurrency,
-      lanes: config.operations.workerLanes,
+      concurrency: config.worker.concurrency,
+      lanes: config.worker.lanes,
       metricsPort: metrics?.port ?? null,
       storage: config.storage.driver,
     },
     'worker started',
   );
   onShutdown(logger, async () => {
-    await closeWorkers(workers, config.shutdownTimeoutMs);
+    await closeWorkers(workers, config.process.shutdownTimeoutMs);
     await metrics?.close();
     connection.disconnect();
     await core.close();

@@ -41,8 +41,14 @@ export interface WorkerDeps {
  */
 export function createWorkers(deps: WorkerDeps): Worker[] {
   tuneImaging(deps.config, deps.logger);
-  const { workerLanes, bulkConcurrency, bulkJobsPerSecond, webhookSecret, webhookAttempts, webhookTimeoutMs, webhookAllowPrivate } =
-    deps.config.operations;
+  const { lanes: workerLanes, bulkConcurrency } = deps.config.worker;
+  const { bulkJobsPerSecond } = deps.config.jobs;
+  const {
+    secret: webhookSecret,
+    attempts: webhookAttempts,
+    timeoutMs: webhookTimeoutMs,
+    allowPrivate: webhookAllowPrivate,
+  } = deps.config.webhooks;
   const lanes = new Set(workerLanes);
   // Producers too: a revert of one resource goes on the ingest queue, a bulk revert's
   // steps and per-resource jobs on the bulk queue.
@@ -53,7 +59,7 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
     catalog: deps.catalog,
     ingestQueue: queue,
     bulkQueue,
-    jobAttempts: deps.config.jobAttempts,
+    jobAttempts: deps.config.jobs.attempts,
     logger: deps.logger,
   });
   const processors = {
@@ -71,9 +77,9 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
       ...deps,
       queue: bulkQueue,
       reprocess,
-      chunkSize: deps.config.reprocess.chunkSize,
-      maxQueued: deps.config.reprocess.maxQueued,
-      jobAttempts: deps.config.jobAttempts,
+      chunkSize: deps.config.jobs.reprocess.chunkSize,
+      maxQueued: deps.config.jobs.reprocess.maxQueued,
+      jobAttempts: deps.config.jobs.attempts,
     }),
   };
   // External libraries (docs/external-libraries.md): their jobs run on the bulk lane.
@@ -85,7 +91,12 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
     bulkQueue,
     logger: deps.logger,
   });
-  const externalDeps = { ...deps, external, chunkSize: deps.config.reprocess.chunkSize, maxQueued: deps.config.reprocess.maxQueued };
+  const externalDeps = {
+    ...deps,
+    external,
+    chunkSize: deps.config.jobs.reprocess.chunkSize,
+    maxQueued: deps.config.jobs.reprocess.maxQueued,
+  };
   const externalJobs: Record<string, (job: Job) => Promise<void>> = {
     [EXTERNAL_SCAN_JOB]: externalScanProcessor(externalDeps),
     [EXTERNAL_INGEST_JOB]: externalIngestProcessor(deps, processors.ingest as (job: Job) => Promise<void>),
@@ -105,9 +116,9 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
     connection: deps.connection,
     // A job whose worker died is picked up again once its lock expires and the next
     // stalled check runs (stalled-job recovery): both follow JOB_STALLED_INTERVAL_MS.
-    stalledInterval: deps.config.stalledIntervalMs,
-    lockDuration: deps.config.stalledIntervalMs,
-    maxStalledCount: deps.config.maxStalledCount,
+    stalledInterval: deps.config.jobs.stalledIntervalMs,
+    lockDuration: deps.config.jobs.stalledIntervalMs,
+    maxStalledCount: deps.config.jobs.maxStalledCount,
   };
   const recordFailure = (job: Job | undefined, err: Error) => {
     // Covers jobs failed outside the processor (stalled too often): the record must not stay "processing".
@@ -119,7 +130,7 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
         if (r && r.fileVersion === fileVersion && r.status === 'processing' && job.finishedOn) {
           // BullMQ's own words ("job stalled more than allowable limit") tell a client nothing.
           const error = /stalled more than allowable limit/.test(err.message)
-            ? `Processing was cut short ${deps.config.maxStalledCount + 1 === 1 ? 'once' : `${deps.config.maxStalledCount + 1} times`} by the worker stopping (crash, out of memory or kill); the file may be what stops it. Upload it again to retry.`
+            ? `Processing was cut short ${deps.config.jobs.maxStalledCount + 1 === 1 ? 'once' : `${deps.config.jobs.maxStalledCount + 1} times`} by the worker stopping (crash, out of memory or kill); the file may be what stops it. Upload it again to retry.`
             : err.message;
           return deps.catalog.updateResource(resourceId, fileVersion, { status: 'failed', error, errorCode: 'internal' });
         }
@@ -146,7 +157,7 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
         }
       : undefined,
     // On-demand renders: a request is waiting for each (shared/jobs/render.ts).
-    render: { processor: renderProcessor(deps), options: { concurrency: deps.config.images.renderConcurrency } },
+    render: { processor: renderProcessor(deps), options: { concurrency: deps.config.worker.renderConcurrency } },
     bulk: { processor: dispatch, options: { concurrency: bulkConcurrency, limiter: bulkLimiter(bulkJobsPerSecond) } },
   };
   const workers: Worker[] = [];

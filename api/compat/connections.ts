@@ -70,10 +70,10 @@ const builder = new XMLBuilder({ ignoreAttributes: false, format: true, suppress
  */
 export function connectionsRoutes(deps: AppDeps, throttle: AuthThrottle) {
   const app = new Hono<AppEnv>();
-  const labels = new LabelIndex(deps.redis, deps.config.redisPrefix);
+  const labels = new LabelIndex(deps.redis, deps.config.redis.prefix);
   const resources = new ResourceService(deps);
   // Links are built from PUBLIC_URL, never from the request's Host header (which the client writes).
-  const base = deps.publicUrl ?? deps.config.publicUrl;
+  const base = deps.publicUrl ?? deps.config.http.publicUrl;
 
   const guarded = (fn: (c: Context, user: string) => Promise<Response>) => async (c: Context) => {
     try {
@@ -140,7 +140,7 @@ export function connectionsRoutes(deps: AppDeps, throttle: AuthThrottle) {
       }
       let current = record;
       if (record.status === 'processing') {
-        const done = await settle(c, deps, [record], deps.config.waitMaxSeconds).catch(async (err: unknown) => {
+        const done = await settle(c, deps, [record], deps.config.uploads.waitMaxSeconds).catch(async (err: unknown) => {
           await labels.release(library.id, label, record.id);
           throw err;
         });

@@ -47,14 +47,14 @@ export function copernicaRoutes(deps: AppDeps, throttle: AuthThrottle) {
       const fields = new UploadFieldsBuilder();
       const staged = await receiveMultipart(c, deps.uploads, {
         limit: deps.uploads.limitOf(library),
-        maxFiles: deps.config.maxFilesPerRequest,
+        maxFiles: deps.config.uploads.maxFilesPerRequest,
         // Only the native field names mean something; Copernica's own form carries none.
         field: (name, value) => fields.add(name, value),
       });
       if (staged.length === 0) throw new NoFilePartError();
       const records = await deps.uploads.commit(staged.map(byDeclaredType), fields.build(), library, SOURCE);
       c.header('X-Resource-Id', records.map((r) => r.id).join(','));
-      const done = await settle(c, deps, records, deps.config.waitMaxSeconds);
+      const done = await settle(c, deps, records, deps.config.uploads.waitMaxSeconds);
       const ids = done.ids.join(',');
       c.header('X-Resource-Id', ids);
       c.header('X-Created', ids);

@@ -66,7 +66,7 @@ export interface FlotiqMedia {
  */
 export function flotiqRoutes(deps: AppDeps, throttle: AuthThrottle) {
   const app = new Hono<AppEnv>();
-  const objects = new MediaObjectStore(deps.redis, deps.config.redisPrefix);
+  const objects = new MediaObjectStore(deps.redis, deps.config.redis.prefix);
 
   const guarded = (fn: (c: Context, scope: Confinement) => Promise<Response>) => async (c: Context) => {
     try {
@@ -255,7 +255,7 @@ export function flotiqRoutes(deps: AppDeps, throttle: AuthThrottle) {
     const [rec] = await deps.uploads.commit([staged], noFields(), library, opts.source);
     c.header('X-Resource-Id', String(rec!.id));
     if (opts.externalId) await objects.setExternalId(rec!.id, opts.externalId);
-    const done = await settle(c, deps, [rec!], deps.config.waitMaxSeconds);
+    const done = await settle(c, deps, [rec!], deps.config.uploads.waitMaxSeconds);
     const current = done.records[0] ?? rec!;
     c.header('X-Resource-Id', String(current.id));
     if (opts.save) await objects.add(current.id);

@@ -73,14 +73,14 @@ export function resourceSpaceRoutes(deps: AppDeps, throttle: AuthThrottle) {
   const revert = new ReprocessService({
     catalog: deps.catalog,
     ingestQueue: deps.ingestQueue,
-    jobAttempts: deps.config.jobAttempts,
+    jobAttempts: deps.config.jobs.attempts,
     logger: deps.logger,
   });
   const verify = (c: Context, query: string, sign: string | undefined, user: string | undefined) =>
     throttle.guard(c, () => authenticate(deps, query, sign, user));
 
   const handle = async (c: Context) => {
-    const limit = { bytes: deps.config.maxUploadBytes };
+    const limit = { bytes: deps.config.uploads.maxBytes };
     try {
       if (c.req.method === 'GET')
         return await dispatch(c, await verify(c, rawQuery(c.req.url), c.req.query('sign'), c.req.query('user')), [], limit);
@@ -195,7 +195,7 @@ export function resourceSpaceRoutes(deps: AppDeps, throttle: AuthThrottle) {
     }
     const [rec] = await deps.uploads.commit(staged, fields.build(), library, SOURCE);
     c.header('X-Resource-Id', String(rec!.id));
-    const done = await settle(c, deps, [rec!], deps.config.waitMaxSeconds);
+    const done = await settle(c, deps, [rec!], deps.config.uploads.waitMaxSeconds);
     c.header('X-Resource-Id', done.ids.join(','));
     return c.json(done.ids[0]);
   }
@@ -222,7 +222,7 @@ export function resourceSpaceRoutes(deps: AppDeps, throttle: AuthThrottle) {
         throw err;
       });
     }
-    const done = await settle(c, deps, [next], deps.config.waitMaxSeconds);
+    const done = await settle(c, deps, [next], deps.config.uploads.waitMaxSeconds);
     if (!done.done) {
       return c.json(
         { status: 'success', data: { message: `Resource ${ref} is still being processed; poll /v1/jobs/${next.jobId}.` } },

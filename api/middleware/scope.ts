@@ -190,7 +190,7 @@ export function scope(deps: AppDeps): MiddlewareHandler<AppEnv> {
         break;
       }
       case 'direct-upload': {
-        const lib = await directUploadLibrary(deps.redis, deps.config.redisPrefix, segment(3));
+        const lib = await directUploadLibrary(deps.redis, deps.config.redis.prefix, segment(3));
         if (lib !== undefined) check(lib, 'the library of this direct upload');
         break;
       }

@@ -18,11 +18,11 @@ export function adminRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   const reindex = new ReindexService({
     redis: deps.redis,
-    redisPrefix: deps.config.redisPrefix,
+    redisPrefix: deps.config.redis.prefix,
     store: deps.store,
     ingestQueue: deps.ingestQueue,
     resourceQueues: [deps.ingestQueue, deps.bulkQueue],
-    jobAttempts: deps.config.jobAttempts,
+    jobAttempts: deps.config.jobs.attempts,
   });
 
   app.post('/v1/admin/reindex', async (c) => {
@@ -46,7 +46,7 @@ export function adminRoutes(deps: AppDeps) {
   // `GET /v1/admin/check?cursor=&limit=` lists records whose objects are missing.
   const sweeper = new OrphanSweeper({
     ...deps,
-    directUploads: new PendingDirectUploads(deps.redis, deps.config.redisPrefix),
+    directUploads: new PendingDirectUploads(deps.redis, deps.config.redis.prefix),
     ...(deps.config.storage.driver === 's3' ? { multipartMaxAgeSeconds: deps.config.storage.multipartMaxAgeSeconds } : {}),
     // Uploads' and reverts' jobs live on the ingest queue, bulk reverts' on the bulk lane.
     jobExists: async (jobId) =>

@@ -19,7 +19,7 @@ export function apiKeysRoutes(deps: AppDeps, store: ApiKeyStore) {
   const app = new Hono<AppEnv>();
 
   app.post('/v1/admin/keys', async (c) => {
-    const body = await readJsonBody(c, deps.config.jsonBodyMaxBytes);
+    const body = await readJsonBody(c, deps.config.http.jsonBodyMaxBytes);
     const input = await parseNewKey(deps, body);
     const { record, key } = await store.create(input);
     c.header('Location', `/v1/admin/keys/${record.id}`);

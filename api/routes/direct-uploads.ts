@@ -111,7 +111,7 @@ export function directUploadsRoutes(deps: AppDeps) {
   const service = new DirectUploadService({
     uploads: deps.uploads,
     redis: deps.redis,
-    redisPrefix: config.redisPrefix,
+    redisPrefix: config.redis.prefix,
     presigner: config.storage.driver === 's3' ? new S3Presigner(config.storage) : undefined,
     logger: deps.logger,
     partSize: config.storage.driver === 's3' ? config.storage.partSize : 5 * 1048576,

@@ -31,7 +31,7 @@ export function filesRoutes(deps: AppDeps) {
     c.header('X-Resource-Id', '');
     const { config, uploads } = deps;
     const library = await deps.catalog.getLibrary(c.req.param('library'));
-    const waitSeconds = requestedWaitSeconds(c, config.waitMaxSeconds);
+    const waitSeconds = requestedWaitSeconds(c, config.uploads.waitMaxSeconds);
     const headerDigest = parseDeclaredDigest(c.req.header('repr-digest'), 'the Repr-Digest header');
     /** The existing resource a declared digest resolves the file to (reuse), or a 409 (reject); undefined: store it. */
     const existingFor = async (sha: string) => {
@@ -58,7 +58,7 @@ export function filesRoutes(deps: AppDeps) {
     let nextDigest: string | undefined;
     const parts = await receiveParts(c, uploads, {
       limit: uploads.limitOf(library),
-      maxFiles: config.maxFilesPerRequest,
+      maxFiles: config.uploads.maxFilesPerRequest,
       field: (name, value) => {
         if (DIGEST_FIELDS.has(name)) nextDigest = parseDeclaredDigest(value, `the "${name}" field`);
         else fields.add(name, value);
@@ -95,7 +95,7 @@ export function filesRoutes(deps: AppDeps) {
     const current = await deps.catalog.requireResource(parseId(c.req.param('id')));
     c.header('X-Resource-Id', String(current.id));
     const library = await deps.catalog.getLibrary(current.library);
-    const waitSeconds = requestedWaitSeconds(c, config.waitMaxSeconds);
+    const waitSeconds = requestedWaitSeconds(c, config.uploads.waitMaxSeconds);
     let declared = parseDeclaredDigest(c.req.header('repr-digest'), 'the Repr-Digest header');
     const fields = new UploadFieldsBuilder();
     const [staged] = await receiveMultipart(c, uploads, {

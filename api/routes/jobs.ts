@@ -130,7 +130,7 @@ export function jobsRoutes(deps: AppDeps) {
   app.openapi(wait, async (c) => {
     const jobId = c.req.valid('param').id;
     const { ref } = await describe(jobId);
-    const seconds = requestedWaitSeconds(c, deps.config.waitMaxSeconds, 'timeout') ?? deps.config.waitMaxSeconds;
+    const seconds = requestedWaitSeconds(c, deps.config.uploads.waitMaxSeconds, 'timeout') ?? deps.config.uploads.waitMaxSeconds;
     // Still running at the deadline: 202 with the state, as a poll would answer.
     return waitAndRespond(c, deps.waiter, [{ resourceId: ref.resourceId, fileVersion: ref.fileVersion, jobId }], seconds, async () =>
       c.json((await describe(jobId)).body, 202),

@@ -21,7 +21,7 @@ export function queuesAdminRoutes(deps: AppDeps, adminAuth: MiddlewareHandler) {
   const app = new Hono<AppEnv>();
   // Producers only (no blocking reads), so the catalog's connection serves them.
   const queues = new Map<Lane, Queue[]>(
-    LANES.map((lane) => [lane, LANE_QUEUES[lane].map((q) => openQueue(q, deps.redis, deps.config.redisPrefix) as Queue)]),
+    LANES.map((lane) => [lane, LANE_QUEUES[lane].map((q) => openQueue(q, deps.redis, deps.config.redis.prefix) as Queue)]),
   );
 
   // ADMIN_KEYS, cross-site posts refused, never framed (api/middleware/admin-auth.ts).

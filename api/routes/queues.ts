@@ -54,7 +54,7 @@ export function queuesRoutes(deps: AppDeps) {
   let made: Map<Lane, Queue[]> | undefined;
   const lanesQueues = () =>
     (made ??= new Map<Lane, Queue[]>(
-      LANES.map((lane) => [lane, LANE_QUEUES[lane].map((q) => openQueue(q, deps.redis, deps.config.redisPrefix) as Queue)]),
+      LANES.map((lane) => [lane, LANE_QUEUES[lane].map((q) => openQueue(q, deps.redis, deps.config.redis.prefix) as Queue)]),
     ));
 
   app.openapi(get, async (c) => {

@@ -142,14 +142,14 @@ export function reprocessRoutes(deps: AppDeps) {
     catalog: deps.catalog,
     ingestQueue: deps.ingestQueue,
     bulkQueue: deps.bulkQueue,
-    jobAttempts: deps.config.jobAttempts,
+    jobAttempts: deps.config.jobs.attempts,
     logger: deps.logger,
   });
 
   app.openapi(revertOne, async (c) => {
     const id = parseId(c.req.valid('param').id);
     const req = parseRevertRequest(parsedJsonBody(c));
-    const wait = requestedWaitSeconds(c, deps.config.waitMaxSeconds);
+    const wait = requestedWaitSeconds(c, deps.config.uploads.waitMaxSeconds);
     const { record, jobId } = await service.revertOne(id, req);
     c.header('Location', `/v1/jobs/${jobId}`);
     const accepted = () =>

@@ -153,7 +153,7 @@ async function patch(
   id: string,
   offset: number,
 ): Promise<{ upload: TusUpload; response?: Response }> {
-  const waitSeconds = requestedWaitSeconds(c, deps.config.waitMaxSeconds);
+  const waitSeconds = requestedWaitSeconds(c, deps.config.uploads.waitMaxSeconds);
   const checksum = parseChecksum(c.req.header('upload-checksum'));
   const contentLength = parseIntHeader(c, 'content-length');
   const { body } = requestBody(c);

@@ -65,12 +65,12 @@ const del = createRoute({
 
 export function webhooksRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  const webhooks = new LibraryWebhooks(deps.redis, deps.config.redisPrefix);
-  const secret = deps.config.operations.webhookSecret;
+  const webhooks = new LibraryWebhooks(deps.redis, deps.config.redis.prefix);
+  const secret = deps.config.webhooks.secret;
 
   app.openapi(put, async (c) => {
     const library = await deps.catalog.getLibrary(c.req.valid('param').library);
-    const url = parseWebhookUrl(c.req.valid('json').url, secret, deps.config.operations.webhookAllowPrivate);
+    const url = parseWebhookUrl(c.req.valid('json').url, secret, deps.config.webhooks.allowPrivate);
     await webhooks.set(library.id, url);
     return c.json({ library: library.id, url }, 200);
   });

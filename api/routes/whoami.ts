@@ -19,7 +19,7 @@ export function whoamiRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   // The key the request was authenticated with (Bearer auth ran before this route) is an
   // admin key too when ADMIN_KEYS lists it.
-  const isAdmin = isAdminCredential(deps.config.operations.adminKeys);
+  const isAdmin = isAdminCredential(deps.config.auth.adminKeys);
   app.openapi(get, async (c) => {
     const ok = isAdmin(c.req.header('authorization') ?? '');
     return c.json({ admin: ok }, 200);

@@ -100,7 +100,7 @@ export async function startStack(
   const config = loadConfig(env);
   const core = await openCore(config, redis.url);
   const queueRedis = createRedis(redis.url, 'queue');
-  const ingestQueue = openQueue('ingest', queueRedis, config.redisPrefix);
+  const ingestQueue = openQueue('ingest', queueRedis, config.redis.prefix);
   const uploads = new UploadService({
     catalog: core.catalog,
     store: core.store,

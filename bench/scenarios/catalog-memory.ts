@@ -246,7 +246,7 @@ async function measure(redisEnv: Record<string, string>, ports: number[], dir: s
   const target = redisEndpoint(config)!;
   const core = await openCore(config, target);
   const queueRedis = createRedis(target, 'queue');
-  const ingestQueue = openQueue('ingest', queueRedis, config.redisPrefix);
+  const ingestQueue = openQueue('ingest', queueRedis, config.redis.prefix);
   const uploads = new UploadService({
     catalog: core.catalog,
     store: core.store,

@@ -41,7 +41,7 @@ export const externalScan: Scenario = {
     const env = { EXTERNAL_ROOTS: dir, EXTERNAL_POLL_SECONDS: '0', BULK_CONCURRENCY: '1', REPROCESS_MAX_QUEUED: '1000000' };
     const stack = await startStack(path.join(dir, 'stack'), { worker: { jemalloc: false }, api: true, env });
     const queueRedis = createRedis(stack.redis.url, 'queue');
-    const bulk = new Queue(BULK_QUEUE, { connection: queueRedis, prefix: queuePrefix(stack.config.redisPrefix, BULK_QUEUE) });
+    const bulk = new Queue(BULK_QUEUE, { connection: queueRedis, prefix: queuePrefix(stack.config.redis.prefix, BULK_QUEUE) });
     try {
       const api = (p: string, init: RequestInit = {}) =>
         fetch(`${stack.apiUrl}${p}`, {
@@ -86,7 +86,7 @@ export const externalScan: Scenario = {
           BENCH_SCAN_FILES: files,
           'files per folder': perDir,
           'file size': '~14 B',
-          REPROCESS_CHUNK_SIZE: stack.config.reprocess.chunkSize,
+          REPROCESS_CHUNK_SIZE: stack.config.jobs.reprocess.chunkSize,
           BULK_CONCURRENCY: 1,
         },
         variants: [

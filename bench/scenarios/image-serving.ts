@@ -73,7 +73,7 @@ export function imageServingOn(driver: BenchDriver): Scenario {
           });
           baseline = { url: await client.presignedGetObject(st.bucket, key, 3600), cpu: () => rgw.cpuSeconds() };
         } else {
-          const objects = path.join(stack.config.dataDir, 'objects');
+          const objects = path.join(stack.config.process.dataDir, 'objects');
           const key = (await listFiles(objects)).find((k) => k.endsWith('/image/480x480.webp'))!;
           const port = await freePort();
           const server = spawnTs('bench/servers/static-file.ts', { env: { PORT: String(port), BENCH_STORE_DIR: objects } });

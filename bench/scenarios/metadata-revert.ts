@@ -74,12 +74,12 @@ export const metadataRevert: Scenario = {
       const workers = createWorkers({
         ...core,
         connection,
-        redisPrefix: config.redisPrefix,
+        redisPrefix: config.redis.prefix,
         logger: createLogger('warn', 'bench'),
         concurrency: procs * 2,
       });
       const queueRedis = createRedis(redis.url, 'queue');
-      const queue = openQueue('ingest', queueRedis, config.redisPrefix);
+      const queue = openQueue('ingest', queueRedis, config.redis.prefix);
       const service = new ReprocessService({
         catalog: core.catalog,
         ingestQueue: queue,

@@ -12,14 +12,14 @@ import { onShutdown } from '../../shared/shutdown.js';
 import { closeWorkers, createWorkers } from '../../worker/worker.js';
 
 const config = loadConfig();
-const logger = createLogger(config.logLevel, 'bench-worker');
+const logger = createLogger(config.process.logLevel, 'bench-worker');
 const redis = redisEndpoint(config)!;
 const core = await openCore(config, redis);
 const connection = createRedis(redis, 'worker');
-const workers = createWorkers({ ...core, connection, redisPrefix: config.redisPrefix, logger, concurrency: config.workerConcurrency });
+const workers = createWorkers({ ...core, connection, redisPrefix: config.redis.prefix, logger, concurrency: config.worker.concurrency });
 console.log('worker ready');
 onShutdown(logger, async () => {
-  await closeWorkers(workers, config.shutdownTimeoutMs);
+  await closeWorkers(workers, config.process.shutdownTimeoutMs);
   connection.disconnect();
   await core.close();
 });

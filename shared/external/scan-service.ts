@@ -60,7 +60,7 @@ export class ExternalService {
   readonly entries: EntryMap;
 
   constructor(private readonly deps: ExternalDeps) {
-    this.entries = new EntryMap(deps.redis, deps.config.redisPrefix);
+    this.entries = new EntryMap(deps.redis, deps.config.redis.prefix);
   }
 
   /** Starts a scan of the library, or answers the one that runs (one at a time per library). */
@@ -118,7 +118,7 @@ export class ExternalService {
       jobs.map((j) => ({
         name: EXTERNAL_INGEST_JOB,
         data: j.data,
-        opts: { ...ingestJobOptions(this.deps.config.jobAttempts), priority: BULK_REPROCESS_PRIORITY, jobId: j.jobId },
+        opts: { ...ingestJobOptions(this.deps.config.jobs.attempts), priority: BULK_REPROCESS_PRIORITY, jobId: j.jobId },
       })),
     );
   }

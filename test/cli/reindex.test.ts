@@ -39,7 +39,7 @@ describe.each(REDIS_MODES)('media-ingest reindex (fs store, %s redis)', (redis) 
   }
 
   /** Drops the catalog: every key under the test's prefix except BullMQ's queues (the workers keep running on them). */
-  const dropCatalog = () => dropCatalogKeys(svc.core.redis, svc.config.redisPrefix);
+  const dropCatalog = () => dropCatalogKeys(svc.core.redis, svc.config.redis.prefix);
 
   it('restores every record, library, checksum and id sequence after the catalog is dropped; a second run changes nothing', async () => {
     const name = `reidx-${randomBytes(3).toString('hex')}`;
@@ -147,7 +147,7 @@ describe.skipIf(s3Missing())('media-ingest reindex (s3 store)', () => {
     const ids = up.lines.filter((l) => l.status === 'uploaded').map((l) => Number(l.id));
     const before = await Promise.all(ids.map(async (id) => (await svc.fetch(`/v1/resources/${id}`)).json()));
 
-    await dropCatalogKeys(svc.core.redis, svc.config.redisPrefix);
+    await dropCatalogKeys(svc.core.redis, svc.config.redis.prefix);
     expect((await svc.fetch(`/v1/resources/${ids[0]}`)).status).toBe(404);
 
     const run = await runInProcess(['reindex', '--json'], env);

@@ -37,7 +37,7 @@ describe('Redis Cluster down or misnamed', () => {
     const owners = await Promise.all(ids.map((id) => cluster.masterOf(svc.core.catalog.keys.resource(id))));
     const victim = owners[0]!;
     // The small global keys (`{prefix}`) stay up, so the API's own bookkeeping keeps working.
-    const globalOwner = await cluster.masterOf(`{${svc.config.redisPrefix}}:x`);
+    const globalOwner = await cluster.masterOf(`{${svc.config.redis.prefix}}:x`);
     const target = victim === globalOwner ? owners.find((o) => o !== globalOwner)! : victim;
     cluster.kill(target);
     const onVictim = ids.filter((_, i) => owners[i] === target);
@@ -66,7 +66,7 @@ describe('Redis Cluster down or misnamed', () => {
       DATA_DIR: '/nonexistent-mi-test',
       LOG_LEVEL: 'silent',
     });
-    await expect(openCore(config, { clusterNodes: config.redisClusterNodes! })).rejects.toThrow(
+    await expect(openCore(config, { clusterNodes: config.redis.clusterNodes! })).rejects.toThrow(
       new RegExp(
         `No seed node in REDIS_CLUSTER_NODES is a healthy Redis Cluster node: 127\\.0\\.0\\.1:${a} \\(.*ECONNREFUSED.*\\), 127\\.0\\.0\\.1:${b} \\(.*\\)\\. Check REDIS_CLUSTER_NODES\\.`,
       ),
@@ -79,7 +79,7 @@ describe('Redis Cluster down or misnamed', () => {
       DATA_DIR: '/nonexistent-mi-test',
       LOG_LEVEL: 'silent',
     });
-    await expect(openCore(config, { clusterNodes: config.redisClusterNodes! })).rejects.toThrow(
+    await expect(openCore(config, { clusterNodes: config.redis.clusterNodes! })).rejects.toThrow(
       /not a cluster node \(cluster support disabled; use REDIS_URL\)/,
     );
   });

@@ -71,7 +71,7 @@ describe('Redis Cluster master killed mid-ingest, replica promoted', () => {
     const ids: number[] = [];
     for (let i = 0; i < 10; i++) ids.push(await upload(i, deadline));
 
-    const victim = await cluster.masterOf(`${queuePrefix(svc.config.redisPrefix, INGEST_QUEUE)}:x`);
+    const victim = await cluster.masterOf(`${queuePrefix(svc.config.redis.prefix, INGEST_QUEUE)}:x`);
     cluster.kill(victim);
     // Uploads go on while the cluster notices and promotes the replica.
     for (let i = 10; i < 30; i++) ids.push(await upload(i, deadline));

@@ -197,7 +197,7 @@ describe.each<StorageKind>(storageKinds())('orphan sweeper and missing-object ch
       const sweeper = new OrphanSweeper({
         catalog,
         store,
-        directUploads: new PendingDirectUploads(svc.core.redis, svc.config.redisPrefix),
+        directUploads: new PendingDirectUploads(svc.core.redis, svc.config.redis.prefix),
         multipartMaxAgeSeconds: 86_400,
       });
       const later = await sweeper.sweep({

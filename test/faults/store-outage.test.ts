@@ -118,7 +118,7 @@ describe.skipIf(s3Missing())('object store stopped mid-upload and mid-job (s3)',
     workers = createWorkers({
       ...svc.core,
       connection,
-      redisPrefix: svc.config.redisPrefix,
+      redisPrefix: svc.config.redis.prefix,
       logger: createLogger('silent', 'test'),
       concurrency: 2,
     });
@@ -133,7 +133,7 @@ describe.skipIf(s3Missing())('object store stopped mid-upload and mid-job (s3)',
       30_000,
       200,
     );
-    const queue = openQueue('ingest', svc.core.redis, svc.config.redisPrefix);
+    const queue = openQueue('ingest', svc.core.redis, svc.config.redis.prefix);
     const jobs = await Promise.all(ids.map(async (id) => Job.fromId(queue, (await svc.core.catalog.getResource(id))!.jobId)));
     await queue.close();
     const attempts = jobs.map((j) => j?.attemptsMade ?? 0);

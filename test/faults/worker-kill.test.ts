@@ -57,8 +57,8 @@ describe.each(
   function startWorker(): Proc {
     const p = runEntry('worker/main.ts', {
       ...redisEnv(svc),
-      REDIS_PREFIX: svc.config.redisPrefix,
-      DATA_DIR: svc.config.dataDir,
+      REDIS_PREFIX: svc.config.redis.prefix,
+      DATA_DIR: svc.config.process.dataDir,
       ...storageEnv(svc),
       // The workers' scratch space, private to this test so what kills leave there can be counted.
       TMPDIR: tmp,
@@ -152,7 +152,7 @@ describe.each(
     expect(a.records.every((r) => r.renditions.length > 0)).toBe(true);
     expect(a.orphans, 'objects no record accounts for').toEqual([]);
     expect(a.missing, 'records whose objects are missing').toEqual([]);
-    const queue = openQueue('ingest', svc.core.redis, svc.config.redisPrefix);
+    const queue = openQueue('ingest', svc.core.redis, svc.config.redis.prefix);
     const jobs = await Promise.all(a.records.map((r) => Job.fromId(queue, r.jobId)));
     await queue.close();
     const stalls = jobs.map((j) => j?.stalledCounter ?? 0);
@@ -209,8 +209,8 @@ describe('a job interrupted more often than JOB_MAX_STALLED', () => {
     const start = () => {
       const p = runEntry('worker/main.ts', {
         ...redisEnv(svc),
-        REDIS_PREFIX: svc.config.redisPrefix,
-        DATA_DIR: svc.config.dataDir,
+        REDIS_PREFIX: svc.config.redis.prefix,
+        DATA_DIR: svc.config.process.dataDir,
         ...storageEnv(svc),
         LOG_LEVEL: 'info',
         WORKER_CONCURRENCY: '1',
@@ -222,7 +222,7 @@ describe('a job interrupted more often than JOB_MAX_STALLED', () => {
       procs.push(p);
       return p;
     };
-    const queue = openQueue('ingest', svc.core.redis, svc.config.redisPrefix);
+    const queue = openQueue('ingest', svc.core.redis, svc.config.redis.prefix);
     const jobId = (await svc.core.catalog.getResource(id))!.jobId;
     const first = start();
     await until('the job to be active', async () => (await queue.getJobState(jobId)) === 'active', 30_000, 20);

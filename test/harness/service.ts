@@ -55,8 +55,8 @@ export const TEST_KEY = 'test-key-0123456789abcdef';
 
 /** REDIS_URL or REDIS_CLUSTER_NODES of a service, for processes started beside it. */
 export function redisEnv(svc: Pick<TestService, 'config'>): Record<string, string> {
-  const nodes = svc.config.redisClusterNodes;
-  return nodes ? { REDIS_CLUSTER_NODES: nodes.map((n) => `${n.host}:${n.port}`).join(',') } : { REDIS_URL: svc.config.redisUrl! };
+  const nodes = svc.config.redis.clusterNodes;
+  return nodes ? { REDIS_CLUSTER_NODES: nodes.map((n) => `${n.host}:${n.port}`).join(',') } : { REDIS_URL: svc.config.redis.url! };
 }
 
 /**
@@ -110,7 +110,7 @@ export async function startService(
     ...opts.env,
   };
   const config = loadConfig(env);
-  const logger = createLogger(config.logLevel, 'test');
+  const logger = createLogger(config.process.logLevel, 'test');
   const redis = redisEndpoint(config)!;
   const core = await openCore(config, redis);
   const api = await startApi(config, core, redis, logger);
@@ -118,7 +118,7 @@ export async function startService(
   const workers =
     opts.worker === false
       ? []
-      : createWorkers({ ...core, connection, redisPrefix: config.redisPrefix, logger, concurrency: config.workerConcurrency });
+      : createWorkers({ ...core, connection, redisPrefix: config.redis.prefix, logger, concurrency: config.worker.concurrency });
   return {
     url: api.url,
     key: TEST_KEY,

@@ -170,7 +170,7 @@ describe('external library: fs source', () => {
     // Records, indexes, checksums, sequences and the entry map go; the queues stay, with
     // the retained jobs of a deleted duplicate and a failed file (reindex must not hand
     // their ids out again).
-    await dropCatalogKeys(svc.core.redis, svc.config.redisPrefix);
+    await dropCatalogKeys(svc.core.redis, svc.config.redis.prefix);
     for (let from: number | null = 0; from !== null;) {
       const res = await post('/v1/admin/reindex', { fromShard: from, shards: 512 });
       expect(res.status, await res.clone().text()).toBe(200);

@@ -257,7 +257,7 @@ describe('on-demand renders coalesce', () => {
     const requests = Array.from({ length: 6 }, () => svc.fetch(`/image/320x0/${id}.webp`));
     // Awaited below; a failed assertion before that must not leave them unhandled.
     for (const r of requests) r.catch(() => undefined);
-    const queue = openQueue('render', svc.core.redis, svc.config.redisPrefix);
+    const queue = openQueue('render', svc.core.redis, svc.config.redis.prefix);
     try {
       await until('the render job to be queued', async () => (await queue.getJobCounts('waiting')).waiting! > 0, 10_000, 50);
       // Give the last requests time to add (a no-op) after the first.
@@ -276,7 +276,7 @@ describe('on-demand renders coalesce', () => {
     workers = createWorkers({
       ...svc.core,
       connection,
-      redisPrefix: svc.config.redisPrefix,
+      redisPrefix: svc.config.redis.prefix,
       logger: createLogger('silent', 'test'),
       concurrency: 1,
     });

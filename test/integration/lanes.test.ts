@@ -17,8 +17,8 @@ import { until } from '../harness/until.js';
 
 describe('WORKER_LANES', () => {
   it('defaults to every lane and names what it does not know', () => {
-    expect(loadConfig({}).operations.workerLanes).toEqual(['ingest', 'render', 'bulk']);
-    expect(loadConfig({ WORKER_LANES: ' render , bulk,render' }).operations.workerLanes).toEqual(['render', 'bulk']);
+    expect(loadConfig({}).worker.lanes).toEqual(['ingest', 'render', 'bulk']);
+    expect(loadConfig({ WORKER_LANES: ' render , bulk,render' }).worker.lanes).toEqual(['render', 'bulk']);
     expect(() => loadConfig({ WORKER_LANES: 'ingest,uploads' })).toThrow(ConfigError);
     expect(() => loadConfig({ WORKER_LANES: 'ingest,uploads' })).toThrow(
       /WORKER_LANES must be a comma-separated list of ingest, render, bulk \(got "uploads"\)/,
@@ -49,7 +49,7 @@ describe('lanes at work', () => {
   beforeAll(async () => {
     // The API only; workers are started per test with the lanes it needs.
     svc = await startService('fs', { worker: false, env: { BULK_JOBS_PER_SECOND: '5', WORKER_CONCURRENCY: '4' } });
-    bulkQueue = openQueue('bulk', svc.core.redis, svc.config.redisPrefix);
+    bulkQueue = openQueue('bulk', svc.core.redis, svc.config.redis.prefix);
   });
   afterAll(async () => {
     await closeWorkers(extra, 2000);
@@ -61,7 +61,7 @@ describe('lanes at work', () => {
   it('opens every queue of the table under its own hash tag with the events stream capped', async () => {
     // BullMQ keeps the cap in each queue's meta hash; any Queue opened with other options would reset it.
     for (const q of QUEUE_NAMES) {
-      const meta = `${queuePrefix(svc.config.redisPrefix, q)}:${q}:meta`;
+      const meta = `${queuePrefix(svc.config.redis.prefix, q)}:${q}:meta`;
       await until(`${meta} written`, async () => (await svc.core.redis.hget(meta, 'opts.maxLenEvents')) !== null, 10_000);
       expect(await svc.core.redis.hget(meta, 'opts.maxLenEvents'), meta).toBe(String(EVENTS_MAX_LEN));
     }
@@ -73,7 +73,7 @@ describe('lanes at work', () => {
       ...svc.core,
       config,
       connection,
-      redisPrefix: config.redisPrefix,
+      redisPrefix: config.redis.prefix,
       logger: createLogger('silent', 't'),
       concurrency: 4,
     });
@@ -116,7 +116,7 @@ describe('lanes at work', () => {
     await until('every bulk job to complete', async () => (await bulkQueue.getJobCounts('completed')).completed! >= 20, 30_000);
 
     // Judged on the times BullMQ recorded for each job, not on the test's clock.
-    const ingestQueue = openQueue('ingest', svc.core.redis, svc.config.redisPrefix);
+    const ingestQueue = openQueue('ingest', svc.core.redis, svc.config.redis.prefix);
     const ingestJob = await ingestQueue.getJob(`ingest-${upload.headers.get('x-resource-id')}-1`);
     await ingestQueue.close();
     const bulkJobs = await bulkQueue.getJobs(['completed']);
@@ -133,10 +133,10 @@ describe('lanes at work', () => {
 function svcEnv(svc: TestService): Record<string, string> {
   const c = svc.config;
   return {
-    REDIS_PREFIX: c.redisPrefix,
-    DATA_DIR: c.dataDir,
+    REDIS_PREFIX: c.redis.prefix,
+    DATA_DIR: c.process.dataDir,
     STORAGE_DRIVER: 'fs',
-    BULK_JOBS_PER_SECOND: String(c.operations.bulkJobsPerSecond),
+    BULK_JOBS_PER_SECOND: String(c.jobs.bulkJobsPerSecond),
     LOG_LEVEL: 'silent',
     JOB_ATTEMPTS: '2',
   };

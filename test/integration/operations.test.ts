@@ -84,7 +84,7 @@ describe('GET /metrics and the request id', () => {
     expect(res.status).toBe(202);
     expect(res.headers.get('x-request-id')).toBe(id);
     const { resources } = (await res.json()) as { resources: { jobId: string }[] };
-    const queue = (await import('../../shared/jobs/queue-table.js')).openQueue('ingest', svc.core.redis, svc.config.redisPrefix);
+    const queue = (await import('../../shared/jobs/queue-table.js')).openQueue('ingest', svc.core.redis, svc.config.redis.prefix);
     try {
       const job = await queue.getJob(resources[0]!.jobId);
       expect(job?.data.requestId).toBe(id);

@@ -118,7 +118,7 @@ describe('failed authentications are throttled per client address', () => {
 
   it('counts across faces and across replicas: failures on one replica block the address on the other', async () => {
     svc = await start();
-    const replica = await startApi(svc.config, svc.core, svc.config.redisUrl!, createLogger('silent', 'test'));
+    const replica = await startApi(svc.config, svc.core, svc.config.redis.url!, createLogger('silent', 'test'));
     try {
       // Spread over faces and both replicas.
       // LIMIT failures pass as 401s; the next, on any face and replica, is over it.

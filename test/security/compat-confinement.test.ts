@@ -114,7 +114,7 @@ describe.each<StorageKind>(storageKinds())('compatibility credentials stay in th
       ((await none.json()) as { message: string }).message.replace('99999999', String(secretFile)),
     );
     // Even registered as a _media object (by an operator, or before the confinement), it stays out of reach.
-    await new MediaObjectStore(svc.core.redis, svc.config.redisPrefix).add(secretFile);
+    await new MediaObjectStore(svc.core.redis, svc.config.redis.prefix).add(secretFile);
     expect((await flotiq(`/api/v1/content/_media/_media-${secretFile}`)).status).toBe(404);
     const list = (await (await flotiq('/api/v1/content/_media?limit=1000')).json()) as { total_count: number; data: { id: string }[] };
     expect(list.data.map((d) => d.id)).not.toContain(`_media-${secretFile}`);

@@ -59,7 +59,7 @@ describe.each<StorageKind>(storageKinds())('scoped API keys (%s store)', (storag
   beforeAll(async () => {
     svc = await startService(storage, { env: { ADMIN_KEYS: ADMIN_KEY } });
     // A second API replica on the same Redis prefix: revocation must reach it too.
-    replica = await startApi(svc.config, svc.core, svc.config.redisUrl!, createLogger('silent', 'test'));
+    replica = await startApi(svc.config, svc.core, svc.config.redis.url!, createLogger('silent', 'test'));
     for (const name of ['photos', 'private-docs']) {
       expect(
         (
@@ -111,7 +111,7 @@ describe.each<StorageKind>(storageKinds())('scoped API keys (%s store)', (storag
     const listed = list.keys.find((k) => k.id === created.id)!;
     expect(listed).toMatchObject({ name: 'gallery', libraries: ['photos'] });
     expect(JSON.stringify(list)).not.toContain(created.key);
-    const dump = JSON.stringify(await svc.core.redis.hgetall(`{${svc.config.redisPrefix}}:apikeys:digest`));
+    const dump = JSON.stringify(await svc.core.redis.hgetall(`{${svc.config.redis.prefix}}:apikeys:digest`));
     expect(dump).toContain('gallery');
     expect(dump).not.toContain(created.key);
     expect(dump).not.toContain(created.key.slice(4));

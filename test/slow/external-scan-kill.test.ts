@@ -55,8 +55,8 @@ describe('worker killed with SIGKILL mid-scan of an external library', () => {
     const p = runEntry('worker/main.ts', {
       ...redisEnv(svc),
       ...env(),
-      REDIS_PREFIX: svc.config.redisPrefix,
-      DATA_DIR: svc.config.dataDir,
+      REDIS_PREFIX: svc.config.redis.prefix,
+      DATA_DIR: svc.config.process.dataDir,
       STORAGE_DRIVER: 'fs',
       LOG_LEVEL: 'info',
       WORKER_CONCURRENCY: '4',

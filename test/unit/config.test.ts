@@ -5,12 +5,11 @@ describe('loadConfig', () => {
   it('runs on one machine with no configuration at all', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
-      port: 3000,
-      redisUrl: undefined,
+      http: { port: 3000 },
+      redis: { url: undefined, prefix: 'mi' },
       storage: { driver: 'fs' },
-      apiKeys: [],
-      maxUploadBytes: 1024 ** 3,
-      redisPrefix: 'mi',
+      auth: { apiKeys: [] },
+      uploads: { maxBytes: 1024 ** 3 },
     });
     expect(c.storage.driver === 'fs' && c.storage.root.endsWith('/data/objects')).toBe(true);
     expect(Object.isFrozen(c)).toBe(true);
@@ -50,7 +49,7 @@ describe('loadConfig', () => {
   });
 
   it('REDIS_CLUSTER_NODES: a seed list of host:port; with REDIS_URL too, one error naming both', () => {
-    expect(loadConfig({ REDIS_CLUSTER_NODES: 'redis-1:6379, 10.0.0.2:7000,[::1]:7001' }).redisClusterNodes).toEqual([
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'redis-1:6379, 10.0.0.2:7000,[::1]:7001' }).redis.clusterNodes).toEqual([
       { host: 'redis-1', port: 6379 },
       { host: '10.0.0.2', port: 7000 },
       { host: '::1', port: 7001 },
@@ -88,8 +87,8 @@ describe('loadConfig', () => {
   });
 
   it('takes the tus expiry and sweep interval, a day and a minute by default', () => {
-    expect(loadConfig({}).tus).toEqual({ expirySeconds: 86_400, sweepIntervalSeconds: 60 });
-    expect(loadConfig({ TUS_EXPIRY_SECONDS: '3600', TUS_SWEEP_INTERVAL_SECONDS: '0' }).tus).toEqual({
+    expect(loadConfig({}).uploads.tus).toEqual({ expirySeconds: 86_400, sweepIntervalSeconds: 60 });
+    expect(loadConfig({ TUS_EXPIRY_SECONDS: '3600', TUS_SWEEP_INTERVAL_SECONDS: '0' }).uploads.tus).toEqual({
       expirySeconds: 3600,
       sweepIntervalSeconds: 0,
     });
@@ -129,13 +128,13 @@ describe('loadConfig', () => {
 
   it('security defaults: 30 failed authentications a minute, 64 KiB JSON bodies, 64 connections per client, 30 s for a body', () => {
     const c = loadConfig({});
-    expect(c.operations.authFailuresPerMinute).toBe(30);
-    expect(c.jsonBodyMaxBytes).toBe(64 * 1024);
-    expect(c.maxConnectionsPerClient).toBe(64);
-    expect(c.requestTimeoutMs).toBe(30_000);
+    expect(c.auth.authFailuresPerMinute).toBe(30);
+    expect(c.http.jsonBodyMaxBytes).toBe(64 * 1024);
+    expect(c.http.maxConnectionsPerClient).toBe(64);
+    expect(c.http.requestTimeoutMs).toBe(30_000);
     expect(loadConfig({ JSON_BODY_MAX_BYTES: '1M', AUTH_FAILURES_PER_MINUTE: '0' })).toMatchObject({
-      jsonBodyMaxBytes: 1024 * 1024,
-      operations: { authFailuresPerMinute: 0 },
+      http: { jsonBodyMaxBytes: 1024 * 1024 },
+      auth: { authFailuresPerMinute: 0 },
     });
     expect(() => loadConfig({ JSON_BODY_MAX_BYTES: '100' })).toThrow(/JSON_BODY_MAX_BYTES must be at least 1K/);
   });

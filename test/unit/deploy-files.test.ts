@@ -149,7 +149,7 @@ describe('.env.example', () => {
 
     const config = loadConfig({ ...env, API_KEYS: 'k'.repeat(32) });
     expect(config.storage).toMatchObject({ driver: 's3', endPoint: 'minio', port: 9000, bucket: exampleEnv.S3_BUCKET });
-    expect(config.redisUrl).toBe(COMPOSE_ENV.REDIS_URL);
+    expect(config.redis.url).toBe(COMPOSE_ENV.REDIS_URL);
   });
 
   it('defines every variable docker-compose.yml interpolates, and the compose-only ones are used there', () => {

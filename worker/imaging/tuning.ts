@@ -30,13 +30,13 @@ export function tuneImaging(config: Config, logger: Logger): ImagingTuning {
   if (applied) return applied;
   const allocator = detectAllocator(config);
   const cores = Math.max(1, os.availableParallelism());
-  const auto = Math.max(1, Math.round(cores / Math.min(config.workerConcurrency, cores)));
+  const auto = Math.max(1, Math.round(cores / Math.min(config.worker.concurrency, cores)));
   const safe = allocator !== 'glibc';
-  const vipsThreads = config.images.vipsConcurrency || (safe ? auto : 1);
+  const vipsThreads = config.worker.vipsConcurrency || (safe ? auto : 1);
   sharp.concurrency(vipsThreads);
   sharp.cache(false);
   applied = { vipsThreads, allocator };
-  logger.info({ vipsThreads, allocator, workerConcurrency: config.workerConcurrency }, 'imaging tuned');
+  logger.info({ vipsThreads, allocator, workerConcurrency: config.worker.concurrency }, 'imaging tuned');
   if (!safe) logger.warn('glibc malloc without MALLOC_ARENA_MAX or jemalloc: libvips runs one thread per image to limit fragmentation');
   return applied;
 }
@@ -50,5 +50,5 @@ export function detectAllocator(config: Config): ImagingTuning['allocator'] {
   }
   const glibc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime;
   if (!glibc) return 'other';
-  return config.images.mallocArenaMax ? 'glibc (MALLOC_ARENA_MAX)' : 'glibc';
+  return config.worker.mallocArenaMax ? 'glibc (MALLOC_ARENA_MAX)' : 'glibc';
 }

@@ -10,7 +10,7 @@ export const extractMetadata: IngestStep = {
   name: 'extract-metadata',
   async run(ctx) {
     if (ctx.record.noExif) return;
-    const { tags, warnings, redecoded } = await readTags(await ctx.localFile(), ctx.record.fileName, ctx.config.exiftool);
+    const { tags, warnings, redecoded } = await readTags(await ctx.localFile(), ctx.record.fileName, ctx.config.worker.exiftool);
     Object.assign(ctx.metadata, tags);
     ctx.warnings.push(...warnings);
     if (redecoded.length) ctx.logger.info({ tags: redecoded }, 'metadata text was not UTF-8; read as Windows-1252');
