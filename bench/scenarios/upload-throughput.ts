@@ -22,6 +22,7 @@ import {
 } from '../lib/proc.js';
 import { emptyStore, rgwStore, startRgw, type BenchDriver, type Rgw } from '../lib/rgw.js';
 import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
+import { envInt, median, roundRatio } from '../lib/params.js';
 
 const MiB = 1024 * 1024;
 /** The API's default UPLOAD_HASH_THREADS, which the hashing baselines get too. */
@@ -183,24 +184,13 @@ export function uploadThroughputOn(driver: BenchDriver): Scenario {
             steal: { value: m.stealSeconds, unit: 's', digits: 1 },
           },
         });
-        // Ratios are taken within each round (drift of the machine hits a whole round) and their median judged.
-        const ratio = (name: string, a: Measured[], b: Measured[], target?: Check['target']): Check => {
-          const perRound = a.map((m, i) => b[i]!.wallSeconds / m.wallSeconds);
-          return {
-            name,
-            value: median(perRound),
-            spread: [Math.min(...perRound), Math.max(...perRound)],
-            unit: '',
-            ...(target ? { target } : {}),
-          };
-        };
         const checks: Check[] = [
-          ratio('throughput api / direct', runs.api, runs.direct, { op: '>=', value: 0.8 }),
-          ratio('throughput direct + SHA-256 / direct', runs.hashed, runs.direct),
-          ratio('throughput api / direct + SHA-256', runs.api, runs.hashed),
-          ratio('throughput api / node:http+busboy', runs.api, runs.plain),
-          ratio('throughput node:http+busboy / direct', runs.plain, runs.direct),
-          ratio(`throughput api / api with UPLOAD_HASH_THREADS=${OTHER_HASH_THREADS}`, runs.api, runs.otherHash),
+          roundRatio('throughput api / direct', runs.api, runs.direct, { op: '>=', value: 0.8 }),
+          roundRatio('throughput direct + SHA-256 / direct', runs.hashed, runs.direct),
+          roundRatio('throughput api / direct + SHA-256', runs.api, runs.hashed),
+          roundRatio('throughput api / node:http+busboy', runs.api, runs.plain),
+          roundRatio('throughput node:http+busboy / direct', runs.plain, runs.direct),
+          roundRatio(`throughput api / api with UPLOAD_HASH_THREADS=${OTHER_HASH_THREADS}`, runs.api, runs.otherHash),
           {
             name: `CPU per GiB api / api with UPLOAD_HASH_THREADS=${OTHER_HASH_THREADS}`,
             value: median(runs.api.map((m, i) => cpuPerGiB(m) / cpuPerGiB(runs.otherHash[i]!))),
@@ -308,10 +298,6 @@ function s3Result(
       steal: { value: m.stealSeconds, unit: 's', digits: 1 },
     },
   });
-  const ratio = (name: string, a: Measured[], b: Measured[]): Check => {
-    const perRound = a.map((m, i) => b[i]!.wallSeconds / m.wallSeconds);
-    return { name, value: median(perRound), spread: [Math.min(...perRound), Math.max(...perRound)], unit: '' };
-  };
   return {
     parameters: {
       BENCH_DRIVER: 's3',
@@ -327,8 +313,8 @@ function s3Result(
       row('media-ingest API, STORAGE_DRIVER=s3', 'subject', api),
     ],
     checks: [
-      ratio('throughput api / direct', runs.api, runs.direct),
-      ratio('throughput api / direct + SHA-256', runs.api, runs.hashed),
+      roundRatio('throughput api / direct', runs.api, runs.direct),
+      roundRatio('throughput api / direct + SHA-256', runs.api, runs.hashed),
       { name: 'API peak RSS (VmHWM)', value: api.server!.peakRssMiB, unit: 'MiB', digits: 0, target: { op: '<=', value: 200 } },
       { name: 'radosgw + OSD + monitor peak RSS (VmHWM, together)', value: rgw.peakRssMiB(), unit: 'MiB', digits: 0 },
     ],
@@ -370,12 +356,6 @@ function summarise(runs: Measured[]): Summary {
       ? { server: { cpuSeconds: median(servers.map((s) => s.cpuSeconds)), peakRssMiB: Math.max(...servers.map((s) => s.peakRssMiB)) } }
       : {}),
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** Baseline: the same bytes straight into the store, from this process. */
@@ -548,13 +528,6 @@ async function expectBytesOnDisk(dir: string, expected: number, include: (file: 
     total += (await fs.stat(path.join(entry.parentPath, entry.name))).size;
   }
   if (total !== expected) throw new Error(`${dir} holds ${total} bytes of files, expected ${expected}`);
-}
-
-function envInt(name: string, def: number, min = 1): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return def;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new Error(`${name} must be an integer ≥ ${min} (got "${raw}")`);
-  return Number(raw);
 }
 
 function sleep(ms: number): Promise<void> {
