@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_MODES, startService, type TestService } from '../harness/service.js';
+import { createLibrary } from '../harness/libraries.js';
 import { until } from '../harness/until.js';
 import { runCli, runInProcess, startCli } from './harness.js';
 
@@ -31,14 +32,7 @@ describe.each(REDIS_MODES)('media-ingest upload (%s redis)', (redis) => {
   });
 
   async function library(dedupe = 'reject') {
-    const name = `cli-${randomBytes(3).toString('hex')}`;
-    const res = await svc.fetch('/v1/libraries', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name, dedupe }),
-    });
-    expect(res.status).toBe(201);
-    return (await res.json()) as { id: number; name: string };
+    return createLibrary(svc, { name: `cli-${randomBytes(3).toString('hex')}`, dedupe });
   }
 
   /** Every resource of a library through the API, following the cursor. */

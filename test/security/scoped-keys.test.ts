@@ -9,6 +9,7 @@ import { createLogger } from '../../shared/logger.js';
 import { makeJpeg } from '../harness/images.js';
 import { form, startService, storageKinds, TEST_KEY, type StorageKind, type TestService } from '../harness/service.js';
 import { CREDENTIALS } from '../harness/credentials.js';
+import { createLibrary } from '../harness/libraries.js';
 import { routeTable } from '../harness/route-table.js';
 
 const ADMIN_KEY = CREDENTIALS.adminKey;
@@ -41,17 +42,7 @@ describe.each<StorageKind>(storageKinds())('scoped API keys (%s store)', (storag
     svc = await startService(storage, { env: { ADMIN_KEYS: ADMIN_KEY } });
     // A second API replica on the same Redis prefix: revocation must reach it too.
     replica = await startApi(svc.config, svc.core, svc.config.redis.url!, createLogger('silent', 'test'));
-    for (const name of ['photos', 'private-docs']) {
-      expect(
-        (
-          await svc.fetch('/v1/libraries', {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ name }),
-          })
-        ).status,
-      ).toBe(201);
-    }
+    for (const name of ['photos', 'private-docs']) await createLibrary(svc, { name });
     for (const lib of ['photos', 'private-docs']) {
       const res = await svc.fetch(`/v1/libraries/${lib}/files?wait=30`, {
         method: 'POST',
