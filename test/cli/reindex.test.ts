@@ -112,7 +112,7 @@ describe.each(REDIS_MODES)('media-ingest reindex (fs store, %s redis)', (redis) 
     const second = await runInProcess(['reindex', '--json'], env);
     expect(second.code).toBe(0);
     expect(second.lines.find((l) => l.event === 'summary')).toMatchObject({ restored: 0, unchanged: 63, librariesRestored: 0 });
-  });
+  }, 120_000);
 });
 
 // On S3 a reindex lists only the shards that exist (one delimited listing names them),
@@ -152,5 +152,5 @@ describe.skipIf(s3Missing())('media-ingest reindex (s3 store)', () => {
 
     const second = await runInProcess(['reindex', '--json'], env);
     expect(second.lines.find((l) => l.event === 'summary')).toMatchObject({ restored: 0, unchanged: 5, librariesRestored: 0 });
-  });
+  }, 120_000);
 });
