@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
 
 /**
@@ -35,12 +36,27 @@ if (!hasRedis) {
 }
 
 const services = ['test/harness/global-setup.ts'];
+// Tiers run one after the other (groupOrder). Integration files run two at a time even on
+// 2 cores: most of their time is spent waiting on Redis, the store and the worker's
+// programs, and a second file fills it. The slow tier keeps vitest's default (one file
+// at a time on 2 cores): its processes are killed on timers and its kills must land
+// mid-run.
+const cpus = os.availableParallelism();
 const projects: TestProjectInlineConfiguration[] = [
-  { extends: true, test: { name: 'unit', include: [...TIERS.unit], pool: 'threads' } },
+  { extends: true, test: { name: 'unit', include: [...TIERS.unit], pool: 'threads', sequence: { groupOrder: 0 } } },
   ...(hasRedis
     ? [
-        { extends: true as const, test: { name: 'integration', include: [...TIERS.integration], globalSetup: services } },
-        { extends: true as const, test: { name: 'slow', include: [...TIERS.slow], globalSetup: services } },
+        {
+          extends: true as const,
+          test: {
+            name: 'integration',
+            include: [...TIERS.integration],
+            globalSetup: services,
+            maxWorkers: Math.max(2, cpus - 1),
+            sequence: { groupOrder: 1 },
+          },
+        },
+        { extends: true as const, test: { name: 'slow', include: [...TIERS.slow], globalSetup: services, sequence: { groupOrder: 2 } } },
       ]
     : []),
 ];

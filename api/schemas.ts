@@ -21,6 +21,21 @@ export const problemSchema = z
 /** The `content` of an error response in a route's OpenAPI definition. */
 export const problem = { 'application/problem+json': { schema: problemSchema } };
 
+/** A route's required JSON request body of `schema`. */
+export function jsonBody<T>(schema: T) {
+  return { required: true, content: { 'application/json': { schema } } };
+}
+
+/**
+ * A route's error responses, each a problem+json body, from their descriptions:
+ * `...problems({ 400: 'Bad limit', 404: 'No such library' })` in its `responses`.
+ */
+export function problems<S extends number>(descriptions: Record<S, string>): Record<S, { description: string; content: typeof problem }> {
+  return Object.fromEntries(
+    Object.entries(descriptions).map(([status, description]) => [status, { description, content: problem }]),
+  ) as Record<S, { description: string; content: typeof problem }>;
+}
+
 /**
  * A member the route's handler checks itself, with messages clients and tests rely on:
  * documented with `doc`, accepted as anything by the schema so the handler's check and

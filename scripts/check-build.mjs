@@ -13,7 +13,7 @@ const SOURCE_DIRS = ['api', 'shared', 'worker'];
 function newestSource(dir) {
   let newest = { file: undefined, mtime: 0 };
   for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!e.isFile() || !e.name.endsWith('.ts')) continue;
+    if (!e.isFile() || !/\.(ts|json)$/.test(e.name)) continue;
     const file = path.join(e.parentPath, e.name);
     const mtime = fs.statSync(file).mtimeMs;
     if (mtime > newest.mtime) newest = { file, mtime };

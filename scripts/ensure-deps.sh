@@ -10,20 +10,35 @@
 set -euo pipefail
 
 # One row a program: a check (a shell command that succeeds when it is there), the
-# Debian packages that provide it, and what needs it.
+# Debian packages that provide it, and what needs it. The worker's media programs are
+# not listed here: their rows come from worker/media-programs.json below.
 DEPS=(
   'command -v redis-server'       'redis-server'      'npm start, and the integration and slow test tiers (their private Redis)'
   'command -v redis-cli'          'redis-tools'       'the Redis Cluster the test harness builds (redis-cli --cluster create)'
   'php -r "exit(function_exists(\"curl_init\") ? 0 : 1);"'  'php-cli php-curl'  'test/compat: the ResourceSpace and Copernica PHP/cURL clients'
   'command -v curl'               'curl'              'test/compat: the documented curl examples'
-  'command -v heif-convert'       'libheif-examples'  'HEIC from phones (worker/imaging/source.ts), tested in test/integration/renditions-fixtures.test.ts'
   'command -v docker-compose || docker compose version'  'docker-compose'  'test/unit/deploy-files.test.ts: validating docker-compose.yml'
-  'command -v ffmpeg'             'ffmpeg'            'video and audio: probing and poster frames (worker/media-programs.ts, docs/media-types.md)'
-  'command -v pdftoppm'           'poppler-utils'     'PDF: page count and page-1 previews'
-  'command -v convert-im6.q16 || command -v magick'  'imagemagick'  'raster formats sharp cannot read: BMP, ICO, TGA, PSD, PCX, JPEG 2000, …'
   'command -v chromium'  'chromium'  'test/browser: the web console in headless Chromium (playwright-core)'
   'bash scripts/ceph-rgw.sh check'  'radosgw ceph-mon ceph-osd'  'the S3 suites: a one-node Ceph cluster with its S3 gateway (scripts/ceph-rgw.sh)'
 )
+
+# The worker's media programs (ffmpeg, poppler-utils, …): one row a package, from the
+# table the worker reads itself (worker/media-programs.ts), so each program is named with
+# its package once. Optional ones (LibreOffice) are the Docker image's choice, not ours.
+# Plain node: this runs before `npm ci`.
+media_rows=$(node -e '
+  const table = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const byPkg = new Map();
+  for (const p of table.filter((p) => !p.optional)) {
+    const row = byPkg.get(p.pkg) ?? { checks: [], gives: [] };
+    row.checks.push([p.program, ...(p.or ?? [])].map((n) => `command -v ${n}`).join(" || "));
+    row.gives.push(p.gives);
+    byPkg.set(p.pkg, row);
+  }
+  for (const [pkg, r] of byPkg)
+    console.log([r.checks.map((c) => `{ ${c}; }`).join(" && "), pkg, `the worker: ${r.gives.join("; ")} (worker/media-programs.json)`].join("\t"));
+' "$(dirname "$0")/../worker/media-programs.json")
+while IFS=$'\t' read -r check pkgs use; do DEPS+=("$check" "$pkgs" "$use"); done <<<"$media_rows"
 
 install=1
 only=()

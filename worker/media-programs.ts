@@ -2,25 +2,26 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import table from './media-programs.json' with { type: 'json' };
+
+/** One external program of the decoder table and the Debian package that provides it. */
+export interface MediaProgram {
+  readonly program: string;
+  /** Other names that serve as well (ImageMagick 7's `magick` for 6's `convert-im6.q16`). */
+  readonly or?: readonly string[];
+  readonly pkg: string;
+  /** What is lost without it. */
+  readonly gives: string;
+  /** Not installed by `npm start` or `npm test` (LibreOffice, ≈ 600 MB): the Docker image decides. */
+  readonly optional?: boolean;
+}
 
 /**
  * The external programs the decoder table uses, the Debian package of each, and what is
- * lost without it. LibreOffice is optional (≈ 600 MB): without it office documents are
- * plain files; the Docker image decides.
+ * lost without it. The table is data (media-programs.json) because scripts/ensure-deps.sh
+ * reads it too, before `npm ci`: a program is named with its package once.
  */
-export const MEDIA_PROGRAMS: readonly { program: string; pkg: string; gives: string; optional?: boolean }[] = [
-  { program: 'ffmpeg', pkg: 'ffmpeg', gives: 'video poster frames, audio cover art, QOI and JPEG XL' },
-  { program: 'ffprobe', pkg: 'ffmpeg', gives: 'video and audio duration, size and codecs' },
-  { program: 'pdftoppm', pkg: 'poppler-utils', gives: 'PDF page previews' },
-  { program: 'pdfinfo', pkg: 'poppler-utils', gives: 'PDF page counts' },
-  {
-    program: 'convert-im6.q16',
-    pkg: 'imagemagick',
-    gives: 'BMP, ICO/CUR, JPEG 2000, TGA, PSD, PCX, PNM, DDS and TIFF layouts sharp lacks',
-  },
-  { program: 'heif-convert', pkg: 'libheif-examples', gives: 'HEIC photos from phones' },
-  { program: 'soffice', pkg: 'libreoffice-core', gives: 'office document previews', optional: true },
-];
+export const MEDIA_PROGRAMS: readonly MediaProgram[] = table;
 
 const found = new Map<string, string | null>();
 
@@ -54,8 +55,7 @@ export function forgetPrograms(): void {
  * their types are stored as plain files, never a crash.
  */
 export function ensureMediaPrograms(opts: { install: boolean; log: (line: string) => void }): string[] {
-  const lacking = () =>
-    MEDIA_PROGRAMS.filter((p) => !whichProgram(p.program) && !(p.program === 'convert-im6.q16' && whichProgram('magick')));
+  const lacking = () => MEDIA_PROGRAMS.filter((p) => ![p.program, ...(p.or ?? [])].some(whichProgram));
   const missing = lacking().filter((p) => !p.optional);
   if (opts.install && missing.length > 0 && process.getuid?.() === 0 && whichProgram('apt-get')) {
     const pkgs = [...new Set(missing.map((p) => p.pkg))];

@@ -4,7 +4,7 @@ import { SHA256_HEX } from '../../shared/catalog/checksums.js';
 import { InvalidRequestError, NotFoundError, UnsupportedMediaTypeError } from '../../shared/errors.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { jsonBodyFirst, parsedJsonBody } from '../json-body.js';
-import { problem, requiredCheckedByHandler } from '../schemas.js';
+import { problems, requiredCheckedByHandler, jsonBody } from '../schemas.js';
 import { validationHook } from '../validation.js';
 import { allowedLibraries } from '../middleware/scope.js';
 
@@ -29,32 +29,25 @@ const preflight = createRoute({
   security: [{ bearer: [] }],
   middleware: jsonBodyFirst(readPreflight),
   request: {
-    body: {
-      required: true,
-      content: {
-        'application/json': {
-          schema: z
-            .object({
-              checksums: requiredCheckedByHandler({ type: 'array', items: sha256Doc, maxItems: MAX_PREFLIGHT }),
-              library: z
-                .union([z.string(), z.number()])
-                .nullable()
-                .optional()
-                .openapi({ description: 'Only this library (id or name)', example: 'photos' }),
-            })
-            .passthrough(),
-        },
-      },
-    },
+    body: jsonBody(
+      z
+        .object({
+          checksums: requiredCheckedByHandler({ type: 'array', items: sha256Doc, maxItems: MAX_PREFLIGHT }),
+          library: z
+            .union([z.string(), z.number()])
+            .nullable()
+            .optional()
+            .openapi({ description: 'Only this library (id or name)', example: 'photos' }),
+        })
+        .passthrough(),
+    ),
   },
   responses: {
     200: {
       description: 'Existing checksums with their resources, and the missing ones',
       content: { 'application/json': { schema: z.object({ existing: z.record(z.string(), matches), missing: z.array(z.string()) }) } },
     },
-    400: { description: 'Not a list of SHA-256 values, or too many', content: problem },
-    404: { description: 'No such library', content: problem },
-    415: { description: 'Not application/json', content: problem },
+    ...problems({ 400: 'Not a list of SHA-256 values, or too many', 404: 'No such library', 415: 'Not application/json' }),
   },
 });
 
@@ -73,8 +66,7 @@ const lookup = createRoute({
       description: 'The resources',
       content: { 'application/json': { schema: z.object({ checksum: z.string(), resources: matches }) } },
     },
-    400: { description: 'Not 64 hex digits', content: problem },
-    404: { description: 'No resource has it, or no such library', content: problem },
+    ...problems({ 400: 'Not 64 hex digits', 404: 'No resource has it, or no such library' }),
   },
 });
 

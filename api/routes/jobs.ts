@@ -3,7 +3,7 @@ import { NotFoundError } from '../../shared/errors.js';
 import { parseIngestJobId } from '../../shared/jobs/ingest.js';
 import { parseReprocessJobId } from '../../shared/jobs/reprocess.js';
 import type { AppDeps, AppEnv } from '../deps.js';
-import { problem } from '../schemas.js';
+import { problems } from '../schemas.js';
 import { validationHook } from '../validation.js';
 import { requestedWaitSeconds, waitAndRespond } from '../wait.js';
 
@@ -29,7 +29,7 @@ const get = createRoute({
   request: { params },
   responses: {
     200: { description: 'State', content: { 'application/json': { schema: job } } },
-    404: { description: 'Unknown job', content: problem },
+    ...problems({ 404: 'Unknown job' }),
   },
 });
 
@@ -53,9 +53,7 @@ const wait = createRoute({
   responses: {
     204: { description: 'Completed; `X-Resource-Id` names the resource' },
     202: { description: 'Still running at the timeout', content: { 'application/json': { schema: job } } },
-    400: { description: 'Bad timeout', content: problem },
-    404: { description: 'Unknown job', content: problem },
-    422: { description: 'The job failed (or another failure status)', content: problem },
+    ...problems({ 400: 'Bad timeout', 404: 'Unknown job', 422: 'The job failed (or another failure status)' }),
   },
 });
 

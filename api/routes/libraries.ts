@@ -5,7 +5,7 @@ import { normaliseLibraryPresets } from '../../shared/renditions/presets.js';
 import { writeLibraryCopy } from '../../shared/services/library-copy.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { jsonBodyFirst, parsedJsonBody } from '../json-body.js';
-import { checkedByHandler, problem } from '../schemas.js';
+import { checkedByHandler, problems, jsonBody } from '../schemas.js';
 import { validationHook } from '../validation.js';
 import { libraryView } from '../views/resource.js';
 import { mayUse } from '../middleware/scope.js';
@@ -78,12 +78,10 @@ const create = createRoute({
   summary: 'Create a library',
   security: [{ bearer: [] }],
   middleware: jsonBodyFirst(readNewLibrary),
-  request: { body: { required: true, content: { 'application/json': { schema: newLibrary } } } },
+  request: { body: jsonBody(newLibrary) },
   responses: {
     201: { description: 'Created; `Location` of the library', content: { 'application/json': { schema: library } } },
-    400: { description: 'Not a JSON object, or a bad member', content: problem },
-    409: { description: 'A library of that name exists', content: problem },
-    415: { description: 'Not application/json', content: problem },
+    ...problems({ 400: 'Not a JSON object, or a bad member', 409: 'A library of that name exists', 415: 'Not application/json' }),
   },
 });
 
@@ -110,7 +108,7 @@ const get = createRoute({
       description: 'The library',
       content: { 'application/json': { schema: library.and(z.object({ resourceCount: z.number().int() })) } },
     },
-    404: { description: 'No such library', content: problem },
+    ...problems({ 404: 'No such library' }),
   },
 });
 

@@ -5,7 +5,7 @@ import { InvalidRequestError } from '../../shared/errors.js';
 import { parseMappingsDocument } from '../../shared/metadata/field-mappings.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { jsonBodyFirst, parsedJsonBody, readJsonBody } from '../json-body.js';
-import { checkedByHandler, problem, requiredCheckedByHandler } from '../schemas.js';
+import { checkedByHandler, problems, requiredCheckedByHandler, jsonBody } from '../schemas.js';
 import { validationHook } from '../validation.js';
 
 /** A mappings document is a few KiB; this is room for a hundred fields of fifty tags. */
@@ -51,29 +51,26 @@ const put = createRoute({
   security: [{ bearer: [] }],
   middleware: jsonBodyFirst(readMappings),
   request: {
-    body: {
-      required: true,
-      content: {
-        'application/json': {
-          schema: z
-            .object({
-              fields: requiredCheckedByHandler(fieldsDoc),
-              version: checkedByHandler({ type: 'integer', minimum: 1, description: 'The version GET answered (optional)' }),
-            })
-            .passthrough(),
-        },
-      },
-    },
+    body: jsonBody(
+      z
+        .object({
+          fields: requiredCheckedByHandler(fieldsDoc),
+          version: checkedByHandler({ type: 'integer', minimum: 1, description: 'The version GET answered (optional)' }),
+        })
+        .passthrough(),
+    ),
   },
   responses: {
     200: {
       description: 'The mappings now; `changed` says whether this PUT changed them',
       content: { 'application/json': { schema: mappings.and(z.object({ changed: z.boolean() })) } },
     },
-    400: { description: 'Not a mappings document', content: problem },
-    409: { description: 'The mappings are past `version`', content: problem },
-    413: { description: 'Over 256 KiB', content: problem },
-    415: { description: 'Not application/json', content: problem },
+    ...problems({
+      400: 'Not a mappings document',
+      409: 'The mappings are past `version`',
+      413: 'Over 256 KiB',
+      415: 'Not application/json',
+    }),
   },
 });
 

@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { InvalidRequestError, NotFoundError } from '../../shared/errors.js';
 import type { ResourceService } from '../../shared/services/resource-service.js';
 import type { AppDeps, AppEnv } from '../deps.js';
-import { numericId, problem } from '../schemas.js';
+import { numericId, problems } from '../schemas.js';
 import { validationHook } from '../validation.js';
 import { resourceView } from '../views/resource.js';
 import { allowedLibraries } from '../middleware/scope.js';
@@ -50,8 +50,7 @@ const list = createRoute({
         },
       },
     },
-    400: { description: 'Bad limit', content: problem },
-    404: { description: 'No such library', content: problem },
+    ...problems({ 400: 'Bad limit', 404: 'No such library' }),
   },
 });
 
@@ -64,7 +63,7 @@ const get = createRoute({
   request: { params },
   responses: {
     200: { description: 'The resource', content: { 'application/json': { schema: resource } } },
-    404: { description: 'No such resource', content: problem },
+    ...problems({ 404: 'No such resource' }),
   },
 });
 
@@ -75,7 +74,7 @@ const del = createRoute({
   summary: 'Delete a resource, its file and renditions',
   security: [{ bearer: [] }],
   request: { params },
-  responses: { 204: { description: 'Deleted' }, 404: { description: 'No such resource', content: problem } },
+  responses: { 204: { description: 'Deleted' }, ...problems({ 404: 'No such resource' }) },
 });
 
 export function resourcesRoutes(deps: AppDeps & { resources: ResourceService }) {

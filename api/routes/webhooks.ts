@@ -4,7 +4,7 @@ import { NotFoundError } from '../../shared/errors.js';
 import { parseWebhookUrl } from '../../shared/webhooks/webhook-url.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { validationHook } from '../validation.js';
-import { problem } from '../schemas.js';
+import { problems, jsonBody } from '../schemas.js';
 
 /**
  * A library's completion webhook: every upload into it (that names no webhook of its
@@ -24,19 +24,11 @@ const put = createRoute({
   security: [{ bearer: [] }],
   request: {
     params,
-    body: {
-      required: true,
-      content: {
-        'application/json': {
-          schema: z.object({ url: z.string().max(2000).openapi({ example: 'https://example.com/hooks/media' }) }).strict(),
-        },
-      },
-    },
+    body: jsonBody(z.object({ url: z.string().max(2000).openapi({ example: 'https://example.com/hooks/media' }) }).strict()),
   },
   responses: {
     200: { description: 'Set', content: { 'application/json': { schema: webhook } } },
-    400: { description: 'Not an http(s) URL, or webhooks are off (no WEBHOOK_SECRET)', content: problem },
-    404: { description: 'No such library', content: problem },
+    ...problems({ 400: 'Not an http(s) URL, or webhooks are off (no WEBHOOK_SECRET)', 404: 'No such library' }),
   },
 });
 
@@ -49,7 +41,7 @@ const get = createRoute({
   request: { params },
   responses: {
     200: { description: 'The webhook', content: { 'application/json': { schema: webhook } } },
-    404: { description: 'No such library, or it has no webhook', content: problem },
+    ...problems({ 404: 'No such library, or it has no webhook' }),
   },
 });
 
@@ -60,7 +52,7 @@ const del = createRoute({
   summary: "Remove a library's completion webhook",
   security: [{ bearer: [] }],
   request: { params },
-  responses: { 204: { description: 'Removed (or there was none)' }, 404: { description: 'No such library', content: problem } },
+  responses: { 204: { description: 'Removed (or there was none)' }, ...problems({ 404: 'No such library' }) },
 });
 
 export function webhooksRoutes(deps: AppDeps) {

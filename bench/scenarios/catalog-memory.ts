@@ -13,6 +13,7 @@ import { startRedisCluster } from '../../test/harness/redis-cluster.js';
 import { variantOf } from '../lib/images.js';
 import { benchTempDir, spawnTs } from '../lib/proc.js';
 import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
+import { envInt } from '../lib/params.js';
 
 const BENCH_KEY = 'bench-key-0123456789abcdef';
 
@@ -31,7 +32,7 @@ export const catalogMemory: Scenario = {
     'Bytes of Redis per resource (growth of used_memory between N and 2N tagged photos ingested through the worker), on one Redis and on a 3-master Redis Cluster with its per-master share.',
 
   async run(): Promise<ScenarioResult> {
-    const n = Number(process.env.BENCH_PHOTOS ?? 2_000);
+    const n = envInt('BENCH_PHOTOS', 2_000);
     // 'single', 'cluster' or both (default): each variant ingests 2N photos.
     const which = process.env.BENCH_REDIS ?? 'single,cluster';
     const { dir, remove } = await benchTempDir('mi-bench-catmem-');

@@ -8,6 +8,7 @@ import { freePort, startEmbeddedRedis } from '../../shared/embedded-redis.js';
 import { openQueue, type IngestQueue } from '../../shared/jobs/queue-table.js';
 import { benchTempDir, repoRoot, spawnTs, waitForHttp } from '../lib/proc.js';
 import type { Scenario, ScenarioResult } from '../scenario.js';
+import { envInt, median } from '../lib/params.js';
 
 const API_KEY = 'bench-key-0123456789abcdef';
 
@@ -217,18 +218,4 @@ async function timed(fn: () => Promise<void>): Promise<number> {
   const t = performance.now();
   await fn();
   return (performance.now() - t) / 1000;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-function envInt(name: string, fallback: number, min = 1): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${v}"`);
-  return n;
 }

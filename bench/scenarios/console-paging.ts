@@ -4,6 +4,7 @@ import type { Rendition } from '../../shared/model.js';
 import { BENCH_KEY, startStack } from '../lib/images.js';
 import { benchTempDir } from '../lib/proc.js';
 import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
+import { envInt } from '../lib/params.js';
 
 /** The console's grid asks for this many per page (console/src/views/library.ts). */
 const PAGE = 48;
@@ -137,9 +138,4 @@ function renditions(id: number): Rendition[] {
     size: 20_000,
     url: `/image/${width}x${height}/${id}.webp`,
   }));
-}
-
-function envInt(name: string, def: number): number {
-  const v = Number(process.env[name]);
-  return Number.isInteger(v) && v > 0 ? v : def;
 }

@@ -9,6 +9,7 @@ import { createRedis } from '../../shared/redis.js';
 import { BENCH_KEY, startStack } from '../lib/images.js';
 import { procStats, removeOnExit } from '../lib/proc.js';
 import type { Scenario, ScenarioResult } from '../scenario.js';
+import { envInt } from '../lib/params.js';
 
 /**
  * A scan of an external library's folder of many small files (issue 20): the listing and
@@ -23,7 +24,7 @@ export const externalScan: Scenario = {
     'Scan of an external fs library of 100,000 small files: listing + enqueue in entries/s, then an unchanged rescan; API and worker peak RSS.',
 
   async run(): Promise<ScenarioResult> {
-    const files = Number(process.env.BENCH_SCAN_FILES ?? 100_000);
+    const files = envInt('BENCH_SCAN_FILES', 100_000);
     const perDir = 1000;
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mi-bench-scan-'));
     const forget = removeOnExit(dir);

@@ -9,6 +9,7 @@ import { photoJpeg, stageFiles, startStack, variantOf, waitReady } from '../lib/
 import { procStats, benchTempDir, spawnTs, waitForHttp, type NodeChild } from '../lib/proc.js';
 import { startRgw, type BenchDriver } from '../lib/rgw.js';
 import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
+import { envInt } from '../lib/params.js';
 
 interface Load {
   requests: number;
@@ -195,9 +196,4 @@ async function load(url: string, serverCpu: () => number, connections: number, m
 async function listFiles(root: string): Promise<string[]> {
   const entries = await fs.readdir(root, { recursive: true, withFileTypes: true });
   return entries.filter((e) => e.isFile()).map((e) => path.relative(root, path.join(e.parentPath, e.name)));
-}
-
-function envInt(name: string, def: number): number {
-  const v = Number(process.env[name]);
-  return Number.isInteger(v) && v > 0 ? v : def;
 }

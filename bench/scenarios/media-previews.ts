@@ -10,6 +10,7 @@ import { withDecodableSource } from '../../worker/imaging/source.js';
 import { probeMedia } from '../../worker/media/ffprobe.js';
 import { benchTempDir } from '../lib/proc.js';
 import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
+import { envInt } from '../lib/params.js';
 
 const run = promisify(execFile);
 
@@ -25,7 +26,7 @@ export const mediaPreviews: Scenario = {
     'page 1 of a PDF through the decoder (pdftoppm under prlimit, blank-page check) against `pdftoppm` alone.',
 
   async run(): Promise<ScenarioResult> {
-    const rounds = Number(process.env.BENCH_ROUNDS ?? 9);
+    const rounds = envInt('BENCH_ROUNDS', 9);
     const { dir: root, remove } = await benchTempDir('mi-bench-media-');
     try {
       const clip = path.join(root, 'clip.mp4');

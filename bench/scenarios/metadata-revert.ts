@@ -19,6 +19,7 @@ import { originalKey } from '../../shared/storage/layout.js';
 import { closeWorkers, createWorkers } from '../../worker/worker.js';
 import { benchTempDir, repoRoot } from '../lib/proc.js';
 import type { Scenario, ScenarioResult } from '../scenario.js';
+import { envInt } from '../lib/params.js';
 
 const FIXTURES = path.join(repoRoot, '../shared/fixtures');
 const RAW_EXIFTOOL = '/usr/bin/exiftool';
@@ -36,9 +37,9 @@ export const metadataRevert: Scenario = {
     'Re-reading revert throughput vs a bare exiftool-vendored script and raw exiftool -stay_open (same process count); mapping change from stored tags vs re-reading.',
 
   async run(): Promise<ScenarioResult> {
-    const files = Number(process.env.BENCH_REVERT_FILES ?? 600);
-    const bulk = Number(process.env.BENCH_REVERT_RESOURCES ?? 10_000);
-    const procs = Number(process.env.BENCH_EXIFTOOL_PROCS ?? os.availableParallelism());
+    const files = envInt('BENCH_REVERT_FILES', 600);
+    const bulk = envInt('BENCH_REVERT_RESOURCES', 10_000);
+    const procs = envInt('BENCH_EXIFTOOL_PROCS', os.availableParallelism());
     const { dir: root, remove } = await benchTempDir('mi-bench-revert-');
     const redis = await startEmbeddedRedis({ dir: path.join(root, 'redis'), appendonly: false });
     try {

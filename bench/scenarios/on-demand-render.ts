@@ -6,6 +6,7 @@ import { signedImageUrl } from '../../shared/renditions/signing.js';
 import { photoJpeg, stageFiles, startStack, variantOf, waitReady } from '../lib/images.js';
 import { benchTempDir } from '../lib/proc.js';
 import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
+import { envInt } from '../lib/params.js';
 
 const SECRET = 'bench-image-url-secret-0123456789abcdef';
 
@@ -91,8 +92,3 @@ export const onDemandRender: Scenario = {
     }
   },
 };
-
-function envInt(name: string, def: number): number {
-  const v = Number(process.env[name]);
-  return Number.isInteger(v) && v > 0 ? v : def;
-}

@@ -9,6 +9,7 @@ import { freePort, startEmbeddedRedis } from '../../shared/embedded-redis.js';
 import type { ResourceRecord } from '../../shared/model.js';
 import { benchTempDir, spawnTs, waitForHttp } from '../lib/proc.js';
 import type { Scenario, ScenarioResult } from '../scenario.js';
+import { envInt, median } from '../lib/params.js';
 
 const API_KEY = 'bench-key-0123456789abcdef';
 const PREFIX = 'bench';
@@ -25,8 +26,8 @@ export const preflightChecksums: Scenario = {
     'Pre-flight of 10,000 checksums (half of them stored) in one POST /v1/checksums vs 10,000 single GET /v1/checksums/{sha} against the same API and Redis.',
 
   async run(): Promise<ScenarioResult> {
-    const n = Number(process.env.BENCH_CHECKSUMS ?? 10_000);
-    const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+    const n = envInt('BENCH_CHECKSUMS', 10_000);
+    const rounds = envInt('BENCH_ROUNDS', 5);
     const { dir: root, remove } = await benchTempDir('mi-bench-preflight-');
     const redis = await startEmbeddedRedis({ dir: path.join(root, 'redis'), appendonly: false });
     const port = await freePort();
@@ -168,9 +169,4 @@ function request(agent: http.Agent, method: string, url: string, body?: string):
     req.on('error', reject);
     req.end(body);
   });
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }

@@ -8,6 +8,7 @@ import { loadConfig } from '../../shared/config.js';
 import { JEMALLOC, mkdirp, photoJpeg, stageFiles, startStack, variantOf, waitReady } from '../lib/images.js';
 import { procStats, benchTempDir, spawnTs } from '../lib/proc.js';
 import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
+import { envInt } from '../lib/params.js';
 
 const execFileP = promisify(execFile);
 
@@ -157,8 +158,3 @@ export const renditionsIngest: Scenario = {
     }
   },
 };
-
-function envInt(name: string, def: number): number {
-  const v = Number(process.env[name]);
-  return Number.isInteger(v) && v > 0 ? v : def;
-}

@@ -10,7 +10,8 @@ import { freePort, startEmbeddedRedis } from '../../shared/embedded-redis.js';
 import { fileChunks, uploadMultipart, type UploadAnswer } from '../lib/payload.js';
 import { benchTempDir, procStats, repoRoot, selfCpuSeconds, spawnJs, stealSeconds, waitForHttp, type NodeChild } from '../lib/proc.js';
 import { startRgw, type Rgw } from '../lib/rgw.js';
-import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
+import type { Scenario, ScenarioResult, VariantResult } from '../scenario.js';
+import { envInt, median, roundRatio } from '../lib/params.js';
 
 const MiB = 1024 * 1024;
 const API_KEY = 'bench-key-0123456789abcdef';
@@ -107,16 +108,6 @@ export function tusThroughputOn(driver: 'fs' | 's3'): Scenario {
             },
           };
         };
-        const ratio = (name: string, a: Measured[], b: Measured[], target?: Check['target']): Check => {
-          const perRound = a.map((m, i) => b[i]!.wallSeconds / m.wallSeconds);
-          return {
-            name,
-            value: median(perRound),
-            spread: [Math.min(...perRound), Math.max(...perRound)],
-            unit: '',
-            ...(target ? { target } : {}),
-          };
-        };
         return {
           parameters: {
             STORAGE_DRIVER: storage,
@@ -134,8 +125,8 @@ export function tusThroughputOn(driver: 'fs' | 's3'): Scenario {
           checks: [
             ...(runs.multipart.length
               ? [
-                  ratio('throughput tus / multipart', runs.tus, runs.multipart, { op: '>=', value: 0.9 }),
-                  ratio(`throughput tus in ${patchMiB} MiB PATCHes / multipart`, runs.chunked, runs.multipart),
+                  roundRatio('throughput tus / multipart', runs.tus, runs.multipart, { op: '>=', value: 0.9 }),
+                  roundRatio(`throughput tus in ${patchMiB} MiB PATCHes / multipart`, runs.chunked, runs.multipart),
                 ]
               : []),
             {
@@ -306,17 +297,4 @@ async function request(url: string, method: string, headers: Record<string, stri
     }
   }
   return answer;
-}
-
-function envInt(name: string, def: number, min = 1): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return def;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new Error(`${name} must be an integer ≥ ${min} (got "${raw}")`);
-  return Number(raw);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }

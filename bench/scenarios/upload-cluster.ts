@@ -7,6 +7,7 @@ import { startRedisCluster } from '../../test/harness/redis-cluster.js';
 import { uploadMultipart } from '../lib/payload.js';
 import { benchTempDir, procStats, repoRoot, spawnJs, waitForHttp } from '../lib/proc.js';
 import type { Check, Scenario, ScenarioResult } from '../scenario.js';
+import { envInt, median } from '../lib/params.js';
 
 const API_KEY = 'bench-key-0123456789abcdef';
 
@@ -168,18 +169,4 @@ async function runApi(
 async function expectAccepted(a: { status: number; body: string }): Promise<void> {
   const resources = (JSON.parse(a.body) as { resources?: unknown[] }).resources;
   if (a.status !== 202 || resources?.length !== 1) throw new Error(`upload answered ${a.status}: ${a.body.slice(0, 300)}`);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function envInt(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer; got ${JSON.stringify(v)}`);
-  return n;
 }

@@ -22,6 +22,7 @@ import {
 } from '../lib/proc.js';
 import { emptyStore, rgwStore, startRgw, type BenchDriver, type Rgw } from '../lib/rgw.js';
 import type { Check, Scenario, ScenarioResult, VariantResult } from '../scenario.js';
+import { envInt, median, roundRatio } from '../lib/params.js';
 
 const MiB = 1024 * 1024;
 /** The API's default UPLOAD_HASH_THREADS, which the hashing baselines get too. */
@@ -165,42 +166,15 @@ export function uploadThroughputOn(driver: BenchDriver): Scenario {
         const otherHash = summarise(runs.otherHash);
         const api = summarise(runs.api);
 
-        const tput = (m: Summary) => totalMiB / m.wallSeconds;
-        // Client and server together: on a machine where they share the cores, this decides throughput.
-        const cpuPerGiB = (m: Summary | Measured) => (m.benchCpuSeconds + (m.server?.cpuSeconds ?? 0)) / (totalMiB / 1024);
-        const row = (name: string, role: VariantResult['role'], m: Summary): VariantResult => ({
-          name,
-          role,
-          figures: {
-            wall: { value: m.wallSeconds, unit: 's', digits: 2 },
-            throughput: { value: tput(m), unit: 'MiB/s', digits: 0 },
-            'worst round': { value: totalMiB / m.slowestWallSeconds, unit: 'MiB/s', digits: 0 },
-            'best round': { value: totalMiB / m.fastestWallSeconds, unit: 'MiB/s', digits: 0 },
-            'bench CPU': { value: m.benchCpuSeconds, unit: 's', digits: 1 },
-            ...(m.server ? { 'server CPU': { value: m.server.cpuSeconds, unit: 's', digits: 1 } } : {}),
-            'CPU per GiB': { value: cpuPerGiB(m), unit: 's', digits: 2 },
-            ...(m.server ? { 'server peak RSS': { value: m.server.peakRssMiB, unit: 'MiB', digits: 0 } } : {}),
-            steal: { value: m.stealSeconds, unit: 's', digits: 1 },
-          },
-        });
-        // Ratios are taken within each round (drift of the machine hits a whole round) and their median judged.
-        const ratio = (name: string, a: Measured[], b: Measured[], target?: Check['target']): Check => {
-          const perRound = a.map((m, i) => b[i]!.wallSeconds / m.wallSeconds);
-          return {
-            name,
-            value: median(perRound),
-            spread: [Math.min(...perRound), Math.max(...perRound)],
-            unit: '',
-            ...(target ? { target } : {}),
-          };
-        };
+        const cpuPerGiB = (m: Summary | Measured) => cpuPerGiBOf(totalMiB, m);
+        const row = (name: string, role: VariantResult['role'], m: Summary) => variantRow(totalMiB, name, role, m, { cpuPerGiB: true });
         const checks: Check[] = [
-          ratio('throughput api / direct', runs.api, runs.direct, { op: '>=', value: 0.8 }),
-          ratio('throughput direct + SHA-256 / direct', runs.hashed, runs.direct),
-          ratio('throughput api / direct + SHA-256', runs.api, runs.hashed),
-          ratio('throughput api / node:http+busboy', runs.api, runs.plain),
-          ratio('throughput node:http+busboy / direct', runs.plain, runs.direct),
-          ratio(`throughput api / api with UPLOAD_HASH_THREADS=${OTHER_HASH_THREADS}`, runs.api, runs.otherHash),
+          roundRatio('throughput api / direct', runs.api, runs.direct, { op: '>=', value: 0.8 }),
+          roundRatio('throughput direct + SHA-256 / direct', runs.hashed, runs.direct),
+          roundRatio('throughput api / direct + SHA-256', runs.api, runs.hashed),
+          roundRatio('throughput api / node:http+busboy', runs.api, runs.plain),
+          roundRatio('throughput node:http+busboy / direct', runs.plain, runs.direct),
+          roundRatio(`throughput api / api with UPLOAD_HASH_THREADS=${OTHER_HASH_THREADS}`, runs.api, runs.otherHash),
           {
             name: `CPU per GiB api / api with UPLOAD_HASH_THREADS=${OTHER_HASH_THREADS}`,
             value: median(runs.api.map((m, i) => cpuPerGiB(m) / cpuPerGiB(runs.otherHash[i]!))),
@@ -293,25 +267,7 @@ function s3Result(
   api: Summary,
   runs: { direct: Measured[]; hashed: Measured[]; api: Measured[] },
 ): ScenarioResult {
-  const tput = (m: Summary) => p.totalMiB / m.wallSeconds;
-  const row = (name: string, role: VariantResult['role'], m: Summary): VariantResult => ({
-    name,
-    role,
-    figures: {
-      wall: { value: m.wallSeconds, unit: 's', digits: 2 },
-      throughput: { value: tput(m), unit: 'MiB/s', digits: 0 },
-      'worst round': { value: p.totalMiB / m.slowestWallSeconds, unit: 'MiB/s', digits: 0 },
-      'best round': { value: p.totalMiB / m.fastestWallSeconds, unit: 'MiB/s', digits: 0 },
-      'bench CPU': { value: m.benchCpuSeconds, unit: 's', digits: 1 },
-      ...(m.server ? { 'server CPU': { value: m.server.cpuSeconds, unit: 's', digits: 1 } } : {}),
-      ...(m.server ? { 'server peak RSS': { value: m.server.peakRssMiB, unit: 'MiB', digits: 0 } } : {}),
-      steal: { value: m.stealSeconds, unit: 's', digits: 1 },
-    },
-  });
-  const ratio = (name: string, a: Measured[], b: Measured[]): Check => {
-    const perRound = a.map((m, i) => b[i]!.wallSeconds / m.wallSeconds);
-    return { name, value: median(perRound), spread: [Math.min(...perRound), Math.max(...perRound)], unit: '' };
-  };
+  const row = (name: string, role: VariantResult['role'], m: Summary) => variantRow(p.totalMiB, name, role, m);
   return {
     parameters: {
       BENCH_DRIVER: 's3',
@@ -327,8 +283,8 @@ function s3Result(
       row('media-ingest API, STORAGE_DRIVER=s3', 'subject', api),
     ],
     checks: [
-      ratio('throughput api / direct', runs.api, runs.direct),
-      ratio('throughput api / direct + SHA-256', runs.api, runs.hashed),
+      roundRatio('throughput api / direct', runs.api, runs.direct),
+      roundRatio('throughput api / direct + SHA-256', runs.api, runs.hashed),
       { name: 'API peak RSS (VmHWM)', value: api.server!.peakRssMiB, unit: 'MiB', digits: 0, target: { op: '<=', value: 200 } },
       { name: 'radosgw + OSD + monitor peak RSS (VmHWM, together)', value: rgw.peakRssMiB(), unit: 'MiB', digits: 0 },
     ],
@@ -342,6 +298,36 @@ function s3Result(
         'moment (one uploading, one filling, one being joined): bounded per upload, not per byte, so the peak grows with BENCH_CONCURRENCY × 15 MiB.',
       "The API runs compiled as in production (LOG_LEVEL=warn, its own redis-server, no worker). Every answer is checked (202, size; SHA-256 equal to direct + SHA-256) and so is the bucket's total.",
     ],
+  };
+}
+
+/** Client and server CPU together per GiB: on a machine where they share the cores, this decides throughput. */
+function cpuPerGiBOf(totalMiB: number, m: Summary | Measured): number {
+  return (m.benchCpuSeconds + (m.server?.cpuSeconds ?? 0)) / (totalMiB / 1024);
+}
+
+/** One variant's row: throughput of its rounds over `totalMiB` each, CPU and memory (CPU per GiB where the run judges it). */
+function variantRow(
+  totalMiB: number,
+  name: string,
+  role: VariantResult['role'],
+  m: Summary,
+  opts: { cpuPerGiB?: boolean } = {},
+): VariantResult {
+  return {
+    name,
+    role,
+    figures: {
+      wall: { value: m.wallSeconds, unit: 's', digits: 2 },
+      throughput: { value: totalMiB / m.wallSeconds, unit: 'MiB/s', digits: 0 },
+      'worst round': { value: totalMiB / m.slowestWallSeconds, unit: 'MiB/s', digits: 0 },
+      'best round': { value: totalMiB / m.fastestWallSeconds, unit: 'MiB/s', digits: 0 },
+      'bench CPU': { value: m.benchCpuSeconds, unit: 's', digits: 1 },
+      ...(m.server ? { 'server CPU': { value: m.server.cpuSeconds, unit: 's', digits: 1 } } : {}),
+      ...(opts.cpuPerGiB ? { 'CPU per GiB': { value: cpuPerGiBOf(totalMiB, m), unit: 's', digits: 2 } } : {}),
+      ...(m.server ? { 'server peak RSS': { value: m.server.peakRssMiB, unit: 'MiB', digits: 0 } } : {}),
+      steal: { value: m.stealSeconds, unit: 's', digits: 1 },
+    },
   };
 }
 
@@ -370,12 +356,6 @@ function summarise(runs: Measured[]): Summary {
       ? { server: { cpuSeconds: median(servers.map((s) => s.cpuSeconds)), peakRssMiB: Math.max(...servers.map((s) => s.peakRssMiB)) } }
       : {}),
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** Baseline: the same bytes straight into the store, from this process. */
@@ -548,13 +528,6 @@ async function expectBytesOnDisk(dir: string, expected: number, include: (file: 
     total += (await fs.stat(path.join(entry.parentPath, entry.name))).size;
   }
   if (total !== expected) throw new Error(`${dir} holds ${total} bytes of files, expected ${expected}`);
-}
-
-function envInt(name: string, def: number, min = 1): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return def;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new Error(`${name} must be an integer ≥ ${min} (got "${raw}")`);
-  return Number(raw);
 }
 
 function sleep(ms: number): Promise<void> {

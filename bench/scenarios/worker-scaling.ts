@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { freePort, startEmbeddedRedis } from '../../shared/embedded-redis.js';
 import { procStats, benchTempDir, spawnTs, waitForHttp, type NodeChild } from '../lib/proc.js';
 import type { Scenario, ScenarioResult } from '../scenario.js';
+import { envInt, median } from '../lib/params.js';
 
 const API_KEY = 'bench-key-0123456789abcdef';
 const PREFIX = 'bench';
@@ -29,8 +30,8 @@ export const workerScaling: Scenario = {
     'CPU-bound ingest (decode + 4 WebP renditions per photo) drained by 1 vs 2 worker processes (1 job and 1 libvips thread each) on the same Redis and store.',
 
   async run(): Promise<ScenarioResult> {
-    const jobs = Number(process.env.BENCH_SCALING_JOBS ?? 48);
-    const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+    const jobs = envInt('BENCH_SCALING_JOBS', 48);
+    const rounds = envInt('BENCH_ROUNDS', 2);
     const { dir: root, remove } = await benchTempDir('mi-bench-scaling-');
     const redis = await startEmbeddedRedis({ dir: path.join(root, 'redis'), appendonly: false });
     const client = new Redis(redis.url, { maxRetriesPerRequest: null });
@@ -194,10 +195,4 @@ async function drain(
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }

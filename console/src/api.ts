@@ -2,6 +2,9 @@
 // opened as http://127.0.0.1:PORT while PUBLIC_URL names localhost), with the key the
 // user pasted, kept in sessionStorage only (gone when the browser session ends).
 
+// The API's own types, imported as types only: nothing of shared/ enters the browser bundle.
+import type { Rendition } from '../../shared/model.js';
+
 const KEY = 'media-ingest.api-key';
 
 export function storedKey(): string | null {
@@ -76,14 +79,7 @@ export interface Library {
   resourceCount?: number;
 }
 
-export interface Rendition {
-  name: string;
-  width: number;
-  height: number;
-  format: string;
-  size: number;
-  url: string;
-}
+export type { Rendition };
 
 export interface Resource {
   id: number;

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLibrary } from '../harness/libraries.js';
 import { dropCatalogKeys } from '../harness/redis-keys.js';
 import { REDIS_MODES, s3Missing, startService, type TestService } from '../harness/service.js';
 import { runInProcess } from './harness.js';
@@ -111,7 +112,7 @@ describe.each(REDIS_MODES)('media-ingest reindex (fs store, %s redis)', (redis) 
     const second = await runInProcess(['reindex', '--json'], env);
     expect(second.code).toBe(0);
     expect(second.lines.find((l) => l.event === 'summary')).toMatchObject({ restored: 0, unchanged: 63, librariesRestored: 0 });
-  });
+  }, 120_000);
 });
 
 // On S3 a reindex lists only the shards that exist (one delimited listing names them),
@@ -132,15 +133,7 @@ describe.skipIf(s3Missing())('media-ingest reindex (s3 store)', () => {
 
   it('restores the records and the library from the copies in the bucket; a second run changes nothing', async () => {
     const name = `reidx-s3-${randomBytes(3).toString('hex')}`;
-    expect(
-      (
-        await svc.fetch('/v1/libraries', {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ name }),
-        })
-      ).status,
-    ).toBe(201);
+    await createLibrary(svc, { name });
     for (let i = 0; i < 5; i++) await fs.writeFile(path.join(tmp, `s${i}.txt`), `reindex on s3 ${i} ${randomBytes(6).toString('hex')}`);
     const up = await runInProcess(['upload', tmp, '-l', name, '--json', '--wait'], env);
     expect(up.lines.find((l) => l.event === 'summary')).toMatchObject({ uploaded: 5, failed: 0 });
@@ -159,5 +152,5 @@ describe.skipIf(s3Missing())('media-ingest reindex (s3 store)', () => {
 
     const second = await runInProcess(['reindex', '--json'], env);
     expect(second.lines.find((l) => l.event === 'summary')).toMatchObject({ restored: 0, unchanged: 5, librariesRestored: 0 });
-  });
+  }, 120_000);
 });

@@ -4,12 +4,10 @@
 // route list is read from the app itself, so a new route that nobody put in a table
 // here fails this test instead of shipping unguarded.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../api/app.js';
-import type { AppDeps } from '../../api/deps.js';
-import { createLogger } from '../../shared/logger.js';
 import { signedImageUrl } from '../../shared/renditions/signing.js';
 import { makeJpeg } from '../harness/images.js';
 import { basic, CREDENTIALS, credentialEnv, sha256Hex as sha } from '../harness/credentials.js';
+import { routeTable } from '../harness/route-table.js';
 import { form, startService, TEST_KEY, type TestService } from '../harness/service.js';
 
 const {
@@ -56,20 +54,7 @@ describe('every route refuses missing, wrong and tampered credentials', () => {
         EXTERNAL_EVENTS_TOKEN: EVENTS_TOKEN,
       },
     });
-    // Only the route table is read: the handlers are never called on this instance.
-    const unused = {} as never;
-    const app = createApp({
-      ...svc.core,
-      config: svc.config,
-      logger: createLogger('silent', 'test'),
-      ingestQueue: unused,
-      bulkQueue: unused,
-      uploads: unused,
-      tus: unused,
-      waiter: unused,
-      renders: unused,
-    } as AppDeps);
-    routes = [...new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`))].sort();
+    routes = routeTable(svc);
     const res = await svc.fetch('/v1/libraries/default/files?wait=30', {
       method: 'POST',
       body: form({ file: { name: 'p.jpg', data: await makeJpeg(64, 48), type: 'image/jpeg' } }),

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLibrary } from '../harness/libraries.js';
 import { reprDigest } from '../../shared/upload/digest.js';
 import { form, onStores, startService, TEST_KEY, type RedisMode, type StorageKind, type TestService } from '../harness/service.js';
 
@@ -24,14 +25,7 @@ describe.each(
   });
 
   async function library(dedupe: 'reject' | 'reuse' | 'allow') {
-    const name = `lib-${dedupe}-${randomBytes(3).toString('hex')}`;
-    const res = await svc.fetch('/v1/libraries', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name, dedupe }),
-    });
-    expect(res.status).toBe(201);
-    return (await res.json()) as { id: number; name: string };
+    return createLibrary(svc, { name: `lib-${dedupe}-${randomBytes(3).toString('hex')}`, dedupe });
   }
   const upload = (lib: string | number, data: Uint8Array | string, query = '?wait=30', extra: Record<string, string> = {}) =>
     svc.fetch(`/v1/libraries/${lib}/files${query}`, { method: 'POST', body: form({ ...extra, file: { name: 'same.bin', data } }) });

@@ -3,14 +3,14 @@
 // stored hashed, 403 problem+json outside their libraries or permissions, listings show
 // only their libraries, revocation reaches every replica within 2 s; API_KEYS stay full.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../api/app.js';
-import type { AppDeps } from '../../api/deps.js';
 import { scopeRuleFor } from '../../api/middleware/scope.js';
 import { startApi, type RunningApi } from '../../api/server.js';
 import { createLogger } from '../../shared/logger.js';
 import { makeJpeg } from '../harness/images.js';
 import { form, startService, storageKinds, TEST_KEY, type StorageKind, type TestService } from '../harness/service.js';
 import { CREDENTIALS } from '../harness/credentials.js';
+import { createLibrary } from '../harness/libraries.js';
+import { routeTable } from '../harness/route-table.js';
 
 const ADMIN_KEY = CREDENTIALS.adminKey;
 
@@ -18,25 +18,7 @@ describe('the scope table', () => {
   it('names what a scoped key needs on every /v1 route of the app (none is closed to scoped keys by omission)', async () => {
     const svc = await startService('fs', { worker: false });
     try {
-      const unused = {} as never;
-      const app = createApp({
-        ...svc.core,
-        config: svc.config,
-        logger: createLogger('silent', 'test'),
-        ingestQueue: unused,
-        bulkQueue: unused,
-        uploads: unused,
-        tus: unused,
-        waiter: unused,
-        renders: unused,
-      } as AppDeps);
-      const v1 = [
-        ...new Set(
-          app.routes
-            .filter((r) => r.method !== 'ALL' && r.path.startsWith('/v1/') && !r.path.startsWith('/v1/admin/'))
-            .map((r) => `${r.method} ${r.path}`),
-        ),
-      ];
+      const v1 = routeTable(svc).filter((r) => / \/v1\//.test(r) && !/ \/v1\/admin\//.test(r));
       expect(v1.length).toBeGreaterThan(20);
       const uncovered = v1.filter((r) => {
         const [method, p] = r.split(' ') as [string, string];
@@ -60,17 +42,7 @@ describe.each<StorageKind>(storageKinds())('scoped API keys (%s store)', (storag
     svc = await startService(storage, { env: { ADMIN_KEYS: ADMIN_KEY } });
     // A second API replica on the same Redis prefix: revocation must reach it too.
     replica = await startApi(svc.config, svc.core, svc.config.redis.url!, createLogger('silent', 'test'));
-    for (const name of ['photos', 'private-docs']) {
-      expect(
-        (
-          await svc.fetch('/v1/libraries', {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ name }),
-          })
-        ).status,
-      ).toBe(201);
-    }
+    for (const name of ['photos', 'private-docs']) await createLibrary(svc, { name });
     for (const lib of ['photos', 'private-docs']) {
       const res = await svc.fetch(`/v1/libraries/${lib}/files?wait=30`, {
         method: 'POST',
