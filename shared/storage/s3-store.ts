@@ -376,6 +376,16 @@ export class S3ObjectStore implements ObjectStore {
     return this.s3(key, () => this.client.initiateNewMultipartUpload(this.bucket, key, { 'Content-Type': contentType }));
   }
 
+  /**
+   * One PUT of a body already in memory, whatever its size (S3 takes up to 5 GiB): no
+   * part buffer, so a caller holding one of the budget's (tus, storing the bytes past
+   * its last part) never waits on the budget for another.
+   */
+  async putWhole(key: string, body: Buffer, contentType = 'application/octet-stream'): Promise<void> {
+    assertValidKey(key);
+    await this.s3(key, () => this.client.putObject(this.bucket, key, body, body.length, { 'Content-Type': contentType }));
+  }
+
   async uploadPart(key: string, uploadId: string, part: number, body: Buffer): Promise<UploadedPart> {
     const r = await this.s3(key, () =>
       this.client.uploadPart({ bucketName: this.bucket, objectName: key, uploadID: uploadId, partNumber: part, headers: {} }, body),

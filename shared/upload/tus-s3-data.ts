@@ -79,7 +79,9 @@ export class S3TusData implements TusData {
     await this.store.abortUpload({ key, uploadId, initiated: new Date() }).catch(() => undefined);
   }
   async putObject(key: string, body: Buffer): Promise<void> {
-    await this.store.put(key, body, { contentType: 'application/octet-stream' });
+    // Not put(): above S3_PART_SIZE (a part grown for a huge file) it would take a second
+    // part buffer from the budget while this PATCH holds one.
+    await this.store.putWhole(key, body);
   }
   async deleteObject(key: string): Promise<void> {
     await this.store.delete(key).catch(() => undefined);
