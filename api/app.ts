@@ -96,8 +96,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // signatures and visibility itself.
   app.route('/', imagesRoutes({ ...deps, images: new ImageService(deps), keyAuth, throttle }));
   // Bucket notifications of external libraries: S3 servers cannot send API keys; the
-  // route checks EXTERNAL_EVENTS_TOKEN and caps its body itself.
-  app.route('/', externalEventRoutes(deps));
+  // route checks EXTERNAL_EVENTS_TOKEN (throttled and rate-limited) and caps its body itself.
+  app.route('/', externalEventRoutes(deps, throttle));
   // Operator actions under /v1/admin (reindex, sweep, check, keys) take an admin key, like the
   // dashboard: an uploading client must not be able to delete objects or rebuild the catalog.
   const apiAuth = bearerAuth(keyAuth, throttle);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimitedError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -17,7 +17,14 @@ import { keyPrefix, type RedisConnection } from '../../shared/redis.js';
  * one NAT share nothing). If Redis does not answer, the request goes through: the
  * handler will meet the same outage and answer 503, which tells the client more.
  */
-export function rateLimit(redis: RedisConnection, prefix: string, perMinute: number, logger: Logger): MiddlewareHandler {
+export function rateLimit(
+  redis: RedisConnection,
+  prefix: string,
+  perMinute: number,
+  logger: Logger,
+  /** The credential the allowance belongs to (the bucket-events route's token may come in the query). */
+  credentialOf: (c: Context) => string = (c) => c.req.header('authorization') ?? '',
+): MiddlewareHandler {
   if (perMinute <= 0) return (_c, next) => next();
   const limiter = new RateLimiterRedis({
     storeClient: redis,
@@ -27,7 +34,7 @@ export function rateLimit(redis: RedisConnection, prefix: string, perMinute: num
     duration: 60,
   });
   return async (c, next) => {
-    const key = keyId(c.req.header('authorization') ?? '');
+    const key = keyId(credentialOf(c));
     let res: RateLimiterRes | undefined;
     try {
       res = await limiter.consume(key);

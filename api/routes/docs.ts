@@ -180,6 +180,11 @@ const HAND_DOCUMENTED = [
       400: { description: 'Not the S3 event JSON, or the library has no s3 source', content: problem },
       401: { description: 'No or a wrong token', content: problem },
       404: { description: 'No such library, or EXTERNAL_EVENTS_TOKEN is not set', content: problem },
+      429: {
+        description:
+          'Too many failed authentications from this address (AUTH_FAILURES_PER_MINUTE), or the token used up RATE_LIMIT_PER_MINUTE; Retry-After says when to try again',
+        content: problem,
+      },
     },
   }),
   ...(['get', 'head'] as const).map((method) =>

@@ -1,9 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { Hono } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { InvalidRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from '../../shared/errors.js';
 import { ExternalService } from '../../shared/external/scan-service.js';
 import type { AppDeps, AppEnv } from '../deps.js';
+import type { AuthThrottle } from '../middleware/auth-throttle.js';
+import { rateLimit } from '../middleware/rate-limit.js';
 import { problem } from '../schemas.js';
 import { validationHook } from '../validation.js';
 import { batchView } from '../views/batch.js';
@@ -51,20 +53,30 @@ export function externalRoutes(deps: AppDeps) {
  * `Authorization: Bearer <token>` (MinIO's auth_token) or `?token=<token>` in the
  * endpoint URL (RGW). The body is the S3 event JSON (`{"Records":[{"eventName",
  * "s3":{"bucket":{"name"},"object":{"key"}}}]}`); the keys it names are checked against
- * the source by a worker job, so an event is only ever a hint.
+ * the source by a worker job, so an event is only ever a hint. Like every way in, a
+ * wrong token counts toward the failed-authentication throttle (AUTH_FAILURES_PER_MINUTE
+ * per address → 429), and the right one draws on the rate limit (RATE_LIMIT_PER_MINUTE,
+ * per token as per API key).
  */
-export function externalEventRoutes(deps: AppDeps) {
+export function externalEventRoutes(deps: AppDeps, throttle: AuthThrottle) {
   const app = new Hono<AppEnv>();
   const external = new ExternalService(deps);
   const token = deps.config.external.eventsToken;
   const digest = token ? createHash('sha256').update(token).digest() : undefined;
-  app.post('/v1/libraries/:library/events', async (c) => {
+  const tokenOf = (c: Context) => c.req.query('token') ?? /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
+  const limit = rateLimit(deps.redis, deps.config.redisPrefix, deps.config.operations.rateLimitPerMinute, deps.logger, tokenOf);
+  const route = '/v1/libraries/:library/events';
+  const check: MiddlewareHandler<AppEnv> = async (c, next) => {
     if (!digest)
       throw new NotFoundError('route', 'POST /v1/libraries/{library}/events (set EXTERNAL_EVENTS_TOKEN to receive bucket notifications)');
-    const given = c.req.query('token') ?? /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
-    if (!timingSafeEqual(createHash('sha256').update(given).digest(), digest)) {
-      throw new UnauthorizedError('Send EXTERNAL_EVENTS_TOKEN as "Authorization: Bearer <token>" or ?token=<token>.');
-    }
+    await throttle.guard(c, () => {
+      if (!timingSafeEqual(createHash('sha256').update(tokenOf(c)).digest(), digest)) {
+        throw new UnauthorizedError('Send EXTERNAL_EVENTS_TOKEN as "Authorization: Bearer <token>" or ?token=<token>.');
+      }
+    });
+    await next();
+  };
+  app.post(route, check, limit, async (c) => {
     const lib = await deps.catalog.getLibrary(c.req.param('library'));
     if (lib.source?.type !== 's3')
       throw new InvalidRequestError(

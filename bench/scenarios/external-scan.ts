@@ -113,7 +113,7 @@ export const externalScan: Scenario = {
           { name: 'worker peak RSS', value: workerRss, unit: 'MiB', digits: 0 },
         ],
         notes: [
-          "Timed from POST /v1/libraries/{id}/scan to the batch's enqueuedAll: the listing (a sorted depth-first walk, one folder in memory at a time), per file one claim script, an id, a record and an ingest job (queued per page in one round trip), then one pass over the library's resources to find missing files.",
+          "Timed from POST /v1/libraries/{id}/scan to the batch's enqueuedAll: the listing (a sorted depth-first walk, one folder in memory at a time), per file one claim script, an id, a record and an ingest job (queued per page in one round trip), then one pass over the library's resources to find missing files: a page of them (REPROCESS_CHUNK_SIZE) is checked against the entry map in one pipelined script call per Redis node (miExtSweep in shared/external/entries.ts), and only the entries that change cost more.",
           'The ingest jobs are not run (one bulk slot; the steps go first by priority; the queued jobs are dropped and the first batch cancelled before the rescan).',
           'A rescan costs one claim script per file (no id, no record, no job) plus the same pass over the resources.',
           "Peak RSS is VmHWM over each process's life (the API only answers the scan request; the scan runs in the worker).",

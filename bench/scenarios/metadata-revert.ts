@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ExifTool } from 'exiftool-vendored';
+import { ExifTool, exiftoolPath } from 'exiftool-vendored';
 import sharp from 'sharp';
 import { loadConfig } from '../../shared/config.js';
 import { openCore, type Core } from '../../shared/core.js';
@@ -22,7 +22,6 @@ import type { Scenario, ScenarioResult } from '../scenario.js';
 import { envInt } from '../lib/params.js';
 
 const FIXTURES = path.join(repoRoot, '../shared/fixtures');
-const RAW_EXIFTOOL = '/usr/bin/exiftool';
 
 /**
  * (a) Re-reading revert (`{"reread": true}`) through media-ingest's workers against a
@@ -55,12 +54,9 @@ export const metadataRevert: Scenario = {
       }
 
       const bare = await timeIt(() => bareVendored(paths, procs));
-      const raw = (await fs.access(RAW_EXIFTOOL).then(
-        () => true,
-        () => false,
-      ))
-        ? await timeIt(() => rawStayOpen(paths, procs))
-        : undefined;
+      // The exiftool the worker runs (exiftool-vendored's), so the ratio is media-ingest's own cost.
+      const exiftoolScript = await exiftoolPath();
+      const raw = await timeIt(() => rawStayOpen(exiftoolScript, paths, procs));
 
       const config = loadConfig({
         DATA_DIR: root,
@@ -119,9 +115,7 @@ export const metadataRevert: Scenario = {
             {
               name: 'raw exiftool -stay_open',
               role: 'baseline',
-              figures: raw
-                ? { seconds: { value: raw, unit: 's', digits: 2 }, rate: { value: perSecond(files, raw), unit: 'files/s' } }
-                : {},
+              figures: { seconds: { value: raw, unit: 's', digits: 2 }, rate: { value: perSecond(files, raw), unit: 'files/s' } },
             },
             {
               name: 'bare exiftool-vendored script',
@@ -147,15 +141,19 @@ export const metadataRevert: Scenario = {
               digits: 2,
               target: { op: '>=', value: 0.85 },
             },
-            ...(raw
-              ? [{ name: 'reread revert / raw exiftool -stay_open', value: rereadRate / perSecond(files, raw), unit: '×', digits: 2 }]
-              : []),
+            {
+              name: 'reread revert / raw exiftool -stay_open',
+              value: rereadRate / perSecond(files, raw),
+              unit: '×',
+              digits: 2,
+              target: { op: '>=', value: 0.9 },
+            },
             { name: 'mapping change from stored tags / reread (per resource)', value: fastRate / rereadRate, unit: '×', digits: 1 },
           ],
           notes: [
             `Files: ${samples.length} distinct images (${samples.map((s) => s.name).join(', ')}) repeated to ${files}; every variant reads the same files.`,
             'The bare script and raw exiftool keep every exiftool process busy (2 tasks in flight per process); the subject is a bulk revert batch over the whole library (POST /v1/reprocess path: fan-out, low priority jobs, record writes, record.json copies), timed from creation to "completed".',
-            'Raw exiftool: one `exiftool -stay_open True -@ -` per process, `-json -G -n <file> -execute` per file; the bare script: ExifTool.readRaw with the same -G -n options.',
+            "Raw exiftool: one `perl exiftool -stay_open True -@ -` per process — the exiftool the worker runs (exiftool-vendored.pl), so the ratio is media-ingest's own cost, not a difference between exiftool versions — `-json -G -n <file> -execute` per file; the bare script: ExifTool.readRaw with the same -G -n options.",
             'The reread revert also verifies the stored original and reads the image header (sharp) per file, as a real revert does; renditions are off.',
           ],
         };
@@ -217,12 +215,12 @@ async function bareVendored(paths: string[], procs: number): Promise<void> {
   await et.end();
 }
 
-async function rawStayOpen(paths: string[], procs: number): Promise<void> {
+async function rawStayOpen(script: string, paths: string[], procs: number): Promise<void> {
   await Promise.all(
     Array.from({ length: procs }, (_, p) => {
       const mine = paths.filter((_, i) => i % procs === p);
       return new Promise<void>((resolve, reject) => {
-        const child = spawn(RAW_EXIFTOOL, ['-stay_open', 'True', '-@', '-'], { stdio: ['pipe', 'pipe', 'ignore'] });
+        const child = spawn('perl', [script, '-stay_open', 'True', '-@', '-'], { stdio: ['pipe', 'pipe', 'ignore'] });
         let seen = 0;
         let buf = '';
         let sent = 0;

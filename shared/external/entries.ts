@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { catalogKeys, type CatalogKeys } from '../catalog/keys.js';
+import { perKey } from '../catalog/per-node.js';
 import type { RedisConnection } from '../redis.js';
 
 /**
@@ -79,6 +80,24 @@ redis.call('HSET', KEYS[1], ARGV[1], out)
 return out`,
   },
   /**
+   * The missing pass of a scan, one entry: miExtMissing, and when it marks nothing the
+   * entry's state as it is, so a page of resources costs one pipelined round trip (per
+   * node), not two per resource. KEYS: entry hash · ARGV: field, before, now
+   * → ['marked' | 'kept', state json], or ['absent', '']
+   */
+  miExtSweep: {
+    numberOfKeys: 1,
+    lua: `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return { 'absent', '' } end
+local e = cjson.decode(cur)
+if e.seen >= tonumber(ARGV[2]) or e.missing then return { 'kept', cur } end
+e.missing = tonumber(ARGV[3])
+local out = cjson.encode(e)
+redis.call('HSET', KEYS[1], ARGV[1], out)
+return { 'marked', out }`,
+  },
+  /**
    * Reindex: an entry the catalog lost is known again from its resource's record copy,
    * unless the map still has it. Its stamp is unknown (the copy does not keep it), so the
    * next scan sees the file as changed and processes it once more, under the same id.
@@ -95,6 +114,14 @@ type EntryRedis = RedisConnection & {
   miExtMissing(key: string, field: string, before: string, now: string): Promise<string | null>;
   miExtAdopt(key: string, field: string, state: string): Promise<number>;
 };
+type SweepReply = ['marked' | 'kept' | 'absent', string];
+type SweepPipeline = { miExtSweep(key: string, field: string, before: string, now: string): unknown };
+
+/** What the missing pass found of one entry: whether it marked it missing now, and its state. */
+export interface SweepOutcome {
+  marked: boolean;
+  state: EntryState | undefined;
+}
 
 /** The entry → resource map of external libraries. */
 export class EntryMap {
@@ -138,6 +165,24 @@ export class EntryMap {
     const { key, field } = this.at(libraryId, sourceKey);
     const json = await this.redis.miExtMissing(key, field, String(before), String(now));
     return json ? (JSON.parse(json) as EntryState) : undefined;
+  }
+
+  /**
+   * The missing pass over a page of entries (miExtSweep), pipelined per Redis node
+   * (per-node.ts): their entry hashes are spread over every bucket, so on a cluster one
+   * pipeline per master.
+   */
+  async sweepMany(libraryId: number, sourceKeys: readonly string[], before: number, now = Date.now()): Promise<SweepOutcome[]> {
+    const at = sourceKeys.map((k) => this.at(libraryId, k));
+    const replies = await perKey<SweepReply>(
+      this.redis,
+      at.map((a) => a.key),
+      (p, key, i) => (p as unknown as SweepPipeline).miExtSweep(key, at[i]!.field, String(before), String(now)),
+    );
+    return replies.map(([kind, json]) => ({
+      marked: kind === 'marked',
+      state: kind === 'absent' ? undefined : (JSON.parse(json) as EntryState),
+    }));
   }
 
   /** @returns whether the entry was unknown and now names `id` at file version `v` (see miExtAdopt) */

@@ -37,6 +37,9 @@ export interface IngestJob {
   data: ExternalIngestPayload;
 }
 
+/** Resources of a missing-pass page marked or deleted at once (each is a few round trips). */
+const CHANGES_AT_ONCE = 32;
+
 /** `source` of the resources of external libraries. */
 export const EXTERNAL_SOURCE = 'external';
 
@@ -212,26 +215,44 @@ export class ExternalService {
   }
 
   /**
-   * After a complete listing by scan `batchId`: an entry of this resource that the scan
-   * did not see becomes `missing`; one missing longer than EXTERNAL_MISSING_GRACE is deleted.
-   * @returns 'missing' | 'deleted' | undefined (nothing changed)
+   * After a complete listing by scan `batchId`, a page of the library's resources: an
+   * entry the scan did not see becomes `missing`; one missing longer than
+   * EXTERNAL_MISSING_GRACE is deleted. The entries are checked in one pipelined round
+   * trip per Redis node (EntryMap.sweepMany); only what changes costs more.
    */
-  async sweepOne(lib: Library, rec: ResourceRecord, batchId: number, now = Date.now()): Promise<'missing' | 'deleted' | undefined> {
-    const sourceKey = rec.storageKey.slice(`external/${lib.id}/`.length);
-    if (rec.source !== EXTERNAL_SOURCE || !rec.storageKey.startsWith(`external/${lib.id}/`)) return undefined;
-    const marked = await this.entries.markMissing(lib.id, sourceKey, batchId, now);
-    if (marked) {
-      await this.deps.catalog.updateResource(rec.id, rec.fileVersion, { status: 'missing', modified: new Date(now).toISOString() });
-      return 'missing';
-    }
-    const state = await this.entries.get(lib.id, sourceKey);
-    if (state?.missing !== undefined && now - state.missing >= this.deps.config.external.missingGraceSeconds * 1000) {
-      await this.deps.catalog.deleteResource(rec.id);
-      await removeResourceObjects(this.deps.store, rec.id);
-      await this.entries.forget(lib.id, sourceKey);
-      return 'deleted';
-    }
-    return undefined;
+  async sweepPage(
+    lib: Library,
+    recs: readonly ResourceRecord[],
+    batchId: number,
+    now = Date.now(),
+  ): Promise<{ missing: number; deleted: number }> {
+    const prefix = `external/${lib.id}/`;
+    const ours = recs.filter((r) => r.source === EXTERNAL_SOURCE && r.storageKey.startsWith(prefix));
+    const outcomes = await this.entries.sweepMany(
+      lib.id,
+      ours.map((r) => r.storageKey.slice(prefix.length)),
+      batchId,
+      now,
+    );
+    const graceMs = this.deps.config.external.missingGraceSeconds * 1000;
+    let missing = 0;
+    let deleted = 0;
+    const change = async (i: number): Promise<void> => {
+      const rec = ours[i]!;
+      const { marked, state } = outcomes[i]!;
+      if (marked) {
+        await this.deps.catalog.updateResource(rec.id, rec.fileVersion, { status: 'missing', modified: new Date(now).toISOString() });
+        missing++;
+      } else if (state?.missing !== undefined && now - state.missing >= graceMs) {
+        await this.deps.catalog.deleteResource(rec.id);
+        await removeResourceObjects(this.deps.store, rec.id);
+        await this.entries.forget(lib.id, rec.storageKey.slice(prefix.length));
+        deleted++;
+      }
+    };
+    const changing = ours.flatMap((_, i) => (outcomes[i]!.marked || outcomes[i]!.state?.missing !== undefined ? [i] : []));
+    for (let at = 0; at < changing.length; at += CHANGES_AT_ONCE) await Promise.all(changing.slice(at, at + CHANGES_AT_ONCE).map(change));
+    return { missing, deleted };
   }
 
   /** A bucket notification named these keys: each is checked against the source by the worker. */

@@ -235,13 +235,26 @@ export class S3ObjectStore implements ObjectStore {
   private partsOut = 0;
   private readonly partWaiters: (() => void)[] = [];
   private async takePart(): Promise<Buffer> {
-    while (this.partsOut >= PARTS_IN_MEMORY) await new Promise<void>((resolve) => this.partWaiters.push(resolve));
-    this.partsOut++;
-    return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.partSize);
+    return this.takePartBuffer(this.partSize);
   }
   private givePart(buffer: Buffer | undefined): void {
+    this.givePartBuffer(buffer);
+  }
+
+  /**
+   * A part buffer from the same budget for a caller that fills parts itself (tus): waits
+   * while PARTS_IN_MEMORY are out. `size` above S3_PART_SIZE (a file too large for 10,000
+   * parts of it) counts as one buffer too but is not kept for reuse. Give it back with
+   * givePartBuffer exactly once, whatever happens.
+   */
+  async takePartBuffer(size = this.partSize): Promise<Buffer> {
+    while (this.partsOut >= PARTS_IN_MEMORY) await new Promise<void>((resolve) => this.partWaiters.push(resolve));
+    this.partsOut++;
+    return (size === this.partSize ? this.spare.pop() : undefined) ?? Buffer.allocUnsafeSlow(size);
+  }
+  givePartBuffer(buffer: Buffer | undefined): void {
     if (!buffer || this.spare.includes(buffer)) return;
-    this.spare.push(buffer);
+    if (buffer.length === this.partSize) this.spare.push(buffer);
     this.partsOut--;
     this.partWaiters.shift()?.();
   }
@@ -361,6 +374,16 @@ export class S3ObjectStore implements ObjectStore {
   async startUpload(key: string, contentType = 'application/octet-stream'): Promise<string> {
     assertValidKey(key);
     return this.s3(key, () => this.client.initiateNewMultipartUpload(this.bucket, key, { 'Content-Type': contentType }));
+  }
+
+  /**
+   * One PUT of a body already in memory, whatever its size (S3 takes up to 5 GiB): no
+   * part buffer, so a caller holding one of the budget's (tus, storing the bytes past
+   * its last part) never waits on the budget for another.
+   */
+  async putWhole(key: string, body: Buffer, contentType = 'application/octet-stream'): Promise<void> {
+    assertValidKey(key);
+    await this.s3(key, () => this.client.putObject(this.bucket, key, body, body.length, { 'Content-Type': contentType }));
   }
 
   async uploadPart(key: string, uploadId: string, part: number, body: Buffer): Promise<UploadedPart> {

@@ -4,9 +4,6 @@ import type { S3ObjectStore, UploadedPart } from '../storage/s3-store.js';
 import type { TusData, TusWriter } from './tus-data.js';
 import type { TusPatch, TusUpload } from './tus-state.js';
 
-/** Idle part buffers kept for reuse, per part size. */
-const SPARE_BUFFERS = 4;
-
 /** S3 numbers parts 1..10000. */
 export const MAX_PARTS = 10_000;
 
@@ -29,41 +26,37 @@ export class S3TusData implements TusData {
     const parts = JSON.parse(u.parts || '[]') as Part[];
     const partsBytes = parts.length * u.partSize;
     const tailBytes = u.offset - partsBytes;
-    // One buffer for the part being filled, no larger than what is left of the file.
-    const buffer = this.takeBuffer(u.partSize).subarray(0, Math.min(u.partSize, u.length - partsBytes));
+    const writer = new S3TusWriter(this, u, parts);
     if (tailBytes > 0) {
       if (!u.tail) throw lost(u);
-      let filled = 0;
-      const body = await this.store.get(u.tail).catch((err: unknown) => {
-        throw err instanceof ObjectNotFoundError ? lost(u) : err;
-      });
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        if (filled + chunk.length > tailBytes) {
-          body.destroy();
-          throw lost(u);
-        }
-        chunk.copy(buffer, filled);
-        filled += chunk.length;
+      try {
+        await writer.load(await this.tailOf(u), tailBytes);
+      } catch (err) {
+        writer.release();
+        throw err;
       }
-      if (filled !== tailBytes) throw lost(u);
     }
-    return new S3TusWriter(this, u, parts, buffer, tailBytes);
+    return writer;
+  }
+
+  private async tailOf(u: TusUpload): Promise<AsyncIterable<Buffer> & { destroy(): void }> {
+    return this.store.get(u.tail).catch((err: unknown) => {
+      throw err instanceof ObjectNotFoundError ? lost(u) : err;
+    });
   }
 
   /**
-   * Part buffers are reused: a client sending 64 MiB PATCHes would otherwise leave a
-   * 5 MiB buffer per PATCH for the garbage collector, and under many concurrent uploads
-   * those add up before it runs. Only idle buffers are kept, at most SPARE_BUFFERS.
+   * Part buffers come from the store's budget, the one every put of the process shares
+   * (PARTS_IN_MEMORY in s3-store.ts): a PATCH takes one when it has bytes to keep and
+   * gives it back as soon as its part is uploaded. When all are out it waits with its
+   * request body paused (TCP backpressure) rather than allocating, so memory stays
+   * bounded whatever the number of concurrent uploads.
    */
-  private readonly spare = new Map<number, Buffer[]>();
-  takeBuffer(size: number): Buffer {
-    return this.spare.get(size)?.pop() ?? Buffer.allocUnsafe(size);
+  takeBuffer(size: number): Promise<Buffer> {
+    return this.store.takePartBuffer(size);
   }
   giveBuffer(buffer: Buffer): void {
-    const whole = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.buffer.byteLength - buffer.byteOffset);
-    const list = this.spare.get(whole.length) ?? [];
-    if (list.length < SPARE_BUFFERS) list.push(whole);
-    this.spare.set(whole.length, list);
+    this.store.givePartBuffer(buffer);
   }
 
   async remove(u: TusUpload): Promise<void> {
@@ -86,7 +79,9 @@ export class S3TusData implements TusData {
     await this.store.abortUpload({ key, uploadId, initiated: new Date() }).catch(() => undefined);
   }
   async putObject(key: string, body: Buffer): Promise<void> {
-    await this.store.put(key, body, { contentType: 'application/octet-stream' });
+    // Not put(): above S3_PART_SIZE (a part grown for a huge file) it would take a second
+    // part buffer from the budget while this PATCH holds one.
+    await this.store.putWhole(key, body);
   }
   async deleteObject(key: string): Promise<void> {
     await this.store.delete(key).catch(() => undefined);
@@ -102,25 +97,23 @@ class S3TusWriter implements TusWriter {
   /** Parts as last committed, and as uploaded since. */
   private committedParts: Part[];
   private parts: Part[];
-  private filled: number;
+  /** The pooled part buffer while this PATCH has bytes of a part to keep, and how much of it is filled. */
+  private buffer: Buffer | undefined;
+  private filled = 0;
   /** The tail object the committed state points at, and one this PATCH wrote. */
   private oldTail: string;
   private newTail = '';
   private startedMultipart = false;
   private checkpointReady = false;
-  private released = false;
 
   constructor(
     private readonly data: S3TusData,
     private readonly u: TusUpload,
     parts: Part[],
-    private buffer: Buffer,
-    filled: number,
   ) {
     this.multipart = u.multipart;
     this.committedParts = parts;
     this.parts = [...parts];
-    this.filled = filled;
     this.oldTail = u.tail;
   }
 
@@ -128,12 +121,37 @@ class S3TusWriter implements TusWriter {
     return this.parts.length * this.u.partSize;
   }
 
+  /** The part being filled is this long: a whole part, or what is left of the file. */
+  private get partBytes(): number {
+    return Math.min(this.u.partSize, this.u.length - this.partsBytes);
+  }
+
+  /** Read the tail object (the bytes past the last whole part) into a fresh part buffer. */
+  async load(body: AsyncIterable<Buffer> & { destroy(): void }, tailBytes: number): Promise<void> {
+    const buffer = await this.hold();
+    for await (const chunk of body) {
+      if (this.filled + chunk.length > tailBytes) {
+        body.destroy();
+        throw lost(this.u);
+      }
+      chunk.copy(buffer, this.filled);
+      this.filled += chunk.length;
+    }
+    if (this.filled !== tailBytes) throw lost(this.u);
+  }
+
+  private async hold(): Promise<Buffer> {
+    this.buffer ??= await this.data.takeBuffer(this.u.partSize);
+    return this.buffer;
+  }
+
   async write(chunk: Buffer): Promise<void> {
     let from = 0;
     while (from < chunk.length) {
-      const n = Math.min(chunk.length - from, this.buffer.length - this.filled);
-      if (n === 0) throw new Error(`Upload ${this.u.id} was sent more than its ${this.u.length} bytes.`);
-      chunk.copy(this.buffer, this.filled, from, from + n);
+      const n = Math.min(chunk.length - from, this.partBytes - this.filled);
+      if (n <= 0) throw new Error(`Upload ${this.u.id} was sent more than its ${this.u.length} bytes.`);
+      const buffer = await this.hold();
+      chunk.copy(buffer, this.filled, from, from + n);
       this.filled += n;
       from += n;
       // A whole part goes out at once; the last (shorter) part waits for finish().
@@ -147,11 +165,15 @@ class S3TusWriter implements TusWriter {
       this.startedMultipart = true;
     }
     if (this.parts.length >= MAX_PARTS) throw new Error(`Upload ${this.u.id} exceeds ${MAX_PARTS} parts of ${this.u.partSize} bytes.`);
-    this.parts.push(await this.data.uploadPart(this.u.key, this.multipart, this.parts.length + 1, this.buffer.subarray(0, this.filled)));
+    this.parts.push(await this.data.uploadPart(this.u.key, this.multipart, this.parts.length + 1, this.filledBytes()));
     this.filled = 0;
-    const left = this.u.length - this.partsBytes;
-    if (left < this.buffer.length) this.buffer = this.buffer.subarray(0, Math.max(left, 0));
+    // Uploaded: the buffer goes back to the budget until this PATCH brings more bytes.
+    this.release();
     this.checkpointReady = true;
+  }
+
+  private filledBytes(): Buffer {
+    return this.buffer ? this.buffer.subarray(0, this.filled) : Buffer.alloc(0);
   }
 
   async checkpoint(): Promise<{ offset: number; patch: TusPatch } | undefined> {
@@ -162,11 +184,14 @@ class S3TusWriter implements TusWriter {
   }
 
   async flush(): Promise<TusPatch> {
-    if (this.filled > 0) {
-      this.newTail = `tus/${this.u.id}/tail-${this.partsBytes + this.filled}`;
-      await this.data.putObject(this.newTail, this.buffer.subarray(0, this.filled));
+    try {
+      if (this.filled > 0) {
+        this.newTail = `tus/${this.u.id}/tail-${this.partsBytes + this.filled}`;
+        await this.data.putObject(this.newTail, this.filledBytes());
+      }
+    } finally {
+      this.release();
     }
-    this.release();
     return { multipart: this.multipart, parts: JSON.stringify(this.parts), tail: this.newTail };
   }
 
@@ -180,30 +205,33 @@ class S3TusWriter implements TusWriter {
   }
 
   async finish(): Promise<void> {
-    if (this.multipart) {
-      if (this.filled > 0) await this.sendPart();
-      await this.data.complete(this.u.key, this.multipart, this.parts);
-    } else {
-      await this.data.putObject(this.u.key, this.buffer.subarray(0, this.filled));
+    try {
+      if (this.multipart) {
+        if (this.filled > 0) await this.sendPart();
+        await this.data.complete(this.u.key, this.multipart, this.parts);
+      } else {
+        await this.data.putObject(this.u.key, this.filledBytes());
+      }
+    } finally {
+      this.release();
     }
     if (this.oldTail) await this.data.deleteObject(this.oldTail);
-    this.release();
   }
 
   async discard(): Promise<void> {
+    this.release();
     // Parts uploaded since the last commit stay in the multipart upload until a later
     // PATCH uploads the same part numbers again, or completion leaves them out.
     if (this.newTail) await this.data.deleteObject(this.newTail);
     if (this.startedMultipart && this.committedParts.length === 0) await this.data.abort(this.u.key, this.multipart);
     this.parts = [...this.committedParts];
-    this.release();
   }
 
-  /** Hand the part buffer back for the next PATCH; once, and only when nothing reads it any more. */
-  private release(): void {
-    if (this.released) return;
-    this.released = true;
-    this.data.giveBuffer(this.buffer);
-    this.buffer = Buffer.alloc(0);
+  /** Give the part buffer back to the budget: every path out of a PATCH ends here, and twice is harmless. */
+  release(): void {
+    const buffer = this.buffer;
+    this.buffer = undefined;
+    this.filled = 0;
+    if (buffer) this.data.giveBuffer(buffer);
   }
 }

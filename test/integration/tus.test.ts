@@ -6,6 +6,7 @@ import * as tus from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { startApi, type RunningApi } from '../../api/server.js';
 import { createLogger } from '../../shared/logger.js';
+import type { S3ObjectStore } from '../../shared/storage/s3-store.js';
 import { makeJpeg } from '../harness/images.js';
 import { startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
 
@@ -291,6 +292,38 @@ describe.each<StorageKind>(storageKinds())('tus on %s', (storage) => {
     expect((await tusFetch(svc, url2, { method: 'HEAD' })).status).toBe(404);
     expect(await tusLeftovers(svc)).toEqual([]);
   });
+
+  it.skipIf(storage !== 's3')(
+    "s3: part buffers come from the store's shared budget; with all of it taken a PATCH waits, then finishes",
+    async () => {
+      const store = svc.core.store as S3ObjectStore;
+      // Everything the process may hold (PARTS_IN_MEMORY), as if other uploads had it.
+      const held: Buffer[] = [];
+      for (let i = 0; i < 8; i++) held.push(await store.takePartBuffer());
+      const data = randomBytes(6 * MiB);
+      const url = await create(svc, data.length);
+      let answered = false;
+      const pending = patch(svc, url, 0, data).then((r) => {
+        answered = true;
+        return r.status;
+      });
+      // Not an assertion on time: the PATCH cannot end before a buffer is given back.
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(answered).toBe(false);
+      for (const b of held) store.givePartBuffer(b);
+      expect(await pending).toBe(204);
+      const head = await tusFetch(svc, url, { method: 'HEAD' });
+      expect(head.headers.get('upload-offset')).toBe(String(data.length));
+      const id = Number(head.headers.get('x-resource-id'));
+      const chunks: Buffer[] = [];
+      for await (const c of await svc.core.store.get((await svc.core.catalog.getResource(id))!.storageKey)) chunks.push(c as Buffer);
+      const stored = Buffer.concat(chunks);
+      expect(stored.equals(data)).toBe(true);
+      // Every buffer went back: the whole budget can be taken again at once.
+      const again = await Promise.all(Array.from({ length: 8 }, () => store.takePartBuffer()));
+      for (const b of again) store.givePartBuffer(b);
+    },
+  );
 
   it('termination: DELETE removes the bytes; the URL then answers 404', async () => {
     const url = await create(svc, 8 * MiB);

@@ -11,6 +11,7 @@ import { basic, CREDENTIALS, credentialEnv, sha256Hex as sha } from '../harness/
 import { form, startService, TEST_KEY, type TestService } from '../harness/service.js';
 
 const LIMIT = 4;
+const EVENTS_TOKEN = 'events-token-0123456789abcdef';
 const {
   rsUser: RS_USER,
   rsKey: RS_KEY,
@@ -68,6 +69,12 @@ const WAYS: Way[] = [
     wrong: (u) => fetch(`${u}${signedImageUrl('/image/0x0/1.jpg', 300, 'another-secret-0123456789abcdef0123456789')}`),
     right: (u) => fetch(`${u}/v1/libraries`, { headers: { authorization: `Bearer ${TEST_KEY}` } }),
   },
+  {
+    // A bucket's notification target: EXTERNAL_EVENTS_TOKEN, in the query or as Bearer.
+    name: 'bucket events token',
+    wrong: (u) => fetch(`${u}/v1/libraries/default/events?token=wrong-0123456789abcdef`, { method: 'POST', body: '{}' }),
+    right: (u) => fetch(`${u}/v1/libraries/default/events?token=${EVENTS_TOKEN}`, { method: 'POST', body: '{}' }),
+  },
 ];
 
 describe('failed authentications are throttled per client address', () => {
@@ -81,6 +88,7 @@ describe('failed authentications are throttled per client address', () => {
       worker: false,
       env: {
         AUTH_FAILURES_PER_MINUTE: String(LIMIT),
+        EXTERNAL_EVENTS_TOKEN: EVENTS_TOKEN,
         ...credentialEnv(),
       },
     });
@@ -132,5 +140,19 @@ describe('failed authentications are throttled per client address', () => {
     } finally {
       await replica.close();
     }
+  });
+
+  it('bucket events: the right token draws on RATE_LIMIT_PER_MINUTE like an API key (429 with Retry-After past it)', async () => {
+    svc = await startService('fs', { worker: false, env: { RATE_LIMIT_PER_MINUTE: '2', EXTERNAL_EVENTS_TOKEN: EVENTS_TOKEN } });
+    const post = (auth: Record<string, string>, query = '') =>
+      fetch(`${svc!.url}/v1/libraries/default/events${query}`, { method: 'POST', body: '{}', headers: auth });
+    // Counted per token, whether it comes as Bearer or in the query; "default" has no s3 source: 400.
+    expect((await post({ authorization: `Bearer ${EVENTS_TOKEN}` })).status).toBe(400);
+    expect((await post({}, `?token=${EVENTS_TOKEN}`)).status).toBe(400);
+    const over = await post({}, `?token=${EVENTS_TOKEN}`);
+    expect(over.status).toBe(429);
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // The API key's allowance is its own.
+    expect((await svc!.fetch('/v1/libraries')).status).toBe(200);
   });
 });

@@ -111,13 +111,7 @@ export function externalScanProcessor(deps: ExternalJobDeps) {
 async function sweepPage(deps: ExternalJobDeps, lib: Library, batchId: number, cursor: string): Promise<boolean> {
   const after = Number(cursor.slice(2));
   const { items, nextCursor } = await deps.catalog.listResources({ library: lib.id, cursor: String(after), limit: deps.chunkSize });
-  let missing = 0;
-  let deleted = 0;
-  for (let i = 0; i < items.length; i += PARALLEL) {
-    const outcomes = await Promise.all(items.slice(i, i + PARALLEL).map((r) => deps.external.sweepOne(lib, r, batchId)));
-    missing += outcomes.filter((o) => o === 'missing').length;
-    deleted += outcomes.filter((o) => o === 'deleted').length;
-  }
+  const { missing, deleted } = await deps.external.sweepPage(lib, items, batchId);
   const last = nextCursor === null;
   const next = `S:${nextCursor ?? items.at(-1)?.id ?? after}`;
   const ok = await deps.catalog.batches.advance(batchId, cursor, next, 0, 0, last);

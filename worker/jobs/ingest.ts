@@ -47,6 +47,14 @@ export const INGEST_STEPS: readonly IngestStep[] = [
   renditions,
 ];
 
+/**
+ * Progress is written (a Redis script and an event each) only once a step ends this long
+ * after the last write: a long video job still tells GET /v1/jobs/{id} how far it got,
+ * and the many short jobs of a bulk revert spend no round trips on it — they compete
+ * for the same cores as exiftool.
+ */
+const PROGRESS_EVERY_MS = 1_000;
+
 /** A hostile file can make exiftool warn without end; the record stays small. */
 const MAX_WARNINGS = 50;
 
@@ -94,10 +102,14 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
       },
     };
     try {
+      let told = Date.now();
       for (const [i, step] of steps.entries()) {
         await step.run(ctx);
         if (finished) break;
-        await job.updateProgress(Math.round(((i + 1) / (steps.length + 1)) * 100));
+        if (Date.now() - told >= PROGRESS_EVERY_MS) {
+          await job.updateProgress(Math.round(((i + 1) / (steps.length + 1)) * 100));
+          told = Date.now();
+        }
       }
       if (finished) {
         if (finished.removeResource) {
