@@ -64,7 +64,7 @@ export function externalEventRoutes(deps: AppDeps, throttle: AuthThrottle) {
   const token = deps.config.external.eventsToken;
   const digest = token ? createHash('sha256').update(token).digest() : undefined;
   const tokenOf = (c: Context) => c.req.query('token') ?? /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
-  const limit = rateLimit(deps.redis, deps.config.redisPrefix, deps.config.operations.rateLimitPerMinute, deps.logger, tokenOf);
+  const limit = rateLimit(deps.redis, deps.config.redis.prefix, deps.config.auth.rateLimitPerMinute, deps.logger, tokenOf);
   const route = '/v1/libraries/:library/events';
   const check: MiddlewareHandler<AppEnv> = async (c, next) => {
     if (!digest)

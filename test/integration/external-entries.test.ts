@@ -9,7 +9,7 @@ describe.each<RedisMode>(REDIS_MODES)('external entry map, missing pass (%s redi
   let entries: EntryMap;
   beforeAll(async () => {
     svc = await startService('fs', { redis, worker: false });
-    entries = new EntryMap(svc.core.redis, svc.config.redisPrefix);
+    entries = new EntryMap(svc.core.redis, svc.config.redis.prefix);
   });
   afterAll(async () => {
     await svc?.close();
