@@ -263,20 +263,20 @@ export class Catalog {
 
   /**
    * Writes many records, each only if its stored string is still `raw` (what the caller
-   * read), in pipelines per node: one script per record, in its bucket's slot, no round
+   * read; `encoded`: `next` encoded, if the caller has it), in pipelines per node: one script per record, in its bucket's slot, no round
    * trip per record. For updates that keep the library (the index entries stay).
    * @returns per item whether it was written; false: it changed meanwhile (read again)
    */
-  async putResourcesIfUnchanged(items: { raw: string; next: ResourceRecord }[]): Promise<boolean[]> {
+  async putResourcesIfUnchanged(items: { raw: string; next: ResourceRecord; encoded?: string }[]): Promise<boolean[]> {
     const replies = await perKey<number>(
       this.redis,
       items.map((it) => this.keys.resource(it.next.id)),
       (p, _key, i) => {
-        const { raw, next } = items[i]!;
+        const { raw, next, encoded } = items[i]!;
         (p as unknown as Pick<ScriptRedis, 'miPutResource'>).miPutResource(
           ...this.putKeys(next.id, next.library, next.library),
           raw,
-          encodeRecord(next),
+          encoded ?? encodeRecord(next),
           String(next.id),
           String(next.library),
           String(next.library),

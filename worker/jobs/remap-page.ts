@@ -130,11 +130,13 @@ export async function remapPage(deps: RemapPageDeps, { batchId, items }: RemapPa
   );
 
   // A record already re-mapped (a page run again after a crash, staleOnly off) is not written again.
-  const changed = writes.filter((w) => {
-    const same = encodeRecord(w.next) === w.raw;
-    if (same) outcomes.push([w.next.id, 'done']);
-    return !same;
-  });
+  const changed = writes
+    .map((w) => ({ ...w, encoded: encodeRecord(w.next) }))
+    .filter((w) => {
+      const same = w.encoded === w.raw;
+      if (same) outcomes.push([w.next.id, 'done']);
+      return !same;
+    });
   const written = await catalog.putResourcesIfUnchanged(changed);
   for (const [i, w] of changed.entries()) {
     if (written[i]) {
