@@ -19,7 +19,7 @@ import { ReprocessService } from '../../shared/services/reprocess-service.js';
 import { recordKey } from '../../shared/storage/layout.js';
 import { readTags } from '../../worker/metadata/read-tags.js';
 import { closeWorkers, createWorkers } from '../../worker/worker.js';
-import { benchTempDir, repoRoot } from '../lib/proc.js';
+import { benchTempDir, repoRoot, selfCpuSeconds } from '../lib/proc.js';
 import type { Check, Scenario, ScenarioResult } from '../scenario.js';
 
 const FIXTURE = path.join(repoRoot, '../shared/fixtures/camera/Canon EOS 7D.jpg');
@@ -100,13 +100,30 @@ export const remap: Scenario = {
         });
       const mapped = new Map<string, number[]>();
       const note = (k: string, v: number) => mapped.set(k, [...(mapped.get(k) ?? []), v]);
+      // CPU per resource, this process (API, workers, libuv threads) and Redis together:
+      // what the rate costs, whatever else competes for the cores.
+      const cpu = new Map<string, number[]>();
+      const redisCpu = async () => {
+        const info = await core.redis.info('cpu');
+        return ['used_cpu_sys', 'used_cpu_user'].reduce(
+          (sum, f) => sum + Number(new RegExp(`^${f}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0),
+          0,
+        );
+      };
+      const measure = async (k: string, resources: number, run: () => Promise<number>) => {
+        const [c0, r0] = [selfCpuSeconds(), await redisCpu()];
+        const seconds = await run();
+        const used = selfCpuSeconds() - c0 + ((await redisCpu()) - r0);
+        note(k, resources / seconds);
+        cpu.set(k, [...(cpu.get(k) ?? []), (used * 1000) / resources]);
+      };
       for (let r = 0; r < rounds; r++) {
         await changeAll();
-        note('paged, every field changes', n / (await timeBatch(core, service, lib.id)));
-        note('raw, every field changes', nRaw / (await rawLoop(core, ids.slice(0, nRaw), true, inFlight)));
+        await measure('paged, every field changes', n, () => timeBatch(core, service, lib.id));
+        await measure('raw, every field changes', nRaw, () => rawLoop(core, ids.slice(0, nRaw), true, inFlight));
         await changeNone();
-        note('paged, no field changes', n / (await timeBatch(core, service, lib.id)));
-        note('raw, no field changes', nRaw / (await rawLoop(core, ids.slice(0, nRaw), false, inFlight)));
+        await measure('paged, no field changes', n, () => timeBatch(core, service, lib.id));
+        await measure('raw, no field changes', nRaw, () => rawLoop(core, ids.slice(0, nRaw), false, inFlight));
       }
       await close();
       // The per-resource path: same defaults, pages off.
@@ -120,7 +137,7 @@ export const remap: Scenario = {
       });
       for (let r = 0; r < rounds; r++) {
         await old.core.catalog.mappings.put({ ...BASE, [`brand${++version}`]: { tags: ['EXIF:Make'], type: 'text' } });
-        note('per-resource, every field changes', nOld / (await timeBatch(old.core, oldService, oldLib.id)));
+        await measure('per-resource, every field changes', nOld, () => timeBatch(old.core, oldService, oldLib.id));
       }
       void oldIds;
       await close();
@@ -128,7 +145,11 @@ export const remap: Scenario = {
 
       const m = (k: string) => median(mapped.get(k)!);
       const s = (k: string): [number, number] => [Math.min(...mapped.get(k)!), Math.max(...mapped.get(k)!)];
-      const fig = (k: string) => ({ rate: { value: m(k), unit: 'resources/s', digits: 0 } });
+      const fig = (k: string) => ({
+        rate: { value: m(k), unit: 'resources/s', digits: 0 },
+        cpu: { value: median(cpu.get(k)!), unit: 'CPU ms/resource', digits: 3 },
+        perCpu: { value: 1000 / median(cpu.get(k)!), unit: 'resources/CPU-s', digits: 0 },
+      });
       const ratio = (a: string, b: string): Check => {
         const per = mapped.get(a)!.map((x, i) => x / mapped.get(b)![i]!);
         return { name: `${a} / ${b}`, value: median(per), unit: '×', digits: 2, spread: [Math.min(...per), Math.max(...per)] };
@@ -181,6 +202,23 @@ export const remap: Scenario = {
             spread: s('paged, no field changes'),
             target: { op: '>=', value: 1000 },
           },
+          {
+            name: 'paged re-map, every field changes: resources per CPU-second (service + Redis)',
+            value: 1000 / median(cpu.get('paged, every field changes')!),
+            unit: '/CPU-s',
+            digits: 0,
+            spread: [
+              1000 / Math.max(...cpu.get('paged, every field changes')!),
+              1000 / Math.min(...cpu.get('paged, every field changes')!),
+            ],
+          },
+          {
+            name: 'paged re-map, no field changes: resources per CPU-second (service + Redis)',
+            value: 1000 / median(cpu.get('paged, no field changes')!),
+            unit: '/CPU-s',
+            digits: 0,
+            spread: [1000 / Math.max(...cpu.get('paged, no field changes')!), 1000 / Math.min(...cpu.get('paged, no field changes')!)],
+          },
           ratio('paged, every field changes', 'raw, every field changes'),
           ratio('paged, no field changes', 'raw, no field changes'),
           {
@@ -196,6 +234,7 @@ export const remap: Scenario = {
           '"Every field changes": the mapping change adds a field every resource has a tag for, so each record copy is written again (fsync, as every storage write). "No field changes": it adds a field no resource has a tag for; the copies are left alone and only the Redis records move to the new mappings version.',
           'Raw floor: one loop over the first ids in pages of 500 — MGET per slot, the copies read with as many in flight as the paged path keeps (32 per page job × BULK_CONCURRENCY), the mappings applied, the copies written where the fields changed, the records SET in one pipeline — no BullMQ, no compare-and-set, no batch counters.',
           'Medians over the rounds, spreads lowest–highest; the kinds interleave within each round.',
+          'CPU per resource: this process (API, workers and their libuv threads, from process.cpuUsage) plus redis-server (INFO cpu) over the batch. Resources per CPU-second is the rate the work allows where it gets the CPU it needs; on this box shared by several benches and test runs (see the load average) the wall-clock rate is that times the share of CPU it got.',
         ],
       };
     } finally {
