@@ -230,7 +230,7 @@ export const remap: Scenario = {
         ],
         notes: [
           `Resources seeded through the catalog API (createResources) with a record copy each holding one real exiftool tag set (${tags.source}; seeded copies written without fsync, set-up only); ingesting ${n} real files would measure uploads, not the re-map.`,
-          'A batch is timed from POST-equivalent creation (ReprocessService.revertMany, stale-only) to "completed", polled every 50 ms; API and workers in this one process, as npm start runs them.',
+          'A batch is timed from its creation (ReprocessService.revertMany, what POST /v1/reprocess calls; stale-only) to "completed", polled every 50 ms; the workers run in this one process with npm start\'s defaults (the HTTP API is not started: no requests are measured).',
           '"Every field changes": the mapping change adds a field every resource has a tag for, so each record copy is written again (fsync, as every storage write). "No field changes": it adds a field no resource has a tag for; the copies are left alone and only the Redis records move to the new mappings version.',
           'Raw floor: one loop over the first ids in pages of 500 — MGET per slot, the copies read with as many in flight as the paged path keeps (32 per page job × BULK_CONCURRENCY), the mappings applied, the copies written where the fields changed, the records SET in one pipeline — no BullMQ, no compare-and-set, no batch counters.',
           'Medians over the rounds, spreads lowest–highest; the kinds interleave within each round.',
