@@ -104,7 +104,7 @@ export const remap: Scenario = {
       // what the rate costs, whatever else competes for the cores.
       const cpu = new Map<string, number[]>();
       const redisCpu = async () => {
-        const info = await core.redis.info('cpu');
+        const info = await queueRedis.info('cpu');
         return ['used_cpu_sys', 'used_cpu_user'].reduce(
           (sum, f) => sum + Number(new RegExp(`^${f}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0),
           0,
