@@ -13,6 +13,7 @@ import { consolePaging } from './scenarios/console-paging.js';
 import { externalScan } from './scenarios/external-scan.js';
 import { mediaPreviews } from './scenarios/media-previews.js';
 import { metadataRevert } from './scenarios/metadata-revert.js';
+import { remap } from './scenarios/remap.js';
 import { preflightChecksums } from './scenarios/preflight-checksums.js';
 import { imageServing, imageServingOn } from './scenarios/image-serving.js';
 import { onDemandRender } from './scenarios/on-demand-render.js';
@@ -28,6 +29,7 @@ const scenarios: Scenario[] = [
   tusThroughput,
   preflightChecksums,
   metadataRevert,
+  remap,
   cliVsCurl,
   renditionsIngest,
   imageServing,

@@ -176,6 +176,12 @@ export interface JobsConfig {
      * @defaultValue 5000
      */
     readonly maxQueued: number;
+    /**
+     * Resources per job of a re-map from stored tags (no `reread`, no `renditions`): one
+     * `remap-page` job each, which the bulk lane's limiter counts as one job. 0 queues one
+     * job per resource, as before pages existed. @defaultValue 500
+     */
+    readonly pageSize: number;
   };
 }
 
@@ -469,6 +475,7 @@ export function loadConfig(env: Env = process.env): Config {
       reprocess: {
         chunkSize: p.int('REPROCESS_CHUNK_SIZE', 1000, 1, 10_000),
         maxQueued: p.int('REPROCESS_MAX_QUEUED', 5000, 1, 1_000_000),
+        pageSize: p.int('REMAP_PAGE_SIZE', 500, 0, 10_000),
       },
     },
     worker: parseWorker(p, problems, workerConcurrency, cpus),

@@ -5,6 +5,7 @@ import type { IngestPayload } from '../shared/jobs/ingest.js';
 import { bulkLimiter } from '../shared/jobs/lanes.js';
 import { openQueue, queueOptions, queuesOfLane, type PayloadOf, type QueueName } from '../shared/jobs/queue-table.js';
 import { LibraryWebhooks } from '../shared/catalog/webhooks.js';
+import { REMAP_PAGE_JOB, type RemapPagePayload } from '../shared/jobs/remap-page.js';
 import { REPROCESS_BATCH_JOB, type ReprocessBatchPayload } from '../shared/jobs/reprocess-batch.js';
 import { REPROCESS_JOB, type ReprocessPayload } from '../shared/jobs/reprocess.js';
 import { logFailure, type Logger } from '../shared/logger.js';
@@ -17,6 +18,7 @@ import { observeJobs } from './job-metrics.js';
 import { webhookProcessor } from './jobs/webhook.js';
 import { tuneImaging } from './imaging/tuning.js';
 import { ingestProcessor } from './jobs/ingest.js';
+import { remapPageProcessor } from './jobs/remap-page.js';
 import { reprocessBatchProcessor } from './jobs/reprocess-batch.js';
 import { reprocessProcessor } from './jobs/reprocess.js';
 import { renderProcessor } from './jobs/render.js';
@@ -79,8 +81,10 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
       reprocess,
       chunkSize: deps.config.jobs.reprocess.chunkSize,
       maxQueued: deps.config.jobs.reprocess.maxQueued,
+      pageSize: deps.config.jobs.reprocess.pageSize,
       jobAttempts: deps.config.jobs.attempts,
     }),
+    [REMAP_PAGE_JOB]: remapPageProcessor({ ...deps, queue: bulkQueue, jobAttempts: deps.config.jobs.attempts }),
   };
   // External libraries (docs/external-libraries.md): their jobs run on the bulk lane.
   const external = new ExternalService({
@@ -110,6 +114,7 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
     if (ext) return ext(job);
     if (job.name === REPROCESS_JOB) return processors[REPROCESS_JOB](job as Job<ReprocessPayload>);
     if (job.name === REPROCESS_BATCH_JOB) return processors[REPROCESS_BATCH_JOB](job as Job<ReprocessBatchPayload>);
+    if (job.name === REMAP_PAGE_JOB) return processors[REMAP_PAGE_JOB](job as Job<RemapPagePayload>);
     return processors.ingest(job as Job<IngestPayload>);
   };
   const common = {
@@ -122,7 +127,14 @@ export function createWorkers(deps: WorkerDeps): Worker[] {
   };
   const recordFailure = (job: Job | undefined, err: Error) => {
     // Covers jobs failed outside the processor (stalled too often): the record must not stay "processing".
-    if (!job || job.name === REPROCESS_BATCH_JOB || (job.name.startsWith('external-') && job.name !== EXTERNAL_INGEST_JOB)) return;
+    // A re-map page carries no one resource: those it could not finish went to per-resource jobs.
+    if (
+      !job ||
+      job.name === REPROCESS_BATCH_JOB ||
+      job.name === REMAP_PAGE_JOB ||
+      (job.name.startsWith('external-') && job.name !== EXTERNAL_INGEST_JOB)
+    )
+      return;
     const { resourceId, fileVersion } = job.data as IngestPayload;
     void deps.catalog
       .getResource(resourceId)

@@ -103,6 +103,25 @@ redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
 finishIfDone(KEYS[1], KEYS[2], ARGV[3])
 return 1`,
   },
+  /**
+   * miBatchCount for a page of resources at once (a re-map page's outcomes).
+   * KEYS: batch, seen · ARGV: now, then resource id and outcome field pairs → how many were counted
+   */
+  miBatchCountMany: {
+    numberOfKeys: 2,
+    lua: `${FINISH}
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'running' and state ~= 'paused' then return 0 end
+local n = 0
+for i = 2, #ARGV, 2 do
+  if redis.call('SETBIT', KEYS[2], ARGV[i], 1) == 0 then
+    redis.call('HINCRBY', KEYS[1], ARGV[i + 1], 1)
+    n = n + 1
+  end
+end
+finishIfDone(KEYS[1], KEYS[2], ARGV[1])
+return n`,
+  },
   /** KEYS: batch, seen · ARGV: new state, now, allowed from-states… → 1 | 0 */
   miBatchSetState: {
     numberOfKeys: 2,
@@ -135,6 +154,7 @@ type BatchRedis = RedisConnection & {
     now: string,
   ): Promise<number>;
   miBatchCount(key: string, seen: string, id: string, field: string, now: string): Promise<number>;
+  miBatchCountMany(key: string, seen: string, now: string, ...idsAndFields: string[]): Promise<number>;
   miBatchSetState(key: string, seen: string, to: string, now: string, ...from: string[]): Promise<number>;
 };
 
@@ -238,6 +258,16 @@ export class BatchStore {
   /** Counts one resource's outcome once, however often its job ran. */
   async count(id: number, resourceId: number, outcome: BatchOutcome): Promise<boolean> {
     return (await this.redis.miBatchCount(this.key(id), this.seen(id), String(resourceId), outcome, new Date().toISOString())) === 1;
+  }
+
+  /**
+   * Counts many resources' outcomes in one script, each once however often its page ran.
+   * @returns how many were counted now (0 for those counted before, or a batch that is over)
+   */
+  async countMany(id: number, outcomes: readonly (readonly [resourceId: number, outcome: BatchOutcome])[]): Promise<number> {
+    if (outcomes.length === 0) return 0;
+    const args = outcomes.flatMap(([rid, o]) => [String(rid), o]);
+    return this.redis.miBatchCountMany(this.key(id), this.seen(id), new Date().toISOString(), ...args);
   }
 
   /** Moves the batch to `to` if it is in one of `from`; otherwise a 409 saying where it is. */

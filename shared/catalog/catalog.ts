@@ -253,6 +253,39 @@ export class Catalog {
     return raw.map((s) => decodeRecord(s));
   }
 
+  /** The stored strings of many records (null when missing), for `putResourcesIfUnchanged`. */
+  async getResourcesRaw(ids: number[]): Promise<(string | null)[]> {
+    return mgetAll(
+      this.redis,
+      ids.map((id) => this.keys.resource(id)),
+    );
+  }
+
+  /**
+   * Writes many records, each only if its stored string is still `raw` (what the caller
+   * read; `encoded`: `next` encoded, if the caller has it), in pipelines per node: one script per record, in its bucket's slot, no round
+   * trip per record. For updates that keep the library (the index entries stay).
+   * @returns per item whether it was written; false: it changed meanwhile (read again)
+   */
+  async putResourcesIfUnchanged(items: { raw: string; next: ResourceRecord; encoded?: string }[]): Promise<boolean[]> {
+    const replies = await perKey<number>(
+      this.redis,
+      items.map((it) => this.keys.resource(it.next.id)),
+      (p, _key, i) => {
+        const { raw, next, encoded } = items[i]!;
+        (p as unknown as Pick<ScriptRedis, 'miPutResource'>).miPutResource(
+          ...this.putKeys(next.id, next.library, next.library),
+          raw,
+          encoded ?? encodeRecord(next),
+          String(next.id),
+          String(next.library),
+          String(next.library),
+        );
+      },
+    );
+    return replies.map((r) => r === 1);
+  }
+
   /**
    * Patch a record, but only while it still exists and (when given) still has
    * `fileVersion` — a job for a replaced or deleted file must not write over the truth.

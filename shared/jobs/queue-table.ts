@@ -5,6 +5,7 @@ import { EVENTS_MAX_LEN } from './retention.js';
 import { ingestJobOptions, INGEST_QUEUE, type IngestPayload } from './ingest.js';
 import type { Lane } from './lanes.js';
 import { renderJobOptions, RENDER_QUEUE, type RenderPayload } from './render.js';
+import type { RemapPagePayload } from './remap-page.js';
 import type { ReprocessBatchPayload } from './reprocess-batch.js';
 import { reprocessJobOptions, type ReprocessPayload } from './reprocess.js';
 import { webhookJobOptions, WEBHOOK_QUEUE, type WebhookPayload } from './webhook.js';
@@ -49,10 +50,10 @@ export const QUEUES = {
   bulk: {
     name: 'bulk',
     lane: 'bulk',
-    /** A bulk revert's fan-out steps and its per-resource jobs. */
-    payload: payload<ReprocessPayload | ReprocessBatchPayload>(),
+    /** A bulk revert's fan-out steps, its re-map pages and its per-resource jobs. */
+    payload: payload<ReprocessPayload | ReprocessBatchPayload | RemapPagePayload>(),
     jobOptions: (attempts: number): JobsOptions => reprocessJobOptions(attempts, true),
-    processor: 'worker/jobs/reprocess-batch.ts and worker/jobs/reprocess.ts',
+    processor: 'worker/jobs/reprocess-batch.ts, worker/jobs/remap-page.ts and worker/jobs/reprocess.ts',
   },
 } as const satisfies Record<string, QueueRow>;
 

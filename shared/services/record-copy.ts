@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import type { ResourceRecord } from '../model.js';
 import { recordKey } from '../storage/layout.js';
 import { ObjectNotFoundError, type ObjectStore } from '../storage/object-store.js';
@@ -25,11 +26,25 @@ export async function writeRecordCopy(store: ObjectStore, rec: ResourceRecord, m
  * retried rather than taken for "no copy".
  */
 export async function readRecordCopy(store: ObjectStore, id: number): Promise<RecordCopy | undefined> {
-  let text: string;
+  const key = recordKey(id);
+  let text: string | undefined;
+  // On the local disk one readFile: a stream per small file costs more than the read
+  // (a bulk re-map reads one copy per resource). Any error but "no such file" is left
+  // to the store's own read below, which reports it in its words (no server path).
+  const local = store.localPath(key);
+  if (local) {
+    try {
+      text = await fs.readFile(local, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    }
+  }
   try {
-    const chunks: Buffer[] = [];
-    for await (const ch of await store.get(recordKey(id))) chunks.push(ch as Buffer);
-    text = Buffer.concat(chunks).toString('utf8');
+    if (text === undefined) {
+      const chunks: Buffer[] = [];
+      for await (const ch of await store.get(key)) chunks.push(ch as Buffer);
+      text = Buffer.concat(chunks).toString('utf8');
+    }
   } catch (err) {
     if (err instanceof ObjectNotFoundError) return undefined;
     throw err;

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetadataOnlyResource } from '../../shared/services/metadata-only.js';
+import { openQueue } from '../../shared/jobs/queue-table.js';
+import { createLogger } from '../../shared/logger.js';
+import type { ResourceRecord } from '../../shared/model.js';
+import { readRecordCopy, writeRecordCopy } from '../../shared/services/record-copy.js';
+import { recordKey } from '../../shared/storage/layout.js';
+import { remapPage, type RemapPageDeps } from '../../worker/jobs/remap-page.js';
+import { until } from '../harness/until.js';
 import { UploadFieldsBuilder } from '../../shared/upload/upload-fields.js';
 import { batchSettled, json, photo, putMappings, uploadReady } from '../harness/revert.js';
 import { form, REDIS_MODES, startService, type TestService } from '../harness/service.js';
@@ -134,6 +141,93 @@ describe.each(REDIS_MODES)('revert and bulk revert (fs store, %s redis)', (redis
     expect((await batches.require(b.id)).state).toBe('running');
     expect(await batches.count(b.id, 30, 'skipped')).toBe(true);
     expect(await batches.require(b.id)).toMatchObject({ state: 'completed', enqueued: 3, done: 1, failed: 1, skipped: 1 });
+  });
+
+  it('a re-map page killed before counting runs again: each resource counted once, nothing written twice; cancel freezes the counts', async () => {
+    const { catalog, store } = svc.core;
+    const lib = await catalog.createLibrary({ name: `paged${redis}`, dedupe: 'allow' });
+    const sampleId = await uploadReady(svc, 'photos', 'paged.jpg', await photo('Pagecam'));
+    const { metadata } = (await readRecordCopy(store, sampleId))!;
+    const base = await catalog.requireResource(sampleId);
+    const old = (await catalog.mappings.get()).version;
+    const recs: ResourceRecord[] = [];
+    for (let i = 0; i < 24; i++) {
+      const id = await catalog.allocateResourceId();
+      // The last one has no stored tags to map: the page hands it to the per-resource job.
+      const noExif = i === 23;
+      recs.push({
+        ...base,
+        id,
+        library: lib.id,
+        jobId: `ingest-${id}-1`,
+        storageKey: `resources/none/${id}`,
+        mappingsVersion: old,
+        noExif,
+      });
+    }
+    await catalog.createResources(recs);
+    await Promise.all(recs.map((r) => writeRecordCopy(store, r, metadata)));
+    const v = await putMappings(svc, { pagedMake: ['EXIF:Make'] });
+    const queue = openQueue('bulk', svc.core.redis, svc.config.redis.prefix);
+    const deps: RemapPageDeps = { catalog, store, logger: createLogger('silent', 'test'), queue, jobAttempts: 2 };
+    const items = (rs: ResourceRecord[]) => rs.map((r): [number, number] => [r.id, r.fileVersion]);
+    const newBatch = async (n: number) => {
+      const b = await catalog.batches.create({
+        library: lib.id,
+        staleOnly: true,
+        reread: false,
+        renditions: false,
+        mappingsVersion: v.version,
+        indexSize: n,
+      });
+      expect(await catalog.batches.advance(b.id, 0, 1, n, n, true)).toBe(true);
+      return b.id;
+    };
+    const mtimes = async (rs: ResourceRecord[]) =>
+      Promise.all(rs.map(async (r) => (await store.head(recordKey(r.id))).lastModified?.getTime()));
+
+    // Killed after every write and before the count: the page's job runs again.
+    const first = recs.slice(0, 12);
+    const b1 = await newBatch(12);
+    const killed = Object.create(catalog, {
+      batches: { value: Object.create(catalog.batches, { countMany: { value: () => Promise.reject(new Error('worker killed')) } }) },
+    }) as typeof catalog;
+    await expect(remapPage({ ...deps, catalog: killed }, { batchId: b1, items: items(first) })).rejects.toThrow('worker killed');
+    expect(await catalog.batches.require(b1)).toMatchObject({ done: 0, state: 'running' });
+    const written = await mtimes(first);
+    const again = await remapPage(deps, { batchId: b1, items: items(first) });
+    expect(again).toMatchObject({ done: 12, skipped: 0, handedOff: 0, copiesWritten: 0, counted: 12 });
+    expect(await mtimes(first)).toEqual(written);
+    expect(await remapPage(deps, { batchId: b1, items: items(first) })).toMatchObject({ done: 12, counted: 0, copiesWritten: 0 });
+    expect(await catalog.batches.require(b1)).toMatchObject({ state: 'completed', done: 12, failed: 0, skipped: 0 });
+    for (const r of await catalog.getResources(first.map((x) => x.id))) {
+      expect(r).toMatchObject({ status: 'ready', mappingsVersion: v.version, fields: { pagedMake: 'Pagecam' } });
+    }
+    expect((await readRecordCopy(store, first[0]!.id))!.record.fields).toEqual({ pagedMake: 'Pagecam' });
+
+    // Cancelled after its first page: the rest end without work, the counts stay.
+    const rest = recs.slice(12);
+    const b2 = await newBatch(12);
+    expect(await remapPage(deps, { batchId: b2, items: items(rest.slice(0, 6)) })).toMatchObject({ done: 6, counted: 6 });
+    expect((await svc.fetch(`/v1/batches/${b2}`, { method: 'DELETE' })).status).toBe(200);
+    expect(await remapPage(deps, { batchId: b2, items: items(rest.slice(6)) })).toMatchObject({ done: 0, counted: 0, handedOff: 0 });
+    expect(await catalog.batches.require(b2)).toMatchObject({ state: 'cancelled', enqueued: 12, done: 6, failed: 0, skipped: 0 });
+    const untouched = await catalog.getResources(rest.slice(6).map((x) => x.id));
+    expect(untouched.map((r) => r!.mappingsVersion)).toEqual(rest.slice(6).map(() => old));
+
+    // A resource with no stored tags to map goes to its per-resource job, whose failure
+    // (no original to re-read) is counted with its reason on the resource.
+    const b3 = await newBatch(1);
+    const last = rest.at(-1)!;
+    expect(await remapPage(deps, { batchId: b3, items: items([last]) })).toMatchObject({ handedOff: 1, counted: 0 });
+    const settled = await batchSettled(svc, b3);
+    expect(settled).toMatchObject({ state: 'completed', done: 0, failed: 1 });
+    const failed = await until('the handed-off resource to fail', async () => {
+      const r = await catalog.getResource(last.id);
+      return r?.status === 'failed' && r;
+    });
+    expect(failed.error).toMatch(/original of resource \d+ is missing/);
+    await queue.close();
   });
 });
 

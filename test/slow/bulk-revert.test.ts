@@ -11,9 +11,16 @@ describe('bulk revert over 10,000 resources (fs store)', () => {
   let svc: TestService;
   beforeAll(async () => {
     // I/O-bound fast-path jobs: more slots than cores, as a deployment would configure.
-    // The bulk rate keeps the batch running for 20 s at least, whatever the machine.
+    // The bulk rate (25 pages of 20 a second: 500 resources/s) keeps the batch running
+    // for 20 s at least, whatever the machine, over 500 re-map pages.
     svc = await startService('fs', {
-      env: { WORKER_CONCURRENCY: '8', REPROCESS_CHUNK_SIZE: '500', REPROCESS_MAX_QUEUED: '2000', BULK_JOBS_PER_SECOND: '500' },
+      env: {
+        WORKER_CONCURRENCY: '8',
+        REPROCESS_CHUNK_SIZE: '500',
+        REPROCESS_MAX_QUEUED: '2000',
+        REMAP_PAGE_SIZE: '20',
+        BULK_JOBS_PER_SECOND: '25',
+      },
     });
     await svc.core.catalog.createLibrary({ name: 'photos', dedupe: 'allow' });
     await svc.core.catalog.createLibrary({ name: 'bulk', dedupe: 'allow' });

@@ -56,7 +56,7 @@ export const INGEST_STEPS: readonly IngestStep[] = [
 const PROGRESS_EVERY_MS = 1_000;
 
 /** A hostile file can make exiftool warn without end; the record stays small. */
-const MAX_WARNINGS = 50;
+export const MAX_WARNINGS = 50;
 
 /**
  * Processor of the `ingest` job. Idempotent: it reads the record, recomputes everything

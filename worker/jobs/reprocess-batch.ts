@@ -1,6 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import type { Catalog } from '../../shared/catalog/catalog.js';
 import type { ReprocessBatchPayload } from '../../shared/jobs/reprocess-batch.js';
+import { REMAP_PAGE_JOB, remapPageJobId, remapPageJobOptions, type RemapPagePayload } from '../../shared/jobs/remap-page.js';
 import { batchReprocessJobId, REPROCESS_JOB, reprocessJobOptions, type ReprocessPayload } from '../../shared/jobs/reprocess.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ReprocessService } from '../../shared/services/reprocess-service.js';
@@ -13,6 +14,8 @@ export interface ReprocessBatchDeps {
   logger: Logger;
   chunkSize: number;
   maxQueued: number;
+  /** Resources per re-map page (REMAP_PAGE_SIZE); 0: one job per resource. */
+  pageSize: number;
   jobAttempts: number;
 }
 
@@ -22,7 +25,9 @@ const PAGES_PER_STEP = 5;
 const THROTTLE_DELAY_MS = 500;
 
 /**
- * Processor of a bulk revert's fan-out step (shared/jobs/reprocess-batch.ts).
+ * Processor of a bulk revert's fan-out step (shared/jobs/reprocess-batch.ts). A
+ * re-map from stored tags is queued as pages of `pageSize` resources (one `remap-page`
+ * job each); a re-read or re-render as one `reprocess` job per resource.
  *
  * Crash safety: the cursor moves only after a page's jobs are queued, by
  * compare-and-set. A step killed in between runs again (stalled-job recovery) from
@@ -32,7 +37,7 @@ const THROTTLE_DELAY_MS = 500;
  * so the chain never forks.
  *
  * Memory and Redis stay bounded: a page is `chunkSize` compact records, and no more
- * than `maxQueued` of the batch's jobs wait in the queue at any time.
+ * than `maxQueued` of the batch's resources wait in the queue at any time.
  */
 export function reprocessBatchProcessor(deps: ReprocessBatchDeps) {
   return async (job: Job<ReprocessBatchPayload>): Promise<void> => {
@@ -55,7 +60,22 @@ export function reprocessBatchProcessor(deps: ReprocessBatchDeps) {
       const newCursor = nextCursor !== null ? Number(nextCursor) : (items.at(-1)?.id ?? cursor);
       // A resource still processing gets the current mappings from that run.
       const wanted = items.filter((r) => r.status !== 'processing' && (!batch!.staleOnly || r.mappingsVersion < batch!.mappingsVersion));
-      if (wanted.length) {
+      // A re-map from stored tags goes in pages (worker/jobs/remap-page.ts); a re-read or
+      // a re-render needs the original and exiftool or sharp per resource.
+      const paged = !batch.reread && !batch.renditions && deps.pageSize > 0;
+      if (wanted.length && paged) {
+        const pages: RemapPagePayload[] = [];
+        for (let i = 0; i < wanted.length; i += deps.pageSize) {
+          pages.push({ batchId, items: wanted.slice(i, i + deps.pageSize).map((r) => [r.id, r.fileVersion]) });
+        }
+        await deps.queue.addBulk(
+          pages.map((data) => ({
+            name: REMAP_PAGE_JOB,
+            data,
+            opts: { ...remapPageJobOptions(deps.jobAttempts), jobId: remapPageJobId(batchId, data.items[0]![0]) },
+          })),
+        );
+      } else if (wanted.length) {
         await deps.queue.addBulk(
           wanted.map((r) => ({
             name: REPROCESS_JOB,
