@@ -30,7 +30,7 @@ const HASH_THREADS = defaultHashThreads(os.availableParallelism());
 const OTHER_HASH_THREADS = HASH_THREADS === 0 ? 1 : 0;
 const API_KEY = 'bench-key-0123456789abcdef';
 
-interface Params {
+export interface Params {
   /** Bytes per file. */
   size: number;
   concurrency: number;
@@ -42,7 +42,7 @@ interface Params {
   s3?: { rgw: Rgw; bucket: string };
 }
 
-interface Measured {
+export interface Measured {
   wallSeconds: number;
   /** CPU of the bench process: the client for the HTTP variants, everything for "direct". */
   benchCpuSeconds: number;
@@ -345,7 +345,7 @@ function s3Result(
   };
 }
 
-interface Summary {
+export interface Summary {
   /** Median over the rounds; CPU likewise. */
   wallSeconds: number;
   fastestWallSeconds: number;
@@ -357,7 +357,7 @@ interface Summary {
   server?: { cpuSeconds: number; peakRssMiB: number };
 }
 
-function summarise(runs: Measured[]): Summary {
+export function summarise(runs: Measured[]): Summary {
   const walls = runs.map((m) => m.wallSeconds);
   const servers = runs.flatMap((m) => (m.server ? [m.server] : []));
   return {
@@ -372,7 +372,7 @@ function summarise(runs: Measured[]): Summary {
   };
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
@@ -393,7 +393,7 @@ async function runDirect({ size, concurrency, dir, settleMs, s3 }: Params): Prom
 }
 
 /** Baseline: the same bytes into the store through InspectStream (SHA-256 on the API's hash threads), from this process. */
-async function runDirectHashed({ size, concurrency, dir, settleMs, s3 }: Params): Promise<Measured> {
+export async function runDirectHashed({ size, concurrency, dir, settleMs, s3 }: Params): Promise<Measured> {
   const store = s3 ? await rgwStore(s3.rgw, s3.bucket) : new FsObjectStore(dir);
   const pool = new HashPool(HASH_THREADS);
   try {
@@ -421,7 +421,7 @@ async function runDirectHashed({ size, concurrency, dir, settleMs, s3 }: Params)
 }
 
 /** Baseline: bench/servers/plain-busboy.ts in a child process. */
-async function runPlain({ size, concurrency, dir, settleMs }: Params): Promise<Measured> {
+export async function runPlain({ size, concurrency, dir, settleMs }: Params): Promise<Measured> {
   const port = await freePort();
   const child = spawnTs('bench/servers/plain-busboy.ts', {
     env: { PORT: String(port), BENCH_STORE_DIR: dir, BENCH_HASH_THREADS: String(HASH_THREADS) },
@@ -441,7 +441,7 @@ async function runPlain({ size, concurrency, dir, settleMs }: Params): Promise<M
 }
 
 /** Subject (and, with the other UPLOAD_HASH_THREADS, a baseline): the real API process with its own redis-server. */
-async function runApi({ size, concurrency, dir, settleMs, s3 }: Params, env: Record<string, string>): Promise<Measured> {
+export async function runApi({ size, concurrency, dir, settleMs, s3 }: Params, env: Record<string, string>): Promise<Measured> {
   const redis = await startEmbeddedRedis({ dir: path.join(dir, 'redis'), appendonly: false });
   let child: NodeChild | undefined;
   try {
@@ -550,7 +550,7 @@ async function expectBytesOnDisk(dir: string, expected: number, include: (file: 
   if (total !== expected) throw new Error(`${dir} holds ${total} bytes of files, expected ${expected}`);
 }
 
-function envInt(name: string, def: number, min = 1): number {
+export function envInt(name: string, def: number, min = 1): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return def;
   if (!/^\d+$/.test(raw) || Number(raw) < min) throw new Error(`${name} must be an integer ≥ ${min} (got "${raw}")`);
@@ -565,6 +565,6 @@ function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
-function gib(bytes: number): string {
+export function gib(bytes: number): string {
   return (bytes / 1024 ** 3).toFixed(1);
 }
