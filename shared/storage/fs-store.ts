@@ -153,7 +153,7 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async removeAbandonedWrites(prefix: string, olderThan: Date): Promise<number> {
-    // A SIGKILL between createWriteStream and rename leaves the temp file for good.
+    // A SIGKILL between opening the temp file and the rename leaves the temp file for good.
     const slash = prefix.lastIndexOf('/');
     const dirKey = slash >= 0 ? prefix.slice(0, slash) : '';
     const start = dirKey ? path.join(this.root, ...dirKey.split('/')) : this.root;

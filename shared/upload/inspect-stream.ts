@@ -11,11 +11,12 @@ export const SNIFF_BYTES = 4100;
  * parser and file part, api/upload/multipart.ts). Node's default of 16 KiB is a quarter of
  * a socket read (64 KiB): every chunk then exceeds it, so each stage reported backpressure
  * on every chunk and the request was paused and resumed (a readStop/readStart of the
- * socket and a few ticks) 16 times per MiB even with the disk keeping up. A few chunks'
- * room lets the chunks flow and backpressure mean a slow store; it bounds memory at about
- * 1 MiB per upload over all stages.
+ * socket and a few ticks) about every other chunk even with the disk keeping up. Room for
+ * two chunks lets them flow and backpressure mean a slow store. Not more: the buffers of all
+ * stages are what an upload holds in memory (256 KiB each put the API at 225 MiB peak RSS
+ * in bench upload-throughput, past its 200 MiB).
  */
-export const STREAM_BUFFER_BYTES = 256 * 1024;
+export const STREAM_BUFFER_BYTES = 128 * 1024;
 
 /** Bytes handed to a hashing thread at a time: few enough messages, little memory. */
 const BLOCK_BYTES = 256 * 1024;
