@@ -52,7 +52,12 @@ export class FsObjectStore implements ObjectStore {
       const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
       // Written in batches and fsynced before the sink finishes (./file-sink.ts), so the
       // rename below never publishes unwritten bytes.
-      const sink = new FileSink(await fs.open(tmp, 'wx'));
+      const handle = await fs.open(tmp, 'wx').catch((err: unknown) => {
+        // As the pipeline would: a source nobody will read is not left waiting.
+        source.destroy(err as Error);
+        throw err;
+      });
+      const sink = new FileSink(handle);
       await pipeline(source, sink, meta.signal ? { signal: meta.signal } : {});
       const { size } = await fs.stat(tmp);
       await fs.rename(tmp, target);
