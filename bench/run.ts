@@ -20,12 +20,14 @@ import { onDemandRender } from './scenarios/on-demand-render.js';
 import { renditionsIngest } from './scenarios/renditions-ingest.js';
 import { tusThroughput, tusThroughputOn } from './scenarios/tus-throughput.js';
 import { uploadCluster } from './scenarios/upload-cluster.js';
+import { uploadSingle } from './scenarios/upload-single.js';
 import { uploadThroughput, uploadThroughputOn } from './scenarios/upload-throughput.js';
 import { workerScaling } from './scenarios/worker-scaling.js';
 
 // The *-s3 scenarios are the same ones on STORAGE_DRIVER=s3 against Ceph's radosgw on this machine.
 const scenarios: Scenario[] = [
   uploadThroughput,
+  uploadSingle,
   tusThroughput,
   preflightChecksums,
   metadataRevert,

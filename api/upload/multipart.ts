@@ -4,6 +4,10 @@ import busboy from 'busboy';
 import { ClientAbortedError, InvalidRequestError, MalformedMultipartError, UnsupportedMediaTypeError } from '../../shared/errors.js';
 import { sanitizeFileName } from '../../shared/upload/file-name.js';
 import type { IncomingFile } from '../../shared/services/upload-service.js';
+import { STREAM_BUFFER_BYTES } from '../../shared/upload/inspect-stream.js';
+
+/** busboy's buffers: the parser's input and each file part's output (see STREAM_BUFFER_BYTES). */
+export const BUSBOY_BUFFERS = { highWaterMark: STREAM_BUFFER_BYTES, fileHwm: STREAM_BUFFER_BYTES } as const;
 
 export interface MultipartLimits {
   maxFiles: number;
@@ -41,6 +45,7 @@ export function readMultipart(
     try {
       bb = busboy({
         headers,
+        ...BUSBOY_BUFFERS,
         // Clients send UTF-8 file names; busboy's default would read them as Latin-1.
         defParamCharset: 'utf8',
         limits: {

@@ -31,7 +31,7 @@ const HASH_THREADS = defaultHashThreads(os.availableParallelism());
 const OTHER_HASH_THREADS = HASH_THREADS === 0 ? 1 : 0;
 const API_KEY = 'bench-key-0123456789abcdef';
 
-interface Params {
+export interface Params {
   /** Bytes per file. */
   size: number;
   concurrency: number;
@@ -43,7 +43,7 @@ interface Params {
   s3?: { rgw: Rgw; bucket: string };
 }
 
-interface Measured {
+export interface Measured {
   wallSeconds: number;
   /** CPU of the bench process: the client for the HTTP variants, everything for "direct". */
   benchCpuSeconds: number;
@@ -331,7 +331,7 @@ function variantRow(
   };
 }
 
-interface Summary {
+export interface Summary {
   /** Median over the rounds; CPU likewise. */
   wallSeconds: number;
   fastestWallSeconds: number;
@@ -343,7 +343,7 @@ interface Summary {
   server?: { cpuSeconds: number; peakRssMiB: number };
 }
 
-function summarise(runs: Measured[]): Summary {
+export function summarise(runs: Measured[]): Summary {
   const walls = runs.map((m) => m.wallSeconds);
   const servers = runs.flatMap((m) => (m.server ? [m.server] : []));
   return {
@@ -373,7 +373,7 @@ async function runDirect({ size, concurrency, dir, settleMs, s3 }: Params): Prom
 }
 
 /** Baseline: the same bytes into the store through InspectStream (SHA-256 on the API's hash threads), from this process. */
-async function runDirectHashed({ size, concurrency, dir, settleMs, s3 }: Params): Promise<Measured> {
+export async function runDirectHashed({ size, concurrency, dir, settleMs, s3 }: Params): Promise<Measured> {
   const store = s3 ? await rgwStore(s3.rgw, s3.bucket) : new FsObjectStore(dir);
   const pool = new HashPool(HASH_THREADS);
   try {
@@ -401,7 +401,7 @@ async function runDirectHashed({ size, concurrency, dir, settleMs, s3 }: Params)
 }
 
 /** Baseline: bench/servers/plain-busboy.ts in a child process. */
-async function runPlain({ size, concurrency, dir, settleMs }: Params): Promise<Measured> {
+export async function runPlain({ size, concurrency, dir, settleMs }: Params): Promise<Measured> {
   const port = await freePort();
   const child = spawnTs('bench/servers/plain-busboy.ts', {
     env: { PORT: String(port), BENCH_STORE_DIR: dir, BENCH_HASH_THREADS: String(HASH_THREADS) },
@@ -421,7 +421,7 @@ async function runPlain({ size, concurrency, dir, settleMs }: Params): Promise<M
 }
 
 /** Subject (and, with the other UPLOAD_HASH_THREADS, a baseline): the real API process with its own redis-server. */
-async function runApi({ size, concurrency, dir, settleMs, s3 }: Params, env: Record<string, string>): Promise<Measured> {
+export async function runApi({ size, concurrency, dir, settleMs, s3 }: Params, env: Record<string, string>): Promise<Measured> {
   const redis = await startEmbeddedRedis({ dir: path.join(dir, 'redis'), appendonly: false });
   let child: NodeChild | undefined;
   try {
@@ -538,6 +538,6 @@ function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
-function gib(bytes: number): string {
+export function gib(bytes: number): string {
   return (bytes / 1024 ** 3).toFixed(1);
 }

@@ -2,13 +2,15 @@
  * The "node:http + busboy" baseline of the upload-throughput bench: the least an upload
  * endpoint can do with the project's own pieces — no framework, no auth, no catalog, no
  * queue. Each file part goes through the same InspectStream (count, SHA-256, head) into
- * FsObjectStore.put, and the answer is 202 with the size and checksum.
+ * FsObjectStore.put, and the answer is 202 with the size and checksum. busboy gets the
+ * API's buffer sizes (BUSBOY_BUFFERS): the comparison is of what the API adds, not of tuning.
  *
  * Env: PORT (required), BENCH_STORE_DIR (required), BENCH_HASH_THREADS (the API's
  * UPLOAD_HASH_THREADS, so both hash alike; default 0).
  */
 import http from 'node:http';
 import busboy from 'busboy';
+import { BUSBOY_BUFFERS } from '../../api/upload/multipart.js';
 import { FsObjectStore } from '../../shared/storage/fs-store.js';
 import { HashPool } from '../../shared/upload/hash-pool.js';
 import { InspectStream } from '../../shared/upload/inspect-stream.js';
@@ -33,7 +35,7 @@ const server = http.createServer((req, res) => {
   };
   let bb: busboy.Busboy;
   try {
-    bb = busboy({ headers: req.headers });
+    bb = busboy({ headers: req.headers, ...BUSBOY_BUFFERS });
   } catch (err) {
     res.writeHead(400).end(String(err));
     return;

@@ -6,6 +6,18 @@ import type { HashPool, OffThreadHash } from './hash-pool.js';
 /** Bytes kept from the start of a file for magic-number sniffing (file-type reads at most ~4 KiB). */
 export const SNIFF_BYTES = 4100;
 
+/**
+ * Buffer of each side of the stream, and of the other stages an upload passes (busboy's
+ * parser and file part, api/upload/multipart.ts). Node's default of 16 KiB is a quarter of
+ * a socket read (64 KiB): every chunk then exceeds it, so each stage reported backpressure
+ * on every chunk and the request was paused and resumed (a readStop/readStart of the
+ * socket and a few ticks) about every other chunk even with the disk keeping up. Room for
+ * two chunks lets them flow and backpressure mean a slow store. Not more: the buffers of all
+ * stages are what an upload holds in memory (256 KiB each put the API at 225 MiB peak RSS
+ * in bench upload-throughput, past its 200 MiB).
+ */
+export const STREAM_BUFFER_BYTES = 128 * 1024;
+
 /** Bytes handed to a hashing thread at a time: few enough messages, little memory. */
 const BLOCK_BYTES = 256 * 1024;
 /** Blocks per stream: one filling while the others are hashed. Bounds memory at 768 KiB a stream. */
@@ -45,7 +57,7 @@ export class InspectStream extends Transform {
     private readonly limit: number = Number.MAX_SAFE_INTEGER,
     private readonly pool?: HashPool,
   ) {
-    super();
+    super({ highWaterMark: STREAM_BUFFER_BYTES });
     this.inline = pool && pool.size > 0 ? null : createHash('sha256');
   }
 
