@@ -26,8 +26,8 @@ const FIXTURES = path.join(repoRoot, '../shared/fixtures');
 /**
  * (a) Re-reading revert (`{"reread": true}`) through media-ingest's workers against a
  * bare script calling exiftool-vendored on the same files with the same exiftool process
- * count, and against raw `exiftool -stay_open True -@ -` (Debian's
- * libimage-exiftool-perl). (b) A mapping change applied from the stored tags (the fast
+ * count, and against raw `exiftool -stay_open True -@ -` of the exiftool the worker runs
+ * (exiftool-vendored's, so the ratio is media-ingest's own cost). (b) A mapping change applied from the stored tags (the fast
  * path) over many resources against re-reading them.
  */
 export const metadataRevert: Scenario = {

@@ -172,7 +172,13 @@ export function uploadThroughputOn(driver: BenchDriver): Scenario {
           roundRatio('throughput api / direct', runs.api, runs.direct, { op: '>=', value: 0.8 }),
           roundRatio('throughput direct + SHA-256 / direct', runs.hashed, runs.direct),
           roundRatio('throughput api / direct + SHA-256', runs.api, runs.hashed),
-          roundRatio('throughput api / node:http+busboy', runs.api, runs.plain),
+          roundRatio('throughput api / node:http+busboy', runs.api, runs.plain, { op: '>=', value: 0.95 }),
+          {
+            name: 'CPU per GiB api / node:http+busboy',
+            value: median(runs.api.map((m, i) => cpuPerGiB(m) / cpuPerGiB(runs.plain[i]!))),
+            unit: '',
+            target: { op: '<=', value: 1.1 },
+          },
           roundRatio('throughput node:http+busboy / direct', runs.plain, runs.direct),
           roundRatio(`throughput api / api with UPLOAD_HASH_THREADS=${OTHER_HASH_THREADS}`, runs.api, runs.otherHash),
           {

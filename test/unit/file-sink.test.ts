@@ -7,17 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSink, WRITE_BATCH_BYTES } from '../../shared/storage/file-sink.js';
 import { until } from '../harness/until.js';
-
-/** `data` cut into chunks of the given sizes, cycling, as a socket or a parser would hand them out. */
-function chunked(data: Buffer, sizes: number[]): Buffer[] {
-  const out: Buffer[] = [];
-  for (let at = 0, i = 0; at < data.length; i++) {
-    const n = sizes[i % sizes.length]!;
-    out.push(data.subarray(at, at + n));
-    at += n;
-  }
-  return out;
-}
+import { chunked } from '../harness/chunked.js';
 
 /** Descriptors this process has open (Linux): a sink must close its file on every path. */
 async function openFds(): Promise<number> {

@@ -6,20 +6,10 @@ import { PayloadTooLargeError } from '../../shared/errors.js';
 import { HashPool } from '../../shared/upload/hash-pool.js';
 import { InspectStream, SNIFF_BYTES, STREAM_BUFFER_BYTES } from '../../shared/upload/inspect-stream.js';
 import { until } from '../harness/until.js';
+import { chunked } from '../harness/chunked.js';
 
 const KiB = 1024;
 const BLOCK = 256 * KiB;
-
-/** `data` cut into chunks of the given sizes, cycling, as a network or a parser would hand them out. */
-function chunked(data: Buffer, sizes: number[]): Buffer[] {
-  const out: Buffer[] = [];
-  for (let at = 0, i = 0; at < data.length; i++) {
-    const n = sizes[i % sizes.length]!;
-    out.push(data.subarray(at, at + n));
-    at += n;
-  }
-  return out;
-}
 
 const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
