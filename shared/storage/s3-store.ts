@@ -25,7 +25,7 @@ const SMALL_BODY = 1024 * 1024;
  * 5 MiB = 40 MiB, whatever the number of concurrent uploads. Each put holds at most two
  * (one uploading, one filling). The gateway, not these, limits throughput.
  */
-const PARTS_IN_MEMORY = 8;
+export const PARTS_IN_MEMORY = 8;
 
 /** How long a failed put keeps trying to abort its multipart upload while the store is away. */
 const ABORT_RETRY_MS = 120_000;
@@ -133,7 +133,7 @@ export class S3ObjectStore implements ObjectStore {
 
     const append = async (chunk: Buffer): Promise<void> => {
       if (!part && filled + chunk.length > SMALL_BODY) {
-        part = await this.takePart();
+        part = await this.takePartBuffer();
         let at = 0;
         for (const c of chunks) at += c.copy(part, at);
         chunks = [];
@@ -158,12 +158,12 @@ export class S3ObjectStore implements ObjectStore {
         // At most one part uploads while the next one fills: wait for it before starting another.
         if (inflight) parts.push(await Promise.race([inflight, sourceFailed]));
       } catch (err) {
-        this.givePart(pooled);
+        this.givePartBuffer(pooled);
         throw err;
       }
       const number = parts.length + 1;
       if (number > MAX_PARTS) {
-        this.givePart(pooled);
+        this.givePartBuffer(pooled);
         throw new Error(`Object "${key}" exceeds ${MAX_PARTS} parts of ${this.partSize} bytes; raise S3_PART_SIZE to store larger files.`);
       }
       const id = uploadId;
@@ -172,8 +172,8 @@ export class S3ObjectStore implements ObjectStore {
       ).then((r) => ({ part: number, etag: r.etag }));
       // The buffer is reused once the request is over, whichever way it ended.
       void inflight.then(
-        () => this.givePart(pooled),
-        () => this.givePart(pooled),
+        () => this.givePartBuffer(pooled),
+        () => this.givePartBuffer(pooled),
       );
     };
 
@@ -194,7 +194,7 @@ export class S3ObjectStore implements ObjectStore {
         try {
           await this.s3(key, () => this.client.putObject(this.bucket, key, rest.data, rest.data.length, headers));
         } finally {
-          this.givePart(rest.pooled);
+          this.givePartBuffer(rest.pooled);
         }
         return { key, size };
       }
@@ -221,7 +221,7 @@ export class S3ObjectStore implements ObjectStore {
     } finally {
       if (onSourceError) source.off('error', onSourceError);
       // A part being filled when the put failed (an upload's part is given back when its request ends).
-      this.givePart(part);
+      this.givePartBuffer(part);
     }
   }
 
@@ -234,13 +234,6 @@ export class S3ObjectStore implements ObjectStore {
   private readonly spare: Buffer[] = [];
   private partsOut = 0;
   private readonly partWaiters: (() => void)[] = [];
-  private async takePart(): Promise<Buffer> {
-    return this.takePartBuffer(this.partSize);
-  }
-  private givePart(buffer: Buffer | undefined): void {
-    this.givePartBuffer(buffer);
-  }
-
   /**
    * A part buffer from the same budget for a caller that fills parts itself (tus): waits
    * while PARTS_IN_MEMORY are out. `size` above S3_PART_SIZE (a file too large for 10,000

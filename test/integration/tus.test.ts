@@ -6,7 +6,7 @@ import * as tus from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { startApi, type RunningApi } from '../../api/server.js';
 import { createLogger } from '../../shared/logger.js';
-import type { S3ObjectStore } from '../../shared/storage/s3-store.js';
+import { PARTS_IN_MEMORY, type S3ObjectStore } from '../../shared/storage/s3-store.js';
 import { makeJpeg } from '../harness/images.js';
 import { startService, storageKinds, type StorageKind, type TestService } from '../harness/service.js';
 
@@ -299,7 +299,7 @@ describe.each<StorageKind>(storageKinds())('tus on %s', (storage) => {
       const store = svc.core.store as S3ObjectStore;
       // Everything the process may hold (PARTS_IN_MEMORY), as if other uploads had it.
       const held: Buffer[] = [];
-      for (let i = 0; i < 8; i++) held.push(await store.takePartBuffer());
+      for (let i = 0; i < PARTS_IN_MEMORY; i++) held.push(await store.takePartBuffer());
       const data = randomBytes(6 * MiB);
       const url = await create(svc, data.length);
       let answered = false;
@@ -320,7 +320,7 @@ describe.each<StorageKind>(storageKinds())('tus on %s', (storage) => {
       const stored = Buffer.concat(chunks);
       expect(stored.equals(data)).toBe(true);
       // Every buffer went back: the whole budget can be taken again at once.
-      const again = await Promise.all(Array.from({ length: 8 }, () => store.takePartBuffer()));
+      const again = await Promise.all(Array.from({ length: PARTS_IN_MEMORY }, () => store.takePartBuffer()));
       for (const b of again) store.givePartBuffer(b);
     },
   );

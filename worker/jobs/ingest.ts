@@ -7,6 +7,7 @@ import { sanitizeDetail } from '../../shared/error-detail.js';
 import { errorCodeOf, RETRYABLE } from '../../shared/errors.js';
 import type { IngestPayload } from '../../shared/jobs/ingest.js';
 import { logFailure, type Logger } from '../../shared/logger.js';
+import type { ResourceRecord } from '../../shared/model.js';
 import { removeResourceObjects as removeObjects } from '../../shared/services/resource-service.js';
 import { writeRecordCopy } from '../../shared/services/record-copy.js';
 import type { ObjectStore } from '../../shared/storage/object-store.js';
@@ -56,7 +57,22 @@ export const INGEST_STEPS: readonly IngestStep[] = [
 const PROGRESS_EVERY_MS = 1_000;
 
 /** A hostile file can make exiftool warn without end; the record stays small. */
-export const MAX_WARNINGS = 50;
+const MAX_WARNINGS = 50;
+
+/**
+ * What makes a processed resource `ready`: its mapped patch, its warnings (capped and
+ * sanitised), no error. The ingest job and the paged re-map both end a resource here,
+ * so the two paths record the same thing.
+ */
+export function readyPatch<P extends Partial<ResourceRecord>>(patch: P, warnings: readonly string[]) {
+  return {
+    ...patch,
+    warnings: warnings.slice(0, MAX_WARNINGS).map((w) => sanitizeDetail(w)),
+    status: 'ready' as const,
+    error: null,
+    errorCode: null,
+  };
+}
 
 /**
  * Processor of the `ingest` job. Idempotent: it reads the record, recomputes everything
@@ -119,13 +135,7 @@ export function ingestProcessor(deps: IngestDeps, steps: readonly IngestStep[] =
         if (finished.error) throw new UnrecoverableError(finished.error.message);
         return;
       }
-      const patch = {
-        ...ctx.patch,
-        warnings: ctx.warnings.slice(0, MAX_WARNINGS).map((w) => sanitizeDetail(w)),
-        status: 'ready' as const,
-        error: null,
-        errorCode: null,
-      };
+      const patch = readyPatch(ctx.patch, ctx.warnings);
       // The full record (with the tag set) lands in storage before Redis says `ready`:
       // a client that sees `ready` and reads the resource must get its metadata.
       if (!(await stillCurrent(deps.catalog, resourceId, fileVersion))) {

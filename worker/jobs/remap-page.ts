@@ -12,7 +12,7 @@ import type { ResourceRecord } from '../../shared/model.js';
 import { readRecordCopy, writeRecordCopy } from '../../shared/services/record-copy.js';
 import { removeResourceObjects } from '../../shared/services/resource-service.js';
 import type { ObjectStore } from '../../shared/storage/object-store.js';
-import { MAX_WARNINGS } from './ingest.js';
+import { readyPatch } from './ingest.js';
 
 export interface RemapPageDeps {
   catalog: Catalog;
@@ -101,14 +101,10 @@ export async function remapPage(deps: RemapPageDeps, { batchId, items }: RemapPa
         return;
       }
       const { fields, warnings } = mapFields(mappings.fields, copy.metadata);
-      const patch: Partial<ResourceRecord> = {
-        fields,
-        mappingsVersion: mappings.version,
-        warnings: [...tagWarnings(copy.metadata), ...warnings].slice(0, MAX_WARNINGS).map((w) => sanitizeDetail(w)),
-        status: 'ready',
-        error: null,
-        errorCode: null,
-      };
+      const patch: Partial<ResourceRecord> = readyPatch({ fields, mappingsVersion: mappings.version }, [
+        ...tagWarnings(copy.metadata),
+        ...warnings,
+      ]);
       const next: ResourceRecord = { ...record, ...patch };
       // As ingest: the copy lands before Redis says so, but only when it would differ.
       const wroteCopy = !sameMappedResult(copy.record, next);
