@@ -123,9 +123,10 @@ export interface UploadsConfig {
   readonly maxFilesPerRequest: number;
   /**
    * Threads of the API process that compute uploads' SHA-256 beside the event loop
-   * (files larger than 256 KiB); 0 hashes on the event loop. Handing the bytes to
-   * another core costs about a third more CPU per hashed byte (bench upload-throughput),
-   * which pays only where the API has cores to spare. @defaultValue 0 up to 2 CPU cores, else cores − 2 (at most 4)
+   * (files larger than 256 KiB); 0 hashes on the event loop, which then bounds an API
+   * process at one core's worth of hashing, parsing and writing together: on 2 cores one
+   * thread gave 1.06–1.28× the throughput for 0.88–1.03× the CPU per GiB (four runs of
+   * bench upload-throughput). @defaultValue 0 on 1 CPU core, 1 on 2 or 3, else cores − 2 (at most 4)
    */
   readonly hashThreads: number;
   /** Upper bound for `?wait=N` / `Prefer: wait=N` / `/wait?timeout=N`, in seconds. @defaultValue 60 */
@@ -602,7 +603,7 @@ function parseImages(p: Parser, problems: string[]): ImagesConfig {
 
 /** See UploadsConfig.hashThreads. */
 export function defaultHashThreads(cpus: number): number {
-  return cpus <= 2 ? 0 : Math.min(4, cpus - 2);
+  return cpus <= 1 ? 0 : Math.min(4, Math.max(1, cpus - 2));
 }
 
 class Parser {

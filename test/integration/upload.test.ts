@@ -89,20 +89,23 @@ describe.each(
     expect(rec).toMatchObject({ width: 100, height: 300, orientation: 6 });
   });
 
-  it('with UPLOAD_HASH_THREADS=2, large parts are hashed off the event loop with the same sizes and checksums', async () => {
-    const threaded = await startService(storage, { redis, env: { UPLOAD_HASH_THREADS: '2' }, worker: false });
-    try {
-      // Sizes around the 256 KiB block: inline (small), exactly a block, blocks plus a tail.
-      const files = [1_000, 256 * 1024, 3 * 1024 * 1024 + 17, 5 * 1024 * 1024 + 1].map((n) => randomBytes(n));
-      const parts = Object.fromEntries(files.map((data, i) => [`f${i}`, { name: `f${i}.bin`, data }]));
-      const res = await threaded.fetch('/v1/libraries/default/files', { method: 'POST', body: form(parts) });
-      expect(res.status).toBe(202);
-      const { resources } = (await res.json()) as { resources: { size: number; checksum: string }[] };
-      expect(resources.map((r) => [r.size, r.checksum])).toEqual(files.map((f) => [f.length, sha256(f)]));
-    } finally {
-      await threaded.close();
-    }
-  });
+  it.each(['0', '2'])(
+    'with UPLOAD_HASH_THREADS=%s (on the event loop / off it), parts of every size get the same sizes and checksums',
+    async (threads) => {
+      const threaded = await startService(storage, { redis, env: { UPLOAD_HASH_THREADS: threads }, worker: false });
+      try {
+        // Sizes around the 256 KiB block: inline (small), exactly a block, blocks plus a tail.
+        const files = [1_000, 256 * 1024, 3 * 1024 * 1024 + 17, 5 * 1024 * 1024 + 1].map((n) => randomBytes(n));
+        const parts = Object.fromEntries(files.map((data, i) => [`f${i}`, { name: `f${i}.bin`, data }]));
+        const res = await threaded.fetch('/v1/libraries/default/files', { method: 'POST', body: form(parts) });
+        expect(res.status).toBe(202);
+        const { resources } = (await res.json()) as { resources: { size: number; checksum: string }[] };
+        expect(resources.map((r) => [r.size, r.checksum])).toEqual(files.map((f) => [f.length, sha256(f)]));
+      } finally {
+        await threaded.close();
+      }
+    },
+  );
 
   it('accepts several file parts in one request with fields, answers 202 with Location and every resource', async () => {
     const png = await makePng(64, 48);
