@@ -116,11 +116,22 @@ export function spawnTs(script: string, opts: SpawnOptions): NodeChild {
 }
 
 /**
- * Runs compiled JavaScript (`npm run build` output, e.g. `dist/api/main.js`) as the
- * production processes run it: `node --enable-source-maps <script>`, no loader.
+ * The compiled API (`npm run build` first) with the node flags `npm run api` gives it —
+ * read from package.json, so a bench measures the process production runs (the image
+ * and docker-compose.yml carry the same command; test/unit/deploy-files.test.ts).
  */
-export function spawnJs(script: string, opts: SpawnOptions): NodeChild {
-  return spawnNode(script, opts, ['--enable-source-maps']);
+export function spawnApi(opts: SpawnOptions): NodeChild {
+  const argv = apiCommand().split(' ');
+  return spawnNode(argv.at(-1)!, opts, argv.slice(1, -1));
+}
+
+/** `npm run api`'s command line (package.json), e.g. `node --enable-source-maps … dist/api/main.js`. */
+export function apiCommand(): string {
+  const scripts = (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const argv = (scripts.api ?? '').trim().split(/\s+/);
+  if (argv[0] !== 'node' || argv.at(-1) !== 'dist/api/main.js')
+    throw new Error(`package.json's "api" script is not \`node [flags] dist/api/main.js\``);
+  return argv.join(' ');
 }
 
 function spawnNode(script: string, opts: SpawnOptions, loader: string[]): NodeChild {

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { freePort, startEmbeddedRedis } from '../../shared/embedded-redis.js';
 import { startRedisCluster } from '../../test/harness/redis-cluster.js';
 import { uploadMultipart } from '../lib/payload.js';
-import { benchTempDir, procStats, repoRoot, spawnJs, waitForHttp } from '../lib/proc.js';
+import { benchTempDir, procStats, repoRoot, spawnApi, waitForHttp } from '../lib/proc.js';
 import type { Check, Scenario, ScenarioResult } from '../scenario.js';
 import { envInt, median } from '../lib/params.js';
 
@@ -131,7 +131,7 @@ async function runApi(
   concurrency: number,
 ): Promise<Round> {
   const port = await freePort();
-  const child = spawnJs('dist/api/main.js', {
+  const child = spawnApi({
     env: {
       ...redisEnv,
       API_KEYS: API_KEY,

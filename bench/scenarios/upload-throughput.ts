@@ -14,7 +14,8 @@ import {
   procStats,
   repoRoot,
   selfCpuSeconds,
-  spawnJs,
+  spawnApi,
+  apiCommand,
   spawnTs,
   stealSeconds,
   waitForHttp,
@@ -231,8 +232,8 @@ export function uploadThroughputOn(driver: BenchDriver): Scenario {
               'the client for the HTTP variants, everything for "direct"; "server CPU" is user + system time of the server ' +
               'process during the uploads; "CPU per GiB" is both per GiB uploaded, which varies less than wall time from run ' +
               'to run. Peak RSS is VmHWM of the server process (the node process itself), read before stopping it: the API runs ' +
-              'compiled (`node --enable-source-maps dist/api/main.js`, as `npm run api` and the Docker image run it), the plain server through tsx.',
-            `The API runs as in production (\`npm run build\`, then \`node --enable-source-maps dist/api/main.js\`, LOG_LEVEL=warn, UPLOAD_HASH_THREADS at its default for ${os.availableParallelism()} cores: ${HASH_THREADS})` +
+              `compiled (\`${apiCommand()}\`, as \`npm run api\` and the Docker image run it), the plain server through tsx.`,
+            `The API runs as in production (\`npm run build\`, then \`${apiCommand()}\`, LOG_LEVEL=warn, UPLOAD_HASH_THREADS at its default for ${os.availableParallelism()} cores: ${HASH_THREADS})` +
               ' against its own redis-server (AOF off); no worker ' +
               "runs, the ingest jobs just queue. Every answer is checked (202, size; the API's and the plain server's SHA-256 " +
               'must agree) and so are the bytes on disk.',
@@ -433,7 +434,7 @@ export async function runApi({ size, concurrency, dir, settleMs, s3 }: Params, e
   try {
     const port = await freePort();
     const dataDir = path.join(dir, 'data');
-    child = spawnJs('dist/api/main.js', {
+    child = spawnApi({
       env: {
         REDIS_URL: redis.url,
         API_KEYS: API_KEY,
