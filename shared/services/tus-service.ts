@@ -1,4 +1,4 @@
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { RedisConnection } from '../redis.js';
 import {
   AppError,
@@ -15,6 +15,7 @@ import type { Library } from '../model.js';
 import { originalKey } from '../storage/layout.js';
 import { SNIFF_BYTES } from '../upload/inspect-stream.js';
 import { extensionOf, sniffType } from '../upload/sniff.js';
+import type { RunningHash } from '../upload/running-hash.js';
 import type { TusData } from '../upload/tus-data.js';
 import { TusStateStore, type TusPatch, type TusUpload } from '../upload/tus-state.js';
 import { UploadFieldsBuilder } from '../upload/upload-fields.js';
@@ -72,7 +73,8 @@ export interface TusCompletion {
  */
 interface HashChain {
   offset: number;
-  hash: Hash;
+  /** On UPLOAD_HASH_THREADS like a multipart upload's; parked (no blocks held) between PATCHes. */
+  hash: RunningHash;
   head: Buffer;
 }
 
@@ -224,7 +226,8 @@ export class TusService {
           break;
         }
         if (chain) {
-          chain.hash.update(chunk);
+          const waiting = chain.hash.add(chunk);
+          if (waiting) await waiting;
           if (chain.head.length < SNIFF_BYTES) chain.head = Buffer.concat([chain.head, chunk.subarray(0, SNIFF_BYTES - chain.head.length)]);
         }
         own?.update(chunk);
@@ -246,6 +249,7 @@ export class TusService {
 
     const end = start + received;
     const rollback = async () => {
+      chain?.hash.drop();
       chain = undefined;
       await writer.discard();
     };
@@ -285,6 +289,7 @@ export class TusService {
       if (interrupted) throw interrupted;
       return { upload: { ...u, ...patch, offset: end, expiresAt }, completion: undefined };
     } catch (err) {
+      chain?.hash.drop();
       chain = undefined;
       throw err;
     } finally {
@@ -303,15 +308,10 @@ export class TusService {
    * job through UploadService.commit, and remember the outcome for later HEADs.
    */
   private async complete(u: TusUpload, token: string, committedOffset: number, chain: HashChain | undefined): Promise<TusCompletion> {
-    let checksum: string;
-    let head: Buffer;
-    if (chain) {
-      checksum = chain.hash.digest('hex');
-      head = chain.head;
-    } else {
-      ({ checksum, head } = await this.reread(u.key));
-    }
-    this.chains.delete(u.id);
+    // A hashing thread that died took the running hash with it: read the file back instead.
+    const streamed = chain ? await chain.hash.digest().catch(() => undefined) : undefined;
+    const { checksum, head } = streamed !== undefined ? { checksum: streamed, head: chain!.head } : await this.reread(u.key);
+    this.forgetChain(u.id);
     const library = await this.deps.uploads.catalog.getLibrary(u.library);
     const fields = new UploadFieldsBuilder();
     for (const [k, v] of Object.entries(JSON.parse(u.fields || '{}') as Record<string, string>)) fields.add(k, v);
@@ -351,13 +351,18 @@ export class TusService {
 
   /** The chain broke (bytes came through another replica): read the stored file once. */
   private async reread(key: string): Promise<{ checksum: string; head: Buffer }> {
-    const hash = createHash('sha256');
+    const hash = this.deps.uploads.runningHash();
     let head = Buffer.alloc(0);
-    for await (const chunk of (await this.deps.uploads.store.get(key)) as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      if (head.length < SNIFF_BYTES) head = Buffer.concat([head, chunk.subarray(0, SNIFF_BYTES - head.length)]);
+    try {
+      for await (const chunk of (await this.deps.uploads.store.get(key)) as AsyncIterable<Buffer>) {
+        const waiting = hash.add(chunk);
+        if (waiting) await waiting;
+        if (head.length < SNIFF_BYTES) head = Buffer.concat([head, chunk.subarray(0, SNIFF_BYTES - head.length)]);
+      }
+      return { checksum: await hash.digest(), head };
+    } finally {
+      hash.drop();
     }
-    return { checksum: hash.digest('hex'), head };
   }
 
   /** DELETE (termination): the bytes go, the URL answers 404. A finished upload is a resource: delete that instead. */
@@ -382,7 +387,7 @@ export class TusService {
 
   /** Remove an upload's bytes and state (terminated, or sent too many bytes). */
   private async discardAll(u: TusUpload): Promise<void> {
-    this.chains.delete(u.id);
+    this.forgetChain(u.id);
     await this.deps.data.remove(u);
     await this.state.remove(u.id);
   }
@@ -409,7 +414,7 @@ export class TusService {
           await this.state.reschedule(id, u.expiresAt);
           continue;
         }
-        this.chains.delete(id);
+        this.forgetChain(id);
         await this.deps.data.remove(u);
         await this.state.markExpired(id);
         removed++;
@@ -437,12 +442,20 @@ export class TusService {
     const c = this.chains.get(id);
     this.chains.delete(id);
     if (c && c.offset === offset) return c;
-    return offset === 0 ? { offset: 0, hash: createHash('sha256'), head: Buffer.alloc(0) } : undefined;
+    c?.hash.drop();
+    return offset === 0 ? { offset: 0, hash: this.deps.uploads.runningHash(), head: Buffer.alloc(0) } : undefined;
   }
 
+  /** Until the next PATCH: the hash holds no blocks meanwhile, and the oldest chain beyond MAX_CHAINS goes. */
   private keepChain(id: string, chain: HashChain): void {
+    chain.hash.park();
     this.chains.set(id, chain);
-    if (this.chains.size > MAX_CHAINS) this.chains.delete(this.chains.keys().next().value!);
+    if (this.chains.size > MAX_CHAINS) this.forgetChain(this.chains.keys().next().value!);
+  }
+
+  private forgetChain(id: string): void {
+    this.chains.get(id)?.hash.drop();
+    this.chains.delete(id);
   }
 }
 

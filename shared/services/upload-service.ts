@@ -15,6 +15,7 @@ import { writeRecordCopy } from './record-copy.js';
 import { removeResourceObjects } from './resource-service.js';
 import type { HashPool } from '../upload/hash-pool.js';
 import { InspectStream } from '../upload/inspect-stream.js';
+import { RunningHash } from '../upload/running-hash.js';
 import { extensionOf, sniffType, type Sniffed } from '../upload/sniff.js';
 import type { UploadFields } from '../upload/upload-fields.js';
 
@@ -66,6 +67,11 @@ export class UploadService {
 
   get store(): ObjectStore {
     return this.deps.store;
+  }
+
+  /** A SHA-256 for an upload's bytes, on the hashing threads (UPLOAD_HASH_THREADS) every upload path shares. */
+  runningHash(): RunningHash {
+    return new RunningHash(this.deps.hashPool);
   }
 
   /** The largest file `library` accepts: its own limit, else the global one. */

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
  * copies blocks and passes messages. The copy and the bytes moving to another core's
  * cache cost some CPU per hashed byte, but the event loop freed of hashing parses and
  * writes the more: on 2 cores, with the client on the same machine, one thread gave
- * 1.06–1.28× the throughput of none for about the same CPU per GiB (bench
+ * 1.06–1.30× the throughput of none for 0.83–1.03× its CPU per GiB (bench
  * upload-throughput compares both settings in every run).
  *
  * The thread's code is a string (`eval`): a separate module file would have to be found
