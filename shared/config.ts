@@ -125,7 +125,7 @@ export interface UploadsConfig {
    * Threads of the API process that compute uploads' SHA-256 beside the event loop
    * (files larger than 256 KiB); 0 hashes on the event loop, which then bounds an API
    * process at one core's worth of hashing, parsing and writing together: on 2 cores one
-   * thread gave 1.06–1.28× the throughput for 0.88–1.03× the CPU per GiB (four runs of
+   * thread gave 1.06–1.30× the throughput for 0.83–1.03× the CPU per GiB (five runs of
    * bench upload-throughput). @defaultValue 0 on 1 CPU core, 1 on 2 or 3, else cores − 2 (at most 4)
    */
   readonly hashThreads: number;
