@@ -35,13 +35,14 @@ export async function startApi(config: Config, core: Core, redis: RedisTarget, l
   const renders = new RenderWaiter(renderQueue, renderEvents, core.store, config.jobs.attempts);
   collectProcessMetrics();
   const untrack = trackQueueDepth(QUEUE_NAMES.map((q) => ({ lane: QUEUES[q].lane, queue: queues[q] as Queue })));
+  const hashPool = new HashPool(config.uploads.hashThreads);
   const uploads = new UploadService({
     catalog: core.catalog,
     store: core.store,
     ingestQueue,
     jobAttempts: config.jobs.attempts,
     maxUploadBytes: config.uploads.maxBytes,
-    hashPool: new HashPool(config.uploads.hashThreads),
+    hashPool,
   });
   const tus = new TusService({
     uploads,
@@ -121,6 +122,8 @@ export async function startApi(config: Config, core: Core, redis: RedisTarget, l
       await closed;
       clearTimeout(timer);
       clearInterval(tusSweep);
+      // Paused tus uploads keep running hashes open on the threads (parked chains).
+      await hashPool.close();
       await waiter.close();
       await events.close();
       untrack();

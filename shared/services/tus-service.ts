@@ -226,9 +226,10 @@ export class TusService {
           break;
         }
         if (chain) {
-          const waiting = chain.hash.add(chunk);
-          if (waiting) await waiting;
           if (chain.head.length < SNIFF_BYTES) chain.head = Buffer.concat([chain.head, chunk.subarray(0, SNIFF_BYTES - chain.head.length)]);
+          const waiting = chain.hash.add(chunk);
+          // A hashing thread that died breaks the chain, not the upload: completion re-reads the file.
+          if (waiting) await waiting.catch(() => (chain = undefined));
         }
         own?.update(chunk);
         await writer.write(chunk);
