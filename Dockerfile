@@ -112,8 +112,9 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # node itself, not `npm run` or `npx`: npm does not reliably pass SIGTERM on, and under
-# tini node is then the direct child that receives it. --max-semi-space-size=4 (MiB) caps
-# V8's young generation: upload chunks pass through it by the thousand, and its default
-# size (up to 3 × 16 MiB) is what held resident memory above 200 MiB under 16 concurrent
-# tus uploads; same throughput and CPU (docs/BENCHMARKS.md). Same command as `npm run api`.
-CMD ["node", "--enable-source-maps", "--max-semi-space-size=4", "dist/api/main.js"]
+# tini node is then the direct child that receives it. --max-semi-space-size=8 (MiB) caps
+# V8's young generation: the socket buffers of dead upload chunks are freed when it is
+# collected, and at its default size (up to 16 MiB a semi-space) they held the API above
+# 200 MiB resident under 16 concurrent uploads; 4 cost ~9 % more CPU (docs/BENCHMARKS.md,
+# "Upload path"). Same command as `npm run api`.
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=8", "dist/api/main.js"]

@@ -160,7 +160,7 @@ export function tusThroughputOn(driver: 'fs' | 's3'): Scenario {
             'On fs a tus upload is written to one file and renamed into place; fdatasync at each PATCH end (and every 64 MiB of a ' +
               'long PATCH) makes the acknowledged offset durable. tus-throughput-s3 runs the same against a Ceph radosgw on this machine (scripts/ceph-rgw.sh; ' +
               "its CPU competes with the API's: read its throughput as an indication, its peak RSS as the " +
-              'figure): part buffers (S3_PART_SIZE, 5 MiB) come from one budget per process, at most 6 (30 MiB) across all ' +
+              'figure): part buffers (S3_PART_SIZE, 5 MiB) come from one budget per process, at most 4 (20 MiB) across all ' +
               'uploads of both routes; tus holds one per upload while it fills and uploads a part, the multipart route up to two, ' +
               'and an upload that finds none free waits with its body paused.',
           ],

@@ -21,13 +21,14 @@ const MAX_PARTS = 10_000;
 /** Bodies up to this size are kept as the chunks that came and joined once: no part buffer. */
 const SMALL_BODY = 1024 * 1024;
 /**
- * Part buffers (S3_PART_SIZE each) all puts of a process hold at most, together: 6 of
- * 5 MiB = 30 MiB, whatever the number of concurrent uploads. Each put holds at most two
- * (one uploading, one filling). The gateway, not these, limits throughput: 6 and 8 gave
- * the same throughput in bench tus-throughput-s3, and 6 leaves room under the API's
- * 200 MiB for the hashing thread (UPLOAD_HASH_THREADS).
+ * Part buffers (S3_PART_SIZE each) all puts of a process hold at most, together: 4 of
+ * 5 MiB = 20 MiB, whatever the number of concurrent uploads. Each put holds at most two
+ * (one uploading, one filling). The gateway, not these, limits throughput: 4, 6 and 8
+ * gave the same tus throughput in bench tus-throughput-s3, and 4 leaves room under the
+ * API's 200 MiB for the hashing thread (UPLOAD_HASH_THREADS) and a young generation
+ * that costs no extra CPU (--max-semi-space-size=8).
  */
-export const PARTS_IN_MEMORY = 6;
+export const PARTS_IN_MEMORY = 4;
 
 /** How long a failed put keeps trying to abort its multipart upload while the store is away. */
 const ABORT_RETRY_MS = 120_000;

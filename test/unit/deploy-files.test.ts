@@ -20,7 +20,7 @@ const buildConfig = JSON.parse(read('tsconfig.build.json').replace(/^\s*\/\/.*$/
 };
 /** The production commands: what `npm run api` / `npm run worker` run after their build, as argv. */
 const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
-const API_CMD = ['node', '--enable-source-maps', '--max-semi-space-size=4', 'dist/api/main.js'];
+const API_CMD = ['node', '--enable-source-maps', '--max-semi-space-size=8', 'dist/api/main.js'];
 const WORKER_CMD = ['node', '--enable-source-maps', 'dist/worker/main.js'];
 
 describe('compiled entry points', () => {
